@@ -1,0 +1,1 @@
+"""I/O clients. No Temporal imports here: activities translate these errors."""

@@ -1,0 +1,110 @@
+"""Tenants, debtors' accounts and their contact points."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+# Ids end up inside workflow ids (``account/{tenant}/{account_id}``) and search
+# attributes, so they are restricted to characters that need no escaping there.
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+]
+E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
+EmailAddress = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, max_length=254, pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
+    ),
+]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Money = Annotated[Decimal, Field(max_digits=15, decimal_places=2)]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+
+_STATE = re.compile(r"^[A-Z]{2}$")
+
+
+class Tenant(BaseModel):
+    """A creditor or agency running campaigns; everything is scoped by tenant."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: Identifier
+    name: str = Field(min_length=1, max_length=200, description="Shown to debtors.")
+
+
+class EmailContact(BaseModel):
+    """An email address with its consent and opt-out state."""
+
+    address: EmailAddress
+    consent: bool = True
+    opted_out: bool = False
+
+    @property
+    def usable(self) -> bool:
+        return self.consent and not self.opted_out
+
+
+class PhoneContact(BaseModel):
+    """A phone number (E.164) with TCPA consent and opt-out per medium."""
+
+    number: E164
+    sms_consent: bool = False
+    voice_consent: bool = False
+    sms_opted_out: bool = False
+    voice_opted_out: bool = False
+
+    @property
+    def sms_usable(self) -> bool:
+        return self.sms_consent and not self.sms_opted_out
+
+    @property
+    def voice_usable(self) -> bool:
+        return self.voice_consent and not self.voice_opted_out
+
+
+class Account(BaseModel):
+    """One overdue debt of one debtor, as imported from a portfolio."""
+
+    account_id: Identifier
+    debtor_name: str = Field(min_length=1, max_length=200)
+    emails: list[EmailContact] = Field(default_factory=list)
+    phones: list[PhoneContact] = Field(default_factory=list)
+    amount_due: Money = Field(gt=0)
+    currency: CurrencyCode = "USD"
+    due_date: date
+    days_past_due: int = Field(ge=0)
+    timezones: list[str] = Field(
+        default_factory=list,
+        description="IANA zones the debtor may be in; empty when unknown.",
+    )
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "US"
+    state: str | None = None
+    language: LanguageCode = "en"
+    creditor: str | None = Field(default=None, max_length=200)
+
+    @field_validator("timezones")
+    @classmethod
+    def _known_zones(cls, zones: list[str]) -> list[str]:
+        for zone in zones:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {zone!r}") from exc
+        return zones
+
+    @field_validator("state")
+    @classmethod
+    def _state_code(cls, state: str | None) -> str | None:
+        if state is not None and not _STATE.match(state):
+            raise ValueError(f"state must be a two-letter code, got {state!r}")
+        return state
+
+    @property
+    def has_contact_point(self) -> bool:
+        return bool(self.emails or self.phones)

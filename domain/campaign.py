@@ -1,0 +1,152 @@
+"""Campaign state, the messages that steer it, and what it reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.account import Account, CurrencyCode, Identifier, Money, Tenant
+from domain.channels import Channel, TaskQueues
+from domain.contact import ContactAttempt
+from domain.playbook import Playbook
+
+
+class CollectionStatus(StrEnum):
+    """Where an account's campaign stands (also the ``RecoupStatus`` search attribute)."""
+
+    SCHEDULED = "scheduled"  # started, first touch not yet made
+    ACTIVE = "active"  # outreach under way
+    PROMISED = "promised"  # outreach paused on a promise to pay
+    PAID = "paid"  # balance cleared: no further contact
+    OPTED_OUT = "opted_out"  # no channel left that may be used
+    RESPONDED = "responded"  # debtor replied and the playbook hands over to a person
+    EXHAUSTED = "exhausted"  # playbook finished with a balance left
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in {
+            CollectionStatus.PAID,
+            CollectionStatus.OPTED_OUT,
+            CollectionStatus.RESPONDED,
+            CollectionStatus.EXHAUSTED,
+            CollectionStatus.CANCELLED,
+        }
+
+
+# --- signals ---------------------------------------------------------------
+
+
+class PaymentReceived(BaseModel):
+    """A payment (full or partial). ``payment_id`` makes redelivery harmless."""
+
+    payment_id: Identifier
+    amount: Money = Field(gt=0)
+    currency: CurrencyCode
+    paid_at: datetime | None = None
+    source: str = "api"
+
+
+class InboundReply(BaseModel):
+    """A message from the debtor on any channel."""
+
+    reply_id: Identifier
+    channel: Channel
+    text: str = Field(max_length=10_000)
+    from_address: str | None = None
+    received_at: datetime | None = None
+
+
+class OptOutRequest(BaseModel):
+    """Stop using a channel: one address of it, or all of it when ``address`` is None."""
+
+    channel: Channel
+    address: str | None = None
+    reason: str = "debtor request"
+
+
+class WatchRequest(BaseModel):
+    """Ask a running campaign to report its outcome to another workflow (a portfolio)."""
+
+    workflow_id: str
+
+
+# --- workflow inputs, query results and outcomes --------------------------
+
+
+class CampaignState(BaseModel):
+    """Everything a campaign must remember across continue-as-new."""
+
+    status: CollectionStatus = CollectionStatus.SCHEDULED
+    started_at: datetime | None = None
+    balance: Decimal
+    amount_paid: Decimal = Decimal("0")
+    next_step: int = 0
+    attempts: list[ContactAttempt] = Field(default_factory=list)
+    payment_ids: list[str] = Field(default_factory=list)
+    reply_ids: list[str] = Field(default_factory=list)
+    replies: int = 0
+    last_reply_intent: str | None = None
+    promise_until: datetime | None = None
+    watchers: list[str] = Field(default_factory=list)
+    account: Account
+
+
+class AccountCampaignInput(BaseModel):
+    tenant: Tenant
+    campaign_id: Identifier
+    account: Account
+    playbook: Playbook
+    seconds_per_day: float = Field(
+        default=86_400, gt=0, description="Compress playbook days (demo, tests)."
+    )
+    queues: TaskQueues = Field(default_factory=TaskQueues)
+    parent_workflow_id: str | None = None
+    max_history_events: int = Field(
+        default=10_000, ge=100, description="Continue-as-new above this history length."
+    )
+    state: CampaignState | None = None
+
+
+class CampaignSnapshot(BaseModel):
+    """The ``status`` query of an account campaign."""
+
+    tenant_id: str
+    campaign_id: str
+    account_id: str
+    playbook: str
+    status: CollectionStatus
+    balance: Decimal
+    amount_paid: Decimal
+    currency: str
+    steps_done: int
+    steps_total: int
+    next_action: str | None
+    next_action_at: datetime | None
+    attempts: list[ContactAttempt]
+    replies: int
+    last_reply_intent: str | None
+    promise_until: datetime | None
+
+
+class AccountOutcome(BaseModel):
+    """What one account campaign ended with; also signalled to its portfolio."""
+
+    account_id: str
+    workflow_id: str
+    status: CollectionStatus
+    amount_collected: Decimal
+    balance: Decimal
+    currency: str
+    contacts: dict[Channel, int] = Field(default_factory=dict)
+
+
+def account_workflow_id(tenant_id: str, account_id: str) -> str:
+    return f"account/{tenant_id}/{account_id}"
+
+
+def portfolio_workflow_id(tenant_id: str, campaign_id: str) -> str:
+    return f"portfolio/{tenant_id}/{campaign_id}"

@@ -1,0 +1,77 @@
+"""Contact attempts: what an agent is asked to send, and what came of it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.account import Money
+from domain.channels import Channel
+
+
+class ContactOutcome(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    VOICEMAIL = "voicemail"
+    CONVERSATION = "conversation"
+    SKIPPED = "skipped"
+
+    @property
+    def reached(self) -> bool:
+        """Whether the message (or call) got to the debtor's side."""
+        return self in {self.SENT, self.DELIVERED, self.VOICEMAIL, self.CONVERSATION}
+
+
+class MessageContext(BaseModel):
+    """What a template may say about the debt. Amounts are the live balance."""
+
+    debtor_name: str
+    account_id: str
+    creditor: str
+    collector: str
+    balance: Money
+    currency: str
+    due_date: date
+    days_past_due: int
+
+
+class ContactRequest(BaseModel):
+    """The single input of every channel activity (email, SMS, phone)."""
+
+    attempt_id: str = Field(description="Deterministic: workflow id + step + channel.")
+    channel: Channel
+    to: str
+    template: str
+    language: str = "en"
+    message: MessageContext
+
+
+class ContactResult(BaseModel):
+    outcome: ContactOutcome
+    provider_ref: str | None = None
+    detail: str | None = None
+
+
+class ContactAttempt(BaseModel):
+    """One attempt in a campaign's history (kept small: no message bodies)."""
+
+    attempt_id: str
+    step_id: str
+    channel: Channel
+    to: str | None = None
+    at: datetime
+    outcome: ContactOutcome
+    provider_ref: str | None = None
+    detail: str | None = None
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """``1234.5, 'USD'`` → ``'1,234.50 USD'``; deterministic and locale-free."""
+    return f"{amount:,.2f} {currency}"

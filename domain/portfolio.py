@@ -1,0 +1,88 @@
+"""Portfolios: many accounts launched as one campaign."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from domain.account import Account, Identifier, Tenant
+from domain.campaign import AccountOutcome, CollectionStatus
+from domain.channels import Channel, TaskQueues
+from domain.playbook import Playbook
+
+
+class PortfolioPageRequest(BaseModel):
+    """Load accounts ``[offset, offset+limit)`` of a stored portfolio."""
+
+    tenant_id: str
+    campaign_id: str
+    offset: int = Field(ge=0)
+    limit: int = Field(gt=0, le=1000)
+
+
+class PortfolioPage(BaseModel):
+    accounts: list[Account]
+    next_offset: int
+    exhausted: bool
+
+
+class PortfolioProgress(BaseModel):
+    """The ``progress`` query of a portfolio (also carried across continue-as-new)."""
+
+    total: int = 0
+    started: int = 0
+    attached: int = 0
+    finished: int = 0
+    by_status: dict[CollectionStatus, int] = Field(default_factory=dict)
+    collected: dict[str, Decimal] = Field(default_factory=dict)
+    contacts: dict[Channel, int] = Field(default_factory=dict)
+
+    @property
+    def active(self) -> int:
+        return self.started + self.attached - self.finished
+
+    def record(self, outcome: AccountOutcome) -> None:
+        self.finished += 1
+        self.by_status[outcome.status] = self.by_status.get(outcome.status, 0) + 1
+        if outcome.amount_collected:
+            self.collected[outcome.currency] = (
+                self.collected.get(outcome.currency, Decimal("0")) + outcome.amount_collected
+            )
+        for channel, count in outcome.contacts.items():
+            self.contacts[channel] = self.contacts.get(channel, 0) + count
+
+
+class PortfolioInput(BaseModel):
+    """A portfolio references its accounts (stored at launch), it never carries them."""
+
+    tenant: Tenant
+    campaign_id: Identifier
+    playbook: Playbook
+    total_accounts: int = Field(ge=0)
+    window: int = Field(default=200, ge=1, le=2000, description="Max running children.")
+    page_size: int = Field(default=100, ge=1, le=1000)
+    seconds_per_day: float = Field(default=86_400, gt=0)
+    queues: TaskQueues = Field(default_factory=TaskQueues)
+    max_history_events: int = Field(default=10_000, ge=100)
+    # carried across continue-as-new
+    offset: int = 0
+    pending: list[str] = Field(default_factory=list)
+    progress: PortfolioProgress = Field(default_factory=PortfolioProgress)
+
+
+class PortfolioStatus(BaseModel):
+    """The ``progress`` query result."""
+
+    campaign_id: str
+    tenant_id: str
+    playbook: str
+    total: int
+    started: int
+    attached: int
+    active: int
+    finished: int
+    by_status: dict[CollectionStatus, int]
+    collected: dict[str, Decimal]
+    contacts: dict[Channel, int]
+    launching_done: bool
