@@ -28,7 +28,7 @@ DEBT_COLLECTOR_SHORT = {
 }
 
 OPT_OUT = {
-    Channel.SMS: {"en": "Reply STOP to opt out.", "es": "Responda STOP para no recibir más."},
+    Channel.SMS: {"en": "Reply STOP to opt out.", "es": "Responda STOP para darse de baja."},
     Channel.EMAIL: {
         "en": "To stop receiving emails from us, reply with the word STOP.",
         "es": "Para dejar de recibir correos, responda con la palabra STOP.",

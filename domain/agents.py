@@ -1,0 +1,27 @@
+"""Names of the activities each agent offers: the contract between workflows and workers.
+
+Workflows call activities by these names (they never import activity code), and
+workers register their implementations under them.
+"""
+
+from __future__ import annotations
+
+from domain.channels import Channel
+
+SEND_EMAIL = "send_email"
+SEND_SMS = "send_sms"
+PLACE_CALL = "place_call"
+LOAD_PORTFOLIO_PAGE = "load_portfolio_page"
+
+CONTACT_ACTIVITY = {Channel.EMAIL: SEND_EMAIL, Channel.SMS: SEND_SMS, Channel.PHONE: PLACE_CALL}
+
+# Workflow types and their signal / query names.
+ACCOUNT_CAMPAIGN = "AccountCampaign"
+PORTFOLIO = "Portfolio"
+SIGNAL_PAYMENT = "payment"
+SIGNAL_REPLY = "inbound_reply"
+SIGNAL_OPT_OUT = "opt_out"
+SIGNAL_WATCH = "watch"
+SIGNAL_ACCOUNT_FINISHED = "account_finished"
+QUERY_STATUS = "status"
+QUERY_PROGRESS = "progress"
