@@ -1,0 +1,523 @@
+"""Read a portfolio file (CSV, JSON or JSON Lines) into validated accounts.
+
+Validation is per row: a bad row becomes problems naming its line (or record)
+and input column, and every other row still comes back, so the caller decides
+whether a partly bad file is acceptable (``--strict``). Only problems that make
+the whole file unusable (unreadable, not UTF-8, not JSON, bad header) raise
+``PortfolioFileError``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import available_timezones
+
+import phonenumbers
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from adapters.errors import AdapterError
+from domain.account import Account, Identifier
+from domain.errors import FieldProblem, problems
+
+COLUMNS = (
+    "account_id",
+    "name",
+    "email",
+    "phone",
+    "amount_due",
+    "currency",
+    "due_date",
+    "timezone",
+    "state",
+    "language",
+    "sms_consent",
+    "voice_consent",
+)
+REQUIRED_COLUMNS = ("account_id", "name", "amount_due", "due_date")
+
+# Account fields → the input column a problem with them should name.
+_INPUT_NAME = {
+    "debtor_name": "name",
+    "emails": "email",
+    "phones": "phone",
+    "timezones": "timezone",
+    "days_past_due": "due_date",
+}
+# A problem that is about the row as a whole rather than one column.
+_ROW = "(row)"
+
+_TRUE = frozenset({"true", "yes", "y", "1"})
+_FALSE = frozenset({"false", "no", "n", "0", ""})
+_AMOUNT = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)$", re.ASCII)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_TWO_LETTERS = re.compile(r"^[A-Za-z]{2}$")
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+# Stricter than the domain's pattern (which only guards the shape): rejects the
+# typical spreadsheet mistakes — two addresses in one cell, trailing dots, commas.
+_EMAIL = re.compile(
+    r"^(?!\.)(?!.*\.\.)[\w.!#$%&'*+/=?^`{|}~-]+(?<!\.)"
+    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})$"
+)
+_CENT = Decimal("0.01")
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+
+T = TypeVar("T")
+
+
+class PortfolioFile(BaseModel):
+    """What a portfolio file held: the valid accounts and the problems of the others."""
+
+    accounts: list[Account]
+    problems: list[FieldProblem]
+    rows: int
+
+
+class PortfolioFileError(AdapterError):
+    """The file as a whole cannot be read as a portfolio."""
+
+
+class _Invalid(Exception):
+    """One value failed to parse; the message is shown to the user as is."""
+
+
+def parse_portfolio(path: Path, *, as_of: date, default_region: str = "US") -> PortfolioFile:
+    """Parse ``path`` (by extension: ``.csv``, ``.json`` or ``.jsonl``).
+
+    ``as_of`` is the day ``days_past_due`` is counted to; ``default_region`` (ISO
+    3166 alpha-2) is used for phone numbers written without a country code and is
+    the accounts' country.
+    """
+    region = default_region.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown phone region {default_region!r}")
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".json", ".jsonl"}:
+        raise PortfolioFileError(
+            f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .csv, .json or .jsonl"
+        )
+    text = _read_text(path)
+    if suffix == ".csv":
+        records = _csv_records(path, text)
+    elif suffix == ".json":
+        records = _json_records(path, text)
+    else:
+        records = _jsonl_records(text)
+
+    parser = _RowParser(as_of=as_of, region=region)
+    accounts: list[Account] = []
+    found: list[FieldProblem] = []
+    rows = 0
+    for where, record in records:
+        rows += 1
+        if isinstance(record, _Invalid):
+            found.append(FieldProblem(location=where, field=_ROW, message=str(record)))
+            continue
+        account, row_problems = parser.parse(where, record)
+        found.extend(row_problems)
+        if account is not None:
+            accounts.append(account)
+    return PortfolioFile(accounts=accounts, problems=found, rows=rows)
+
+
+# --- reading the file --------------------------------------------------------
+
+# A record is its location ("line 3", "record 2") and either its values or the
+# reason it could not be read at all (a JSON Lines line that is not JSON, ...).
+_Record = tuple[str, Mapping[str, object] | _Invalid]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PortfolioFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        # utf-8-sig: spreadsheets often save UTF-8 with a byte-order mark.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PortfolioFileError(
+            f"{path}: not UTF-8 text (first bad byte on line {line}); "
+            "save the file as UTF-8 and try again"
+        ) from exc
+
+
+def _csv_records(path: Path, text: str) -> Iterator[_Record]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    end_of_previous = 0  # reader.line_num counts physical lines, quoted newlines too
+    try:
+        for cells in reader:
+            line = end_of_previous + 1
+            end_of_previous = reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines and spreadsheet rows of bare commas
+            if header is None:
+                header = _check_header(path, line, cells)
+                continue
+            if len(cells) > len(header):
+                yield (
+                    f"line {line}",
+                    _Invalid(f"{len(cells)} values but the header has {len(header)} columns"),
+                )
+                continue
+            # Short rows are read leniently: missing trailing cells are empty.
+            yield f"line {line}", dict(zip(header, cells, strict=False))
+    except csv.Error as exc:
+        raise PortfolioFileError(f"{path}: line {reader.line_num}: not valid CSV: {exc}") from exc
+    if header is None:
+        raise PortfolioFileError(f"{path}: empty file, expected a header row: {_allowed()}")
+
+
+def _check_header(path: Path, line: int, cells: list[str]) -> list[str]:
+    names = [cell.strip().lower() for cell in cells]
+    where = f"{path}: line {line} (header)"
+    if "" in names:
+        raise PortfolioFileError(f"{where}: column {names.index('') + 1} has no name")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise PortfolioFileError(f"{where}: repeated column(s) {_quoted(repeated)}")
+    unknown = [n for n in names if n not in COLUMNS]
+    if unknown:
+        hint = ""
+        if len(names) == 1 and any(sep in names[0] for sep in ";\t|"):
+            hint = " (columns must be separated by commas)"
+        raise PortfolioFileError(
+            f"{where}: unknown column(s) {_quoted(unknown)}{hint}; {_allowed()}"
+        )
+    missing = [n for n in REQUIRED_COLUMNS if n not in names]
+    if missing:
+        raise PortfolioFileError(f"{where}: missing required column(s) {_quoted(missing)}")
+    if "email" not in names and "phone" not in names:
+        raise PortfolioFileError(f"{where}: needs an 'email' or a 'phone' column, or both")
+    return names
+
+
+def _json_records(path: Path, text: str) -> Iterator[_Record]:
+    try:
+        # Decimal keeps amounts exact: 0.1 + 0.2 must stay 0.30, not 0.30000000000000004.
+        document = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise PortfolioFileError(
+            f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+    if isinstance(document, dict) and set(document) == {"accounts"}:
+        document = document["accounts"]
+    if not isinstance(document, list):
+        raise PortfolioFileError(
+            f'{path}: expected a list of accounts or an object {{"accounts": [...]}}'
+        )
+    for number, item in enumerate(document, start=1):
+        yield f"record {number}", _json_object(item)
+
+
+def _jsonl_records(text: str) -> Iterator[_Record]:
+    # split("\n"), not splitlines(): JSON strings may hold U+2028 and friends raw.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            yield f"line {number}", _Invalid(f"not valid JSON: column {exc.colno}: {exc.msg}")
+            continue
+        yield f"line {number}", _json_object(item)
+
+
+def _json_object(item: object) -> Mapping[str, object] | _Invalid:
+    if not isinstance(item, dict):
+        return _Invalid(f"expected an object with the account's fields, got {_kind(item)}")
+    return item
+
+
+# --- one row -------------------------------------------------------------------
+
+
+class _RowParser:
+    """Turns one row into an Account, or into every problem the row has."""
+
+    def __init__(self, *, as_of: date, region: str) -> None:
+        self._as_of = as_of
+        self._region = region
+        self._first_seen: dict[str, str] = {}
+
+    def parse(
+        self, where: str, raw: Mapping[str, object]
+    ) -> tuple[Account | None, list[FieldProblem]]:
+        found: list[FieldProblem] = []
+
+        def value(column: str, parse: Callable[[object], T]) -> T | None:
+            try:
+                return parse(raw.get(column))
+            except _Invalid as exc:
+                found.append(FieldProblem(location=where, field=column, message=str(exc)))
+                return None
+
+        for key in raw:
+            if key not in COLUMNS:  # only JSON gets here: CSV headers were checked
+                found.append(
+                    FieldProblem(
+                        location=where,
+                        field=str(key),
+                        message=f"unknown field; {_allowed('fields')}",
+                    )
+                )
+
+        account_id = value("account_id", _account_id)
+        if account_id is not None:
+            first = self._first_seen.setdefault(account_id, where)
+            if first != where:
+                found.append(
+                    FieldProblem(
+                        location=where,
+                        field="account_id",
+                        message=f"duplicate account_id {account_id!r}, first on {first}",
+                    )
+                )
+        name = value("name", _required_text)
+        email = value("email", _email)
+        number = value("phone", lambda v: _phone(v, self._region))
+        sms_consent = value("sms_consent", _flag)
+        voice_consent = value("voice_consent", _flag)
+        if _blank(raw.get("email")) and _blank(raw.get("phone")):
+            found.append(
+                FieldProblem(location=where, field="email", message="needs an email or a phone")
+            )
+        amount_due = value("amount_due", _amount)
+        due_date = value("due_date", _due_date)
+
+        fields: dict[str, Any] = {
+            "account_id": account_id,
+            "debtor_name": name,
+            "emails": [{"address": email}] if email else [],
+            "phones": [
+                {
+                    "number": number,
+                    "sms_consent": bool(sms_consent),
+                    "voice_consent": bool(voice_consent),
+                }
+            ]
+            if number
+            else [],
+            "amount_due": amount_due,
+            "currency": value("currency", _currency),
+            "due_date": due_date,
+            "days_past_due": max(0, (self._as_of - due_date).days) if due_date else 0,
+            "timezones": value("timezone", _timezones),
+            "country": self._region,
+            "state": value("state", _state),
+            "language": value("language", _language),
+        }
+        try:
+            # Failed values are left out: their problem is already recorded.
+            account = Account.model_validate({k: v for k, v in fields.items() if v is not None})
+        except ValidationError as exc:
+            reported = {p.field for p in found}
+            for problem in problems(exc, where, rename=_INPUT_NAME):
+                # "email[0].address" → "email": name the column, as every other problem does.
+                column = problem.field.split(".")[0].split("[")[0]
+                if column not in reported:  # else it is only "Field required" noise
+                    found.append(problem.model_copy(update={"field": column}))
+            return None, found
+        return (None, found) if found else (account, found)
+
+
+# --- values ---------------------------------------------------------------------
+# Each takes the raw cell (a string from CSV; any JSON value) and returns the
+# parsed value or raises _Invalid with a message naming what was expected.
+
+
+def _text(value: object) -> str | None:
+    """The value as stripped text; None when absent or blank."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise _Invalid(f"expected text, got {_kind(value)}")
+    text = str(value).strip()
+    return text or None
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _required_text(value: object) -> str:
+    text = _text(value)
+    if text is None:
+        raise _Invalid("required")
+    return text
+
+
+def _account_id(value: object) -> str:
+    text = _required_text(value)
+    try:
+        return _IDENTIFIER.validate_python(text)
+    except ValidationError:
+        raise _Invalid(
+            f"must be 1-128 letters, digits or . _ : - starting with a letter or digit{_got(text)}"
+        ) from None
+
+
+def _email(value: object) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    if not _EMAIL.match(text):
+        raise _Invalid(f"not a valid email address{_got(text)}")
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"  # domains are case-insensitive; local parts are not
+
+
+def _phone(value: object, region: str) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        raise _Invalid(f"not a valid phone number for region {region}{_got(text)}")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _amount(value: object) -> Decimal:
+    if _blank(value):
+        raise _Invalid("required")
+    if isinstance(value, bool):
+        raise _Invalid(f"expected an amount, got {_kind(value)}")
+    if isinstance(value, int | Decimal):
+        amount = Decimal(value)
+    elif isinstance(value, str):
+        # Only plain decimals: "1,234.50" could be European "1.234,50" misread,
+        # and "1e3" or "NaN" are never what a spreadsheet meant.
+        text = value.strip()
+        body = text[1:] if text[:1] in {"+", "-"} else text
+        if not _AMOUNT.match(body):
+            raise _Invalid(f"must be a plain decimal number such as 1234.50{_got(value)}")
+        amount = Decimal(text)
+    else:
+        raise _Invalid(f"expected an amount, got {_kind(value)}")
+    if not amount.is_finite():
+        raise _Invalid(f"must be a plain decimal number such as 1234.50{_got(value)}")
+    if amount <= 0:
+        raise _Invalid(f"must be greater than zero{_got(value)}")
+    try:
+        cents = amount.quantize(_CENT)
+    except InvalidOperation:
+        raise _Invalid(f"too large{_got(value)}") from None
+    if cents != amount:
+        raise _Invalid(f"at most 2 decimal places{_got(value)}")
+    return cents
+
+
+def _currency(value: object) -> str:
+    text = _text(value)
+    if text is None:
+        return "USD"
+    if not _CURRENCY.match(text):
+        raise _Invalid(f"must be a 3-letter currency code such as USD{_got(text)}")
+    return text.upper()
+
+
+def _due_date(value: object) -> date:
+    text = _required_text(value)
+    if _ISO_DATE.match(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise _Invalid(f"not a real date{_got(text)}") from None
+    raise _Invalid(f"must be a date as YYYY-MM-DD{_got(text)}")
+
+
+def _timezones(value: object) -> list[str]:
+    if isinstance(value, list):  # JSON may give a list instead of "A|B"
+        zones = [z for z in (_text(item) for item in value) if z]
+    else:
+        text = _text(value)
+        zones = [z.strip() for z in text.split("|") if z.strip()] if text else []
+    unknown = [z for z in zones if z not in _iana_zones()]
+    if unknown:
+        raise _Invalid(
+            f"unknown IANA time zone(s) {_quoted(unknown)}; use names like America/New_York"
+        )
+    return zones
+
+
+def _state(value: object) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    if not _TWO_LETTERS.match(text):
+        raise _Invalid(f"must be a 2-letter state code such as CA{_got(text)}")
+    return text.upper()
+
+
+def _language(value: object) -> str:
+    text = _text(value)
+    if text is None:
+        return "en"
+    if not _TWO_LETTERS.match(text):
+        raise _Invalid(f"must be a 2-letter language code such as en{_got(text)}")
+    return text.lower()
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    text = str(value).strip().lower() if isinstance(value, str | int) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _Invalid(f"expected true/false, yes/no, y/n or 1/0{_got(value)}")
+
+
+# --- messages --------------------------------------------------------------------
+
+
+@cache
+def _iana_zones() -> frozenset[str]:
+    # available_timezones() scans the zone database: done once per process.
+    return frozenset(available_timezones())
+
+
+def _allowed(what: str = "columns") -> str:
+    return f"allowed {what}: " + ", ".join(COLUMNS)
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+def _got(value: object) -> str:
+    if isinstance(value, str):
+        shown = repr(value.strip())
+    elif isinstance(value, int | Decimal) and not isinstance(value, bool):
+        shown = str(value)
+    else:
+        shown = repr(value)
+    return f" (got {shown})" if len(shown) <= 60 else f" (got {shown[:57]}...)"
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float | Decimal):  # JSON fractions are read as Decimal
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"

@@ -1,0 +1,216 @@
+"""Render message templates and attach the disclosures the law requires.
+
+Templates live in ``{folder}/{language}/{name}.{channel}.…j2``:
+
+* email: ``{name}.email.subject.j2``, ``{name}.email.txt.j2`` and optionally
+  ``{name}.email.html.j2``;
+* SMS: ``{name}.sms.txt.j2``;
+* phone: ``{name}.phone.txt.j2`` (what the call says).
+
+They see the fields of :class:`domain.contact.MessageContext` and two filters:
+``{{ balance|money(currency) }}`` and ``{{ due_date|long_date("es") }}``. They never
+contain the debt-collector disclosure or the opt-out sentence: the renderer adds them
+and then checks the result with :func:`domain.disclosures.missing_disclosures`, so no
+template (nor a later edit of one) can send a message without them.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import jinja2
+from markupsafe import escape
+from pydantic import BaseModel, ConfigDict
+
+from adapters.errors import TemplateError
+from domain.channels import Channel
+from domain.contact import MessageContext, format_amount
+from domain.disclosures import language_or_default, missing_disclosures, required_texts
+
+# Same rule as ``domain.playbook.TemplateName``; checked again here because a
+# template name becomes part of a file path.
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
+_DEFAULT_LANGUAGE = "en"
+
+# fmt: off
+_MONTHS = {
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+    "es": (
+        "enero", "febrero", "marzo", "abril", "mayo", "junio",
+        "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre",
+    ),
+}
+# fmt: on
+
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+class RenderedMessage(BaseModel):
+    """A message ready to send; ``subject`` and ``html`` are set for email only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str | None = None
+    text: str
+    html: str | None = None
+
+
+class TemplateRenderer:
+    """Renders ``templates/{lang}/…`` files; compiled templates are cached by Jinja."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folder),
+            undefined=jinja2.StrictUndefined,
+            # Only HTML needs escaping; escaping plain text would show "&amp;" to debtors.
+            autoescape=lambda name: name is not None and name.endswith(".html.j2"),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._env.filters["money"] = _money
+        self._env.filters["long_date"] = _long_date
+
+    def render(
+        self, template: str, channel: Channel, language: str, message: MessageContext
+    ) -> RenderedMessage:
+        """Render ``template`` for ``channel``; raise ``TemplateError`` when it cannot.
+
+        The language falls back to English when ``language`` has no such template,
+        and the disclosures follow the language the body was written in.
+        """
+        where = f"template {template!r} on {channel.value} in {language!r}"
+        if not _TEMPLATE_NAME.match(template):
+            raise TemplateError(f"{where}: invalid template name")
+        lang = self._language_for(template, channel, language)
+        if lang is None:
+            raise TemplateError(f"{where}: no such template in {self._folder}")
+        stem = f"{lang}/{template}.{channel.value}"
+        context = message.model_dump()
+        try:
+            body = self._render_file(f"{stem}.txt.j2", context)
+            subject = html_body = None
+            if channel is Channel.EMAIL:
+                # A header must be one line: a newline in a debtor's name must not be
+                # able to add headers to the email.
+                subject = " ".join(self._render_file(f"{stem}.subject.j2", context).split())
+                if self._exists(f"{stem}.html.j2"):
+                    html_body = self._render_file(f"{stem}.html.j2", context)
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(f"{where}: missing file {exc.name}") from exc
+        except Exception as exc:
+            # A template is code written outside this module: whatever it raises
+            # (undefined variable, syntax error, a filter given a wrong type) is a
+            # template failure, never a crash of the activity that sends the message.
+            raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+        disclosure_lang = language_or_default(lang)
+        texts = required_texts(channel, disclosure_lang)
+        rendered = RenderedMessage(
+            subject=subject,
+            text=_with_disclosures(channel, body, texts),
+            html=None if html_body is None else _with_html_footer(html_body, texts),
+        )
+        missing = missing_disclosures(channel, disclosure_lang, rendered.text)
+        if rendered.html is not None:
+            missing += missing_disclosures(channel, disclosure_lang, html.unescape(rendered.html))
+        if missing:
+            raise TemplateError(f"{where}: required disclosure missing: {missing}")
+        return rendered
+
+    def _language_for(self, template: str, channel: Channel, language: str) -> str | None:
+        candidates = [language] if _LANGUAGE.match(language) else []
+        candidates.append(_DEFAULT_LANGUAGE)
+        for lang in dict.fromkeys(candidates):
+            if self._exists(f"{lang}/{template}.{channel.value}.txt.j2"):
+                return lang
+        return None
+
+    def _exists(self, name: str) -> bool:
+        return (self._folder / name).is_file()
+
+    def _render_file(self, name: str, context: dict[str, object]) -> str:
+        return self._env.get_template(name).render(context)
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS parts ``text`` is sent as (0 for an empty text).
+
+    GSM-7 when every character is in the GSM 03.38 alphabet (160 septets in one part,
+    153 per part of a concatenated message; extension characters take two septets and
+    are never split); otherwise UCS-2 (70 UTF-16 units, 67 per part; a surrogate pair
+    is never split).
+    """
+    if not text:
+        return 0
+    if all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in text):
+        costs = [2 if ch in _GSM_EXTENSION else 1 for ch in text]
+        single, part = 160, 153
+    else:
+        costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+        single, part = 70, 67
+    if sum(costs) <= single:
+        return 1
+    if all(cost == 1 for cost in costs):
+        return math.ceil(len(costs) / part)
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > part:
+            segments, used = segments + 1, 0
+        used += cost
+    return segments
+
+
+# GSM 03.38 default alphabet (without ESC) and the characters of its extension table.
+_GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+
+def _with_disclosures(channel: Channel, body: str, texts: list[str]) -> str:
+    if channel is Channel.SMS:
+        # Every character costs: fold the template's line breaks into spaces.
+        return f"{' '.join(body.split())}\n{' '.join(texts)}"
+    if channel is Channel.PHONE:
+        # A call must open with the disclosure, so it is spoken before the script.
+        return "\n\n".join([*texts, body.strip()]) + "\n"
+    return f"{body.strip()}\n\n" + "\n".join(texts) + "\n"
+
+
+def _with_html_footer(body: str, texts: list[str]) -> str:
+    footer = (
+        '<p style="font-size: 12px; color: #555555;">'
+        + "<br>\n".join(str(escape(text)) for text in texts)
+        + "</p>\n"
+    )
+    ends = list(_BODY_END.finditer(body))
+    if not ends:
+        return f"{body.rstrip()}\n{footer}"
+    at = ends[-1].start()
+    return f"{body[:at]}{footer}{body[at:]}"
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return format_amount(amount, currency)
+
+
+def _long_date(day: date, language: str) -> str:
+    """``date(2024, 3, 1)`` → ``March 1, 2024`` (en), ``1 de marzo de 2024`` (es), else ISO."""
+    months = _MONTHS.get(language)
+    if months is None:
+        return day.isoformat()
+    month = months[day.month - 1]
+    if language == "es":
+        return f"{day.day} de {month} de {day.year}"
+    return f"{month} {day.day}, {day.year}"

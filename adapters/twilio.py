@@ -1,0 +1,241 @@
+"""Twilio Messages and Calls over its REST API, with failures classified once.
+
+Speaks the plain 2010-04-01 REST protocol with httpx (no Twilio SDK), so the
+same client runs against api.twilio.com and against ``simulators.twilio``.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from xml.etree import ElementTree
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from adapters.errors import ProviderError
+
+PROVIDER = "twilio"
+DEFAULT_BASE_URL = "https://api.twilio.com"
+API_VERSION = "2010-04-01"
+
+# <Say> needs a locale; our accounts carry ISO 639-1 codes. Unlisted codes are
+# passed through, which Twilio's basic voices accept for en, es, fr and de.
+_SAY_LOCALES = {
+    "en": "en-US",
+    "es": "es-US",
+    "fr": "fr-FR",
+    "de": "de-DE",
+    "it": "it-IT",
+    "pt": "pt-BR",
+}
+# Every call reports each stage so webhooks can show a live call.
+_CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
+FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class SmsReceipt(BaseModel):
+    """What Twilio said when it accepted a message (status usually ``queued``)."""
+
+    sid: str
+    status: str
+
+
+class CallReceipt(BaseModel):
+    """What Twilio said when it accepted a call (status usually ``queued``)."""
+
+    sid: str
+    status: str
+
+
+class MessageState(BaseModel):
+    """A message's current state: queued, sent, delivered, undelivered, failed, …"""
+
+    sid: str
+    status: str
+    error_code: int | None = None
+
+
+class CallState(BaseModel):
+    """A call's current state.
+
+    ``status`` is one of queued, ringing, in-progress, completed, busy,
+    no-answer, failed, canceled (kept a plain string so a status Twilio adds
+    later does not break parsing). ``answered_by`` is only set when machine
+    detection was requested; ``duration`` (seconds) once the call has ended.
+    """
+
+    sid: str
+    status: str
+    answered_by: str | None = None
+    duration: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL_CALL_STATUSES
+
+
+class TwilioClient:
+    """An async Twilio REST client for one account and one sending number.
+
+    Creates carry an ``Idempotency-Key`` header derived from the caller's key.
+    The simulator honours it, so a retried activity never sends twice; real
+    Twilio ignores it, so against production a retry after an ambiguous
+    failure (timeout) can still duplicate a message.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        *,
+        status_callback_url: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.account_sid = account_sid
+        self.from_number = from_number
+        self.status_callback_url = status_callback_url
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            auth=(account_sid, auth_token),
+            timeout=timeout,
+            headers={"Accept": "application/json", "User-Agent": "recoup"},
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def send_sms(self, to: str, body: str, *, idempotency_key: str) -> SmsReceipt:
+        form: dict[str, str | list[str]] = {"To": to, "From": self.from_number, "Body": body}
+        if self.status_callback_url:
+            form["StatusCallback"] = self.status_callback_url
+        data = await self._request("POST", "Messages.json", form, idempotency_key)
+        return _parse(SmsReceipt, data)
+
+    async def place_call(
+        self,
+        to: str,
+        say: str,
+        *,
+        language: str,
+        idempotency_key: str,
+        machine_detection: bool = True,
+    ) -> CallReceipt:
+        """Call ``to`` and speak ``say``; the outcome comes later (``get_call``)."""
+        form: dict[str, str | list[str]] = {
+            "To": to,
+            "From": self.from_number,
+            "Twiml": say_twiml(say, language),
+        }
+        if machine_detection:
+            form["MachineDetection"] = "Enable"
+        if self.status_callback_url:
+            form["StatusCallback"] = self.status_callback_url
+            form["StatusCallbackEvent"] = list(_CALL_EVENTS)
+        data = await self._request("POST", "Calls.json", form, idempotency_key)
+        return _parse(CallReceipt, data)
+
+    async def get_call(self, sid: str) -> CallState:
+        data = await self._request("GET", f"Calls/{sid}.json")
+        # Twilio sends the duration as a string ("42"), or null while live.
+        return _parse(CallState, data)
+
+    async def get_message(self, sid: str) -> MessageState:
+        data = await self._request("GET", f"Messages/{sid}.json")
+        return _parse(MessageState, data)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        form: dict[str, str | list[str]] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        url = f"/{API_VERSION}/Accounts/{self.account_sid}/{path}"
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        try:
+            response = await self._http.request(method, url, data=form, headers=headers)
+        except httpx.TransportError as exc:
+            # Timeouts, refused/reset connections, protocol errors: transient.
+            raise ProviderError(
+                f"Twilio {method} {path}: {type(exc).__name__}: {exc}",
+                retryable=True,
+                provider=PROVIDER,
+            ) from exc
+        if response.is_success:
+            try:
+                data = response.json()
+            except ValueError as exc:
+                raise _garbled(response) from exc
+            if not isinstance(data, dict):
+                raise _garbled(response)
+            return data
+        raise _http_error(method, path, response)
+
+
+def say_twiml(text: str, language: str) -> str:
+    """``<Response><Say language="en-US">text</Say></Response>``, safely escaped."""
+    response = ElementTree.Element("Response")
+    say = ElementTree.SubElement(response, "Say", language=_SAY_LOCALES.get(language, language))
+    say.text = text
+    return ElementTree.tostring(response, encoding="unicode")
+
+
+def _http_error(method: str, path: str, response: httpx.Response) -> ProviderError:
+    status = response.status_code
+    code: str | None = None
+    message = response.reason_phrase
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        if body.get("code") is not None:
+            code = str(body["code"])
+        message = str(body.get("message") or message)
+    # 408/429 and 5xx pass; any other 4xx (bad number, opted out, bad
+    # credentials) fails the same way every time.
+    retryable = status in (408, 429) or status >= 500
+    label = f"{status} {code}" if code else str(status)
+    return ProviderError(
+        f"Twilio {method} {path} → {label}: {message}",
+        retryable=retryable,
+        provider=PROVIDER,
+        status_code=status,
+        code=code,
+    )
+
+
+def _garbled(response: httpx.Response) -> ProviderError:
+    # A 2xx without a JSON object comes from a proxy or a partial outage, not
+    # from Twilio's API; the create is idempotent, so retrying is safe.
+    return ProviderError(
+        f"Twilio answered {response.status_code} with an unreadable body",
+        retryable=True,
+        provider=PROVIDER,
+        status_code=response.status_code,
+    )
+
+
+def _parse(model: type[_M], data: dict[str, Any]) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ProviderError(
+            f"unexpected Twilio resource: {exc}", retryable=True, provider=PROVIDER
+        ) from exc
