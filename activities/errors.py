@@ -1,0 +1,36 @@
+"""Turn adapter errors into Temporal errors the workflow can act on.
+
+The ``type`` of a non-retryable error tells the workflow what to do next:
+``InvalidAddress`` (hard bounce, invalid number) and ``OptedOut`` retire the
+address; ``PermanentProviderError`` and ``TemplateError`` just fail the attempt
+so the step's fallback channel is tried.
+"""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ApplicationError
+
+from adapters.errors import ProviderError, TemplateError
+
+# Twilio error codes that say the number itself is unusable.
+_TWILIO_INVALID = {"21211", "21214", "21217", "21401", "21407", "21614"}
+_TWILIO_OPTED_OUT = {"21610"}
+# SMTP replies that mean the mailbox does not exist or never will accept mail.
+_SMTP_INVALID = {550, 551, 553}
+
+
+def classify(err: ProviderError) -> ApplicationError:
+    detail = f"{err.provider}: {err}"
+    if err.retryable:
+        return ApplicationError(detail, type="TransientProviderError")
+    if err.code in _TWILIO_OPTED_OUT:
+        kind = "OptedOut"
+    elif err.code in _TWILIO_INVALID or err.status_code in _SMTP_INVALID:
+        kind = "InvalidAddress"
+    else:
+        kind = "PermanentProviderError"
+    return ApplicationError(detail, type=kind, non_retryable=True)
+
+
+def template_failure(err: TemplateError) -> ApplicationError:
+    return ApplicationError(str(err), type="TemplateError", non_retryable=True)

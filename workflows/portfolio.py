@@ -1,0 +1,198 @@
+"""Portfolio: launches one AccountCampaign per account, a bounded window at a time.
+
+Accounts are read a page at a time from the portfolio stored at launch (the
+workflow input holds a reference, never the accounts). At most ``window``
+campaigns run at once; each reports its outcome by signal, which frees a slot.
+Children outlive a continue-as-new of the parent (``ABANDON``), which is why
+they report by signal to the portfolio's workflow id rather than by result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain import agents
+    from domain.account import Account
+    from domain.campaign import (
+        AccountCampaignInput,
+        AccountOutcome,
+        WatchRequest,
+        account_workflow_id,
+    )
+    from domain.contact import format_amount
+    from domain.portfolio import (
+        PortfolioInput,
+        PortfolioPage,
+        PortfolioPageRequest,
+        PortfolioProgress,
+        PortfolioStatus,
+    )
+    from workflows import search_attributes as sa
+
+
+@workflow.defn(name=agents.PORTFOLIO)
+class Portfolio:
+    @workflow.init
+    def __init__(self, inp: PortfolioInput) -> None:
+        self._inp = inp
+        self._offset = inp.offset
+        self._pending: set[str] = set(inp.pending)
+        self._progress: PortfolioProgress = inp.progress.model_copy(deep=True)
+        self._progress.total = inp.total_accounts
+        self._loading_done = inp.offset >= inp.total_accounts
+
+    @workflow.run
+    async def run(self, inp: PortfolioInput) -> PortfolioStatus:
+        self._describe()
+        while not self._loading_done:
+            page: PortfolioPage = await workflow.execute_activity(
+                agents.LOAD_PORTFOLIO_PAGE,
+                PortfolioPageRequest(
+                    tenant_id=inp.tenant.tenant_id,
+                    campaign_id=inp.campaign_id,
+                    offset=self._offset,
+                    limit=inp.page_size,
+                ),
+                result_type=PortfolioPage,
+                task_queue=inp.queues.campaigns,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                summary=f"load accounts from #{self._offset + 1}",
+            )
+            starts = []
+            for account in page.accounts:
+                # Starts issued between two waits go out in one workflow task.
+                await workflow.wait_condition(lambda: len(self._pending) < inp.window)
+                starts.append(asyncio.create_task(self._start(account)))
+            await asyncio.gather(*starts)
+            self._offset = page.next_offset
+            if page.exhausted or not page.accounts:
+                self._loading_done = True
+            self._describe()
+            await self._continue_as_new_if_needed()
+
+        while self._pending:
+            await workflow.wait_condition(
+                lambda: not self._pending or self._should_continue_as_new()
+            )
+            self._describe()
+            await self._continue_as_new_if_needed()
+        self._describe()
+        return self.progress()
+
+    @workflow.signal(name=agents.SIGNAL_ACCOUNT_FINISHED)
+    def account_finished(self, outcome: AccountOutcome) -> None:
+        # Membership makes a repeated signal harmless.
+        if outcome.workflow_id in self._pending:
+            self._pending.discard(outcome.workflow_id)
+            self._progress.record(outcome)
+
+    @workflow.query(name=agents.QUERY_PROGRESS)
+    def progress(self) -> PortfolioStatus:
+        p = self._progress
+        return PortfolioStatus(
+            campaign_id=self._inp.campaign_id,
+            tenant_id=self._inp.tenant.tenant_id,
+            playbook=self._inp.playbook.name,
+            total=p.total,
+            started=p.started,
+            attached=p.attached,
+            active=len(self._pending),
+            finished=p.finished,
+            by_status=dict(p.by_status),
+            collected=dict(p.collected),
+            contacts=dict(p.contacts),
+            launching_done=self._loading_done,
+        )
+
+    async def _start(self, account: Account) -> None:
+        inp = self._inp
+        tenant_id = inp.tenant.tenant_id
+        child_id = account_workflow_id(tenant_id, account.account_id)
+        # Pending before the start: a child that finishes at once must find itself here.
+        self._pending.add(child_id)
+        try:
+            await workflow.start_child_workflow(
+                agents.ACCOUNT_CAMPAIGN,
+                AccountCampaignInput(
+                    tenant=inp.tenant,
+                    campaign_id=inp.campaign_id,
+                    account=account,
+                    playbook=inp.playbook,
+                    seconds_per_day=inp.seconds_per_day,
+                    queues=inp.queues,
+                    parent_workflow_id=workflow.info().workflow_id,
+                    max_history_events=inp.max_history_events,
+                ),
+                id=child_id,
+                task_queue=inp.queues.campaigns,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                search_attributes=sa.for_account(
+                    tenant_id=tenant_id,
+                    campaign_id=inp.campaign_id,
+                    account_id=account.account_id,
+                    status="scheduled",
+                    amount_due=float(account.amount_due),
+                    days_past_due=account.days_past_due,
+                ),
+                static_summary=campaign_summary(inp.playbook.name, inp.campaign_id, account),
+            )
+            self._progress.started += 1
+        except WorkflowAlreadyStartedError:
+            # The account already has a running campaign: attach to it, never duplicate.
+            try:
+                await workflow.get_external_workflow_handle(child_id).signal(
+                    agents.SIGNAL_WATCH, WatchRequest(workflow_id=workflow.info().workflow_id)
+                )
+                self._progress.attached += 1
+            except FailureError as err:
+                # It closed between our start and our signal: nothing left to wait for.
+                workflow.logger.warning("could not attach to %s: %s", child_id, err)
+                self._pending.discard(child_id)
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > self._inp.max_history_events
+        )
+
+    async def _continue_as_new_if_needed(self) -> None:
+        if not self._should_continue_as_new():
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            self._inp.model_copy(
+                update={
+                    "offset": self._offset,
+                    "pending": sorted(self._pending),
+                    "progress": self._progress,
+                }
+            )
+        )
+
+    def _describe(self) -> None:
+        p = self._progress
+        collected = ", ".join(format_amount(v, c) for c, v in sorted(p.collected.items()))
+        phase = "launching" if not self._loading_done else "waiting for campaigns"
+        workflow.set_current_details(
+            f"**{phase}** · {p.started + p.attached}/{p.total} started · "
+            f"{len(self._pending)} active (window {self._inp.window}) · "
+            f"{p.finished} finished · collected {collected or '0'}"
+        )
+
+
+def campaign_summary(playbook: str, campaign_id: str, account: Account) -> str:
+    """The UI's static summary of an account campaign: ids and amounts, never PII."""
+    due = format_amount(account.amount_due, account.currency)
+    return (
+        f"{playbook} playbook · campaign {campaign_id} · account {account.account_id} · "
+        f"{due} · {account.days_past_due} days past due"
+    )

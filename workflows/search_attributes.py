@@ -1,0 +1,78 @@
+"""Custom search attributes operators filter on in the Temporal web UI.
+
+None of them holds PII: ids, a status, a channel, amounts and dates only.
+``REGISTRATION`` is what ``recoup dev`` (and tests) register on the server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+TENANT = SearchAttributeKey.for_keyword("RecoupTenant")
+CAMPAIGN = SearchAttributeKey.for_keyword("RecoupCampaign")
+ACCOUNT = SearchAttributeKey.for_keyword("RecoupAccount")
+STATUS = SearchAttributeKey.for_keyword("RecoupStatus")
+CHANNEL = SearchAttributeKey.for_keyword("RecoupChannel")
+AMOUNT_DUE = SearchAttributeKey.for_float("RecoupAmountDue")
+DAYS_PAST_DUE = SearchAttributeKey.for_int("RecoupDaysPastDue")
+NEXT_ACTION_AT = SearchAttributeKey.for_datetime("RecoupNextActionAt")
+
+AnyKey = (
+    SearchAttributeKey[str]
+    | SearchAttributeKey[float]
+    | SearchAttributeKey[int]
+    | SearchAttributeKey[datetime]
+)
+ALL: tuple[AnyKey, ...] = (
+    TENANT,
+    CAMPAIGN,
+    ACCOUNT,
+    STATUS,
+    CHANNEL,
+    AMOUNT_DUE,
+    DAYS_PAST_DUE,
+    NEXT_ACTION_AT,
+)
+
+# ``temporal server start-dev --search-attribute NAME=Type`` spelling.
+_CLI_TYPE = {
+    "KEYWORD": "Keyword",
+    "DOUBLE": "Double",
+    "INT": "Int",
+    "DATETIME": "Datetime",
+}
+REGISTRATION: dict[str, str] = {key.name: _CLI_TYPE[key.indexed_value_type.name] for key in ALL}
+
+
+def for_account(
+    *,
+    tenant_id: str,
+    campaign_id: str,
+    account_id: str,
+    status: str,
+    amount_due: float,
+    days_past_due: int,
+) -> TypedSearchAttributes:
+    pairs: list[
+        SearchAttributePair[str] | SearchAttributePair[float] | SearchAttributePair[int]
+    ] = [
+        SearchAttributePair(TENANT, tenant_id),
+        SearchAttributePair(CAMPAIGN, campaign_id),
+        SearchAttributePair(ACCOUNT, account_id),
+        SearchAttributePair(STATUS, status),
+        SearchAttributePair(AMOUNT_DUE, amount_due),
+        SearchAttributePair(DAYS_PAST_DUE, days_past_due),
+    ]
+    return TypedSearchAttributes(pairs)
+
+
+def for_portfolio(*, tenant_id: str, campaign_id: str, status: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(TENANT, tenant_id),
+            SearchAttributePair(CAMPAIGN, campaign_id),
+            SearchAttributePair(STATUS, status),
+        ]
+    )
