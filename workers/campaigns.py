@@ -1,0 +1,144 @@
+"""Starting and steering campaigns: the operations the CLI (and later the APIs) offer.
+
+Starts are idempotent through Temporal itself: the workflow id is derived from
+the tenant and the account (or campaign), and ``USE_EXISTING`` makes a second
+start return the running workflow instead of creating another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+
+from adapters.portfolio_store import PortfolioStore
+from domain import agents
+from domain.account import Account, Tenant
+from domain.campaign import (
+    AccountCampaignInput,
+    AccountOutcome,
+    CampaignSnapshot,
+    PaymentReceived,
+    account_workflow_id,
+    portfolio_workflow_id,
+)
+from domain.playbook import Playbook
+from domain.portfolio import PortfolioInput, PortfolioStatus
+from workers.settings import Settings
+from workflows import search_attributes as sa
+from workflows.portfolio import campaign_summary
+
+
+def campaign_id_for(path: Path) -> str:
+    """A campaign id stable for a file's content: relaunching the same file attaches."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in path.stem)[:40] or "portfolio"
+    return f"{stem}-{digest}"
+
+
+async def launch_portfolio(
+    client: Client,
+    settings: Settings,
+    *,
+    tenant: Tenant,
+    campaign_id: str,
+    playbook: Playbook,
+    accounts: Sequence[Account],
+    seconds_per_day: float = 86_400,
+    window: int = 200,
+    page_size: int = 100,
+    max_history_events: int = 10_000,
+) -> WorkflowHandle[object, PortfolioStatus]:
+    """Store the accounts, then start (or attach to) the campaign's Portfolio workflow."""
+    store = PortfolioStore(settings.sql_url)
+    try:
+        await asyncio.to_thread(store.create_tables)
+        total = await asyncio.to_thread(store.save, tenant.tenant_id, campaign_id, accounts)
+    finally:
+        store.dispose()
+    return await client.start_workflow(
+        agents.PORTFOLIO,
+        PortfolioInput(
+            tenant=tenant,
+            campaign_id=campaign_id,
+            playbook=playbook,
+            total_accounts=total,
+            window=window,
+            page_size=page_size,
+            seconds_per_day=seconds_per_day,
+            queues=settings.queues,
+            max_history_events=max_history_events,
+        ),
+        id=portfolio_workflow_id(tenant.tenant_id, campaign_id),
+        task_queue=settings.queues.campaigns,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        result_type=PortfolioStatus,
+        search_attributes=sa.for_portfolio(
+            tenant_id=tenant.tenant_id, campaign_id=campaign_id, status="active"
+        ),
+        static_summary=(
+            f"Portfolio · campaign {campaign_id} · {total} accounts · {playbook.name} playbook"
+        ),
+    )
+
+
+async def start_account_campaign(
+    client: Client,
+    settings: Settings,
+    *,
+    tenant: Tenant,
+    campaign_id: str,
+    playbook: Playbook,
+    account: Account,
+    seconds_per_day: float = 86_400,
+) -> WorkflowHandle[object, AccountOutcome]:
+    """Start one account's campaign, or return the one already running for it."""
+    return await client.start_workflow(
+        agents.ACCOUNT_CAMPAIGN,
+        AccountCampaignInput(
+            tenant=tenant,
+            campaign_id=campaign_id,
+            account=account,
+            playbook=playbook,
+            seconds_per_day=seconds_per_day,
+            queues=settings.queues,
+        ),
+        id=account_workflow_id(tenant.tenant_id, account.account_id),
+        task_queue=settings.queues.campaigns,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        result_type=AccountOutcome,
+        search_attributes=sa.for_account(
+            tenant_id=tenant.tenant_id,
+            campaign_id=campaign_id,
+            account_id=account.account_id,
+            status="scheduled",
+            amount_due=float(account.amount_due),
+            days_past_due=account.days_past_due,
+        ),
+        static_summary=campaign_summary(playbook.name, campaign_id, account),
+    )
+
+
+async def portfolio_progress(client: Client, tenant_id: str, campaign_id: str) -> PortfolioStatus:
+    handle = client.get_workflow_handle(portfolio_workflow_id(tenant_id, campaign_id))
+    status: PortfolioStatus = await handle.query(agents.QUERY_PROGRESS, result_type=PortfolioStatus)
+    return status
+
+
+async def account_status(client: Client, tenant_id: str, account_id: str) -> CampaignSnapshot:
+    handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
+    snapshot: CampaignSnapshot = await handle.query(
+        agents.QUERY_STATUS, result_type=CampaignSnapshot
+    )
+    return snapshot
+
+
+async def record_payment(
+    client: Client, tenant_id: str, account_id: str, payment: PaymentReceived
+) -> None:
+    handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
+    await handle.signal(agents.SIGNAL_PAYMENT, payment)

@@ -1,0 +1,104 @@
+"""Worker wiring: which workflows and activities run on which task queue.
+
+``recoup worker`` runs all roles in one process (the default, and what
+``recoup dev`` and the demo use) or one role per process, so each channel can
+be scaled and rate-limited on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from enum import StrEnum
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.email import EmailAgent
+from activities.phone import PhoneAgent
+from activities.portfolio import PortfolioLoader
+from activities.sms import SmsAgent
+from adapters.portfolio_store import PortfolioStore
+from adapters.smtp import SmtpMailer
+from adapters.templates import TemplateRenderer
+from adapters.twilio import TwilioClient
+from workers.settings import Settings
+from workflows import ALL_WORKFLOWS
+
+
+class Role(StrEnum):
+    """A worker role is one task queue and what runs on it."""
+
+    CAMPAIGNS = "campaigns"
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+
+
+@asynccontextmanager
+async def workers(
+    client: Client, settings: Settings, roles: Iterable[Role] = tuple(Role)
+) -> AsyncIterator[list[Worker]]:
+    """Build the workers for ``roles`` and the adapters they need; close them on exit."""
+    roles = set(roles)
+    queues = settings.queues
+    renderer = TemplateRenderer(settings.template_dir)
+    built: list[Worker] = []
+    async with AsyncExitStack() as stack:
+
+        def worker(task_queue: str, **kwargs: object) -> None:
+            built.append(
+                Worker(
+                    client,
+                    task_queue=task_queue,
+                    max_concurrent_activities=settings.max_concurrent_activities,
+                    max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+                    **kwargs,  # type: ignore[arg-type]
+                )
+            )
+
+        if Role.CAMPAIGNS in roles:
+            store = PortfolioStore(settings.sql_url)
+            stack.callback(store.dispose)
+            worker(
+                queues.campaigns,
+                workflows=ALL_WORKFLOWS,
+                activities=[PortfolioLoader(store).load_portfolio_page],
+            )
+        if Role.EMAIL in roles:
+            mailer = SmtpMailer(
+                settings.smtp_host,
+                settings.smtp_port,
+                sender=settings.email_from,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                use_tls=settings.smtp_use_tls,
+                start_tls=settings.smtp_start_tls,
+            )
+            worker(queues.email, activities=[EmailAgent(mailer, renderer).send_email])
+        if roles & {Role.SMS, Role.PHONE}:
+            twilio = TwilioClient(
+                settings.twilio_base_url,
+                settings.twilio_account_sid,
+                settings.twilio_auth_token,
+                settings.twilio_from_number,
+                status_callback_url=settings.twilio_status_callback_url,
+            )
+            stack.push_async_callback(twilio.aclose)
+            if Role.SMS in roles:
+                worker(queues.sms, activities=[SmsAgent(twilio, renderer).send_sms])
+            if Role.PHONE in roles:
+                phone = PhoneAgent(twilio, renderer, poll_seconds=settings.call_poll_seconds)
+                worker(queues.phone, activities=[phone.place_call])
+        yield built
+
+
+async def run_until_stopped(
+    client: Client, settings: Settings, roles: Iterable[Role], stop: asyncio.Event
+) -> None:
+    """Run the workers until ``stop`` is set, then shut them down gracefully."""
+    async with workers(client, settings, roles) as built, AsyncExitStack() as stack:
+        for w in built:
+            await stack.enter_async_context(w)
+        await stop.wait()
