@@ -1,0 +1,102 @@
+"""``recoup account``: one account's campaign, and payments recorded by hand."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+from temporalio.client import Client
+
+from cli.common import (
+    EXIT_INPUT,
+    console,
+    fail,
+    load_settings,
+    print_json,
+    run,
+    with_client,
+)
+from domain.campaign import CampaignSnapshot, PaymentReceived
+from domain.contact import format_amount
+from domain.errors import problems
+from workers.campaigns import account_status, record_payment
+
+app = typer.Typer(help="Inspect an account's campaign; record payments.", no_args_is_help=True)
+
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
+
+
+def snapshot_table(s: CampaignSnapshot) -> Table:
+    table = Table(title=f"account {s.account_id} · campaign {s.campaign_id}", show_header=False)
+    table.add_row("status", s.status.value)
+    table.add_row("balance", format_amount(s.balance, s.currency))
+    table.add_row("paid", format_amount(s.amount_paid, s.currency))
+    table.add_row("playbook", f"{s.playbook}: {s.steps_done}/{s.steps_total} steps done")
+    if s.next_action:
+        when = f" at {s.next_action_at:%Y-%m-%d %H:%M:%S} UTC" if s.next_action_at else ""
+        table.add_row("next", f"{s.next_action}{when}")
+    if s.promise_until:
+        table.add_row("promise until", f"{s.promise_until:%Y-%m-%d %H:%M} UTC")
+    table.add_row("replies", str(s.replies))
+    for a in s.attempts:
+        detail = f" ({a.detail})" if a.detail else ""
+        table.add_row(
+            f"  {a.at:%Y-%m-%d %H:%M:%S}",
+            f"{a.step_id}: {a.channel.value} {a.outcome.value}{detail}",
+        )
+    return table
+
+
+@app.command()
+def show(
+    account_id: Annotated[str, typer.Argument(help="The account id from the portfolio.")],
+    tenant: TenantOption = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Status, balance, next action and contact history of an account's campaign."""
+    settings = load_settings()
+    snapshot = run(with_client(settings, lambda c: account_status(c, tenant, account_id)))
+    if as_json:
+        print_json(snapshot)
+    else:
+        console.print(snapshot_table(snapshot))
+
+
+@app.command()
+def pay(
+    account_id: Annotated[str, typer.Argument(help="The account id from the portfolio.")],
+    amount: Annotated[str, typer.Option("--amount", help="Amount paid, e.g. 120.50.")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
+    payment_id: Annotated[
+        str | None, typer.Option(help="Payment reference; resending the same one is harmless.")
+    ] = None,
+    tenant: TenantOption = "default",
+) -> None:
+    """Record a payment (full or partial); a full payment ends the campaign."""
+    try:
+        payment = PaymentReceived(
+            payment_id=payment_id or f"manual-{uuid.uuid4().hex[:12]}",
+            amount=Decimal(amount),
+            currency=currency,
+            source="cli",
+        )
+    except InvalidOperation:
+        fail(f"--amount: not a number: {amount!r}", EXIT_INPUT)
+    except ValidationError as exc:
+        fail("; ".join(str(p) for p in problems(exc)), EXIT_INPUT)
+    settings = load_settings()
+
+    async def go(client: Client) -> CampaignSnapshot:
+        await record_payment(client, tenant, account_id, payment)
+        return await account_status(client, tenant, account_id)
+
+    snapshot = run(with_client(settings, go))
+    console.print(
+        f"recorded {format_amount(payment.amount, payment.currency)} ({payment.payment_id}) "
+        f"for {account_id}: status {snapshot.status.value}, "
+        f"balance {format_amount(snapshot.balance, snapshot.currency)}"
+    )

@@ -1,0 +1,148 @@
+"""``recoup campaign``: launch a portfolio from a file, follow its progress."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+import typer
+from rich.table import Table
+from temporalio.client import Client
+
+from adapters.playbook_files import PlaybookError, load_playbook
+from adapters.portfolio_file import PortfolioFileError, parse_portfolio
+from adapters.portfolio_store import PortfolioStoreError
+from cli.common import (
+    EXIT_INPUT,
+    EXIT_PARTIAL,
+    console,
+    err_console,
+    fail,
+    load_settings,
+    money,
+    print_json,
+    run,
+    tenant_for,
+    with_client,
+)
+from domain.playbook import Playbook
+from domain.portfolio import PortfolioStatus
+from workers.campaigns import campaign_id_for, launch_portfolio, portfolio_progress
+from workers.settings import Settings
+
+app = typer.Typer(help="Launch portfolios and follow their campaigns.", no_args_is_help=True)
+
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
+
+
+def resolve_playbook(ref: str, settings: Settings) -> Playbook:
+    try:
+        return load_playbook(ref, search_dir=settings.playbook_dir)
+    except PlaybookError as exc:
+        err_console.print(f"[bold red]error:[/] playbook {ref!r} is not valid:")
+        for problem in exc.problems:
+            err_console.print(f"  {problem}")
+        if not exc.problems:
+            err_console.print(f"  {exc}")
+        raise typer.Exit(EXIT_INPUT) from exc
+
+
+@app.command()
+def launch(
+    file: Annotated[Path, typer.Argument(help="Portfolio file: .csv or .json.")],
+    playbook: Annotated[
+        str, typer.Option("--playbook", "-p", help="Shipped playbook name or a YAML/JSON file.")
+    ],
+    tenant: TenantOption = "default",
+    campaign_id: Annotated[
+        str | None,
+        typer.Option(help="Campaign id; default: file name + content hash (relaunch attaches)."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Reject the whole file if any row is bad.")
+    ] = False,
+    day_seconds: Annotated[
+        float, typer.Option(help="Length of a playbook day in seconds (86400 = real time).")
+    ] = 86_400,
+    window: Annotated[int, typer.Option(help="Max account campaigns running at once.")] = 200,
+    as_of: Annotated[
+        str | None, typer.Option(help="Date days-past-due is computed at (default: today).")
+    ] = None,
+) -> None:
+    """Validate FILE, report bad rows with their line and field, launch the good ones."""
+    settings = load_settings()
+    book = resolve_playbook(playbook, settings)
+    try:
+        reference = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        fail(f"--as-of: expected YYYY-MM-DD, got {as_of!r}", EXIT_INPUT)
+    try:
+        parsed = parse_portfolio(file, as_of=reference)
+    except (PortfolioFileError, OSError) as exc:
+        fail(f"{file}: {exc}", EXIT_INPUT)
+    for problem in parsed.problems:
+        err_console.print(f"[yellow]{file}:[/] {problem}")
+    bad_rows = len({p.location for p in parsed.problems})
+    if parsed.problems and strict:
+        fail(f"{bad_rows} bad row(s); nothing launched (--strict)", EXIT_INPUT)
+    if not parsed.accounts:
+        fail("no valid accounts in the file; nothing launched", EXIT_INPUT)
+    campaign = campaign_id or campaign_id_for(file)
+
+    async def go(client: Client) -> str:
+        handle = await launch_portfolio(
+            client,
+            settings,
+            tenant=tenant_for(tenant, settings),
+            campaign_id=campaign,
+            playbook=book,
+            accounts=parsed.accounts,
+            seconds_per_day=day_seconds,
+            window=window,
+        )
+        return handle.result_run_id or ""
+
+    try:
+        run(with_client(settings, go))
+    except PortfolioStoreError as exc:
+        fail(f"campaign {campaign}: {exc}", EXIT_INPUT)
+    query = quote(f"RecoupCampaign = '{campaign}'")
+    console.print(
+        f"[bold green]launched[/] campaign [bold]{campaign}[/]: "
+        f"{len(parsed.accounts)} account(s), {bad_rows} row(s) rejected, playbook {book.name}"
+    )
+    console.print(f"follow it: recoup campaign status {campaign} --tenant {tenant}")
+    console.print(f"web UI:    {settings.ui_url}/workflows?query={query}")
+    if parsed.problems:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def progress_table(status: PortfolioStatus) -> Table:
+    table = Table(title=f"campaign {status.campaign_id} ({status.playbook})", show_header=False)
+    table.add_row("accounts", str(status.total))
+    table.add_row("started", f"{status.started} (+{status.attached} attached)")
+    table.add_row("active", str(status.active))
+    table.add_row("finished", str(status.finished))
+    for state, count in sorted(status.by_status.items()):
+        table.add_row(f"  {state.value}", str(count))
+    table.add_row("collected", money(status.collected))
+    contacts = ", ".join(f"{c.value} {n}" for c, n in sorted(status.contacts.items()))
+    table.add_row("contacts", contacts or "none yet")
+    return table
+
+
+@app.command()
+def status(
+    campaign_id: Annotated[str, typer.Argument(help="Campaign id printed by launch.")],
+    tenant: TenantOption = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Progress of a campaign: accounts started, active, paid, amount collected."""
+    settings = load_settings()
+    result = run(with_client(settings, lambda c: portfolio_progress(c, tenant, campaign_id)))
+    if as_json:
+        print_json(result)
+    else:
+        console.print(progress_table(result))

@@ -1,0 +1,71 @@
+"""What every command shares: settings, the Temporal client, output and errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from decimal import Decimal
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.account import Tenant
+from workers.client import connect
+from workers.settings import Settings
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+# Exit codes (documented in the README).
+EXIT_ERROR = 1  # the operation failed (service unreachable, workflow missing, ...)
+EXIT_INPUT = 2  # the input was wrong (bad file, bad option value): nothing was done
+EXIT_PARTIAL = 3  # launched, but some rows were rejected (they are listed on stderr)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    return Settings()
+
+
+def tenant_for(tenant_id: str, settings: Settings) -> Tenant:
+    return Tenant(tenant_id=tenant_id, name=settings.collector_name)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+async def with_client(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
+    try:
+        client = await connect(settings)
+    except RuntimeError as exc:
+        fail(
+            f"cannot reach Temporal at {settings.temporal_address} ({exc}); "
+            "is `recoup dev` running, or RECOUP_TEMPORAL_ADDRESS set?"
+        )
+    try:
+        return await action(client)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            fail(f"not found: {exc.message}")
+        fail(f"Temporal refused the request: {exc.message}")
+
+
+def print_json(model: BaseModel) -> None:
+    console.print_json(model.model_dump_json())
+
+
+def money(amounts: dict[str, Decimal]) -> str:
+    if not amounts:
+        return "0.00"
+    return ", ".join(f"{v:,.2f} {c}" for c, v in sorted(amounts.items()))

@@ -1,0 +1,287 @@
+"""``recoup demo``: a whole portfolio, end to end, on the embedded stack.
+
+It generates a sample portfolio, launches it through the same path as
+``recoup campaign launch``, and lets simulated debtors react to what they
+actually receive (mail at the SMTP simulator, texts and calls at the
+SMS/voice simulator): some pay, some promise, some opt out. Playbook days are
+compressed into seconds so the whole campaign fits in about a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from adapters.playbook_files import load_playbook
+from adapters.portfolio_file import parse_portfolio
+from cli.common import console, fail, load_settings, money, run
+from cli.stack import PortInUse, embedded_stack
+from domain import agents
+from domain.account import Account, Tenant
+from domain.campaign import CollectionStatus, InboundReply, PaymentReceived, account_workflow_id
+from domain.channels import Channel
+from domain.portfolio import PortfolioStatus
+from simulators.debtors import (
+    DebtorSimulator,
+    Reaction,
+    ReactionKind,
+    sample_portfolio_rows,
+    write_portfolio_csv,
+)
+from simulators.smtp import ReceivedMail
+from simulators.twilio import SimulatedCall, SimulatedMessage, TwilioSimulator
+from workers.campaigns import launch_portfolio, portfolio_progress
+from workers.devserver import DevServerError, free_port
+
+
+class Debtors:
+    """Routes each delivered contact to the simulated debtor it reached."""
+
+    def __init__(
+        self,
+        client: Client,
+        sim: DebtorSimulator,
+        accounts: list[Account],
+        tenant_id: str,
+        seconds_per_day: float,
+    ) -> None:
+        self._client = client
+        self._sim = sim
+        self._tenant_id = tenant_id
+        self._day = seconds_per_day
+        self._by_email = {e.address.lower(): a for a in accounts for e in a.emails}
+        self._by_phone = {p.number: a for a in accounts for p in a.phones}
+        self._contacts: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.reactions: Counter[ReactionKind] = Counter()
+
+    def on_mail(self, mail: ReceivedMail) -> None:
+        for address in mail.to:
+            account = self._by_email.get(address.lower())
+            if account:
+                self._contacted(account, Channel.EMAIL)
+
+    def on_sms(self, message: SimulatedMessage) -> None:
+        account = self._by_phone.get(message.to)
+        if account:
+            self._contacted(account, Channel.SMS)
+
+    def on_call(self, call: SimulatedCall) -> None:
+        account = self._by_phone.get(call.to)
+        if account and call.status == "completed" and call.answered_by == "human":
+            self._contacted(account, Channel.PHONE)
+
+    def _contacted(self, account: Account, channel: Channel) -> None:
+        self._contacts[account.account_id] += 1
+        reaction = self._sim.react(account, channel, self._contacts[account.account_id])
+        if reaction is not None:
+            task = asyncio.create_task(self._deliver(account, reaction))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, account: Account, reaction: Reaction) -> None:
+        await asyncio.sleep(reaction.delay_days * self._day)
+        handle = self._client.get_workflow_handle(
+            account_workflow_id(self._tenant_id, account.account_id)
+        )
+        ref = uuid.uuid4().hex[:12]
+        try:
+            if reaction.kind is ReactionKind.PAY and reaction.amount is not None:
+                await handle.signal(
+                    agents.SIGNAL_PAYMENT,
+                    PaymentReceived(
+                        payment_id=f"sim-{ref}",
+                        amount=reaction.amount,
+                        currency=account.currency,
+                        source="debtor-simulator",
+                    ),
+                )
+            elif reaction.text is not None:
+                await handle.signal(
+                    agents.SIGNAL_REPLY,
+                    InboundReply(
+                        reply_id=f"sim-{ref}", channel=reaction.channel, text=reaction.text
+                    ),
+                )
+            self.reactions[reaction.kind] += 1
+        except RPCError:
+            pass  # the campaign already ended: a late reaction changes nothing
+
+    async def drain(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def summary_table(status: PortfolioStatus, due: dict[str, object], sims: Counter[str]) -> Table:
+    table = Table(title=f"Demo campaign {status.campaign_id} · {status.playbook} playbook")
+    table.add_column("outcome")
+    table.add_column("accounts", justify="right")
+    rows = [
+        ("paid in full", CollectionStatus.PAID),
+        ("promised to pay", CollectionStatus.PROMISED),
+        ("opted out", CollectionStatus.OPTED_OUT),
+        ("replied (handed to an agent)", CollectionStatus.RESPONDED),
+        ("still open", CollectionStatus.EXHAUSTED),
+    ]
+    for label, state in rows:
+        table.add_row(label, str(status.by_status.get(state, 0)))
+    still_running = status.total - status.finished
+    if still_running:
+        table.add_row("still running", str(still_running))
+    table.add_section()
+    table.add_row("accounts", str(status.total))
+    table.add_row("amount collected", money(status.collected))
+    table.add_row("amount due at launch", str(due["total"]))
+    table.add_row("recovery rate", str(due["rate"]))
+    table.add_section()
+    for channel in Channel:
+        table.add_row(
+            f"{channel.value} contacts",
+            f"{status.contacts.get(channel, 0)} (simulator saw {sims[channel.value]})",
+        )
+    return table
+
+
+def demo(
+    accounts: Annotated[int, typer.Option(help="Accounts in the sample portfolio.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed for the portfolio and the debtors.")] = 7,
+    day_seconds: Annotated[float, typer.Option(help="Seconds per playbook day.")] = 2.0,
+    window: Annotated[int, typer.Option(help="Max account campaigns running at once.")] = 150,
+    playbook: Annotated[str, typer.Option(help="Playbook name or file.")] = "demo",
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the stack (and web UI) up until Ctrl-C.")
+    ] = False,
+) -> None:
+    """Generate a portfolio, run its campaigns with simulated debtors, print a summary."""
+    base = load_settings()
+    book = load_playbook(playbook, search_dir=base.playbook_dir)
+    with tempfile.TemporaryDirectory(prefix="recoup-demo-") as tmp:
+        work = Path(tmp)
+        settings = base.model_copy(
+            update={
+                "temporal_address": f"127.0.0.1:{free_port()}",
+                "temporal_ui_port": free_port(),
+                "data_dir": work,
+                "database_url": None,
+                "smtp_host": "127.0.0.1",
+                "smtp_port": free_port(),
+                "twilio_base_url": f"http://127.0.0.1:{free_port()}",
+                "call_poll_seconds": 0.1,
+            }
+        )
+        today = date.today()
+        csv_path = work / "demo-portfolio.csv"
+        write_portfolio_csv(sample_portfolio_rows(accounts, seed=seed, as_of=today), csv_path)
+        parsed = parse_portfolio(csv_path, as_of=today)
+        if parsed.problems:  # the generator only writes valid rows; say so loudly if not
+            fail("; ".join(str(p) for p in parsed.problems[:5]))
+        tenant = Tenant(tenant_id="demo", name=settings.collector_name)
+        totals: dict[str, object] = {}
+        due_by_currency: Counter[str] = Counter()
+        for account in parsed.accounts:
+            due_by_currency[account.currency] += account.amount_due  # type: ignore[assignment]
+
+        async def main() -> None:
+            twilio = TwilioSimulator(
+                settings.twilio_account_sid,
+                settings.twilio_auth_token,
+                seed=seed,
+                answer_rate=0.6,
+                machine_rate=0.3,
+            )
+            async with embedded_stack(
+                settings, db_file=work / "temporal.db", twilio=twilio
+            ) as stack:
+                console.print(
+                    f"[bold]recoup demo[/]: {len(parsed.accounts)} accounts, playbook "
+                    f"{book.name}, one day = {day_seconds:g} s · web UI: {settings.ui_url}"
+                )
+                debtors = Debtors(
+                    stack.client,
+                    DebtorSimulator(seed=seed),
+                    parsed.accounts,
+                    tenant.tenant_id,
+                    day_seconds,
+                )
+                stack.smtp.on_message(debtors.on_mail)
+                stack.twilio.on_message(debtors.on_sms)
+                stack.twilio.on_call(debtors.on_call)
+                started = time.monotonic()
+                handle = await launch_portfolio(
+                    stack.client,
+                    settings,
+                    tenant=tenant,
+                    campaign_id=f"demo-{seed}",
+                    playbook=book,
+                    accounts=parsed.accounts,
+                    seconds_per_day=day_seconds,
+                    window=window,
+                )
+                status = await follow(stack.client, tenant.tenant_id, f"demo-{seed}")
+                await handle.result()
+                status = await portfolio_progress(stack.client, tenant.tenant_id, f"demo-{seed}")
+                elapsed = time.monotonic() - started
+                await debtors.drain()
+                collected = sum(status.collected.values())
+                due = sum(due_by_currency.values())
+                totals["total"] = money(dict(due_by_currency))  # type: ignore[arg-type]
+                totals["rate"] = f"{collected / due:.1%}" if due else "n/a"
+                seen: Counter[str] = Counter(
+                    email=len(stack.smtp.messages),
+                    sms=len(stack.twilio.messages),
+                    phone=sum(1 for c in stack.twilio.calls if c.status == "completed"),
+                )
+                console.print(summary_table(status, totals, seen))
+                console.print(f"finished in {elapsed:.1f} s")
+                if keep:
+                    console.print(f"web UI still up at {settings.ui_url} — Ctrl-C to stop")
+                    from cli.stack import stop_event
+
+                    await stop_event().wait()
+
+        try:
+            run(main())
+        except (PortInUse, DevServerError) as exc:
+            fail(str(exc))
+
+
+async def follow(client: Client, tenant_id: str, campaign_id: str) -> PortfolioStatus:
+    """A live progress bar until every account campaign has finished."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("campaigns", total=None, detail="launching")
+        while True:
+            try:
+                status = await portfolio_progress(client, tenant_id, campaign_id)
+            except RPCError:
+                await asyncio.sleep(0.2)  # between two runs of a continue-as-new
+                continue
+            paid = status.by_status.get(CollectionStatus.PAID, 0)
+            bar.update(
+                task,
+                total=status.total,
+                completed=status.finished,
+                detail=f"{status.active} active · {paid} paid · {money(status.collected)}",
+            )
+            if status.launching_done and status.finished >= status.total:
+                return status
+            await asyncio.sleep(0.25)

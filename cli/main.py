@@ -1,0 +1,69 @@
+"""The ``recoup`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from cli import account, campaign, playbook
+from cli.demo import demo
+from cli.dev import dev, worker
+
+app = typer.Typer(
+    name="recoup",
+    help="Recoup: durable, compliant collection campaigns on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.command()(dev)
+app.command()(demo)
+app.command()(worker)
+app.add_typer(campaign.app, name="campaign")
+app.add_typer(account.app, name="account")
+app.add_typer(playbook.app, name="playbook")
+
+
+def run() -> None:
+    """Entry point with reliable exit codes.
+
+    The Temporal client's Rust runtime keeps threads that can abort the
+    interpreter during finalization (temporalio/sdk-python#300), turning a
+    successful command into exit code 134. So we flush and leave with
+    ``os._exit`` once the command has finished, skipping that teardown.
+    """
+    code = 0
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        code = 130
+    except KeyboardInterrupt:
+        code = 130
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception as exc:
+        code = _report(exc)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _report(exc: Exception) -> int:
+    import click
+
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        return exc.exit_code
+    import traceback
+
+    traceback.print_exception(exc)
+    return 1
+
+
+if __name__ == "__main__":
+    run()

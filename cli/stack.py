@@ -1,0 +1,99 @@
+"""The embedded stack: dev server, simulators and workers in one process.
+
+``recoup dev`` runs it until Ctrl-C; ``recoup demo`` runs it for one portfolio.
+Shutdown is ordered (workers, then simulators, then the server) so that no
+activity is cut off mid-send and the server's SQLite file is closed cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from simulators.smtp import SmtpSimulator
+from simulators.twilio import TwilioSimulator
+from workers.client import connect
+from workers.devserver import DevServer, start_dev_server
+from workers.run import workers
+from workers.settings import Settings
+
+
+class PortInUse(RuntimeError):
+    """A port the stack needs is taken (often: another ``recoup dev`` is running)."""
+
+
+def ensure_free(port: int, what: str) -> None:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUse(f"port {port} ({what}) is in use: {exc.strerror}") from exc
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    client: Client
+    server: DevServer
+    smtp: SmtpSimulator
+    twilio: TwilioSimulator
+    workers: list[Worker]
+
+
+@asynccontextmanager
+async def embedded_stack(
+    settings: Settings,
+    *,
+    db_file: Path | None,
+    ui: bool = True,
+    run_workers: bool = True,
+    twilio: TwilioSimulator | None = None,
+) -> AsyncIterator[Stack]:
+    """Start everything ``settings`` points at on this machine; stop it all on exit."""
+    port = int(settings.temporal_address.rsplit(":", 1)[1])
+    ensure_free(port, "Temporal gRPC")
+    if ui:
+        ensure_free(settings.temporal_ui_port, "Temporal web UI")
+    ensure_free(settings.smtp_port, "SMTP simulator")
+    sms_port = int(settings.twilio_base_url.rsplit(":", 1)[1].split("/")[0])
+    ensure_free(sms_port, "SMS/voice simulator")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async with AsyncExitStack() as stack:
+        server = await start_dev_server(
+            port=port,
+            ui_port=settings.temporal_ui_port if ui else None,
+            db_file=db_file,
+            log_file=settings.data_dir / "temporal.log",
+        )
+        stack.push_async_callback(server.stop)
+        smtp = SmtpSimulator(record_path=settings.data_dir / "mail.jsonl")
+        await smtp.start(port=settings.smtp_port)
+        stack.push_async_callback(smtp.stop)
+        sms = twilio or TwilioSimulator(settings.twilio_account_sid, settings.twilio_auth_token)
+        await sms.start(port=sms_port)
+        stack.push_async_callback(sms.stop)
+        client = await connect(settings)
+        built: list[Worker] = []
+        if run_workers:
+            built = await stack.enter_async_context(workers(client, settings))
+            for w in built:
+                await stack.enter_async_context(w)
+        yield Stack(settings, client, server, smtp, sms, built)
+
+
+def stop_event() -> asyncio.Event:
+    """An event set by Ctrl-C or SIGTERM, so the stack can shut down in order."""
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, event.set)
+    return event
