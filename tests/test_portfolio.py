@@ -1,0 +1,120 @@
+"""Portfolio fan-out: a bounded window of children, continue-as-new, progress."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from domain.campaign import CollectionStatus, PaymentReceived
+from domain.channels import Channel
+from domain.playbook import Playbook, Step
+from domain.portfolio import PortfolioStatus
+from tests.conftest import TENANT, make_account
+from workers.campaigns import (
+    launch_portfolio,
+    portfolio_progress,
+    record_payment,
+    start_account_campaign,
+)
+from workers.settings import Settings
+
+ONE_EMAIL = Playbook(
+    name="one-email",
+    steps=[Step(id="notice", day=0, channel=Channel.EMAIL, template="first_notice")],
+    closing_days=1,
+)
+
+
+async def test_portfolio_larger_than_window_survives_continue_as_new(
+    client: Client, settings: Settings, running: list[Worker]
+) -> None:
+    accounts = [make_account(phones=[]) for _ in range(40)]
+    window = 6
+    handle = await launch_portfolio(
+        client,
+        settings,
+        tenant=TENANT,
+        campaign_id="fanout",
+        playbook=ONE_EMAIL,
+        accounts=accounts,
+        seconds_per_day=0.3,
+        window=window,
+        page_size=5,
+        max_history_events=120,  # small: it must continue-as-new several times
+    )
+    # Pay three accounts as soon as they are running.
+    paid = accounts[:3]
+    peak = 0
+    payments_sent: set[str] = set()
+    while True:
+        latest = client.get_workflow_handle(handle.id)
+        desc = await latest.describe()
+        if desc.status is not None and desc.status.name != "RUNNING":
+            break
+        try:
+            progress = await portfolio_progress(client, TENANT.tenant_id, "fanout")
+        except Exception:
+            await asyncio.sleep(0.05)
+            continue
+        peak = max(peak, progress.active)
+        for account in paid:
+            if account.account_id in payments_sent or progress.started < 3:
+                continue
+            try:
+                await record_payment(
+                    client,
+                    TENANT.tenant_id,
+                    account.account_id,
+                    PaymentReceived(payment_id="p", amount=Decimal("250.00"), currency="USD"),
+                )
+                payments_sent.add(account.account_id)
+            except Exception:
+                pass
+        await asyncio.sleep(0.05)
+
+    result: PortfolioStatus = await client.get_workflow_handle(
+        handle.id, result_type=PortfolioStatus
+    ).result()
+    assert peak <= window
+    assert result.total == result.started == result.finished == 40
+    assert result.active == 0
+    assert result.by_status[CollectionStatus.PAID] == len(payments_sent) == 3
+    assert result.by_status[CollectionStatus.EXHAUSTED] == 37
+    assert result.collected == {"USD": Decimal("750.00")}
+    assert result.contacts[Channel.EMAIL] == 40
+    latest_desc = await client.get_workflow_handle(handle.id).describe()
+    assert latest_desc.run_id != handle.first_execution_run_id  # continued as new
+
+
+async def test_portfolio_attaches_to_an_account_already_running(
+    client: Client, settings: Settings, running: list[Worker]
+) -> None:
+    accounts = [make_account(phones=[]) for _ in range(3)]
+    solo = await start_account_campaign(
+        client,
+        settings,
+        tenant=TENANT,
+        campaign_id="solo",
+        playbook=ONE_EMAIL,
+        account=accounts[0],
+        seconds_per_day=1.0,
+    )
+    handle = await launch_portfolio(
+        client,
+        settings,
+        tenant=TENANT,
+        campaign_id="attach",
+        playbook=ONE_EMAIL,
+        accounts=accounts,
+        seconds_per_day=0.3,
+        window=10,
+    )
+    result = await handle.result()
+    assert result.started == 2
+    assert result.attached == 1
+    assert result.finished == 3
+    # The attached account kept its own single run.
+    assert (await solo.describe()).run_id == solo.result_run_id

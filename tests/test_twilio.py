@@ -1,0 +1,483 @@
+"""TwilioClient against the Twilio simulator, over real HTTP, callbacks included."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+from xml.etree import ElementTree
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+from adapters.errors import ProviderError
+from adapters.twilio import CallState, TwilioClient, say_twiml
+from simulators.twilio import (
+    AnsweredBy,
+    FinalCallStatus,
+    SimulatedCall,
+    SimulatedMessage,
+    TwilioSimulator,
+    twilio_signature,
+)
+
+ACCOUNT = "AC" + "a1" * 16
+TOKEN = "f" * 32
+FROM = "+15005550006"
+DEBTOR = "+14155550123"
+
+T = TypeVar("T")
+
+
+@dataclass
+class Hit:
+    """One webhook request as our endpoint saw it."""
+
+    path: str
+    url: str
+    params: list[tuple[str, str]]
+    headers: dict[str, str]
+
+    @property
+    def form(self) -> dict[str, str]:
+        return dict(self.params)
+
+
+class _QuietServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class WebhookReceiver:
+    """The customer side of Twilio's webhooks: records status callbacks, serves TwiML."""
+
+    def __init__(self, twiml: str = "<Response><Say>Hello</Say></Response>") -> None:
+        self.hits: list[Hit] = []
+        self.twiml = twiml
+        app = FastAPI()
+
+        @app.post("/status")
+        async def status(request: Request) -> Response:
+            await self._record(request)
+            return Response(status_code=204)
+
+        @app.api_route("/twiml", methods=["GET", "POST"])
+        async def twiml_endpoint(request: Request) -> Response:
+            await self._record(request)
+            return Response(self.twiml, media_type="application/xml")
+
+        sock = socket.create_server(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._sock = sock
+        self._server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self._task: asyncio.Task[None] | None = None
+
+    async def _record(self, request: Request) -> None:
+        form = await request.form()
+        params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        self.hits.append(Hit(request.url.path, str(request.url), params, dict(request.headers)))
+
+    async def start(self) -> None:
+        task = self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
+        while not self._server.started:
+            if task.done():
+                raise RuntimeError("webhook receiver failed to start")
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+
+    def on(self, path: str, **match: str) -> list[Hit]:
+        return [
+            h
+            for h in self.hits
+            if h.path == path and all(h.form.get(k) == v for k, v in match.items())
+        ]
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]]) -> T:
+    """Poll ``probe`` until it returns something truthy (or fail after 5 s)."""
+    async with asyncio.timeout(5):
+        while True:
+            result = await probe()
+            if result:
+                return result
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    hooks = WebhookReceiver()
+    await hooks.start()
+    yield hooks
+    await hooks.stop()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[TwilioSimulator]:
+    simulator = TwilioSimulator(ACCOUNT, TOKEN, seed=7, ring_seconds=0.02)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def twilio(sim: TwilioSimulator, receiver: WebhookReceiver) -> AsyncIterator[TwilioClient]:
+    async with TwilioClient(
+        sim.base_url, ACCOUNT, TOKEN, FROM, status_callback_url=f"{receiver.base}/status"
+    ) as api:
+        yield api
+
+
+async def final_call(twilio: TwilioClient, sid: str) -> CallState:
+    async def probe() -> CallState | None:
+        call = await twilio.get_call(sid)
+        return call if call.finished else None
+
+    return await eventually(probe)
+
+
+# -- signature ---------------------------------------------------------------------------
+
+
+def test_signature_matches_twilios_documented_example() -> None:
+    params = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+14158675309",
+        "Digits": "1234",
+        "From": "+14158675309",
+        "To": "+18005551212",
+    }
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert twilio_signature("12345", url, params) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    # Order of the parameters does not matter; repeated names are pairs.
+    assert twilio_signature("12345", url, list(reversed(params.items()))) == (
+        "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    )
+
+
+def test_say_twiml_escapes_and_localises() -> None:
+    twiml = say_twiml('Pay <now> & "save" 5%', "es")
+    say = ElementTree.fromstring(twiml).find("Say")
+    assert say is not None
+    assert say.get("language") == "es-US"
+    assert say.text == 'Pay <now> & "save" 5%'
+    assert 'language="en-US"' in say_twiml("x", "en")
+    assert 'language="pt-PT"' in say_twiml("x", "pt-PT")
+
+
+# -- SMS -----------------------------------------------------------------------------------
+
+
+async def test_sms_create_and_get(sim: TwilioSimulator, twilio: TwilioClient) -> None:
+    receipt = await twilio.send_sms(DEBTOR, "You owe 12.50 USD.", idempotency_key="a1/s1/sms")
+
+    assert receipt.sid.startswith("SM") and len(receipt.sid) == 34
+    assert receipt.status == "queued"
+    assert [m.sid for m in sim.messages] == [receipt.sid]
+    assert sim.messages[0].body == "You owe 12.50 USD."
+
+    # The raw resource is shaped like Twilio's.
+    async with httpx.AsyncClient(auth=(ACCOUNT, TOKEN)) as raw:
+        url = f"{sim.base_url}/2010-04-01/Accounts/{ACCOUNT}/Messages/{receipt.sid}.json"
+        body = (await raw.get(url)).json()
+    assert body["sid"] == receipt.sid
+    assert body["account_sid"] == ACCOUNT
+    assert (body["to"], body["from"]) == (DEBTOR, FROM)
+    assert body["uri"] == f"/2010-04-01/Accounts/{ACCOUNT}/Messages/{receipt.sid}.json"
+    assert body["num_segments"] == "1"
+    assert parsedate_to_datetime(body["date_created"]).utcoffset() is not None
+
+    async def delivered() -> bool:
+        return (await twilio.get_message(receipt.sid)).status == "delivered"
+
+    await eventually(delivered)
+
+
+async def test_wrong_credentials_are_not_retryable(sim: TwilioSimulator) -> None:
+    async with TwilioClient(sim.base_url, ACCOUNT, "wrong-token", FROM) as bad:
+        with pytest.raises(ProviderError) as caught:
+            await bad.send_sms(DEBTOR, "hi", idempotency_key="k")
+    err = caught.value
+    assert (err.retryable, err.status_code, err.code) == (False, 401, "20003")
+    assert sim.messages == []
+
+    async with httpx.AsyncClient() as raw:
+        response = await raw.post(f"{sim.base_url}/2010-04-01/Accounts/{ACCOUNT}/Messages.json")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Basic")
+    assert response.json() == {
+        "code": 20003,
+        "message": "Authenticate",
+        "more_info": "https://www.twilio.com/docs/errors/20003",
+        "status": 401,
+    }
+
+
+@pytest.mark.parametrize(
+    ("to", "code"),
+    [
+        ("+15005550001", "21211"),  # magic: invalid number
+        ("+15005550009", "21614"),  # magic: not SMS-capable
+        ("+15005550004", "21610"),  # magic: unsubscribed (STOP)
+        ("4155550123", "21211"),  # not E.164
+    ],
+)
+async def test_unusable_numbers_fail_permanently_with_twilio_code(
+    sim: TwilioSimulator, twilio: TwilioClient, to: str, code: str
+) -> None:
+    with pytest.raises(ProviderError) as caught:
+        await twilio.send_sms(to, "hi", idempotency_key=f"bad-{to}")
+    err = caught.value
+    assert (err.retryable, err.status_code, err.code, err.provider) == (False, 400, code, "twilio")
+    assert sim.messages == []
+
+
+async def test_injected_outage_is_retryable_then_recovers(
+    sim: TwilioSimulator, twilio: TwilioClient
+) -> None:
+    sim.fail_next(1)
+    with pytest.raises(ProviderError) as caught:
+        await twilio.send_sms(DEBTOR, "hi", idempotency_key="a1/s2/sms")
+    assert (caught.value.retryable, caught.value.status_code) == (True, 503)
+    assert caught.value.code == "20503"
+
+    sim.fail_next(1, status=429)
+    with pytest.raises(ProviderError) as caught:
+        await twilio.send_sms(DEBTOR, "hi", idempotency_key="a1/s2/sms")
+    assert (caught.value.retryable, caught.value.status_code) == (True, 429)
+
+    receipt = await twilio.send_sms(DEBTOR, "hi", idempotency_key="a1/s2/sms")
+    assert [m.sid for m in sim.messages] == [receipt.sid]
+
+
+async def test_idempotency_key_returns_the_first_message(
+    sim: TwilioSimulator, twilio: TwilioClient
+) -> None:
+    first = await twilio.send_sms(DEBTOR, "hi", idempotency_key="a1/s3/sms")
+    again = await twilio.send_sms(DEBTOR, "hi", idempotency_key="a1/s3/sms")
+    racing = await asyncio.gather(
+        *(twilio.send_sms(DEBTOR, "hi", idempotency_key="a1/s4/sms") for _ in range(5))
+    )
+    assert again.sid == first.sid
+    assert len({r.sid for r in racing}) == 1
+    assert racing[0].sid != first.sid
+    assert len(sim.messages) == 2
+
+
+async def test_status_callbacks_are_signed_like_twilio(
+    sim: TwilioSimulator, twilio: TwilioClient, receiver: WebhookReceiver
+) -> None:
+    receipt = await twilio.send_sms(DEBTOR, "hi", idempotency_key="a1/s5/sms")
+
+    hits = await eventually(lambda: _ready(receiver.on("/status", MessageSid=receipt.sid), count=3))
+    assert [h.form["MessageStatus"] for h in hits] == ["queued", "sent", "delivered"]
+    for hit in hits:
+        form = hit.form
+        assert form["SmsSid"] == receipt.sid
+        assert (form["To"], form["From"], form["AccountSid"]) == (DEBTOR, FROM, ACCOUNT)
+        assert form["ApiVersion"] == "2010-04-01"
+        assert hit.url == f"{receiver.base}/status"
+        signature = hit.headers["x-twilio-signature"]
+        assert twilio_signature(TOKEN, hit.url, hit.params) == signature
+        assert twilio_signature("not-the-token", hit.url, hit.params) != signature
+        assert hit.headers["i-twilio-idempotency-token"]
+
+
+async def test_message_listeners_sync_and_async(sim: TwilioSimulator, twilio: TwilioClient) -> None:
+    seen: list[str] = []
+    seen_async: list[SimulatedMessage] = []
+
+    async def remember(message: SimulatedMessage) -> None:
+        seen_async.append(message)
+
+    sim.on_message(lambda m: seen.append(m.body))
+    sim.on_message(remember)
+    await twilio.send_sms(DEBTOR, "first", idempotency_key="l1")
+    await twilio.send_sms(DEBTOR, "second", idempotency_key="l2")
+    assert seen == ["first", "second"]
+    assert [m.to for m in seen_async] == [DEBTOR, DEBTOR]
+
+
+async def test_unknown_sid_is_not_found(twilio: TwilioClient) -> None:
+    with pytest.raises(ProviderError) as caught:
+        await twilio.get_message("SM" + "0" * 32)
+    assert (caught.value.retryable, caught.value.status_code, caught.value.code) == (
+        False,
+        404,
+        "20404",
+    )
+
+
+async def test_unreachable_api_is_retryable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    async with TwilioClient(f"http://127.0.0.1:{closed}", ACCOUNT, TOKEN, FROM) as twilio:
+        with pytest.raises(ProviderError) as caught:
+            await twilio.send_sms(DEBTOR, "hi", idempotency_key="k")
+    assert caught.value.retryable is True
+
+
+# -- calls -----------------------------------------------------------------------------------
+
+
+async def test_call_progresses_to_completed_with_callbacks(
+    sim: TwilioSimulator, twilio: TwilioClient, receiver: WebhookReceiver
+) -> None:
+    sim.force_call_outcome(DEBTOR, "completed", "human")
+    receipt = await twilio.place_call(
+        DEBTOR, "Hola <Ana> & familia", language="es", idempotency_key="a1/s6/phone"
+    )
+    assert receipt.sid.startswith("CA") and len(receipt.sid) == 34
+    assert receipt.status == "queued"
+
+    call = await final_call(twilio, receipt.sid)
+    assert (call.status, call.answered_by) == ("completed", "human")
+    assert call.duration is not None and call.duration > 0
+
+    hits = await eventually(lambda: _ready(receiver.on("/status", CallSid=receipt.sid), count=4))
+    assert [h.form["CallStatus"] for h in hits] == [
+        "initiated",
+        "ringing",
+        "in-progress",
+        "completed",
+    ]
+    assert [h.form["SequenceNumber"] for h in hits] == ["0", "1", "2", "3"]
+    assert hits[-1].form["CallDuration"] == str(call.duration)
+    assert hits[-1].form["AnsweredBy"] == "human"
+    for hit in hits:
+        assert twilio_signature(TOKEN, hit.url, hit.params) == hit.headers["x-twilio-signature"]
+
+    # The TwiML the simulator received says what we asked, escaped and localised.
+    twiml = sim.calls[0].twiml
+    assert twiml is not None
+    say = ElementTree.fromstring(twiml).find("Say")
+    assert say is not None
+    assert (say.get("language"), say.text) == ("es-US", "Hola <Ana> & familia")
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "answered_by"),
+    [
+        ("+14155550101", "busy", None),
+        ("+14155550102", "no-answer", None),
+        ("+14155550103", "completed", "machine_start"),
+        ("+14155550104", "failed", None),
+    ],
+)
+async def test_forced_call_outcomes(
+    sim: TwilioSimulator,
+    twilio: TwilioClient,
+    number: str,
+    status: FinalCallStatus,
+    answered_by: AnsweredBy | None,
+) -> None:
+    sim.force_call_outcome(number, status, answered_by)
+    receipt = await twilio.place_call(number, "Hi", language="en", idempotency_key=number)
+    call = await final_call(twilio, receipt.sid)
+    assert (call.status, call.answered_by) == (status, answered_by)
+    if status == "completed":
+        assert call.duration is not None and call.duration > 0
+    else:
+        assert call.duration == 0
+
+
+async def test_answered_by_needs_machine_detection(
+    sim: TwilioSimulator, twilio: TwilioClient
+) -> None:
+    sim.force_call_outcome(DEBTOR, "completed", "machine_start")
+    receipt = await twilio.place_call(
+        DEBTOR, "Hi", language="en", idempotency_key="no-amd", machine_detection=False
+    )
+    call = await final_call(twilio, receipt.sid)
+    assert (call.status, call.answered_by) == ("completed", None)
+
+
+async def test_seeded_outcomes_are_deterministic() -> None:
+    numbers = [f"+1415555{n:04d}" for n in range(40)]
+
+    async def outcomes(seed: int, answer_rate: float, machine_rate: float) -> list[str]:
+        sim = TwilioSimulator(
+            ACCOUNT,
+            TOKEN,
+            seed=seed,
+            answer_rate=answer_rate,
+            machine_rate=machine_rate,
+            ring_seconds=0.01,
+        )
+        done: dict[str, SimulatedCall] = {}
+        sim.on_call(lambda call: done.__setitem__(call.to, call))
+        url = await sim.start()
+        try:
+            async with TwilioClient(url, ACCOUNT, TOKEN, FROM) as twilio:
+                await asyncio.gather(
+                    *(twilio.place_call(n, "Hi", language="en", idempotency_key=n) for n in numbers)
+                )
+
+                async def all_done() -> bool:
+                    return len(done) == len(numbers)
+
+                await eventually(all_done)
+        finally:
+            await sim.stop()
+        return [f"{done[n].status}/{done[n].answered_by}" for n in numbers]
+
+    first = await outcomes(seed=3, answer_rate=0.5, machine_rate=0.3)
+    assert first == await outcomes(seed=3, answer_rate=0.5, machine_rate=0.3)
+    assert {"completed/human", "completed/machine_start"} <= set(first)
+    assert {"busy/None", "no-answer/None"} & set(first)
+    assert set(await outcomes(seed=3, answer_rate=1.0, machine_rate=0.0)) == {"completed/human"}
+    assert "completed" not in {
+        o.split("/")[0] for o in await outcomes(seed=3, answer_rate=0.0, machine_rate=0.0)
+    }
+
+
+async def test_call_idempotency_and_magic_numbers(
+    sim: TwilioSimulator, twilio: TwilioClient
+) -> None:
+    first = await twilio.place_call(DEBTOR, "Hi", language="en", idempotency_key="a1/s7/phone")
+    again = await twilio.place_call(DEBTOR, "Hi", language="en", idempotency_key="a1/s7/phone")
+    assert first.sid == again.sid
+    assert len(sim.calls) == 1
+
+    with pytest.raises(ProviderError) as caught:
+        await twilio.place_call("+15005550001", "Hi", language="en", idempotency_key="bad")
+    assert (caught.value.retryable, caught.value.code) == (False, "21211")
+
+
+async def test_call_with_url_fetches_signed_twiml(
+    sim: TwilioSimulator, receiver: WebhookReceiver
+) -> None:
+    """Twilio's other way to script a call: it asks our Url when the call connects."""
+    sim.force_call_outcome(DEBTOR, "completed", "human")
+    receiver.twiml = "<Response><Say>From the webhook</Say></Response>"
+    async with httpx.AsyncClient(auth=(ACCOUNT, TOKEN)) as raw:
+        response = await raw.post(
+            f"{sim.base_url}/2010-04-01/Accounts/{ACCOUNT}/Calls.json",
+            data={"To": DEBTOR, "From": FROM, "Url": f"{receiver.base}/twiml"},
+        )
+    assert response.status_code == 201
+    sid = response.json()["sid"]
+
+    hit = (await eventually(lambda: _ready(receiver.on("/twiml", CallSid=sid), count=1)))[0]
+    assert hit.form["CallStatus"] == "in-progress"
+    assert twilio_signature(TOKEN, hit.url, hit.params) == hit.headers["x-twilio-signature"]
+
+    async def twiml_stored() -> str | None:
+        return sim.calls[0].twiml
+
+    assert await eventually(twiml_stored) == receiver.twiml
+
+
+async def _ready(hits: list[Hit], *, count: int) -> list[Hit] | None:
+    return hits if len(hits) >= count else None
