@@ -18,8 +18,6 @@ from adapters.twilio import CallState, TwilioClient
 from domain import agents
 from domain.contact import ContactOutcome, ContactRequest, ContactResult
 
-_FINAL = {"completed", "no-answer", "busy", "failed", "canceled"}
-
 
 def call_outcome(call: CallState) -> ContactOutcome:
     if call.status == "completed":
@@ -62,7 +60,7 @@ class PhoneAgent:
                 activity.heartbeat(sid)
             while True:
                 call = await self._client.get_call(sid)
-                if call.status in _FINAL:
+                if call.finished:
                     break
                 activity.heartbeat(sid)
                 await asyncio.sleep(self._poll)

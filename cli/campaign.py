@@ -127,6 +127,7 @@ def progress_table(status: PortfolioStatus) -> Table:
     table.add_row("finished", str(status.finished))
     for state, count in sorted(status.by_status.items()):
         table.add_row(f"  {state.value}", str(count))
+    table.add_row("promised", f"{status.promised} ({status.promises_kept} kept)")
     table.add_row("collected", money(status.collected))
     contacts = ", ".join(f"{c.value} {n}" for c, n in sorted(status.contacts.items()))
     table.add_row("contacts", contacts or "none yet")

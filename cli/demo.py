@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +28,7 @@ from temporalio.service import RPCError
 from adapters.playbook_files import load_playbook
 from adapters.portfolio_file import parse_portfolio
 from cli.common import console, fail, load_settings, money, run
-from cli.stack import PortInUse, embedded_stack
+from cli.stack import PortInUse, embedded_stack, stop_event
 from domain import agents
 from domain.account import Account, Tenant
 from domain.campaign import CollectionStatus, InboundReply, PaymentReceived, account_workflow_id
@@ -125,27 +126,31 @@ class Debtors:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def summary_table(status: PortfolioStatus, due: dict[str, object], sims: Counter[str]) -> Table:
+def summary_table(status: PortfolioStatus, due: dict[str, Decimal], sims: Counter[str]) -> Table:
     table = Table(title=f"Demo campaign {status.campaign_id} · {status.playbook} playbook")
     table.add_column("outcome")
     table.add_column("accounts", justify="right")
     rows = [
         ("paid in full", CollectionStatus.PAID),
-        ("promised to pay", CollectionStatus.PROMISED),
-        ("opted out", CollectionStatus.OPTED_OUT),
+        ("ended on an open promise", CollectionStatus.PROMISED),
+        ("opted out of every channel", CollectionStatus.OPTED_OUT),
         ("replied (handed to an agent)", CollectionStatus.RESPONDED),
         ("still open", CollectionStatus.EXHAUSTED),
     ]
     for label, state in rows:
-        table.add_row(label, str(status.by_status.get(state, 0)))
+        count = status.by_status.get(state, 0)
+        if count or state in {CollectionStatus.PAID, CollectionStatus.EXHAUSTED}:
+            table.add_row(label, str(count))
+    table.add_row("promised to pay", f"{status.promised} ({status.promises_kept} kept)")
     still_running = status.total - status.finished
     if still_running:
         table.add_row("still running", str(still_running))
     table.add_section()
     table.add_row("accounts", str(status.total))
     table.add_row("amount collected", money(status.collected))
-    table.add_row("amount due at launch", str(due["total"]))
-    table.add_row("recovery rate", str(due["rate"]))
+    table.add_row("amount due at launch", money(due))
+    collected, owed = sum(status.collected.values()), sum(due.values())
+    table.add_row("recovery rate", f"{collected / owed:.1%}" if owed else "n/a")
     table.add_section()
     for channel in Channel:
         table.add_row(
@@ -189,10 +194,9 @@ def demo(
         if parsed.problems:  # the generator only writes valid rows; say so loudly if not
             fail("; ".join(str(p) for p in parsed.problems[:5]))
         tenant = Tenant(tenant_id="demo", name=settings.collector_name)
-        totals: dict[str, object] = {}
-        due_by_currency: Counter[str] = Counter()
+        due: dict[str, Decimal] = {}
         for account in parsed.accounts:
-            due_by_currency[account.currency] += account.amount_due  # type: ignore[assignment]
+            due[account.currency] = due.get(account.currency, Decimal(0)) + account.amount_due
 
         async def main() -> None:
             twilio = TwilioSimulator(
@@ -235,21 +239,15 @@ def demo(
                 status = await portfolio_progress(stack.client, tenant.tenant_id, f"demo-{seed}")
                 elapsed = time.monotonic() - started
                 await debtors.drain()
-                collected = sum(status.collected.values())
-                due = sum(due_by_currency.values())
-                totals["total"] = money(dict(due_by_currency))  # type: ignore[arg-type]
-                totals["rate"] = f"{collected / due:.1%}" if due else "n/a"
                 seen: Counter[str] = Counter(
                     email=len(stack.smtp.messages),
                     sms=len(stack.twilio.messages),
                     phone=sum(1 for c in stack.twilio.calls if c.status == "completed"),
                 )
-                console.print(summary_table(status, totals, seen))
+                console.print(summary_table(status, due, seen))
                 console.print(f"finished in {elapsed:.1f} s")
                 if keep:
                     console.print(f"web UI still up at {settings.ui_url} — Ctrl-C to stop")
-                    from cli.stack import stop_event
-
                     await stop_event().wait()
 
         try:

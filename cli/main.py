@@ -35,7 +35,9 @@ def run() -> None:
     """
     code = 0
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns an Exit's code instead of raising it.
+        returned = app(standalone_mode=False)
+        code = returned if isinstance(returned, int) else 0
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
@@ -54,11 +56,11 @@ def run() -> None:
 
 
 def _report(exc: Exception) -> int:
-    import click
-
-    if isinstance(exc, click.ClickException):
-        exc.show()
-        return exc.exit_code
+    """Usage errors print as click would (exit 2); anything else is a bug: traceback, exit 1."""
+    show = getattr(exc, "show", None)
+    if isinstance(exc, typer.TyperException) and callable(show):
+        show()
+        return int(getattr(exc, "exit_code", 1))
     import traceback
 
     traceback.print_exception(exc)

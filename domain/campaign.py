@@ -89,6 +89,7 @@ class CampaignState(BaseModel):
     payment_ids: list[str] = Field(default_factory=list)
     reply_ids: list[str] = Field(default_factory=list)
     replies: int = 0
+    promises: int = 0
     last_reply_intent: str | None = None
     promise_until: datetime | None = None
     watchers: list[str] = Field(default_factory=list)
@@ -142,6 +143,7 @@ class AccountOutcome(BaseModel):
     balance: Decimal
     currency: str
     contacts: dict[Channel, int] = Field(default_factory=dict)
+    promises: int = Field(default=0, description="Promises to pay the debtor made.")
 
 
 def account_workflow_id(tenant_id: str, account_id: str) -> str:

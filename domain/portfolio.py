@@ -35,6 +35,8 @@ class PortfolioProgress(BaseModel):
     attached: int = 0
     finished: int = 0
     by_status: dict[CollectionStatus, int] = Field(default_factory=dict)
+    promised: int = 0
+    promises_kept: int = 0
     collected: dict[str, Decimal] = Field(default_factory=dict)
     contacts: dict[Channel, int] = Field(default_factory=dict)
 
@@ -45,6 +47,9 @@ class PortfolioProgress(BaseModel):
     def record(self, outcome: AccountOutcome) -> None:
         self.finished += 1
         self.by_status[outcome.status] = self.by_status.get(outcome.status, 0) + 1
+        if outcome.promises:
+            self.promised += 1
+            self.promises_kept += outcome.status is CollectionStatus.PAID
         if outcome.amount_collected:
             self.collected[outcome.currency] = (
                 self.collected.get(outcome.currency, Decimal("0")) + outcome.amount_collected
@@ -83,6 +88,8 @@ class PortfolioStatus(BaseModel):
     active: int
     finished: int
     by_status: dict[CollectionStatus, int]
+    promised: int
+    promises_kept: int
     collected: dict[str, Decimal]
     contacts: dict[Channel, int]
     launching_done: bool

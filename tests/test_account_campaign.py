@@ -324,6 +324,7 @@ async def test_promise_pauses_outreach_until_it_is_broken(
     # Broken promise: outreach resumed with step b.
     assert len(mails_to(smtp_sim, email)) == 2
     assert outcome.status is CollectionStatus.EXHAUSTED
+    assert outcome.promises == 1
 
 
 async def test_continue_as_new_keeps_the_campaign_state(

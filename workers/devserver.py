@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from workflows.search_attributes import REGISTRATION
@@ -126,8 +125,7 @@ async def start_dev_server(
                 f"the Temporal dev server exited with code {process.returncode}; see {log_file}"
             )
         try:
-            client = await Client.connect(address)
-            await client.workflow_service.get_system_info(GetSystemInfoRequest())
+            await Client.connect(address)  # connecting asks the server for its system info
             return server
         except Exception as exc:
             if asyncio.get_running_loop().time() > deadline:

@@ -160,6 +160,7 @@ class AccountCampaign:
         ):
             received = reply.received_at or workflow.now()
             st.promise_until = received + self._days(playbook.promise_grace_days)
+            st.promises += 1
             self._set_status(CollectionStatus.PROMISED)
         self._changed = True
 
@@ -484,6 +485,7 @@ class AccountCampaign:
             balance=st.balance,
             currency=st.account.currency,
             contacts=contacts,
+            promises=st.promises,
         )
         self._next_action, self._next_action_at = None, None
         self._describe(None, None)

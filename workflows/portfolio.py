@@ -107,6 +107,8 @@ class Portfolio:
             active=len(self._pending),
             finished=p.finished,
             by_status=dict(p.by_status),
+            promised=p.promised,
+            promises_kept=p.promises_kept,
             collected=dict(p.collected),
             contacts=dict(p.contacts),
             launching_done=self._loading_done,

@@ -1,0 +1,55 @@
+"""Running the real ``recoup`` command from tests, as a user would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from workers.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """The environment that points a ``recoup`` process at the same stack as ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
+    env.update(
+        {
+            "RECOUP_TEMPORAL_ADDRESS": settings.temporal_address,
+            "RECOUP_TASK_QUEUE_SUFFIX": settings.task_queue_suffix,
+            "RECOUP_DATA_DIR": str(settings.data_dir),
+            "RECOUP_SMTP_PORT": str(settings.smtp_port),
+            "RECOUP_TWILIO_BASE_URL": settings.twilio_base_url,
+            "COLUMNS": "200",  # rich wraps at the terminal width; keep lines whole
+            "NO_COLOR": "1",
+        }
+    )
+    return env
+
+
+async def recoup(*args: str, env: dict[str, str], within: float = 60.0) -> Result:
+    """Run ``recoup ARGS`` without blocking the event loop the test's workers run on."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli.main",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), within)
+    assert process.returncode is not None
+    return Result(process.returncode, out.decode(), err.decode())

@@ -1,0 +1,144 @@
+"""``recoup dev`` and ``recoup demo`` as a user runs them, in their own processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from tests.cli_support import ROOT, recoup
+from tests.test_cli import HEADER
+from workers.devserver import free_port
+
+ACCOUNTS = [
+    "dev-1,Hana Ito,hana@example.com,(415) 555-0111,300.00,USD,2026-03-01,"
+    "America/Los_Angeles,CA,en,yes,yes",
+    "dev-2,Ivo Ruiz,ivo@example.com,,120.00,USD,2026-02-01,America/Chicago,TX,es,no,no",
+    "dev-3,Jo Kim,jo@example.com,,75.25,USD,2026-01-01,America/New_York,NY,en,no,no",
+]
+
+
+class DevProcess:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port, self.ui_port = free_port(), free_port()
+        self.smtp_port, self.sms_port = free_port(), free_port()
+        self.process: asyncio.subprocess.Process | None = None
+        self.output: list[str] = []
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
+        env.update(
+            RECOUP_TEMPORAL_ADDRESS=f"127.0.0.1:{self.port}",
+            RECOUP_TEMPORAL_UI_PORT=str(self.ui_port),
+            RECOUP_DATA_DIR=str(self.data_dir),
+            COLUMNS="200",
+            NO_COLOR="1",
+        )
+        return env
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cli.main", "dev",
+            "--port", str(self.port), "--ui-port", str(self.ui_port),
+            "--data-dir", str(self.data_dir),
+            "--smtp-port", str(self.smtp_port), "--sms-port", str(self.sms_port),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL, env=self.env, cwd=ROOT,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), 90)
+            if not line:
+                raise AssertionError("recoup dev exited early:\n" + "".join(self.output))
+            self.output.append(line.decode())
+            if "Ctrl-C stops everything" in self.output[-1]:
+                return
+
+    async def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(self.process.communicate(), 60)
+        assert self.process.returncode is not None
+        return self.process.returncode
+
+
+async def test_dev_shows_launched_campaigns_and_a_second_run_continues(tmp_path: Path) -> None:
+    dev = DevProcess(tmp_path / "state")
+    await dev.start()
+    try:
+        printed = "".join(dev.output)
+        assert f"http://127.0.0.1:{dev.ui_port}/namespaces/default/workflows" in printed
+        async with httpx.AsyncClient() as http:
+            ui = await http.get(f"http://127.0.0.1:{dev.ui_port}/")
+        assert ui.status_code == 200
+
+        csv = tmp_path / "three.csv"
+        csv.write_text("\n".join([HEADER, *ACCOUNTS]) + "\n")
+        launched = await recoup(
+            "campaign", "launch", str(csv), "--playbook", "standard",
+            "--campaign-id", "devtest", "--day-seconds", "60", env=dev.env,
+        )  # fmt: skip
+        assert launched.code == 0, launched.err
+
+        client = await Client.connect(
+            f"127.0.0.1:{dev.port}", data_converter=pydantic_data_converter
+        )
+        ids: set[str] = set()
+        for _ in range(100):
+            ids = {w.id async for w in client.list_workflows("RecoupCampaign = 'devtest'")}
+            if len(ids) == 4:
+                break
+            await asyncio.sleep(0.2)
+        assert ids == {
+            "portfolio/default/devtest",
+            "account/default/dev-1",
+            "account/default/dev-2",
+            "account/default/dev-3",
+        }
+        account = client.get_workflow_handle("account/default/dev-1")
+        details = ""
+        for _ in range(100):  # the first email goes out, then it waits for day 3
+            metadata = await account.query(
+                "__temporal_workflow_metadata", result_type=WorkflowMetadata
+            )
+            details = metadata.current_details
+            if "next: step 2/4" in details:
+                break
+            await asyncio.sleep(0.1)
+        assert "next: step 2/4 (sms-reminder)" in details
+        summary = await (await account.describe()).static_summary()
+        assert summary is not None and "devtest" in summary and "dev-1" in summary
+        assert "Hana" not in summary and "hana@" not in summary  # no PII in what the UI lists
+    finally:
+        assert await dev.stop() == 0
+
+    again = DevProcess(tmp_path / "state")
+    again.port, again.ui_port = dev.port, dev.ui_port
+    await again.start()
+    try:
+        client = await Client.connect(
+            f"127.0.0.1:{again.port}", data_converter=pydantic_data_converter
+        )
+        description = await client.get_workflow_handle("account/default/dev-2").describe()
+        assert description.status is WorkflowExecutionStatus.RUNNING  # picked up again
+    finally:
+        assert await again.stop() == 0
+
+
+async def test_demo_finishes_with_its_summary(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
+    env.update(COLUMNS="200", NO_COLOR="1")
+    result = await recoup("demo", "--accounts", "40", "--day-seconds", "0.5", env=env, within=240)
+    assert result.code == 0, result.err[-2000:]
+    for label in ("paid in full", "promised to pay", "still open", "amount collected",
+                  "email contacts", "finished in"):  # fmt: skip
+        assert label in result.out
