@@ -21,7 +21,7 @@ from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.conftest import TENANT, make_account, make_settings
 from workers.campaigns import start_account_campaign
-from workers.devserver import test_server_binary
+from workers.devserver import time_skipping_server_binary
 from workers.run import workers
 from workers.settings import Settings
 from workflows import search_attributes as sa
@@ -31,7 +31,7 @@ from workflows import search_attributes as sa
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """A fresh time-skipping server per test, with our search attributes registered."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(test_server_binary()),
+        test_server_existing_path=str(time_skipping_server_binary()),
         data_converter=pydantic_data_converter,
     )
     async with env:

