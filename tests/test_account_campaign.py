@@ -8,7 +8,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
 
 from domain import agents
 from domain.account import Account, PhoneContact
@@ -28,6 +29,7 @@ from simulators.twilio import TwilioSimulator
 from tests.conftest import TENANT, make_account
 from workers.campaigns import start_account_campaign
 from workers.settings import Settings
+from workflows import ALL_WORKFLOWS
 
 DAY = 0.25  # seconds per playbook day
 
@@ -132,6 +134,11 @@ async def test_playbook_runs_every_step_on_its_channel(
     assert len(texts_to(twilio_sim, phone)) == 1
     assert "Reply STOP to opt out." in texts_to(twilio_sim, phone)[0]
     assert calls_to(twilio_sim, phone) == 1
+
+    # The recorded history replays with the current code: the workflow is deterministic.
+    await Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(
+        await handle.fetch_history()
+    )
 
     snapshot = await status(handle)
     assert [a.step_id for a in snapshot.attempts] == ["notice", "text", "call", "final"]

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+from temporalio.worker import Replayer, Worker
 
+from activities.portfolio import PortfolioLoader
+from adapters.portfolio_store import PortfolioStore
 from domain.campaign import CollectionStatus, PaymentReceived
 from domain.channels import Channel
 from domain.playbook import Playbook, Step
-from domain.portfolio import PortfolioStatus
+from domain.portfolio import PortfolioPageRequest, PortfolioStatus
 from tests.conftest import TENANT, make_account
 from workers.campaigns import (
     launch_portfolio,
@@ -20,6 +27,7 @@ from workers.campaigns import (
     start_account_campaign,
 )
 from workers.settings import Settings
+from workflows import ALL_WORKFLOWS
 
 ONE_EMAIL = Playbook(
     name="one-email",
@@ -87,6 +95,11 @@ async def test_portfolio_larger_than_window_survives_continue_as_new(
     assert result.contacts[Channel.EMAIL] == 40
     latest_desc = await client.get_workflow_handle(handle.id).describe()
     assert latest_desc.run_id != handle.first_execution_run_id  # continued as new
+    # The first run (ended by continue-as-new) replays with the current code.
+    first_run = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+    await Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(
+        await first_run.fetch_history()
+    )
 
 
 async def test_portfolio_attaches_to_an_account_already_running(
@@ -118,3 +131,21 @@ async def test_portfolio_attaches_to_an_account_already_running(
     assert result.finished == 3
     # The attached account kept its own single run.
     assert (await solo.describe()).run_id == solo.result_run_id
+
+
+async def test_a_portfolio_the_worker_cannot_find_fails_loudly(tmp_path: Path) -> None:
+    """Launch and worker reading different stores must not look like an empty portfolio."""
+    store = PortfolioStore(f"sqlite:///{tmp_path / 'empty.db'}")
+    store.create_tables()
+    loader = PortfolioLoader(store, "sqlite:///empty.db")
+    try:
+        with pytest.raises(ApplicationError) as raised:
+            await ActivityEnvironment().run(
+                loader.load_portfolio_page,
+                PortfolioPageRequest(tenant_id="acme", campaign_id="misplaced", offset=0, limit=10),
+            )
+    finally:
+        store.dispose()
+    assert "acme/misplaced is not in the store this worker reads" in raised.value.message
+    assert "RECOUP_DATABASE_URL" in raised.value.message
+    assert not raised.value.non_retryable  # fixing the configuration lets it go on

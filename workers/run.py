@@ -27,6 +27,15 @@ from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
 
+def redact(url: str) -> str:
+    """A database URL without its password, fit for an error message."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest and ":" in rest.split("@", 1)[0]:
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        rest = f"{user}:***@{rest.split('@', 1)[1]}"
+    return f"{scheme}{sep}{rest}"
+
+
 class Role(StrEnum):
     """A worker role is one task queue and what runs on it."""
 
@@ -64,7 +73,7 @@ async def workers(
             worker(
                 queues.campaigns,
                 workflows=ALL_WORKFLOWS,
-                activities=[PortfolioLoader(store).load_portfolio_page],
+                activities=[PortfolioLoader(store, redact(settings.sql_url)).load_portfolio_page],
             )
         if Role.EMAIL in roles:
             mailer = SmtpMailer(
