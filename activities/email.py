@@ -1,10 +1,14 @@
-"""The email agent: render the message and send it over SMTP."""
+"""The email agent: re-check the gate, render the message, send it over SMTP, record it."""
 
 from __future__ import annotations
+
+import asyncio
 
 from temporalio import activity
 
 from activities.errors import classify, template_failure
+from activities.gate import check_before_send, record_contact
+from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError, TemplateError
 from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
@@ -13,12 +17,16 @@ from domain.contact import ContactOutcome, ContactRequest, ContactResult
 
 
 class EmailAgent:
-    def __init__(self, mailer: SmtpMailer, renderer: TemplateRenderer) -> None:
+    def __init__(
+        self, mailer: SmtpMailer, renderer: TemplateRenderer, ledger: ContactLedger
+    ) -> None:
         self._mailer = mailer
         self._renderer = renderer
+        self._ledger = ledger
 
     @activity.defn(name=agents.SEND_EMAIL)
     async def send_email(self, request: ContactRequest) -> ContactResult:
+        decision = check_before_send(request)
         try:
             message = self._renderer.render(
                 request.template, request.channel, request.language, request.message
@@ -35,4 +43,12 @@ class EmailAgent:
             )
         except ProviderError as err:
             raise classify(err) from err
-        return ContactResult(outcome=ContactOutcome.SENT, provider_ref=message_id)
+        sent_at = decision.earliest_allowed
+        assert sent_at is not None  # allowed decisions carry their own moment
+        await asyncio.to_thread(record_contact, self._ledger, request, ContactOutcome.SENT, sent_at)
+        return ContactResult(
+            outcome=ContactOutcome.SENT,
+            provider_ref=message_id,
+            sent_at=sent_at,
+            ruleset=decision.ruleset,
+        )

@@ -1,17 +1,21 @@
-"""The phone agent: place a call that speaks the message, and wait for its outcome.
+"""The phone agent: re-check the gate, place a call that speaks the message, wait for it.
 
-The call's SID is heartbeated, so a retried attempt (worker crash, timeout)
-resumes watching the same call instead of dialling the debtor a second time.
+The call's SID (and when it was placed) is heartbeated, so a retried attempt
+(worker crash, timeout) resumes watching the same call instead of dialling the
+debtor a second time, and does not ask the gate again about a call already made.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import classify, template_failure
+from activities.gate import check_before_send, record_contact
+from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError, TemplateError
 from adapters.templates import TemplateRenderer
 from adapters.twilio import CallState, TwilioClient
@@ -32,18 +36,28 @@ def call_outcome(call: CallState) -> ContactOutcome:
 
 class PhoneAgent:
     def __init__(
-        self, client: TwilioClient, renderer: TemplateRenderer, poll_seconds: float = 0.5
+        self,
+        client: TwilioClient,
+        renderer: TemplateRenderer,
+        ledger: ContactLedger,
+        poll_seconds: float = 0.5,
     ) -> None:
         self._client = client
         self._renderer = renderer
+        self._ledger = ledger
         self._poll = poll_seconds
 
     @activity.defn(name=agents.PLACE_CALL)
     async def place_call(self, request: ContactRequest) -> ContactResult:
         details = activity.info().heartbeat_details
-        sid = str(details[0]) if details else None
+        ruleset: str | None = None
         try:
-            if sid is None:
+            if details:
+                sid, placed_at = str(details[0]), datetime.fromisoformat(str(details[1]))
+            else:
+                decision = check_before_send(request)
+                assert decision.earliest_allowed is not None
+                placed_at, ruleset = decision.earliest_allowed, decision.ruleset
                 try:
                     script = self._renderer.render(
                         request.template, request.channel, request.language, request.message
@@ -57,16 +71,23 @@ class PhoneAgent:
                     idempotency_key=request.attempt_id,
                 )
                 sid = receipt.sid
-                activity.heartbeat(sid)
+            activity.heartbeat(sid, placed_at.isoformat())
             while True:
                 call = await self._client.get_call(sid)
                 if call.finished:
                     break
-                activity.heartbeat(sid)
+                activity.heartbeat(sid, placed_at.isoformat())
                 await asyncio.sleep(self._poll)
         except ProviderError as err:
             raise classify(err) from err
         outcome = call_outcome(call)
+        await asyncio.to_thread(record_contact, self._ledger, request, outcome, placed_at)
         if outcome is ContactOutcome.FAILED:
             raise ApplicationError(f"call {sid} ended {call.status}", type="CallFailed")
-        return ContactResult(outcome=outcome, provider_ref=sid, detail=call.status)
+        return ContactResult(
+            outcome=outcome,
+            provider_ref=sid,
+            detail=call.status,
+            sent_at=placed_at,
+            ruleset=ruleset,
+        )

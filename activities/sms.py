@@ -1,10 +1,14 @@
-"""The SMS agent: render the text and send it through the SMS provider."""
+"""The SMS agent: re-check the gate, render the text, send it, record it."""
 
 from __future__ import annotations
+
+import asyncio
 
 from temporalio import activity
 
 from activities.errors import classify, template_failure
+from activities.gate import check_before_send, record_contact
+from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError, TemplateError
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
@@ -13,12 +17,16 @@ from domain.contact import ContactOutcome, ContactRequest, ContactResult
 
 
 class SmsAgent:
-    def __init__(self, client: TwilioClient, renderer: TemplateRenderer) -> None:
+    def __init__(
+        self, client: TwilioClient, renderer: TemplateRenderer, ledger: ContactLedger
+    ) -> None:
         self._client = client
         self._renderer = renderer
+        self._ledger = ledger
 
     @activity.defn(name=agents.SEND_SMS)
     async def send_sms(self, request: ContactRequest) -> ContactResult:
+        decision = check_before_send(request)
         try:
             message = self._renderer.render(
                 request.template, request.channel, request.language, request.message
@@ -31,7 +39,14 @@ class SmsAgent:
             )
         except ProviderError as err:
             raise classify(err) from err
+        sent_at = decision.earliest_allowed
+        assert sent_at is not None
+        await asyncio.to_thread(record_contact, self._ledger, request, ContactOutcome.SENT, sent_at)
         # Delivery is reported later by the provider's status callback.
         return ContactResult(
-            outcome=ContactOutcome.SENT, provider_ref=receipt.sid, detail=receipt.status
+            outcome=ContactOutcome.SENT,
+            provider_ref=receipt.sid,
+            detail=receipt.status,
+            sent_at=sent_at,
+            ruleset=decision.ruleset,
         )

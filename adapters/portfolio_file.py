@@ -42,6 +42,9 @@ COLUMNS = (
     "sms_consent",
     "voice_consent",
 )
+# Accepted beyond the documented portfolio columns (compliance facts).
+OPTIONAL_COLUMNS = ("time_barred",)
+ACCEPTED_COLUMNS = COLUMNS + OPTIONAL_COLUMNS
 REQUIRED_COLUMNS = ("account_id", "name", "amount_due", "due_date")
 
 # Account fields → the input column a problem with them should name.
@@ -186,7 +189,7 @@ def _check_header(path: Path, line: int, cells: list[str]) -> list[str]:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise PortfolioFileError(f"{where}: repeated column(s) {_quoted(repeated)}")
-    unknown = [n for n in names if n not in COLUMNS]
+    unknown = [n for n in names if n not in ACCEPTED_COLUMNS]
     if unknown:
         hint = ""
         if len(names) == 1 and any(sep in names[0] for sep in ";\t|"):
@@ -263,7 +266,7 @@ class _RowParser:
                 return None
 
         for key in raw:
-            if key not in COLUMNS:  # only JSON gets here: CSV headers were checked
+            if key not in ACCEPTED_COLUMNS:  # only JSON gets here: CSV headers were checked
                 found.append(
                     FieldProblem(
                         location=where,
@@ -316,6 +319,7 @@ class _RowParser:
             "country": self._region,
             "state": value("state", _state),
             "language": value("language", _language),
+            "time_barred": bool(value("time_barred", _flag)),
         }
         try:
             # Failed values are left out: their problem is already recorded.
@@ -494,7 +498,7 @@ def _iana_zones() -> frozenset[str]:
 
 
 def _allowed(what: str = "columns") -> str:
-    return f"allowed {what}: " + ", ".join(COLUMNS)
+    return f"allowed {what}: " + ", ".join(ACCEPTED_COLUMNS)
 
 
 def _quoted(names: list[str]) -> str:

@@ -30,21 +30,19 @@ from sqlalchemy import (
     Engine,
     Text,
     UniqueConstraint,
-    event,
     func,
     insert,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from adapters.errors import AdapterError
+from adapters.sql import make_engine
 from domain.account import Account
 
 # Rows per INSERT batch: large enough for SQLAlchemy's multi-row VALUES to pay
 # off, small enough to bound the memory of one statement.
 _BATCH = 5_000
-_SQLITE_BUSY_MS = 30_000
 _PORTFOLIOS = "staged_portfolios"
 _ACCOUNTS = "staged_accounts"
 
@@ -88,14 +86,7 @@ class PortfolioStore:
     """Stores and pages the accounts of portfolio campaigns."""
 
     def __init__(self, database_url: str) -> None:
-        url = make_url(database_url)
-        if url.drivername in {"postgresql", "postgres"}:
-            # The bare scheme means psycopg2, which is not installed; psycopg 3 is.
-            url = url.set(drivername="postgresql+psycopg")
-        # pre_ping: a long-lived worker must survive a database restart between pages.
-        self._engine: Engine = create_engine(url, pool_pre_ping=True)
-        if url.get_backend_name() == "sqlite":
-            event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._engine: Engine = make_engine(database_url)
 
     def create_tables(self) -> None:
         """Create the staging tables if missing (only these: other modules own theirs)."""
@@ -215,13 +206,3 @@ def _batches(
             }
             for seq, account in enumerate(accounts[start : start + _BATCH], start=start)
         ]
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the worker read pages while the CLI writes a portfolio; the busy
-    # timeout makes a writer wait for another writer instead of failing at once.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough under WAL, much faster
-    cursor.close()

@@ -29,8 +29,9 @@ from pydantic import BaseModel, ConfigDict
 
 from adapters.errors import TemplateError
 from domain.channels import Channel
+from domain.compliance.content import content_problems
 from domain.contact import MessageContext, format_amount
-from domain.disclosures import language_or_default, missing_disclosures, required_texts
+from domain.disclosures import language_or_default, required_texts
 
 # Same rule as ``domain.playbook.TemplateName``; checked again here because a
 # template name becomes part of a file path.
@@ -120,11 +121,22 @@ class TemplateRenderer:
             text=_with_disclosures(channel, body, texts),
             html=None if html_body is None else _with_html_footer(html_body, texts),
         )
-        missing = missing_disclosures(channel, disclosure_lang, rendered.text)
+        # The guard every message passes before it can be sent (domain.compliance.content).
+        found = content_problems(
+            channel,
+            disclosure_lang,
+            f"{subject or ''}\n{rendered.text}",
+            time_barred=message.time_barred,
+        )
         if rendered.html is not None:
-            missing += missing_disclosures(channel, disclosure_lang, html.unescape(rendered.html))
-        if missing:
-            raise TemplateError(f"{where}: required disclosure missing: {missing}")
+            found += content_problems(
+                channel,
+                disclosure_lang,
+                html.unescape(rendered.html),
+                time_barred=message.time_barred,
+            )
+        if found:
+            raise TemplateError(f"{where}: {'; '.join(found)}")
         return rendered
 
     def _language_for(self, template: str, channel: Channel, language: str) -> str | None:

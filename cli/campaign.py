@@ -27,6 +27,7 @@ from cli.common import (
     tenant_for,
     with_client,
 )
+from domain.compliance.content import validation_notice_problems
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
 from workers.campaigns import campaign_id_for, launch_portfolio, portfolio_progress
@@ -37,9 +38,9 @@ app = typer.Typer(help="Launch portfolios and follow their campaigns.", no_args_
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
 
 
-def resolve_playbook(ref: str, settings: Settings) -> Playbook:
+def resolve_playbook(ref: str, settings: Settings, *, for_launch: bool = False) -> Playbook:
     try:
-        return load_playbook(ref, search_dir=settings.playbook_dir)
+        book = load_playbook(ref, search_dir=settings.playbook_dir)
     except PlaybookError as exc:
         err_console.print(f"[bold red]error:[/] playbook {ref!r} is not valid:")
         for problem in exc.problems:
@@ -47,6 +48,12 @@ def resolve_playbook(ref: str, settings: Settings) -> Playbook:
         if not exc.problems:
             err_console.print(f"  {exc}")
         raise typer.Exit(EXIT_INPUT) from exc
+    notice = validation_notice_problems(book)
+    if notice and for_launch:
+        fail(f"playbook {book.name!r}: {notice[0]}", EXIT_INPUT)
+    for warning in notice:
+        err_console.print(f"[yellow]warning:[/] playbook {book.name!r}: {warning}")
+    return book
 
 
 @app.command()
@@ -73,7 +80,7 @@ def launch(
 ) -> None:
     """Validate FILE, report bad rows with their line and field, launch the good ones."""
     settings = load_settings()
-    book = resolve_playbook(playbook, settings)
+    book = resolve_playbook(playbook, settings, for_launch=True)
     try:
         reference = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:

@@ -20,7 +20,8 @@ from workers.settings import Settings
 T = TypeVar("T")
 
 console = Console()
-err_console = Console(stderr=True)
+# Errors are read by scripts too: never hard-wrap them at the terminal width.
+err_console = Console(stderr=True, soft_wrap=True)
 
 # Exit codes (documented in the README).
 EXIT_ERROR = 1  # the operation failed (service unreachable, workflow missing, ...)

@@ -14,7 +14,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -189,7 +189,11 @@ def demo(
         )
         today = date.today()
         csv_path = work / "demo-portfolio.csv"
-        write_portfolio_csv(sample_portfolio_rows(accounts, seed=seed, as_of=today), csv_path)
+        # Days last seconds, but the compliance gate keeps real local calling hours:
+        # place the sample debtors where it is daytime now.
+        rows = sample_portfolio_rows(accounts, seed=seed, as_of=today, awake_at=datetime.now(UTC))
+        write_portfolio_csv(rows, csv_path)
+        zones = sorted({row["timezone"] for row in rows})
         parsed = parse_portfolio(csv_path, as_of=today)
         if parsed.problems:  # the generator only writes valid rows; say so loudly if not
             fail("; ".join(str(p) for p in parsed.problems[:5]))
@@ -212,6 +216,10 @@ def demo(
                 console.print(
                     f"[bold]recoup demo[/]: {len(parsed.accounts)} accounts, playbook "
                     f"{book.name}, one day = {day_seconds:g} s · web UI: {settings.ui_url}"
+                )
+                console.print(
+                    "debtors placed where it is daytime now (calling hours are real): "
+                    + ", ".join(zones)
                 )
                 debtors = Debtors(
                     stack.client,

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from cli import account, campaign, playbook
+from cli import account, campaign, compliance, playbook
 from cli.demo import demo
 from cli.dev import dev, worker
 
@@ -23,6 +23,7 @@ app.command()(worker)
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(account.app, name="account")
 app.add_typer(playbook.app, name="playbook")
+app.add_typer(compliance.app, name="compliance")
 
 
 def run() -> None:

@@ -6,9 +6,10 @@ import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from domain.zones import known_zones
 
 # Ids end up inside workflow ids (``account/{tenant}/{account_id}``) and search
 # attributes, so they are restricted to characters that need no escaping there.
@@ -85,16 +86,11 @@ class Account(BaseModel):
     state: str | None = None
     language: LanguageCode = "en"
     creditor: str | None = Field(default=None, max_length=200)
+    time_barred: bool = Field(
+        default=False, description="Past the statute of limitations: no threat of suit."
+    )
 
-    @field_validator("timezones")
-    @classmethod
-    def _known_zones(cls, zones: list[str]) -> list[str]:
-        for zone in zones:
-            try:
-                ZoneInfo(zone)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown time zone {zone!r}") from exc
-        return zones
+    _zones = field_validator("timezones")(known_zones)
 
     @field_validator("state")
     @classmethod

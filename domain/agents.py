@@ -12,6 +12,10 @@ SEND_EMAIL = "send_email"
 SEND_SMS = "send_sms"
 PLACE_CALL = "place_call"
 LOAD_PORTFOLIO_PAGE = "load_portfolio_page"
+LOAD_CONTACT_HISTORY = "load_contact_history"
+
+# The error type a channel agent raises when the gate refuses at the moment of sending.
+COMPLIANCE_BLOCKED = "ComplianceBlocked"
 
 CONTACT_ACTIVITY = {Channel.EMAIL: SEND_EMAIL, Channel.SMS: SEND_SMS, Channel.PHONE: PLACE_CALL}
 
@@ -21,6 +25,7 @@ PORTFOLIO = "Portfolio"
 SIGNAL_PAYMENT = "payment"
 SIGNAL_REPLY = "inbound_reply"
 SIGNAL_OPT_OUT = "opt_out"
+SIGNAL_LEGAL = "legal_event"
 SIGNAL_WATCH = "watch"
 SIGNAL_ACCOUNT_FINISHED = "account_finished"
 QUERY_STATUS = "status"

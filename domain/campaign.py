@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from domain.account import Account, CurrencyCode, Identifier, Money, Tenant
 from domain.channels import Channel, TaskQueues
+from domain.compliance.facts import GateRecord, LegalHolds
+from domain.compliance.model import PastContact
 from domain.contact import ContactAttempt
 from domain.playbook import Playbook
 
@@ -23,6 +25,8 @@ class CollectionStatus(StrEnum):
     PAID = "paid"  # balance cleared: no further contact
     OPTED_OUT = "opted_out"  # no channel left that may be used
     RESPONDED = "responded"  # debtor replied and the playbook hands over to a person
+    DISPUTED = "disputed"  # written dispute: collection paused until verification is sent
+    CEASED = "ceased"  # cease request or attorney representation: no further contact
     EXHAUSTED = "exhausted"  # playbook finished with a balance left
     CANCELLED = "cancelled"
 
@@ -32,6 +36,7 @@ class CollectionStatus(StrEnum):
             CollectionStatus.PAID,
             CollectionStatus.OPTED_OUT,
             CollectionStatus.RESPONDED,
+            CollectionStatus.CEASED,
             CollectionStatus.EXHAUSTED,
             CollectionStatus.CANCELLED,
         }
@@ -94,6 +99,12 @@ class CampaignState(BaseModel):
     promise_until: datetime | None = None
     watchers: list[str] = Field(default_factory=list)
     account: Account
+    holds: LegalHolds = Field(default_factory=LegalHolds)
+    history_loaded: bool = False
+    prior_contacts: list[PastContact] = Field(
+        default_factory=list, description="Recent contacts of earlier campaigns of this debt."
+    )
+    decisions: list[GateRecord] = Field(default_factory=list)
 
 
 class AccountCampaignInput(BaseModel):
@@ -131,6 +142,8 @@ class CampaignSnapshot(BaseModel):
     replies: int
     last_reply_intent: str | None
     promise_until: datetime | None
+    holds: LegalHolds
+    decisions: list[GateRecord]
 
 
 class AccountOutcome(BaseModel):

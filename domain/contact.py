@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from domain.account import Money
 from domain.channels import Channel
+from domain.compliance.model import ComplianceFacts, PastContact
 
 
 class ContactOutcome(StrEnum):
@@ -40,23 +41,36 @@ class MessageContext(BaseModel):
     currency: str
     due_date: date
     days_past_due: int
+    time_barred: bool = False
+
+
+class ComplianceContext(BaseModel):
+    """What the gate needs to re-check a contact at the moment it is sent."""
+
+    facts: ComplianceFacts
+    history: list[PastContact] = Field(default_factory=list)
 
 
 class ContactRequest(BaseModel):
     """The single input of every channel activity (email, SMS, phone)."""
 
     attempt_id: str = Field(description="Deterministic: workflow id + step + channel.")
+    tenant_id: str
+    account_id: str
     channel: Channel
     to: str
     template: str
     language: str = "en"
     message: MessageContext
+    compliance: ComplianceContext
 
 
 class ContactResult(BaseModel):
     outcome: ContactOutcome
     provider_ref: str | None = None
     detail: str | None = None
+    sent_at: datetime | None = Field(default=None, description="When the gate passed it.")
+    ruleset: str | None = None
 
 
 class ContactAttempt(BaseModel):

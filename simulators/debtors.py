@@ -19,7 +19,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.account import Account
 from domain.channels import Channel
+from simulators.zones import awake, most_awake
 
 _CENT = Decimal("0.01")
 
@@ -313,17 +314,29 @@ _SPANISH_LAST_NAMES = (
 # fmt: on
 
 
-def sample_portfolio_rows(n: int, *, seed: int, as_of: date) -> list[dict[str, str]]:
+def sample_portfolio_rows(
+    n: int, *, seed: int, as_of: date, awake_at: datetime | None = None
+) -> list[dict[str, str]]:
     """``n`` plausible, fictional accounts as CSV rows (columns ``PORTFOLIO_COLUMNS``).
 
     Amounts 50.00–5,000.00 USD, due 30–400 days before ``as_of``, about 15 % in
     Spanish, consents mixed. Phone numbers repeat beyond 100 rows per area code:
     the fictional range is that small, and a shared number is realistic anyway.
+
+    With ``awake_at``, only regions where it is daytime at that instant are used,
+    so a compressed campaign is not held back by quiet hours; when no US region is
+    awake, debtors keep their US state and number but are placed in the zone where
+    it is closest to mid-day.
     """
     rng = _rng(seed, "portfolio")
-    regions = [region[:3] for region in _REGIONS]
-    weights = [region[3] for region in _REGIONS]
-    spanish_regions = [r for r in regions if r[0] in _SPANISH_STATES]
+    chosen = [r for r in _REGIONS if awake_at is None or awake(r[1], awake_at)]
+    abroad = None
+    if not chosen:
+        assert awake_at is not None
+        chosen, abroad = list(_REGIONS), most_awake(awake_at)
+    regions = [region[:3] for region in chosen]
+    weights = [region[3] for region in chosen]
+    spanish_regions = [r for r in regions if r[0] in _SPANISH_STATES] or regions
     rows = []
     for i in range(1, n + 1):
         spanish = rng.random() < 0.15
@@ -344,7 +357,7 @@ def sample_portfolio_rows(n: int, *, seed: int, as_of: date) -> list[dict[str, s
                 "amount_due": f"{Decimal(cents) / 100:.2f}",
                 "currency": "USD",
                 "due_date": (as_of - timedelta(days=rng.randint(30, 400))).isoformat(),
-                "timezone": zone,
+                "timezone": abroad or zone,
                 "state": state,
                 "language": "es" if spanish else "en",
                 "sms_consent": _flag(rng.random() < 0.6),

@@ -143,9 +143,14 @@ async def test_playbook_runs_every_step_on_its_channel(
     snapshot = await status(handle)
     assert [a.step_id for a in snapshot.attempts] == ["notice", "text", "call", "final"]
     assert snapshot.attempts[2].outcome is ContactOutcome.CONVERSATION
-    # Steps wait for their day: the SMS (day 1) goes out at least a day after the email.
-    gap = snapshot.attempts[1].at - snapshot.attempts[0].at
-    assert gap.total_seconds() >= DAY * 0.9
+    # Each step waits for its day, counted from the campaign's start.
+    started = (await handle.describe()).start_time
+    for attempt, day in zip(snapshot.attempts, (0, 1, 2, 3), strict=True):
+        assert (attempt.at - started).total_seconds() >= day * DAY
+    # Every contact passed the compliance gate when planned and when sent.
+    planned = [d for d in snapshot.decisions if d.stage == "plan"]
+    assert [d.step_id for d in planned] == ["notice", "text", "call", "final"]
+    assert all(d.allowed and d.ruleset.startswith("us-federal@") for d in planned)
 
 
 async def test_full_payment_ends_campaign_with_no_further_contact(

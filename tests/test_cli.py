@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 from domain.campaign import CollectionStatus, portfolio_workflow_id
 from domain.portfolio import PortfolioStatus
 from tests.cli_support import env_for, recoup
-from tests.conftest import TENANT, make_account
+from tests.conftest import DAYTIME_ZONE, TENANT, make_account
 from tests.test_portfolio import ONE_EMAIL
 from workers.campaigns import start_account_campaign
 from workers.settings import Settings
@@ -37,17 +37,17 @@ closing_days: 1
 """
 
 
-def portfolio_csv(path: Path, prefix: str) -> Path:
+def portfolio_csv(path: Path, prefix: str, zone: str = DAYTIME_ZONE) -> Path:
     rows = [
         HEADER,
         f"{prefix}-1,Ann Lee,ann@example.com,(415) 555-0101,120.00,USD,2026-05-01,"
-        "America/Los_Angeles,CA,en,yes,no",
-        f"{prefix}-2,Bo Diaz,bo@example.com,,80.50,USD,2026-04-01,America/Chicago,TX,es,,",
+        f"{zone},CA,en,yes,no",
+        f"{prefix}-2,Bo Diaz,bo@example.com,,80.50,USD,2026-04-01,{zone},TX,es,,",
         f"{prefix}-3,Cy Moss,cy@example.com,not-a-phone,99.00,USD,2026-04-01,,NY,en,no,no",
         f"{prefix}-4,Di Park,di@example.com,,-5.00,USD,2026-04-01,,NY,en,no,no",
         f"{prefix}-5,Ed Roy,ed@example.com,,10.00,USD,2026-04-01,Mars/Olympus,NY,en,no,no",
         f"{prefix}-1,Fay Wu,fay@example.com,,10.00,USD,2026-04-01,,NY,en,no,no",
-        f"{prefix}-7,Gus Hay,gus@example.com,,15.00,USD,2026-04-01,America/New_York,NY,en,no,no",
+        f"{prefix}-7,Gus Hay,gus@example.com,,15.00,USD,2026-04-01,{zone},NY,en,no,no",
     ]
     path.write_text("\n".join(rows) + "\n")
     return path

@@ -14,14 +14,15 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.cli_support import ROOT, recoup
+from tests.conftest import DAYTIME_ZONE
 from tests.test_cli import HEADER
 from workers.devserver import free_port
 
 ACCOUNTS = [
-    "dev-1,Hana Ito,hana@example.com,(415) 555-0111,300.00,USD,2026-03-01,"
-    "America/Los_Angeles,CA,en,yes,yes",
-    "dev-2,Ivo Ruiz,ivo@example.com,,120.00,USD,2026-02-01,America/Chicago,TX,es,no,no",
-    "dev-3,Jo Kim,jo@example.com,,75.25,USD,2026-01-01,America/New_York,NY,en,no,no",
+    f"dev-1,Hana Ito,hana@example.com,(415) 555-0111,300.00,USD,2026-03-01,"
+    f"{DAYTIME_ZONE},CA,en,yes,yes",
+    f"dev-2,Ivo Ruiz,ivo@example.com,,120.00,USD,2026-02-01,{DAYTIME_ZONE},TX,es,no,no",
+    f"dev-3,Jo Kim,jo@example.com,,75.25,USD,2026-01-01,{DAYTIME_ZONE},NY,en,no,no",
 ]
 
 

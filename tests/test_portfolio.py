@@ -92,7 +92,8 @@ async def test_portfolio_larger_than_window_survives_continue_as_new(
     assert result.by_status[CollectionStatus.PAID] == len(payments_sent) == 3
     assert result.by_status[CollectionStatus.EXHAUSTED] == 37
     assert result.collected == {"USD": Decimal("750.00")}
-    assert result.contacts[Channel.EMAIL] == 40
+    # Every unpaid account got its email; a paid one may have paid before its turn.
+    assert 37 <= result.contacts[Channel.EMAIL] <= 40
     latest_desc = await client.get_workflow_handle(handle.id).describe()
     assert latest_desc.run_id != handle.first_execution_run_id  # continued as new
     # The first run (ended by continue-as-new) replays with the current code.

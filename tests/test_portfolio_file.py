@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from adapters.errors import AdapterError
-from adapters.portfolio_file import COLUMNS, PortfolioFile, PortfolioFileError, parse_portfolio
+from adapters.portfolio_file import (
+    ACCEPTED_COLUMNS,
+    COLUMNS,
+    PortfolioFile,
+    PortfolioFileError,
+    parse_portfolio,
+)
 
 AS_OF = date(2024, 3, 1)
 HEADER = ",".join(COLUMNS)
@@ -310,7 +316,7 @@ def test_json_variant(tmp_path: Path) -> None:
         assert messages(result) == [
             "record 2: amount_due: must be greater than zero (got '0')",
             "record 2: due_date: required",
-            "record 3: colour: unknown field; allowed fields: " + ", ".join(COLUMNS),
+            "record 3: colour: unknown field; allowed fields: " + ", ".join(ACCEPTED_COLUMNS),
             "record 4: (row): expected an object with the account's fields, got a list",
         ]
 

@@ -16,9 +16,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.email import EmailAgent
+from activities.history import HistoryLoader
 from activities.phone import PhoneAgent
 from activities.portfolio import PortfolioLoader
 from activities.sms import SmsAgent
+from adapters.contact_ledger import ContactLedger
 from adapters.portfolio_store import PortfolioStore
 from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
@@ -55,6 +57,10 @@ async def workers(
     renderer = TemplateRenderer(settings.template_dir)
     built: list[Worker] = []
     async with AsyncExitStack() as stack:
+        # Every role reads or writes the debt's contact ledger (the gate's memory).
+        ledger = ContactLedger(settings.sql_url)
+        await asyncio.to_thread(ledger.create_tables)
+        stack.callback(ledger.dispose)
 
         def worker(task_queue: str, **kwargs: object) -> None:
             built.append(
@@ -73,7 +79,10 @@ async def workers(
             worker(
                 queues.campaigns,
                 workflows=ALL_WORKFLOWS,
-                activities=[PortfolioLoader(store, redact(settings.sql_url)).load_portfolio_page],
+                activities=[
+                    PortfolioLoader(store, redact(settings.sql_url)).load_portfolio_page,
+                    HistoryLoader(ledger).load_contact_history,
+                ],
             )
         if Role.EMAIL in roles:
             mailer = SmtpMailer(
@@ -85,7 +94,7 @@ async def workers(
                 use_tls=settings.smtp_use_tls,
                 start_tls=settings.smtp_start_tls,
             )
-            worker(queues.email, activities=[EmailAgent(mailer, renderer).send_email])
+            worker(queues.email, activities=[EmailAgent(mailer, renderer, ledger).send_email])
         if roles & {Role.SMS, Role.PHONE}:
             twilio = TwilioClient(
                 settings.twilio_base_url,
@@ -96,9 +105,11 @@ async def workers(
             )
             stack.push_async_callback(twilio.aclose)
             if Role.SMS in roles:
-                worker(queues.sms, activities=[SmsAgent(twilio, renderer).send_sms])
+                worker(queues.sms, activities=[SmsAgent(twilio, renderer, ledger).send_sms])
             if Role.PHONE in roles:
-                phone = PhoneAgent(twilio, renderer, poll_seconds=settings.call_poll_seconds)
+                phone = PhoneAgent(
+                    twilio, renderer, ledger, poll_seconds=settings.call_poll_seconds
+                )
                 worker(queues.phone, activities=[phone.place_call])
         yield built
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain import agents
@@ -31,7 +31,26 @@ with workflow.unsafe.imports_passed_through():
         WatchRequest,
     )
     from domain.channels import Channel
+    from domain.compliance.engine import decide
+    from domain.compliance.facts import (
+        HISTORY_WINDOW,
+        ContactHistory,
+        ContactHistoryRequest,
+        GateRecord,
+        LegalEvent,
+        LegalEventKind,
+        facts_for,
+        recent_history,
+    )
+    from domain.compliance.model import (
+        ComplianceFacts,
+        Decision,
+        PastContact,
+        ProposedContact,
+        Reason,
+    )
     from domain.contact import (
+        ComplianceContext,
         ContactAttempt,
         ContactOutcome,
         ContactRequest,
@@ -73,6 +92,10 @@ START_TO_CLOSE = {
     Channel.PHONE: timedelta(minutes=10),
 }
 HEARTBEAT = {Channel.PHONE: timedelta(seconds=30)}
+# Gate decisions carried across continue-as-new (earlier ones stay in earlier runs).
+MAX_DECISIONS_CARRIED = 300
+# Returned by a contact that a promise interrupted: the step is tried again later.
+_PAUSED = "paused by a promise to pay"
 
 
 @workflow.defn(name=agents.ACCOUNT_CAMPAIGN)
@@ -89,6 +112,8 @@ class AccountCampaign:
         self._next_action: str | None = None
         self._next_action_at: datetime | None = None
         self._last_channel: Channel | None = None
+        # Bumped by every legal event, so an in-flight send can be re-checked.
+        self._legal_epoch = 0
 
     # --- run ---------------------------------------------------------------
 
@@ -97,6 +122,21 @@ class AccountCampaign:
         st = self._state
         if st.started_at is None:
             st.started_at = workflow.now()
+        if not st.history_loaded:
+            # A call yesterday in an earlier campaign of this debt counts today.
+            loaded: ContactHistory = await workflow.execute_activity(
+                agents.LOAD_CONTACT_HISTORY,
+                ContactHistoryRequest(
+                    tenant_id=inp.tenant.tenant_id,
+                    account_id=st.account.account_id,
+                    since=workflow.now() - HISTORY_WINDOW,
+                ),
+                result_type=ContactHistory,
+                task_queue=inp.queues.campaigns,
+                start_to_close_timeout=timedelta(seconds=30),
+                summary="load this debt's recent contacts (compliance history)",
+            )
+            st.prior_contacts, st.history_loaded = loaded.contacts, True
         steps = inp.playbook.steps
         while st.next_step < len(steps) and not st.status.terminal:
             step = steps[st.next_step]
@@ -109,8 +149,8 @@ class AccountCampaign:
                 break
             if await self._honour_promise():
                 continue
-            await self._execute_step(step)
-            st.next_step += 1
+            if await self._execute_step(step):
+                st.next_step += 1
             await self._continue_as_new_if_needed()
 
         if not st.status.terminal:
@@ -151,8 +191,12 @@ class AccountCampaign:
         playbook = self._inp.playbook
         if intent is ReplyIntent.STOP:
             # An opt-out keyword revokes that channel at once (the address it came from,
-            # or the whole channel when the sender is unknown).
+            # or the whole channel when the sender is unknown); by SMS it is also a
+            # TCPA revocation of consent to text that number.
             self._opt_out(reply.channel, reply.from_address)
+            if reply.channel is Channel.SMS:
+                self._revoke_consent(Channel.SMS, reply.from_address)
+            self._legal_epoch += 1
         elif playbook.stops_on(StopCondition.ANY_REPLY):
             self._set_status(CollectionStatus.RESPONDED)
         elif intent is ReplyIntent.PROMISE_TO_PAY and playbook.stops_on(
@@ -167,6 +211,40 @@ class AccountCampaign:
     @workflow.signal(name=agents.SIGNAL_OPT_OUT)
     def opt_out(self, request: OptOutRequest) -> None:
         self._opt_out(request.channel, request.address)
+        self._legal_epoch += 1
+        self._changed = True
+
+    @workflow.signal(name=agents.SIGNAL_LEGAL)
+    def legal_event(self, event: LegalEvent) -> None:
+        """Cease, attorney, dispute, verification, consent revoked, medium opt-out.
+
+        Takes effect before the next contact: waits wake up and ask the gate again,
+        and a send in flight is cancelled if the gate now bars it.
+        """
+        st = self._state
+        holds = st.holds
+        kind = event.kind
+        if kind is LegalEventKind.CEASE:
+            holds.cease = True
+            self._set_status(CollectionStatus.CEASED)
+        elif kind is LegalEventKind.ATTORNEY:
+            holds.attorney = True
+            self._set_status(CollectionStatus.CEASED)
+        elif kind is LegalEventKind.DISPUTE:
+            holds.disputed_unverified = True
+            if not st.status.terminal:
+                self._set_status(CollectionStatus.DISPUTED)
+        elif kind is LegalEventKind.VERIFICATION_SENT:
+            holds.disputed_unverified = False
+            if st.status is CollectionStatus.DISPUTED:
+                self._set_status(CollectionStatus.ACTIVE)
+        elif kind is LegalEventKind.CONSENT_REVOKED and event.channel is not None:
+            self._revoke_consent(event.channel, event.address)
+        elif kind is LegalEventKind.MEDIUM_OPT_OUT and event.channel is not None:
+            if event.channel not in holds.medium_opt_outs:
+                holds.medium_opt_outs.append(event.channel)
+            self._after_opt_out()
+        self._legal_epoch += 1
         self._changed = True
 
     @workflow.signal(name=agents.SIGNAL_WATCH)
@@ -194,6 +272,8 @@ class AccountCampaign:
             replies=st.replies,
             last_reply_intent=st.last_reply_intent,
             promise_until=st.promise_until,
+            holds=st.holds,
+            decisions=st.decisions[-50:],
         )
 
     # --- waiting -----------------------------------------------------------
@@ -266,11 +346,12 @@ class AccountCampaign:
 
     # --- contacting ----------------------------------------------------------
 
-    async def _execute_step(self, step: Step) -> None:
+    async def _execute_step(self, step: Step) -> bool:
+        """Contact the debtor for ``step``; False when the step must be tried again later."""
         st = self._state
         if step.min_balance is not None and st.balance < step.min_balance:
             self._record_skip(step, step.channel, "balance below the step's minimum")
-            return
+            return True
         options: list[tuple[Channel, str, bool]] = [
             (step.channel, step.template, self._conditions_hold(step))
         ]
@@ -285,22 +366,130 @@ class AccountCampaign:
             if to is None:
                 reasons.append(f"{channel}: no usable contact point")
                 continue
-            if st.status is CollectionStatus.SCHEDULED:
-                self._set_status(CollectionStatus.ACTIVE)
-            if await self._contact(step, channel, template, to):
-                return
-            reasons.append(f"{channel}: failed")
+            why_not = await self._contact(step, channel, template, to)
+            if why_not is None:
+                return True
+            if why_not is _PAUSED:
+                return False
+            if st.status.terminal:
+                return True
+            reasons.append(f"{channel}: {why_not}")
         self._record_skip(step, step.channel, "; ".join(reasons))
         if not self._any_channel_usable() and self._inp.playbook.stops_on(
             StopCondition.OPTED_OUT_EVERYWHERE
         ):
             self._set_status(CollectionStatus.OPTED_OUT)
+        return True
 
-    async def _contact(self, step: Step, channel: Channel, template: str, to: str) -> bool:
+    async def _contact(self, step: Step, channel: Channel, template: str, to: str) -> str | None:
+        """Ask the gate, wait until it allows, send. None when sent; otherwise why not."""
         st = self._state
-        wf_id = workflow.info().workflow_id
+        while True:
+            if st.status.terminal:
+                return "campaign ended"
+            if st.status is CollectionStatus.PROMISED:
+                return _PAUSED
+            decision, facts, history = self._ask_gate(step, channel, to, "plan")
+            if not decision.allowed:
+                if decision.earliest_allowed is None:
+                    why_not = await self._permanent_bar(decision)
+                    if why_not is None:
+                        continue  # the hold was lifted: ask again
+                    return why_not
+                because = ", ".join(r.value for r in decision.reasons)
+                await self._wait_until(
+                    decision.earliest_allowed,
+                    f"compliance ({because}): {channel} '{template}' ({step.id})",
+                )
+                continue
+            if st.status is CollectionStatus.SCHEDULED:
+                self._set_status(CollectionStatus.ACTIVE)
+            sent = await self._send(step, channel, template, to, facts, history)
+            if isinstance(sent, Decision):
+                self._record_decision(sent, step, channel, to, facts, len(history), "send")
+                continue  # the rules changed before it went out: plan again
+            return sent
+
+    def _ask_gate(
+        self, step: Step, channel: Channel, to: str, stage: str
+    ) -> tuple[Decision, ComplianceFacts, list[PastContact]]:
+        st = self._state
+        now = workflow.now()
+        facts = facts_for(st.account, st.holds, channel, to)
+        history = recent_history(st.prior_contacts, st.attempts, now)
+        decision = decide(facts, history, ProposedContact(at=now, channel=channel, to=to))
+        self._record_decision(decision, step, channel, to, facts, len(history), stage)
+        return decision, facts, history
+
+    def _record_decision(
+        self,
+        decision: Decision,
+        step: Step,
+        channel: Channel,
+        to: str,
+        facts: ComplianceFacts,
+        history_size: int,
+        stage: str,
+    ) -> None:
+        decisions = self._state.decisions
+        decisions.append(
+            GateRecord(
+                at=workflow.now(),
+                stage=stage,
+                step_id=step.id,
+                channel=channel,
+                to=to,
+                allowed=decision.allowed,
+                reasons=decision.reasons,
+                earliest_allowed=decision.earliest_allowed,
+                ruleset=decision.ruleset,
+                facts=facts,
+                history_size=history_size,
+            )
+        )
+        # Older decisions stay in the histories of earlier runs; carry a bounded tail.
+        del decisions[:-MAX_DECISIONS_CARRIED]
+
+    async def _permanent_bar(self, decision: Decision) -> str | None:
+        """Act on a permanent denial; None when it was lifted and the gate may be asked again."""
+        st = self._state
+        reasons = set(decision.reasons)
+        if reasons & {Reason.CEASE, Reason.ATTORNEY}:
+            self._set_status(CollectionStatus.CEASED)
+            return "ceased"
+        if Reason.DISPUTE_HOLD in reasons:
+            # Collection pauses (no timer) until verification is sent or the debt is paid.
+            self._set_status(CollectionStatus.DISPUTED)
+            self._plan("dispute hold: waiting for verification to be sent", None)
+            await workflow.wait_condition(
+                lambda: not st.holds.disputed_unverified or st.status.terminal
+            )
+            if not st.status.terminal:
+                self._set_status(CollectionStatus.ACTIVE)
+                return None
+            return "campaign ended"
+        return ", ".join(r.value for r in decision.reasons)  # opted out, no consent
+
+    async def _send(
+        self,
+        step: Step,
+        channel: Channel,
+        template: str,
+        to: str,
+        facts: ComplianceFacts,
+        history: list[PastContact],
+    ) -> str | Decision | None:
+        """Run the channel agent; a legal event arriving meanwhile cancels it if it now bars it.
+
+        Returns None when sent, the send-time decision when the agent's own gate check
+        refused, or why it failed.
+        """
+        st = self._state
+        info = workflow.info()
         request = ContactRequest(
-            attempt_id=f"{wf_id}/{step.id}/{channel}",
+            attempt_id=f"{info.workflow_id}/{info.first_execution_run_id}/{step.id}/{channel}",
+            tenant_id=self._inp.tenant.tenant_id,
+            account_id=st.account.account_id,
             channel=channel,
             to=to,
             template=template,
@@ -314,25 +503,47 @@ class AccountCampaign:
                 currency=st.account.currency,
                 due_date=st.account.due_date,
                 days_past_due=st.account.days_past_due,
+                time_barred=st.account.time_barred,
             ),
+            compliance=ComplianceContext(facts=facts, history=history),
         )
         self._last_channel = channel
         self._describe(f"sending {channel} '{template}' ({step.id})", None)
         attempted_at = workflow.now()  # when the contact was made, not when it returned
-        try:
-            result: ContactResult = await workflow.execute_activity(
-                agents.CONTACT_ACTIVITY[channel],
-                request,
-                result_type=ContactResult,
-                task_queue=self._inp.queues.for_channel(channel),
-                start_to_close_timeout=START_TO_CLOSE[channel],
-                heartbeat_timeout=HEARTBEAT.get(channel),
-                retry_policy=RETRY_POLICIES[channel],
-                summary=f"{channel} · {template} · step {step.id}",
+        handle = workflow.start_activity(
+            agents.CONTACT_ACTIVITY[channel],
+            request,
+            result_type=ContactResult,
+            task_queue=self._inp.queues.for_channel(channel),
+            start_to_close_timeout=START_TO_CLOSE[channel],
+            heartbeat_timeout=HEARTBEAT.get(channel),
+            retry_policy=RETRY_POLICIES[channel],
+            summary=f"{channel} · {template} · step {step.id}",
+        )
+        seen_epoch = self._legal_epoch
+        while not handle.done():
+            await workflow.wait_condition(
+                lambda seen=seen_epoch: handle.done() or self._legal_epoch != seen  # type: ignore[misc]
             )
+            seen_epoch = self._legal_epoch
+            if (
+                not handle.done()
+                and not self._ask_gate(step, channel, to, "legal event")[0].allowed
+            ):
+                handle.cancel()  # e.g. a cease while the send waits for a retry
+                break
+        try:
+            result: ContactResult = await handle
         except ActivityError as err:
             cause = err.cause
-            detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            if isinstance(cause, ApplicationError) and cause.type == agents.COMPLIANCE_BLOCKED:
+                return Decision.model_validate(cause.details[0])
+            if isinstance(cause, CancelledError):
+                detail = "cancelled: a legal event barred it before it was sent"
+            elif isinstance(cause, ApplicationError):
+                detail = cause.message
+            else:
+                detail = str(cause or err)
             if isinstance(cause, ApplicationError) and cause.type in {"OptedOut", "InvalidAddress"}:
                 # Never use that address on that channel again.
                 self._opt_out(channel, to)
@@ -347,14 +558,14 @@ class AccountCampaign:
                     detail=detail[:300],
                 )
             )
-            return False
+            return "failed"
         st.attempts.append(
             ContactAttempt(
                 attempt_id=request.attempt_id,
                 step_id=step.id,
                 channel=channel,
                 to=to,
-                at=attempted_at,
+                at=result.sent_at or attempted_at,
                 outcome=result.outcome,
                 provider_ref=result.provider_ref,
                 detail=result.detail,
@@ -362,7 +573,7 @@ class AccountCampaign:
         )
         if result.outcome is ContactOutcome.BOUNCED:
             self._opt_out(channel, to)  # a hard bounce: never use that address again
-        return result.outcome is not ContactOutcome.FAILED
+        return None if result.outcome is not ContactOutcome.FAILED else "failed"
 
     def _conditions_hold(self, step: Step) -> bool:
         st = self._state
@@ -378,6 +589,8 @@ class AccountCampaign:
 
     def _address_for(self, channel: Channel) -> str | None:
         account = self._state.account
+        if channel in self._state.holds.medium_opt_outs:
+            return None
         if channel is Channel.EMAIL:
             return next((e.address for e in account.emails if e.usable), None)
         if channel is Channel.SMS:
@@ -400,6 +613,22 @@ class AccountCampaign:
                         phone.sms_opted_out = True
                     else:
                         phone.voice_opted_out = True
+        self._after_opt_out()
+
+    def _revoke_consent(self, channel: Channel, address: str | None) -> None:
+        """TCPA consent withdrawn for a number (or all numbers); email has none to revoke."""
+        if channel is Channel.EMAIL:
+            self._opt_out(channel, address)
+            return
+        for phone in self._state.account.phones:
+            if address is None or phone.number == address:
+                if channel is Channel.SMS:
+                    phone.sms_consent = False
+                else:
+                    phone.voice_consent = False
+        self._after_opt_out()
+
+    def _after_opt_out(self) -> None:
         if not self._any_channel_usable() and self._inp.playbook.stops_on(
             StopCondition.OPTED_OUT_EVERYWHERE
         ):

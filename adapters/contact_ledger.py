@@ -1,0 +1,91 @@
+"""Every contact made about a debt, across campaigns: the compliance gate's memory.
+
+A call yesterday in campaign A counts for campaign B today, so the gate cannot
+rely on one workflow's history alone. Channel agents record each contact here
+when it is made (idempotent by attempt id: a retried activity records once), and
+a new campaign loads the recent ones before its first touch.
+
+Tables are created with ``create_all`` for now; alembic arrives with the read model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from adapters.sql import make_engine
+from domain.compliance.model import PastContact
+
+_TABLE = "contact_ledger"
+
+
+class LedgerEntry(SQLModel, table=True):
+    __tablename__ = _TABLE
+
+    attempt_id: str = Field(primary_key=True, max_length=300)
+    tenant_id: str = Field(index=True, max_length=128)
+    account_id: str = Field(index=True, max_length=128)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    channel: str = Field(max_length=16)
+    outcome: str = Field(max_length=32)
+    to: str | None = Field(default=None, max_length=320)
+    direction: str = Field(default="outbound", max_length=16)
+
+
+class ContactLedger:
+    def __init__(self, database_url: str) -> None:
+        self._engine: Engine = make_engine(database_url)
+
+    def create_tables(self) -> None:
+        SQLModel.metadata.create_all(self._engine, tables=[SQLModel.metadata.tables[_TABLE]])
+
+    def record(
+        self, tenant_id: str, account_id: str, attempt_id: str, contact: PastContact
+    ) -> None:
+        """Record one contact; recording the same attempt again changes nothing."""
+        entry = LedgerEntry(
+            attempt_id=attempt_id,
+            tenant_id=tenant_id,
+            account_id=account_id,
+            at=contact.at.astimezone(UTC),
+            channel=contact.channel.value,
+            outcome=contact.outcome,
+            to=contact.to,
+            direction=contact.direction,
+        )
+        with Session(self._engine) as session:
+            if session.get(LedgerEntry, attempt_id) is not None:
+                return
+            session.add(entry)
+            try:
+                session.commit()
+            except IntegrityError:  # a concurrent retry recorded it first
+                session.rollback()
+
+    def history(self, tenant_id: str, account_id: str, since: datetime) -> list[PastContact]:
+        """The debt's contacts after ``since``, oldest first."""
+        query = (
+            select(LedgerEntry)
+            .where(LedgerEntry.tenant_id == tenant_id, LedgerEntry.account_id == account_id)
+            .where(col(LedgerEntry.at) > since)
+            .order_by(col(LedgerEntry.at))
+        )
+        with Session(self._engine) as session:
+            rows: Sequence[LedgerEntry] = session.exec(query).all()
+        return [
+            PastContact(
+                at=row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),  # SQLite drops it
+                channel=row.channel,
+                outcome=row.outcome,
+                to=row.to,
+                direction=row.direction,
+            )
+            for row in rows
+        ]
+
+    def dispose(self) -> None:
+        self._engine.dispose()

@@ -1,0 +1,75 @@
+"""``recoup compliance``: ask the gate about a contact, as a compliance officer would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from cli.common import EXIT_INPUT, EXIT_PARTIAL, err_console, fail
+from domain.compliance.check import CheckRequest, check
+from domain.errors import problems
+
+app = typer.Typer(help="Check contacts against Regulation F, the TCPA and state rules.")
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror}", EXIT_INPUT)
+    except json.JSONDecodeError as exc:
+        fail(f"{path}: not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", EXIT_INPUT)
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(str(p) for p in problems(exc))
+
+
+@app.command("check")
+def check_command(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help='JSON: {"account": {...}, "history": [...], "proposed": {...}}.'),
+    ] = None,
+    batch: Annotated[
+        Path | None,
+        typer.Option("--batch", help="A JSON list of such objects, each may carry an id."),
+    ] = None,
+) -> None:
+    """Print {"allowed", "reason", "reasons", "earliest_allowed"} for a proposed contact.
+
+    earliest_allowed is a UTC ISO-8601 instant, or null when a permanent bar applies
+    (cease, attorney, dispute_hold, opted_out, no_consent). With --batch, one line per
+    object, carrying its id; a malformed object gets {"id", "error"} and the rest go on.
+    """
+    if (file is None) == (batch is None):
+        fail("give either FILE or --batch FILE", EXIT_INPUT)
+    if file is not None:
+        data = _load(file)
+        try:
+            request = CheckRequest.model_validate(data)
+        except ValidationError as exc:
+            fail(f"{file}: {_errors(exc)}", EXIT_INPUT)
+        typer.echo(json.dumps(check(request)))
+        return
+    assert batch is not None
+    items = _load(batch)
+    if not isinstance(items, list):
+        fail(f"{batch}: --batch expects a JSON list of check objects", EXIT_INPUT)
+    failed = 0
+    for index, item in enumerate(items):
+        ident = item.get("id") if isinstance(item, dict) else None
+        try:
+            result = {"id": ident, **check(CheckRequest.model_validate(item))}
+        except ValidationError as exc:
+            failed += 1
+            message = f"[{index}]: {_errors(exc)}"
+            err_console.print(f"[red]{batch}{message}[/]")
+            result = {"id": ident, "error": message}
+        typer.echo(json.dumps(result))
+    if failed:
+        raise typer.Exit(EXIT_INPUT if failed == len(items) else EXIT_PARTIAL)

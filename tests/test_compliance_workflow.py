@@ -1,0 +1,247 @@
+"""The compliance gate inside campaigns: waits, legal events, cross-campaign history."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.email import EmailAgent
+from adapters.contact_ledger import ContactLedger
+from adapters.smtp import SmtpMailer
+from adapters.templates import TemplateRenderer
+from domain import agents
+from domain.campaign import CampaignSnapshot, CollectionStatus, PaymentReceived
+from domain.channels import Channel
+from domain.compliance.facts import LegalEvent, LegalEventKind
+from domain.compliance.model import ComplianceFacts, Reason
+from domain.contact import ComplianceContext, ContactRequest, MessageContext
+from domain.playbook import Playbook, Step
+from simulators.smtp import SmtpSimulator
+from simulators.twilio import TwilioSimulator
+from simulators.zones import most_asleep
+from tests.conftest import TENANT, make_account, make_settings
+from workers.campaigns import start_account_campaign
+from workers.devserver import time_skipping_server_binary
+from workers.run import workers
+from workers.settings import Settings
+from workflows import search_attributes as sa
+
+EMAIL_NOW = Playbook(
+    name="email-now",
+    steps=[Step(id="notice", day=0, channel=Channel.EMAIL, template="first_notice")],
+    closing_days=0,
+)
+CALL_NOW = Playbook(
+    name="call-now",
+    steps=[Step(id="call", day=0, channel=Channel.PHONE, template="call_script")],
+    closing_days=0,
+)
+
+
+async def status(client: Client, account_id: str) -> CampaignSnapshot:
+    handle = client.get_workflow_handle(f"account/{TENANT.tenant_id}/{account_id}")
+    snapshot: CampaignSnapshot = await handle.query(
+        agents.QUERY_STATUS, result_type=CampaignSnapshot
+    )
+    return snapshot
+
+
+async def until(check: object, within: float = 20.0) -> None:
+    assert callable(check)
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.1)
+
+
+@pytest_asyncio.fixture
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(time_skipping_server_binary()),
+        data_converter=pydantic_data_converter,
+    )
+    async with env:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL
+                },
+            )
+        )
+        yield env
+
+
+async def test_a_contact_in_quiet_hours_waits_and_goes_out_at_eight_local(
+    skipping_env: WorkflowEnvironment,
+    smtp_sim: SmtpSimulator,
+    twilio_sim: TwilioSimulator,
+    tmp_path: Path,
+) -> None:
+    zone = most_asleep(datetime.now(UTC))  # it is the middle of the night there
+    account = make_account(timezones=[zone], phones=[])
+    settings = make_settings(skipping_env, smtp_sim, twilio_sim, tmp_path)
+    client = skipping_env.client
+    async with workers(client, settings) as built:
+        for w in built:
+            await w.__aenter__()
+        try:
+            handle = await start_account_campaign(
+                client, settings, tenant=TENANT, campaign_id="night",
+                playbook=EMAIL_NOW, account=account,
+            )  # fmt: skip
+            outcome = await handle.result()
+            snapshot = await handle.query(agents.QUERY_STATUS, result_type=CampaignSnapshot)
+        finally:
+            for w in built:
+                await w.__aexit__(None, None, None)
+    first, *_ = snapshot.decisions
+    assert not first.allowed and first.reasons == [Reason.QUIET_HOURS]
+    assert first.earliest_allowed is not None
+    opening = first.earliest_allowed.astimezone(ZoneInfo(zone))
+    assert opening.time() == time(8, 0)
+    assert outcome.contacts == {Channel.EMAIL: 1}
+    sent = snapshot.attempts[0].at.astimezone(ZoneInfo(zone))
+    # Out at the opening of calling hours, not before and not much after.
+    assert first.earliest_allowed <= snapshot.attempts[0].at
+    assert time(8, 0) <= sent.time() < time(8, 5)
+    assert any(d.allowed and d.stage == "plan" for d in snapshot.decisions)
+
+
+async def test_a_cease_cancels_a_contact_already_waiting(
+    client: Client, settings: Settings, running: list[Worker], smtp_sim: SmtpSimulator
+) -> None:
+    zone = most_asleep(datetime.now(UTC))
+    account = make_account(timezones=[zone], phones=[])
+    handle = await start_account_campaign(
+        client, settings, tenant=TENANT, campaign_id="cease", playbook=EMAIL_NOW,
+        account=account,
+    )  # fmt: skip
+
+    async def waiting_on_the_gate() -> bool:
+        snapshot = await status(client, account.account_id)
+        return bool(snapshot.decisions) and not snapshot.decisions[0].allowed
+
+    await until(waiting_on_the_gate)
+    await handle.signal(
+        agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE, note="letter received")
+    )
+    outcome = await handle.result()
+    assert outcome.status is CollectionStatus.CEASED
+    assert outcome.contacts == {}
+    assert not [m for m in smtp_sim.messages if account.emails[0].address in m.to]
+    snapshot = await status(client, account.account_id)
+    assert snapshot.holds.cease
+
+
+async def test_a_dispute_pauses_collection_until_verification_is_sent(
+    client: Client, settings: Settings, running: list[Worker], smtp_sim: SmtpSimulator
+) -> None:
+    account = make_account(phones=[])
+    later = Playbook(
+        name="later",
+        steps=[Step(id="notice", day=1, channel=Channel.EMAIL, template="first_notice")],
+        closing_days=0,
+    )
+    handle = await start_account_campaign(
+        client, settings, tenant=TENANT, campaign_id="dispute", playbook=later,
+        account=account, seconds_per_day=0.3,
+    )  # fmt: skip
+    await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.DISPUTE))
+    await asyncio.sleep(1.0)  # well past the step's day
+    snapshot = await status(client, account.account_id)
+    assert snapshot.status is CollectionStatus.DISPUTED
+    assert snapshot.attempts == []
+    assert Reason.DISPUTE_HOLD in snapshot.decisions[-1].reasons
+    await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.VERIFICATION_SENT))
+    outcome = await handle.result()
+    assert outcome.contacts == {Channel.EMAIL: 1}
+
+
+async def test_a_conversation_in_an_earlier_campaign_locks_calls_in_the_next(
+    client: Client, settings: Settings, running: list[Worker]
+) -> None:
+    account = make_account()  # the simulator answers every call: a conversation
+    first = await start_account_campaign(
+        client, settings, tenant=TENANT, campaign_id="campaign-a", playbook=CALL_NOW,
+        account=account,
+    )  # fmt: skip
+    assert (await first.result()).contacts == {Channel.PHONE: 1}
+
+    second = await start_account_campaign(
+        client, settings, tenant=TENANT, campaign_id="campaign-b", playbook=CALL_NOW,
+        account=account,
+    )  # fmt: skip
+
+    async def gate_asked() -> bool:
+        return bool((await status(client, account.account_id)).decisions)
+
+    await until(gate_asked)
+    decision = (await status(client, account.account_id)).decisions[0]
+    assert decision.reasons == [Reason.POST_CONVERSATION_7DAY]
+    assert decision.history_size == 1  # campaign A's call, from the contact ledger
+    assert decision.earliest_allowed is not None
+    assert decision.earliest_allowed - datetime.now(UTC) > timedelta(days=6)
+    await second.signal(
+        agents.SIGNAL_PAYMENT,
+        PaymentReceived(payment_id="p", amount=Decimal("250.00"), currency="USD"),
+    )
+    assert (await second.result()).status is CollectionStatus.PAID
+
+
+async def test_the_agent_refuses_a_send_the_rules_no_longer_allow(
+    smtp_sim: SmtpSimulator, tmp_path: Path
+) -> None:
+    """A send delayed into quiet hours (or past a cease) must not go out."""
+    zone = most_asleep(datetime.now(UTC))
+    ledger = ContactLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger.create_tables()
+    agent = EmailAgent(
+        SmtpMailer("127.0.0.1", smtp_sim.port, sender="c@recoup.example"),
+        TemplateRenderer(Settings().template_dir),
+        ledger,
+    )
+    address = f"late-{tmp_path.name}@example.com"
+    request = ContactRequest(
+        attempt_id="account/acme/late/run/notice/email",
+        tenant_id="acme",
+        account_id="late",
+        channel=Channel.EMAIL,
+        to=address,
+        template="first_notice",
+        message=MessageContext(
+            debtor_name="Lee Late",
+            account_id="late",
+            creditor="Acme",
+            collector="Acme",
+            balance=Decimal("10.00"),
+            currency="USD",
+            due_date=datetime(2026, 1, 1).date(),
+            days_past_due=300,
+        ),
+        compliance=ComplianceContext(facts=ComplianceFacts(timezones=[zone])),
+    )
+    try:
+        with pytest.raises(ApplicationError) as refused:
+            await ActivityEnvironment().run(agent.send_email, request)
+        assert refused.value.type == agents.COMPLIANCE_BLOCKED
+        assert refused.value.non_retryable
+        assert refused.value.details[0]["reasons"] == ["quiet_hours"]
+        assert not [m for m in smtp_sim.messages if address in m.to]
+        assert ledger.history("acme", "late", datetime(2000, 1, 1, tzinfo=UTC)) == []
+    finally:
+        ledger.dispose()
