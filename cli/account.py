@@ -21,11 +21,15 @@ from cli.common import (
     with_client,
 )
 from domain.campaign import CampaignSnapshot, PaymentReceived
+from domain.channels import Channel
+from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.contact import format_amount
 from domain.errors import problems
-from workers.campaigns import account_status, record_payment
+from workers.campaigns import account_status, record_payment, send_legal_event
 
-app = typer.Typer(help="Inspect an account's campaign; record payments.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect an account's campaign; record payments and legal events.", no_args_is_help=True
+)
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
 
@@ -100,3 +104,33 @@ def pay(
         f"for {account_id}: status {snapshot.status.value}, "
         f"balance {format_amount(snapshot.balance, snapshot.currency)}"
     )
+
+
+@app.command()
+def legal(
+    account_id: Annotated[str, typer.Argument(help="The account id from the portfolio.")],
+    event: Annotated[
+        LegalEventKind,
+        typer.Option("--event", help="What happened (takes effect before the next contact)."),
+    ],
+    channel: Annotated[
+        Channel | None, typer.Option(help="For consent_revoked and medium_opt_out.")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="One address or number; default: the whole channel.")
+    ] = None,
+    note: Annotated[str, typer.Option(help="Free text for the record.")] = "",
+    tenant: TenantOption = "default",
+) -> None:
+    """Record a cease, attorney, dispute, verification sent, consent revoked or medium opt-out."""
+    if event in {LegalEventKind.CONSENT_REVOKED, LegalEventKind.MEDIUM_OPT_OUT} and not channel:
+        fail(f"--channel is required for --event {event.value}", EXIT_INPUT)
+    settings = load_settings()
+    signal = LegalEvent(kind=event, channel=channel, address=address, note=note)
+
+    async def go(client: Client) -> CampaignSnapshot:
+        await send_legal_event(client, tenant, account_id, signal)
+        return await account_status(client, tenant, account_id)
+
+    snapshot = run(with_client(settings, go))
+    console.print(f"recorded {event.value} for {account_id}: status {snapshot.status.value}")

@@ -26,7 +26,8 @@ err_console = Console(stderr=True, soft_wrap=True)
 # Exit codes (documented in the README).
 EXIT_ERROR = 1  # the operation failed (service unreachable, workflow missing, ...)
 EXIT_INPUT = 2  # the input was wrong (bad file, bad option value): nothing was done
-EXIT_PARTIAL = 3  # launched, but some rows were rejected (they are listed on stderr)
+EXIT_PARTIAL = 3  # done for the good part of the input; the bad part is listed on stderr
+EXIT_VIOLATIONS = 4  # an audit found a contact that broke the rules
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

@@ -8,10 +8,23 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.table import Table
 
-from cli.common import EXIT_INPUT, EXIT_PARTIAL, err_console, fail
+from cli.common import (
+    EXIT_INPUT,
+    EXIT_PARTIAL,
+    EXIT_VIOLATIONS,
+    console,
+    err_console,
+    fail,
+    load_settings,
+    print_json,
+    run,
+    with_client,
+)
 from domain.compliance.check import CheckRequest, check
 from domain.errors import problems
+from workers.audit import audit_account
 
 app = typer.Typer(help="Check contacts against Regulation F, the TCPA and state rules.")
 
@@ -73,3 +86,35 @@ def check_command(
         typer.echo(json.dumps(result))
     if failed:
         raise typer.Exit(EXIT_INPUT if failed == len(items) else EXIT_PARTIAL)
+
+
+@app.command()
+def audit(
+    account_id: Annotated[str, typer.Argument(help="The account to audit.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant id.")] = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Replay every contact of the account's campaigns from Temporal's history.
+
+    Each contact is decided again with the inputs its channel agent was given, at
+    the moment it was sent, and checked against legal holds received before it.
+    Exit code 4 when any contact fails.
+    """
+    settings = load_settings()
+    report = run(with_client(settings, lambda c: audit_account(c, tenant, account_id)))
+    if as_json:
+        print_json(report)
+    else:
+        table = Table(
+            "sent at (UTC)", "channel", "to", "rule set", "verdict",
+            title=f"account {account_id}: {len(report.contacts)} contact(s) in "
+            f"{report.runs} run(s)",
+        )  # fmt: skip
+        for c in report.contacts:
+            verdict = "[green]passed[/]" if c.passed else f"[red]{'; '.join(c.findings)}[/]"
+            table.add_row(
+                f"{c.sent_at:%Y-%m-%d %H:%M:%S}", c.channel.value, c.to, c.ruleset, verdict
+            )
+        console.print(table)
+    if report.violations:
+        raise typer.Exit(EXIT_VIOLATIONS)

@@ -176,11 +176,33 @@ async def test_account_show_and_pay(
     assert rest.code == 0, rest.err
     assert "status paid" in rest.out
 
+    needs_channel = await recoup(
+        "account", "legal", account.account_id, "--event", "medium_opt_out", env=env
+    )
+    assert needs_channel.code == 2 and "--channel" in needs_channel.err
+
     bad = await recoup("account", "pay", account.account_id, "--amount", "-3", env=env)
     assert bad.code == 2 and "amount" in bad.err
 
     missing = await recoup("account", "show", "no-such-account", "--tenant", "acme", env=env)
     assert missing.code == 1 and "not found" in missing.err
+
+
+async def test_account_legal_records_a_cease(
+    client: Client, settings: Settings, running: list[Worker]
+) -> None:
+    account = make_account(phones=[])
+    handle = await start_account_campaign(
+        client, settings, tenant=TENANT, campaign_id="cli-legal", playbook=ONE_EMAIL,
+        account=account, seconds_per_day=30,
+    )  # fmt: skip
+    result = await recoup(
+        "account", "legal", account.account_id, "--event", "cease", "--note", "letter",
+        "--tenant", "acme", env=env_for(settings),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "status ceased" in result.out
+    assert (await handle.result()).status is CollectionStatus.CEASED
 
 
 async def test_unreachable_temporal_is_a_clear_error(settings: Settings) -> None:

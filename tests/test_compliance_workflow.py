@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -26,6 +27,7 @@ from adapters.templates import TemplateRenderer
 from domain import agents
 from domain.campaign import CampaignSnapshot, CollectionStatus, PaymentReceived
 from domain.channels import Channel
+from domain.compliance.audit import verify_contact
 from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.compliance.model import ComplianceFacts, Reason
 from domain.contact import ComplianceContext, ContactRequest, MessageContext
@@ -33,7 +35,9 @@ from domain.playbook import Playbook, Step
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_asleep
+from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account, make_settings
+from workers.audit import audit_account
 from workers.campaigns import start_account_campaign
 from workers.devserver import time_skipping_server_binary
 from workers.run import workers
@@ -245,3 +249,65 @@ async def test_the_agent_refuses_a_send_the_rules_no_longer_allow(
         assert ledger.history("acme", "late", datetime(2000, 1, 1, tzinfo=UTC)) == []
     finally:
         ledger.dispose()
+
+
+def test_verification_finds_a_send_in_quiet_hours_and_an_ignored_cease() -> None:
+    facts = ComplianceFacts(timezones=["America/New_York"])
+    night = datetime(2026, 3, 10, 2, 30, tzinfo=UTC)  # 22:30 EDT on Mar 9
+    day = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 11:00 EDT
+    ok = verify_contact(
+        run_id="r", attempt_id="a", channel=Channel.EMAIL, to="x@example.com",
+        sent_at=day, facts=facts, history=[], legal_events=[],
+    )  # fmt: skip
+    assert ok.passed and ok.findings == []
+    late = verify_contact(
+        run_id="r", attempt_id="a", channel=Channel.EMAIL, to="x@example.com",
+        sent_at=night, facts=facts, history=[], legal_events=[],
+    )  # fmt: skip
+    assert not late.passed and "quiet_hours" in late.findings[0]
+    cease = (day - timedelta(hours=1), LegalEvent(kind=LegalEventKind.CEASE))
+    ignored = verify_contact(
+        run_id="r", attempt_id="a", channel=Channel.EMAIL, to="x@example.com",
+        sent_at=day, facts=facts, history=[], legal_events=[cease],
+    )  # fmt: skip
+    assert ignored.findings == ["sent while a cease received earlier was in force"]
+    lifted = [
+        (day - timedelta(hours=2), LegalEvent(kind=LegalEventKind.DISPUTE)),
+        (day - timedelta(hours=1), LegalEvent(kind=LegalEventKind.VERIFICATION_SENT)),
+    ]
+    after_verification = verify_contact(
+        run_id="r", attempt_id="a", channel=Channel.EMAIL, to="x@example.com",
+        sent_at=day, facts=facts, history=[], legal_events=lifted,
+    )  # fmt: skip
+    assert after_verification.passed
+
+
+async def test_audit_replays_every_contact_from_temporal_history(
+    client: Client, settings: Settings, running: list[Worker]
+) -> None:
+    account = make_account()
+    cadence = Playbook(
+        name="three",
+        steps=[
+            Step(id="mail", day=0, channel=Channel.EMAIL, template="first_notice"),
+            Step(id="text", day=1, channel=Channel.SMS, template="reminder"),
+            Step(id="call", day=2, channel=Channel.PHONE, template="call_script"),
+        ],
+        closing_days=0,
+    )
+    handle = await start_account_campaign(
+        client, settings, tenant=TENANT, campaign_id="audited", playbook=cadence,
+        account=account, seconds_per_day=0.2,
+    )  # fmt: skip
+    await handle.result()
+    report = await audit_account(client, TENANT.tenant_id, account.account_id)
+    assert [c.channel for c in report.contacts] == [Channel.EMAIL, Channel.SMS, Channel.PHONE]
+    assert report.violations == []
+    assert all(c.ruleset.startswith("us-federal@") for c in report.contacts)
+
+    result = await recoup(
+        "compliance", "audit", account.account_id, "--tenant", TENANT.tenant_id, "--json",
+        env=env_for(settings),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert len(json.loads(result.out)["contacts"]) == 3

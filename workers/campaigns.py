@@ -26,6 +26,7 @@ from domain.campaign import (
     account_workflow_id,
     portfolio_workflow_id,
 )
+from domain.compliance.facts import LegalEvent
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioInput, PortfolioStatus
 from workers.settings import Settings
@@ -135,6 +136,13 @@ async def account_status(client: Client, tenant_id: str, account_id: str) -> Cam
         agents.QUERY_STATUS, result_type=CampaignSnapshot
     )
     return snapshot
+
+
+async def send_legal_event(
+    client: Client, tenant_id: str, account_id: str, event: LegalEvent
+) -> None:
+    handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
+    await handle.signal(agents.SIGNAL_LEGAL, event)
 
 
 async def record_payment(
