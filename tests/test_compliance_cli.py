@@ -21,6 +21,9 @@ CONVERSATION_THEN_CALL = {
 }
 
 
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
 def env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
 
@@ -88,3 +91,14 @@ async def test_malformed_input_names_the_field(tmp_path: Path) -> None:
     not_json.write_text("{nope")
     result = await recoup("compliance", "check", str(not_json), env=env())
     assert result.code == 2 and "not JSON" in result.err
+
+
+async def test_the_readme_example_prints_what_the_readme_says(tmp_path: Path) -> None:
+    section = README[readme.index("**Check a contact yourself.**") :]
+    example = section.split("```json\n", 1)[1].split("```", 1)[0]
+    printed = section.split("$ recoup compliance check contact.json\n", 1)[1].split("\n", 1)[0]
+    path = tmp_path / "contact.json"
+    path.write_text(example)
+    result = await recoup("compliance", "check", str(path), env=env())
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == json.loads(printed)
