@@ -121,6 +121,10 @@ class SmtpSimulator:
             raise ValueError("code must be a 4xx or 5xx SMTP reply code")
         self._failures.extend([code] * n)
 
+    def clear_failures(self) -> None:
+        """Drop failures scheduled by ``fail_next`` that have not happened yet."""
+        self._failures.clear()
+
     def _take_failure(self) -> int | None:
         return self._failures.pop(0) if self._failures else None
 

@@ -311,3 +311,32 @@ async def test_audit_replays_every_contact_from_temporal_history(
     )  # fmt: skip
     assert result.code == 0, result.err
     assert len(json.loads(result.out)["contacts"]) == 3
+
+
+async def test_a_cease_cancels_a_send_stuck_in_retries(
+    client: Client, settings: Settings, running: list[Worker], smtp_sim: SmtpSimulator
+) -> None:
+    account = make_account(phones=[])
+    address = account.emails[0].address
+    smtp_sim.fail_next(100, code=451)  # the mail server refuses for now: the send retries
+    try:
+        handle = await start_account_campaign(
+            client, settings, tenant=TENANT, campaign_id="stuck", playbook=EMAIL_NOW,
+            account=account,
+        )  # fmt: skip
+
+        async def retrying() -> bool:
+            pending = (await handle.describe()).raw_description.pending_activities
+            return bool(pending) and pending[0].attempt >= 2
+
+        await until(retrying)
+        await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE))
+        outcome = await handle.result()
+    finally:
+        smtp_sim.clear_failures()
+    assert outcome.status is CollectionStatus.CEASED
+    assert outcome.contacts == {}
+    assert not [m for m in smtp_sim.messages if address in m.to]
+    snapshot = await status(client, account.account_id)
+    assert "cancelled" in (snapshot.attempts[0].detail or "")
+    assert any(d.stage == "legal event" and not d.allowed for d in snapshot.decisions)
