@@ -406,8 +406,17 @@ class AccountCampaign:
                 self._set_status(CollectionStatus.ACTIVE)
             sent = await self._send(step, channel, template, to, facts, history)
             if isinstance(sent, Decision):
+                # Refused at the moment of sending (a delay pushed it past a rule). Wait
+                # for the refusal's own earliest moment before planning again, so a
+                # worker clock ahead of the server's cannot make sends bounce.
                 self._record_decision(sent, step, channel, to, facts, len(history), "send")
-                continue  # the rules changed before it went out: plan again
+                if sent.earliest_allowed is not None:
+                    because = ", ".join(r.value for r in sent.reasons)
+                    await self._wait_until(
+                        sent.earliest_allowed,
+                        f"compliance at send time ({because}): {channel} '{template}'",
+                    )
+                continue
             return sent
 
     def _ask_gate(
