@@ -127,25 +127,25 @@ class _Checks:
         hours = rules.state_limit.hours if rules.state_limit else 0
         horizon = at - max(timedelta(days=days + 2), timedelta(hours=hours + 1))
         # Every instant in UTC from here on, so results come out in UTC whatever the input.
-        recent = [
-            c.model_copy(update={"at": c.at.astimezone(UTC)}) for c in history if c.at > horizon
-        ]
+        recent = [(c.at.astimezone(UTC), c) for c in history if c.at > horizon]
         self.calls = [
-            c.at for c in recent if c.channel is Channel.PHONE and c.direction == "outbound"
+            at for at, c in recent if c.channel is Channel.PHONE and c.direction == "outbound"
         ]
         conversations = [
-            c.at for c in recent if c.channel is Channel.PHONE and c.outcome == "conversation"
+            at for at, c in recent if c.channel is Channel.PHONE and c.outcome == "conversation"
         ]
         self.last_conversation = max(conversations) if conversations else None
         limit = rules.state_limit
         self.limited = sorted(
             (
-                c.at
-                for c in recent
+                at
+                for at, c in recent
                 if limit and c.channel in limit.channels and c.direction == "outbound"
             ),
             reverse=True,
         )
+        # Per zone: the date from which calls are free again (7-in-7), computed once.
+        self._calls_free_from: dict[ZoneInfo, date] = {}
 
     def temporary(self) -> list[tuple[Reason, Release]]:
         rules, phone = self.rules, self.channel is Channel.PHONE
@@ -200,8 +200,11 @@ class _Checks:
             return t
         release = t
         for zone in self.zones:
-            dates = sorted((c.astimezone(zone).date() for c in self.calls), reverse=True)
-            first_free = dates[limit.max_calls - 1] + timedelta(days=limit.days)
+            first_free = self._calls_free_from.get(zone)
+            if first_free is None:
+                dates = sorted((c.astimezone(zone).date() for c in self.calls), reverse=True)
+                first_free = dates[limit.max_calls - 1] + timedelta(days=limit.days)
+                self._calls_free_from[zone] = first_free
             if t.astimezone(zone).date() < first_free:
                 release = max(release, _local_midnight(first_free, zone))
         return release
@@ -222,18 +225,32 @@ class _Checks:
         if self._quiet_ok(t):
             return t
         quiet = self.rules.quiet_hours
-        candidates = []
-        for zone in self.zones:
-            today = t.astimezone(zone).date()
-            for offset in range(-1, _WINDOW_SEARCH_DAYS):
-                opening = datetime.combine(today + timedelta(days=offset), quiet.start, zone)
-                opening = opening.astimezone(UTC)
-                if opening > t:
-                    candidates.append(opening)
-        for moment in sorted(candidates):
-            if self._quiet_ok(moment):
-                return moment
-        return None
+        # The window reopens when some zone reaches its opening time. Try those
+        # openings a day at a time (usually the first day or two suffice); a DST
+        # change can make the next day's openings overlap this day's by an hour,
+        # so look at the next day too before settling on the best.
+        todays = [(zone, t.astimezone(zone).date()) for zone in self.zones]
+        best: datetime | None = None
+        for offset in range(-1, _WINDOW_SEARCH_DAYS):
+            openings = sorted(
+                opening
+                for zone, today in todays
+                if (
+                    opening := datetime.combine(
+                        today + timedelta(days=offset), quiet.start, zone
+                    ).astimezone(UTC)
+                )
+                > t
+            )
+            if best is not None and (not openings or openings[0] >= best):
+                break
+            for moment in openings:
+                if best is not None and moment >= best:
+                    break
+                if self._quiet_ok(moment):
+                    best = moment
+                    break
+        return best
 
     def _quiet_ok(self, t: datetime) -> bool:
         quiet = self.rules.quiet_hours
