@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -21,7 +23,7 @@ from domain.account import Account, EmailContact, PhoneContact, Tenant
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_awake
-from workers.devserver import FAST_TIMERS, temporal_binary
+from workers.devserver import FAST_TIMERS, temporal_binary, time_skipping_server_binary
 from workers.run import workers
 from workers.settings import Settings
 from workflows import search_attributes as sa
@@ -40,6 +42,26 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_extra_args=["--dynamic-config-value", FAST_TIMERS],
     )
     async with environment:
+        yield environment
+
+
+@pytest_asyncio.fixture
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping test server per test (days pass in milliseconds)."""
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(time_skipping_server_binary()),
+        data_converter=pydantic_data_converter,
+    )
+    async with environment:
+        # The test server knows no custom search attributes until told.
+        await environment.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=environment.client.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL
+                },
+            )
+        )
         yield environment
 
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import pytest_asyncio
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
@@ -39,10 +34,8 @@ from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account, make_settings
 from workers.audit import audit_account
 from workers.campaigns import start_account_campaign
-from workers.devserver import time_skipping_server_binary
 from workers.run import workers
 from workers.settings import Settings
-from workflows import search_attributes as sa
 
 EMAIL_NOW = Playbook(
     name="email-now",
@@ -70,24 +63,6 @@ async def until(check: object, within: float = 20.0) -> None:
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.1)
-
-
-@pytest_asyncio.fixture
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(time_skipping_server_binary()),
-        data_converter=pydantic_data_converter,
-    )
-    async with env:
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=env.client.namespace,
-                search_attributes={
-                    key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL
-                },
-            )
-        )
-        yield env
 
 
 async def test_a_contact_in_quiet_hours_waits_and_goes_out_at_eight_local(

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest_asyncio
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.playbook_files import load_playbook
@@ -21,29 +16,8 @@ from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.conftest import TENANT, make_account, make_settings
 from workers.campaigns import start_account_campaign
-from workers.devserver import time_skipping_server_binary
 from workers.run import workers
 from workers.settings import Settings
-from workflows import search_attributes as sa
-
-
-@pytest_asyncio.fixture
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A fresh time-skipping server per test, with our search attributes registered."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(time_skipping_server_binary()),
-        data_converter=pydantic_data_converter,
-    )
-    async with env:
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=env.client.namespace,
-                search_attributes={
-                    key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL
-                },
-            )
-        )
-        yield env
 
 
 async def test_standard_playbook_runs_its_21_days_in_seconds(
