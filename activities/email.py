@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import activity
 
-from activities.errors import classify, template_failure
-from activities.gate import check_before_send, record_contact
+from activities.compose import record_sent, render
+from activities.errors import classify
+from activities.gate import check_before_send
 from adapters.contact_ledger import ContactLedger
-from adapters.errors import ProviderError, TemplateError
+from adapters.errors import ProviderError
 from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
 from domain import agents
@@ -27,12 +26,7 @@ class EmailAgent:
     @activity.defn(name=agents.SEND_EMAIL)
     async def send_email(self, request: ContactRequest) -> ContactResult:
         decision = check_before_send(request)
-        try:
-            message = self._renderer.render(
-                request.template, request.channel, request.language, request.message
-            )
-        except TemplateError as err:
-            raise template_failure(err) from err
+        message = render(self._renderer, request)
         try:
             message_id = await self._mailer.send(
                 to=request.to,
@@ -43,9 +37,7 @@ class EmailAgent:
             )
         except ProviderError as err:
             raise classify(err) from err
-        sent_at = decision.earliest_allowed
-        assert sent_at is not None  # allowed decisions carry their own moment
-        await asyncio.to_thread(record_contact, self._ledger, request, ContactOutcome.SENT, sent_at)
+        sent_at = await record_sent(self._ledger, request, decision, ContactOutcome.SENT)
         return ContactResult(
             outcome=ContactOutcome.SENT,
             provider_ref=message_id,

@@ -13,10 +13,11 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import classify, template_failure
+from activities.compose import render
+from activities.errors import classify
 from activities.gate import check_before_send, record_contact
 from adapters.contact_ledger import ContactLedger
-from adapters.errors import ProviderError, TemplateError
+from adapters.errors import ProviderError
 from adapters.templates import TemplateRenderer
 from adapters.twilio import CallState, TwilioClient
 from domain import agents
@@ -58,12 +59,7 @@ class PhoneAgent:
                 decision = check_before_send(request)
                 assert decision.earliest_allowed is not None
                 placed_at, ruleset = decision.earliest_allowed, decision.ruleset
-                try:
-                    script = self._renderer.render(
-                        request.template, request.channel, request.language, request.message
-                    )
-                except TemplateError as err:
-                    raise template_failure(err) from err
+                script = render(self._renderer, request)
                 receipt = await self._client.place_call(
                     request.to,
                     script.text,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import activity
 
-from activities.errors import classify, template_failure
-from activities.gate import check_before_send, record_contact
+from activities.compose import record_sent, render
+from activities.errors import classify
+from activities.gate import check_before_send
 from adapters.contact_ledger import ContactLedger
-from adapters.errors import ProviderError, TemplateError
+from adapters.errors import ProviderError
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
 from domain import agents
@@ -27,21 +26,14 @@ class SmsAgent:
     @activity.defn(name=agents.SEND_SMS)
     async def send_sms(self, request: ContactRequest) -> ContactResult:
         decision = check_before_send(request)
-        try:
-            message = self._renderer.render(
-                request.template, request.channel, request.language, request.message
-            )
-        except TemplateError as err:
-            raise template_failure(err) from err
+        message = render(self._renderer, request)
         try:
             receipt = await self._client.send_sms(
                 request.to, message.text, idempotency_key=request.attempt_id
             )
         except ProviderError as err:
             raise classify(err) from err
-        sent_at = decision.earliest_allowed
-        assert sent_at is not None
-        await asyncio.to_thread(record_contact, self._ledger, request, ContactOutcome.SENT, sent_at)
+        sent_at = await record_sent(self._ledger, request, decision, ContactOutcome.SENT)
         # Delivery is reported later by the provider's status callback.
         return ContactResult(
             outcome=ContactOutcome.SENT,

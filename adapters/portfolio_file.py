@@ -27,21 +27,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from adapters.errors import AdapterError
 from domain.account import Account, Identifier
 from domain.errors import FieldProblem, problems
+from domain.portfolio import PORTFOLIO_COLUMNS
 
-COLUMNS = (
-    "account_id",
-    "name",
-    "email",
-    "phone",
-    "amount_due",
-    "currency",
-    "due_date",
-    "timezone",
-    "state",
-    "language",
-    "sms_consent",
-    "voice_consent",
-)
+COLUMNS = PORTFOLIO_COLUMNS
 # Accepted beyond the documented portfolio columns (compliance facts).
 OPTIONAL_COLUMNS = ("time_barred",)
 ACCEPTED_COLUMNS = COLUMNS + OPTIONAL_COLUMNS

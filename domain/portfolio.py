@@ -11,6 +11,22 @@ from domain.campaign import AccountOutcome, CollectionStatus
 from domain.channels import Channel, TaskQueues
 from domain.playbook import Playbook
 
+# The portfolio file format (CSV header / JSON keys), documented in the README.
+PORTFOLIO_COLUMNS = (
+    "account_id",
+    "name",
+    "email",
+    "phone",
+    "amount_due",
+    "currency",
+    "due_date",
+    "timezone",
+    "state",
+    "language",
+    "sms_consent",
+    "voice_consent",
+)
+
 
 class PortfolioPageRequest(BaseModel):
     """Load accounts ``[offset, offset+limit)`` of a stored portfolio."""

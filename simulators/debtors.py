@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.account import Account
 from domain.channels import Channel
+from domain.portfolio import PORTFOLIO_COLUMNS
 from simulators.zones import awake, most_awake
 
 _CENT = Decimal("0.01")
@@ -254,20 +255,6 @@ def _rng(seed: int, *parts: object) -> random.Random:
 
 # --- sample portfolios -------------------------------------------------------
 
-PORTFOLIO_COLUMNS = (
-    "account_id",
-    "name",
-    "email",
-    "phone",
-    "amount_due",
-    "currency",
-    "due_date",
-    "timezone",
-    "state",
-    "language",
-    "sms_consent",
-    "voice_consent",
-)
 
 # (state, IANA zone, area codes, weight ≈ population). Phone, state and time zone
 # of a row agree, as they would in a real portfolio.

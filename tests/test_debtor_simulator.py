@@ -13,9 +13,9 @@ import pytest
 
 from domain.account import Account, EmailContact, PhoneContact
 from domain.channels import Channel
+from domain.portfolio import PORTFOLIO_COLUMNS
 from domain.replies import ReplyIntent, read_reply
 from simulators.debtors import (
-    PORTFOLIO_COLUMNS,
     DebtorMix,
     DebtorSimulator,
     Persona,
