@@ -112,14 +112,7 @@ async def start_account_campaign(
         task_queue=settings.queues.campaigns,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         result_type=AccountOutcome,
-        search_attributes=sa.for_account(
-            tenant_id=tenant.tenant_id,
-            campaign_id=campaign_id,
-            account_id=account.account_id,
-            status="scheduled",
-            amount_due=float(account.amount_due),
-            days_past_due=account.days_past_due,
-        ),
+        search_attributes=sa.for_account(tenant.tenant_id, campaign_id, account),
         static_summary=campaign_summary(playbook.name, campaign_id, account),
     )
 

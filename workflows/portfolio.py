@@ -136,14 +136,7 @@ class Portfolio:
                 id=child_id,
                 task_queue=inp.queues.campaigns,
                 parent_close_policy=ParentClosePolicy.ABANDON,
-                search_attributes=sa.for_account(
-                    tenant_id=tenant_id,
-                    campaign_id=inp.campaign_id,
-                    account_id=account.account_id,
-                    status="scheduled",
-                    amount_due=float(account.amount_due),
-                    days_past_due=account.days_past_due,
-                ),
+                search_attributes=sa.for_account(tenant_id, inp.campaign_id, account),
                 static_summary=campaign_summary(inp.playbook.name, inp.campaign_id, account),
             )
             self._progress.started += 1

@@ -10,6 +10,8 @@ from datetime import datetime
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
+from domain.account import Account
+
 TENANT = SearchAttributeKey.for_keyword("RecoupTenant")
 CAMPAIGN = SearchAttributeKey.for_keyword("RecoupCampaign")
 ACCOUNT = SearchAttributeKey.for_keyword("RecoupAccount")
@@ -46,24 +48,17 @@ _CLI_TYPE = {
 REGISTRATION: dict[str, str] = {key.name: _CLI_TYPE[key.indexed_value_type.name] for key in ALL}
 
 
-def for_account(
-    *,
-    tenant_id: str,
-    campaign_id: str,
-    account_id: str,
-    status: str,
-    amount_due: float,
-    days_past_due: int,
-) -> TypedSearchAttributes:
+def for_account(tenant_id: str, campaign_id: str, account: Account) -> TypedSearchAttributes:
+    """What an account campaign starts with (it upserts status, channel and times later)."""
     pairs: list[
         SearchAttributePair[str] | SearchAttributePair[float] | SearchAttributePair[int]
     ] = [
         SearchAttributePair(TENANT, tenant_id),
         SearchAttributePair(CAMPAIGN, campaign_id),
-        SearchAttributePair(ACCOUNT, account_id),
-        SearchAttributePair(STATUS, status),
-        SearchAttributePair(AMOUNT_DUE, amount_due),
-        SearchAttributePair(DAYS_PAST_DUE, days_past_due),
+        SearchAttributePair(ACCOUNT, account.account_id),
+        SearchAttributePair(STATUS, "scheduled"),
+        SearchAttributePair(AMOUNT_DUE, float(account.amount_due)),
+        SearchAttributePair(DAYS_PAST_DUE, account.days_past_due),
     ]
     return TypedSearchAttributes(pairs)
 
