@@ -9,13 +9,44 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from activities.errors import template_failure
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import classify, template_failure
 from activities.gate import record_contact
 from adapters.contact_ledger import ContactLedger
-from adapters.errors import TemplateError
+from adapters.errors import ProviderError, TemplateError
 from adapters.templates import RenderedMessage, TemplateRenderer
 from domain.compliance.model import Decision
-from domain.contact import ContactOutcome, ContactRequest
+from domain.contact import ContactOutcome, ContactRequest, ContactResult
+from domain.resilience import RetryRules
+
+
+def provider_failure(err: ProviderError, request: ContactRequest) -> ApplicationError:
+    """The Temporal error for a provider failure, timed by the channel's retry rule.
+
+    The delay is computed here, not by the retry policy, because Temporal has no
+    linear back-off.
+    """
+    rule = request.retry or RetryRules().for_channel(request.channel)
+    attempt = activity.info().attempt
+    return classify(err, attempt, rule.delay_after(attempt))
+
+
+async def already_sent(ledger: ContactLedger, request: ContactRequest) -> ContactResult | None:
+    """The result of this attempt if an earlier try sent it (checked before the gate:
+    a message that went out at 20:59 is still sent when the retry runs at 21:01)."""
+    contact = await asyncio.to_thread(ledger.recorded, request.attempt_id)
+    if contact is None:
+        return None
+    activity.logger.info("attempt %s was sent by an earlier try: not resent", request.attempt_id)
+    # The ledger keeps what the gate counts ("delivered"); the agent reported "sent".
+    outcome = ContactOutcome.SENT if contact.outcome == "delivered" else contact.outcome
+    return ContactResult(
+        outcome=ContactOutcome(outcome),
+        sent_at=contact.at,
+        detail="sent by an earlier try (sent-ledger)",
+    )
 
 
 def render(renderer: TemplateRenderer, request: ContactRequest) -> RenderedMessage:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.compose import record_sent, render
-from activities.errors import classify
+from activities.compose import already_sent, provider_failure, record_sent, render
 from activities.gate import check_before_send
 from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError
@@ -25,6 +24,8 @@ class EmailAgent:
 
     @activity.defn(name=agents.SEND_EMAIL)
     async def send_email(self, request: ContactRequest) -> ContactResult:
+        if sent := await already_sent(self._ledger, request):
+            return sent
         decision = check_before_send(request)
         message = render(self._renderer, request)
         try:
@@ -36,7 +37,7 @@ class EmailAgent:
                 idempotency_key=request.attempt_id,
             )
         except ProviderError as err:
-            raise classify(err) from err
+            raise provider_failure(err, request) from err
         sent_at = await record_sent(self._ledger, request, decision, ContactOutcome.SENT)
         return ContactResult(
             outcome=ContactOutcome.SENT,

@@ -8,6 +8,8 @@ so the step's fallback channel is tried.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.exceptions import ApplicationError
 
 from adapters.errors import ProviderError, TemplateError
@@ -19,17 +21,27 @@ _TWILIO_OPTED_OUT = {"21610"}
 _SMTP_INVALID = {550, 551, 553}
 
 
-def classify(err: ProviderError) -> ApplicationError:
+def classify(
+    err: ProviderError, attempt: int = 1, retry_delay: timedelta | None = None
+) -> ApplicationError:
+    """The Temporal error for ``err`` at try ``attempt``.
+
+    A transient one waits ``retry_delay`` before the next try; the try number is
+    in the details so a dead letter can say how many were made.
+    """
     detail = f"{err.provider}: {err}"
+    tried = {"attempt": attempt}
     if err.retryable:
-        return ApplicationError(detail, type="TransientProviderError")
+        return ApplicationError(
+            detail, tried, type="TransientProviderError", next_retry_delay=retry_delay
+        )
     if err.code in _TWILIO_OPTED_OUT:
         kind = "OptedOut"
     elif err.code in _TWILIO_INVALID or err.status_code in _SMTP_INVALID:
         kind = "InvalidAddress"
     else:
         kind = "PermanentProviderError"
-    return ApplicationError(detail, type=kind, non_retryable=True)
+    return ApplicationError(detail, tried, type=kind, non_retryable=True)
 
 
 def template_failure(err: TemplateError) -> ApplicationError:

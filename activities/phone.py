@@ -13,8 +13,7 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.compose import render
-from activities.errors import classify
+from activities.compose import provider_failure, render
 from activities.gate import check_before_send, record_contact
 from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError
@@ -75,7 +74,7 @@ class PhoneAgent:
                 activity.heartbeat(sid, placed_at.isoformat())
                 await asyncio.sleep(self._poll)
         except ProviderError as err:
-            raise classify(err) from err
+            raise provider_failure(err, request) from err
         outcome = call_outcome(call)
         await asyncio.to_thread(record_contact, self._ledger, request, outcome, placed_at)
         if outcome is ContactOutcome.FAILED:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.compose import record_sent, render
-from activities.errors import classify
+from activities.compose import already_sent, provider_failure, record_sent, render
 from activities.gate import check_before_send
 from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError
@@ -25,6 +24,8 @@ class SmsAgent:
 
     @activity.defn(name=agents.SEND_SMS)
     async def send_sms(self, request: ContactRequest) -> ContactResult:
+        if sent := await already_sent(self._ledger, request):
+            return sent
         decision = check_before_send(request)
         message = render(self._renderer, request)
         try:
@@ -32,7 +33,7 @@ class SmsAgent:
                 request.to, message.text, idempotency_key=request.attempt_id
             )
         except ProviderError as err:
-            raise classify(err) from err
+            raise provider_failure(err, request) from err
         sent_at = await record_sent(self._ledger, request, decision, ContactOutcome.SENT)
         # Delivery is reported later by the provider's status callback.
         return ContactResult(

@@ -5,6 +5,10 @@ rely on one workflow's history alone. Channel agents record each contact here
 when it is made (idempotent by attempt id: a retried activity records once), and
 a new campaign loads the recent ones before its first touch.
 
+It is also the agents' sent-ledger: SMTP (and production Twilio) take no
+idempotency key, so an agent checks here first and does not send an attempt
+that was already sent by a worker that died before it could report.
+
 Tables are created with ``create_all`` for now; alembic arrives with the read model.
 """
 
@@ -66,6 +70,16 @@ class ContactLedger:
             except IntegrityError:  # a concurrent retry recorded it first
                 session.rollback()
 
+    def recorded(self, attempt_id: str) -> PastContact | None:
+        """The contact recorded for ``attempt_id``, if it was made.
+
+        Channel agents ask this before sending: a retry of an attempt whose send
+        went through (the worker died before reporting it) must not send again.
+        """
+        with Session(self._engine) as session:
+            row = session.get(LedgerEntry, attempt_id)
+        return None if row is None else _past_contact(row)
+
     def history(self, tenant_id: str, account_id: str, since: datetime) -> list[PastContact]:
         """The debt's contacts after ``since``, oldest first."""
         query = (
@@ -76,16 +90,17 @@ class ContactLedger:
         )
         with Session(self._engine) as session:
             rows: Sequence[LedgerEntry] = session.exec(query).all()
-        return [
-            PastContact(
-                at=row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),  # SQLite drops it
-                channel=row.channel,
-                outcome=row.outcome,
-                to=row.to,
-                direction=row.direction,
-            )
-            for row in rows
-        ]
+        return [_past_contact(row) for row in rows]
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+
+def _past_contact(row: LedgerEntry) -> PastContact:
+    return PastContact(
+        at=row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),  # SQLite drops it
+        channel=row.channel,
+        outcome=row.outcome,
+        to=row.to,
+        direction=row.direction,
+    )

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from cli import account, campaign, compliance, playbook
+from cli import account, campaign, compliance, dlq, playbook
 from cli.demo import demo
 from cli.dev import dev, worker
 
@@ -24,6 +24,7 @@ app.add_typer(campaign.app, name="campaign")
 app.add_typer(account.app, name="account")
 app.add_typer(playbook.app, name="playbook")
 app.add_typer(compliance.app, name="compliance")
+app.add_typer(dlq.app, name="dlq")
 
 
 def run() -> None:

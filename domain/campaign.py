@@ -14,6 +14,7 @@ from domain.compliance.facts import GateRecord, LegalHolds
 from domain.compliance.model import PastContact
 from domain.contact import ContactAttempt
 from domain.playbook import Playbook
+from domain.resilience import RetryRules
 
 
 class CollectionStatus(StrEnum):
@@ -97,6 +98,9 @@ class CampaignState(BaseModel):
     promises: int = 0
     last_reply_intent: str | None = None
     promise_until: datetime | None = None
+    dead_letters: list[str] = Field(default_factory=list, description="Ids, oldest first.")
+    redrives: list[str] = Field(default_factory=list, description="Step ids to contact again.")
+    redrive_count: int = 0
     watchers: list[str] = Field(default_factory=list)
     account: Account
     holds: LegalHolds = Field(default_factory=LegalHolds)
@@ -116,6 +120,7 @@ class AccountCampaignInput(BaseModel):
         default=86_400, gt=0, description="Compress playbook days (demo, tests)."
     )
     queues: TaskQueues = Field(default_factory=TaskQueues)
+    retry: RetryRules = Field(default_factory=RetryRules, description="The tenant's, resolved.")
     parent_workflow_id: str | None = None
     max_history_events: int = Field(
         default=10_000, ge=100, description="Continue-as-new above this history length."
@@ -144,6 +149,7 @@ class CampaignSnapshot(BaseModel):
     promise_until: datetime | None
     holds: LegalHolds
     decisions: list[GateRecord]
+    dead_letters: list[str] = Field(default_factory=list)
 
 
 class AccountOutcome(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from domain.account import Money
 from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts, PastContact
+from domain.resilience import RetryRule
 
 
 class ContactOutcome(StrEnum):
@@ -63,6 +64,9 @@ class ContactRequest(BaseModel):
     language: str = "en"
     message: MessageContext
     compliance: ComplianceContext
+    retry: RetryRule | None = Field(
+        default=None, description="The channel's retry schedule; None: the seed's."
+    )
 
 
 class ContactResult(BaseModel):

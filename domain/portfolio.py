@@ -10,6 +10,7 @@ from domain.account import Account, Identifier, Tenant
 from domain.campaign import AccountOutcome, CollectionStatus
 from domain.channels import Channel, TaskQueues
 from domain.playbook import Playbook
+from domain.resilience import RetryRules
 
 # The portfolio file format (CSV header / JSON keys), documented in the README.
 PORTFOLIO_COLUMNS = (
@@ -85,6 +86,7 @@ class PortfolioInput(BaseModel):
     page_size: int = Field(default=100, ge=1, le=1000)
     seconds_per_day: float = Field(default=86_400, gt=0)
     queues: TaskQueues = Field(default_factory=TaskQueues)
+    retry: RetryRules = Field(default_factory=RetryRules, description="The tenant's, resolved.")
     max_history_events: int = Field(default=10_000, ge=100)
     # carried across continue-as-new
     offset: int = 0

@@ -8,23 +8,27 @@ be scaled and rate-limited on its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from enum import StrEnum
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.dead_letters import DeadLetterRecorder
 from activities.email import EmailAgent
 from activities.history import HistoryLoader
 from activities.phone import PhoneAgent
 from activities.portfolio import PortfolioLoader
 from activities.sms import SmsAgent
 from adapters.contact_ledger import ContactLedger
+from adapters.dead_letter_store import DeadLetterStore
 from adapters.portfolio_store import PortfolioStore
 from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
+from domain.channels import Channel
 from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
@@ -62,6 +66,15 @@ async def workers(
         await asyncio.to_thread(ledger.create_tables)
         stack.callback(ledger.dispose)
 
+        def channel_worker(channel: Channel, activity: Callable[..., Any]) -> None:
+            # The provider's rate limit holds across every worker of the queue.
+            limit = settings.rate_limit(channel)
+            worker(
+                queues.for_channel(channel),
+                activities=[activity],
+                max_task_queue_activities_per_second=limit,
+            )
+
         def worker(task_queue: str, **kwargs: object) -> None:
             built.append(
                 Worker(
@@ -76,12 +89,16 @@ async def workers(
         if Role.CAMPAIGNS in roles:
             store = PortfolioStore(settings.sql_url)
             stack.callback(store.dispose)
+            dead_letters = DeadLetterStore(settings.sql_url)
+            await asyncio.to_thread(dead_letters.create_tables)
+            stack.callback(dead_letters.dispose)
             worker(
                 queues.campaigns,
                 workflows=ALL_WORKFLOWS,
                 activities=[
                     PortfolioLoader(store, redact(settings.sql_url)).load_portfolio_page,
                     HistoryLoader(ledger).load_contact_history,
+                    DeadLetterRecorder(dead_letters).record_dead_letter,
                 ],
             )
         if Role.EMAIL in roles:
@@ -94,7 +111,7 @@ async def workers(
                 use_tls=settings.smtp_use_tls,
                 start_tls=settings.smtp_start_tls,
             )
-            worker(queues.email, activities=[EmailAgent(mailer, renderer, ledger).send_email])
+            channel_worker(Channel.EMAIL, EmailAgent(mailer, renderer, ledger).send_email)
         if roles & {Role.SMS, Role.PHONE}:
             twilio = TwilioClient(
                 settings.twilio_base_url,
@@ -105,12 +122,12 @@ async def workers(
             )
             stack.push_async_callback(twilio.aclose)
             if Role.SMS in roles:
-                worker(queues.sms, activities=[SmsAgent(twilio, renderer, ledger).send_sms])
+                channel_worker(Channel.SMS, SmsAgent(twilio, renderer, ledger).send_sms)
             if Role.PHONE in roles:
                 phone = PhoneAgent(
                     twilio, renderer, ledger, poll_seconds=settings.call_poll_seconds
                 )
-                worker(queues.phone, activities=[phone.place_call])
+                channel_worker(Channel.PHONE, phone.place_call)
         yield built
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.channels import TaskQueues
+from domain.channels import Channel, TaskQueues
+from domain.resilience import RetryOverrides, RetryRules
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,9 +66,29 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = 200
     max_concurrent_workflow_tasks: int = 100
 
+    # Resilience: retry schedules (seed defaults; JSON in the environment, e.g.
+    # RECOUP_RETRY='{"sms": {"max_attempts": 4, "backoff": "linear", "initial_seconds": 5}}'),
+    # per-tenant overrides (RECOUP_TENANT_RETRY='{"acme": {"phone": {...}}}'), and each
+    # channel queue's provider rate limit in sends per second across all workers.
+    retry: RetryRules = Field(default_factory=RetryRules)
+    tenant_retry: dict[str, RetryOverrides] = Field(default_factory=dict)
+    email_per_second: float | None = Field(default=None, gt=0)
+    sms_per_second: float | None = Field(default=None, gt=0)
+    phone_per_second: float | None = Field(default=None, gt=0)
+
     @cached_property
     def queues(self) -> TaskQueues:
         return TaskQueues.with_suffix(self.task_queue_suffix)
+
+    def retry_rules(self, tenant_id: str) -> RetryRules:
+        """The deployment's retry rules with the tenant's overrides applied."""
+        overrides = self.tenant_retry.get(tenant_id)
+        return overrides.applied_to(self.retry) if overrides else self.retry
+
+    def rate_limit(self, channel: Channel) -> float | None:
+        """Sends per second the channel's task queue allows (None: unlimited)."""
+        limit: float | None = getattr(self, f"{channel.value}_per_second")
+        return limit
 
     @property
     def sql_url(self) -> str:

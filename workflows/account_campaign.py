@@ -58,33 +58,33 @@ with workflow.unsafe.imports_passed_through():
         MessageContext,
         format_amount,
     )
+    from domain.dead_letters import DeadLetter, FailedSend, RedriveRequest, dead_letter_id
     from domain.playbook import Step, StepCondition, StopCondition
     from domain.replies import ReplyIntent, read_reply
+    from domain.resilience import Backoff, RetryRule
     from workflows import search_attributes as sa
 
-# The seed's per-channel retry rules (messaging seed, "Retry Mechanisms").
 # Permanent failures are raised as these non-retryable error types by activities.
 PERMANENT_ERRORS = ["PermanentProviderError", "InvalidAddress", "OptedOut", "TemplateError"]
-RETRY_POLICIES = {
-    Channel.EMAIL: RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=4.0,
-        maximum_attempts=3,
+
+
+def retry_policy(rule: RetryRule) -> RetryPolicy:
+    """Temporal's policy for a channel's rule (messaging seed, "Retry Mechanisms").
+
+    Provider failures carry their own ``next_retry_delay`` computed from the rule
+    (Temporal has no linear back-off); this policy bounds the attempts and times
+    the retries of failures no agent saw, such as a worker crash or a timeout.
+    """
+    exponential = rule.backoff is Backoff.EXPONENTIAL
+    return RetryPolicy(
+        initial_interval=rule.delay_after(1),
+        backoff_coefficient=rule.multiplier if exponential else 1.0,
+        maximum_interval=max(rule.schedule, default=rule.delay_after(1)),
+        maximum_attempts=rule.max_attempts,
         non_retryable_error_types=PERMANENT_ERRORS,
-    ),
-    Channel.SMS: RetryPolicy(
-        initial_interval=timedelta(seconds=5),
-        backoff_coefficient=2.0,
-        maximum_attempts=3,
-        non_retryable_error_types=PERMANENT_ERRORS,
-    ),
-    Channel.PHONE: RetryPolicy(
-        initial_interval=timedelta(seconds=30),
-        backoff_coefficient=1.0,
-        maximum_attempts=2,
-        non_retryable_error_types=PERMANENT_ERRORS,
-    ),
-}
+    )
+
+
 # A call rings, is answered and runs its message: give it longer, with heartbeats.
 START_TO_CLOSE = {
     Channel.EMAIL: timedelta(seconds=60),
@@ -114,6 +114,9 @@ class AccountCampaign:
         self._last_channel: Channel | None = None
         # Bumped by every legal event, so an in-flight send can be re-checked.
         self._legal_epoch = 0
+        # The current step's sends that failed for good, and its last command.
+        self._failures: list[FailedSend] = []
+        self._last_request: ContactRequest | None = None
 
     # --- run ---------------------------------------------------------------
 
@@ -139,6 +142,7 @@ class AccountCampaign:
             st.prior_contacts, st.history_loaded = loaded.contacts, True
         steps = inp.playbook.steps
         while st.next_step < len(steps) and not st.status.terminal:
+            await self._run_redrives()
             step = steps[st.next_step]
             due = st.started_at + self._days(step.day)
             channel_note = f"{step.channel} '{step.template}'"
@@ -147,6 +151,8 @@ class AccountCampaign:
             )
             if st.status.terminal:
                 break
+            if st.redrives:
+                continue  # an operator redrove a dead letter: contact for it first
             if await self._honour_promise():
                 continue
             if await self._execute_step(step):
@@ -274,6 +280,7 @@ class AccountCampaign:
             promise_until=st.promise_until,
             holds=st.holds,
             decisions=st.decisions[-50:],
+            dead_letters=list(st.dead_letters),
         )
 
     # --- waiting -----------------------------------------------------------
@@ -287,6 +294,8 @@ class AccountCampaign:
         while not self._state.status.terminal:
             if self._state.status is CollectionStatus.PROMISED:
                 return  # the caller decides how long the promise pauses outreach
+            if self._state.redrives:
+                return
             remaining = when - workflow.now()
             if remaining <= timedelta(0):
                 return
@@ -314,8 +323,12 @@ class AccountCampaign:
         return True
 
     async def _wait_for_payment(self, until: datetime, what: str) -> None:
+        """Wait until ``until`` (or the end); a redrive wakes it unless a promise pauses."""
         self._plan(what, until)
-        while not self._state.status.terminal and workflow.now() < until:
+        st = self._state
+        while not st.status.terminal and workflow.now() < until:
+            if st.redrives and st.status is not CollectionStatus.PROMISED:
+                return
             self._changed = False
             try:
                 await workflow.wait_condition(
@@ -337,6 +350,9 @@ class AccountCampaign:
         assert st.started_at is not None
         end = st.started_at + self._days(self._inp.playbook.total_days)
         await self._wait_for_payment(end, "playbook done: waiting for payment")
+        while st.redrives and not st.status.terminal:
+            await self._run_redrives()
+            await self._wait_for_payment(end, "playbook done: waiting for payment")
         if st.status.terminal:
             return
         if st.promise_until is not None and st.promise_until > workflow.now():
@@ -346,8 +362,12 @@ class AccountCampaign:
 
     # --- contacting ----------------------------------------------------------
 
-    async def _execute_step(self, step: Step) -> bool:
-        """Contact the debtor for ``step``; False when the step must be tried again later."""
+    async def _execute_step(self, step: Step, redrive: int = 0) -> bool:
+        """Contact the debtor for ``step``; False when the step must be tried again later.
+
+        When every option failed to send (retries and fallbacks exhausted), the
+        command becomes a dead letter an operator can redrive.
+        """
         st = self._state
         if step.min_balance is not None and st.balance < step.min_balance:
             self._record_skip(step, step.channel, "balance below the step's minimum")
@@ -355,8 +375,13 @@ class AccountCampaign:
         options: list[tuple[Channel, str, bool]] = [
             (step.channel, step.template, self._conditions_hold(step))
         ]
-        if step.fallback is not None:
-            options.append((step.fallback, step.fallback_template or step.template, True))
+        fallback = step.fallback
+        if fallback is None and step.channel is Channel.PHONE:
+            # The seed: a call that fails goes to SMS where texting is allowed, else email.
+            fallback = Channel.SMS if self._address_for(Channel.SMS) else Channel.EMAIL
+        if fallback is not None:
+            options.append((fallback, step.fallback_template or step.template, True))
+        self._failures, self._last_request = [], None
         reasons: list[str] = []
         for channel, template, allowed in options:
             if not allowed:
@@ -366,7 +391,7 @@ class AccountCampaign:
             if to is None:
                 reasons.append(f"{channel}: no usable contact point")
                 continue
-            why_not = await self._contact(step, channel, template, to)
+            why_not = await self._contact(step, channel, template, to, redrive)
             if why_not is None:
                 return True
             if why_not is _PAUSED:
@@ -375,13 +400,17 @@ class AccountCampaign:
                 return True
             reasons.append(f"{channel}: {why_not}")
         self._record_skip(step, step.channel, "; ".join(reasons))
+        if self._failures and self._last_request is not None:
+            await self._dead_letter(step, template, redrive)
         if not self._any_channel_usable() and self._inp.playbook.stops_on(
             StopCondition.OPTED_OUT_EVERYWHERE
         ):
             self._set_status(CollectionStatus.OPTED_OUT)
         return True
 
-    async def _contact(self, step: Step, channel: Channel, template: str, to: str) -> str | None:
+    async def _contact(
+        self, step: Step, channel: Channel, template: str, to: str, redrive: int = 0
+    ) -> str | None:
         """Ask the gate, wait until it allows, send. None when sent; otherwise why not."""
         st = self._state
         while True:
@@ -404,7 +433,7 @@ class AccountCampaign:
                 continue
             if st.status is CollectionStatus.SCHEDULED:
                 self._set_status(CollectionStatus.ACTIVE)
-            sent = await self._send(step, channel, template, to, facts, history)
+            sent = await self._send(step, channel, template, to, facts, history, redrive)
             if isinstance(sent, Decision):
                 # Refused at the moment of sending (a delay pushed it past a rule). Wait
                 # for the refusal's own earliest moment before planning again, so a
@@ -487,6 +516,7 @@ class AccountCampaign:
         to: str,
         facts: ComplianceFacts,
         history: list[PastContact],
+        redrive: int = 0,
     ) -> str | Decision | None:
         """Run the channel agent; a legal event arriving meanwhile cancels it if it now bars it.
 
@@ -495,8 +525,14 @@ class AccountCampaign:
         """
         st = self._state
         info = workflow.info()
+        # Deterministic, so a retried or replayed send is recognised by the provider
+        # and the sent-ledger; a redrive is a new command and gets a new id.
+        attempt_id = f"{info.workflow_id}/{info.first_execution_run_id}/{step.id}/{channel}"
+        if redrive:
+            attempt_id += f"/redrive-{redrive}"
+        rule = self._inp.retry.for_channel(channel)
         request = ContactRequest(
-            attempt_id=f"{info.workflow_id}/{info.first_execution_run_id}/{step.id}/{channel}",
+            attempt_id=attempt_id,
             tenant_id=self._inp.tenant.tenant_id,
             account_id=st.account.account_id,
             channel=channel,
@@ -515,6 +551,7 @@ class AccountCampaign:
                 time_barred=st.account.time_barred,
             ),
             compliance=ComplianceContext(facts=facts, history=history),
+            retry=rule,
         )
         self._last_channel = channel
         self._describe(f"sending {channel} '{template}' ({step.id})", None)
@@ -526,7 +563,7 @@ class AccountCampaign:
             task_queue=self._inp.queues.for_channel(channel),
             start_to_close_timeout=START_TO_CLOSE[channel],
             heartbeat_timeout=HEARTBEAT.get(channel),
-            retry_policy=RETRY_POLICIES[channel],
+            retry_policy=retry_policy(rule),
             summary=f"{channel} · {template} · step {step.id}",
         )
         seen_epoch = self._legal_epoch
@@ -556,6 +593,18 @@ class AccountCampaign:
             if isinstance(cause, ApplicationError) and cause.type in {"OptedOut", "InvalidAddress"}:
                 # Never use that address on that channel again.
                 self._opt_out(channel, to)
+            self._failures.append(
+                FailedSend(
+                    channel=channel,
+                    to=to,
+                    attempt_id=request.attempt_id,
+                    error_type=(cause.type if isinstance(cause, ApplicationError) else None)
+                    or type(cause or err).__name__,
+                    error=detail[:2000],
+                    attempts=_attempts(cause, rule),
+                )
+            )
+            self._last_request = request
             st.attempts.append(
                 ContactAttempt(
                     attempt_id=request.attempt_id,
@@ -583,6 +632,66 @@ class AccountCampaign:
         if result.outcome is ContactOutcome.BOUNCED:
             self._opt_out(channel, to)  # a hard bounce: never use that address again
         return None if result.outcome is not ContactOutcome.FAILED else "failed"
+
+    async def _dead_letter(self, step: Step, template: str, redrive: int) -> None:
+        st = self._state
+        assert self._last_request is not None
+        info = workflow.info()
+        letter = DeadLetter(
+            dead_letter_id=dead_letter_id(info.workflow_id, step.id, redrive),
+            tenant_id=self._inp.tenant.tenant_id,
+            account_id=st.account.account_id,
+            campaign_id=self._inp.campaign_id,
+            workflow_id=info.workflow_id,
+            step_id=step.id,
+            template=template,
+            created_at=workflow.now(),
+            failures=list(self._failures),
+            request=self._last_request,
+        )
+        await workflow.execute_activity(
+            agents.RECORD_DEAD_LETTER,
+            letter,
+            task_queue=self._inp.queues.campaigns,
+            start_to_close_timeout=timedelta(seconds=30),
+            summary=f"dead letter · step {step.id} · {letter.last_error[:80]}",
+        )
+        st.dead_letters.append(letter.dead_letter_id)
+        del st.dead_letters[:-MAX_DECISIONS_CARRIED]
+
+    async def _run_redrives(self) -> None:
+        """Contact again for each redriven dead letter, through the gate as always."""
+        st = self._state
+        by_id = {s.id: s for s in self._inp.playbook.steps}
+        while st.redrives and not st.status.terminal:
+            step = by_id[st.redrives.pop(0)]
+            st.redrive_count += 1
+            await self._execute_step(step, redrive=st.redrive_count)
+
+    # --- operator updates ------------------------------------------------------
+
+    @workflow.update(name=agents.UPDATE_REDRIVE)
+    def redrive(self, request: RedriveRequest) -> str:
+        """Queue a dead letter's step to be contacted for again; the gate decides when."""
+        self._state.redrives.append(request.step_id)
+        self._changed = True
+        return f"step {request.step_id} queued for another contact"
+
+    @redrive.validator
+    def _validate_redrive(self, request: RedriveRequest) -> None:
+        st = self._state
+        if st.status.terminal:
+            raise ValueError(
+                f"the campaign has finished ({st.status.value}); start a new one for the account"
+            )
+        if st.status in {CollectionStatus.PROMISED, CollectionStatus.DISPUTED}:
+            raise ValueError(f"outreach is paused ({st.status.value}); redrive it later")
+        if request.dead_letter_id not in st.dead_letters:
+            raise ValueError(f"{request.dead_letter_id} is not a dead letter of this campaign")
+        if request.step_id not in {s.id for s in self._inp.playbook.steps}:
+            raise ValueError(f"step {request.step_id!r} is not in the playbook")
+        if request.step_id in st.redrives:
+            raise ValueError(f"step {request.step_id!r} is already queued for redrive")
 
     def _conditions_hold(self, step: Step) -> bool:
         st = self._state
@@ -737,3 +846,12 @@ class AccountCampaign:
                 # is still this workflow's result.
                 workflow.logger.warning("could not notify %s: %s", watcher, err)
         return outcome
+
+
+def _attempts(cause: BaseException | None, rule: RetryRule) -> int:
+    """How many tries Temporal made: all of them when it gave up, else the one that failed."""
+    if isinstance(cause, ApplicationError) and cause.details:
+        detail = cause.details[-1]
+        if isinstance(detail, dict) and isinstance(detail.get("attempt"), int):
+            return int(detail["attempt"])
+    return rule.max_attempts

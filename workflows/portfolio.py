@@ -130,6 +130,7 @@ class Portfolio:
                     playbook=inp.playbook,
                     seconds_per_day=inp.seconds_per_day,
                     queues=inp.queues,
+                    retry=inp.retry,
                     parent_workflow_id=workflow.info().workflow_id,
                     max_history_events=inp.max_history_events,
                 ),

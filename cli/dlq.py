@@ -1,0 +1,152 @@
+"""``recoup dlq``: contact commands that failed after every retry and fallback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from temporalio.client import Client
+
+from adapters.dead_letter_store import DeadLetterStore
+from cli.common import (
+    EXIT_ERROR,
+    EXIT_INPUT,
+    console,
+    err_console,
+    fail,
+    load_settings,
+    print_json,
+    run,
+    with_client,
+)
+from domain.channels import Channel
+from domain.dead_letters import DeadLetter, DeadLetterStatus
+from workers.dead_letters import RedriveRefused, redrive
+
+app = typer.Typer(
+    help="Dead letters: list, read and redrive contacts that failed for good.",
+    no_args_is_help=True,
+)
+
+
+def _store() -> DeadLetterStore:
+    store = DeadLetterStore(load_settings().sql_url)
+    store.create_tables()
+    return store
+
+
+@app.command("list")
+def list_(
+    channel: Annotated[Channel | None, typer.Option(help="Only this channel.")] = None,
+    status: Annotated[
+        DeadLetterStatus | None, typer.Option(help="open or redriven (default: both).")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Dead letters, oldest first."""
+    store = _store()
+    try:
+        letters = store.list(tenant_id=tenant, channel=channel, status=status)
+    finally:
+        store.dispose()
+    if as_json:
+        for letter in letters:
+            typer.echo(letter.model_dump_json())
+        return
+    table = Table(title=f"{len(letters)} dead letter(s)")
+    for column in ("id", "created (UTC)", "status", "tenant", "account", "step"):
+        table.add_column(column, no_wrap=True)  # ids are copied into `dlq show`: keep whole
+    table.add_column("last error", overflow="fold")
+    for letter in letters:
+        table.add_row(
+            letter.dead_letter_id,
+            f"{letter.created_at:%Y-%m-%d %H:%M:%S}",
+            letter.status.value,
+            letter.tenant_id,
+            letter.account_id,
+            letter.step_id,
+            letter.last_error[:90],
+        )
+    console.print(table)
+
+
+def _get(store: DeadLetterStore, dead_letter_id: str) -> DeadLetter:
+    letter = store.get(dead_letter_id)
+    if letter is None:
+        fail(f"no dead letter {dead_letter_id!r} (see `recoup dlq list`)", EXIT_INPUT)
+    return letter
+
+
+@app.command()
+def show(
+    dead_letter_id: Annotated[str, typer.Argument(help="The id from `recoup dlq list`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One dead letter: its command, every failure and its last error."""
+    store = _store()
+    try:
+        letter = _get(store, dead_letter_id)
+    finally:
+        store.dispose()
+    if as_json:
+        print_json(letter)
+        return
+    table = Table(title=f"dead letter {letter.dead_letter_id}", show_header=False)
+    table.add_row("status", letter.status.value)
+    table.add_row("created", f"{letter.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    if letter.redriven_at:
+        table.add_row("redriven", f"{letter.redriven_at:%Y-%m-%d %H:%M:%S} UTC")
+    table.add_row("campaign", f"{letter.campaign_id} ({letter.workflow_id})")
+    table.add_row("account", f"{letter.tenant_id}/{letter.account_id}")
+    table.add_row("step", f"{letter.step_id} · template {letter.template}")
+    for failure in letter.failures:
+        tries = f"{failure.attempts} {'try' if failure.attempts == 1 else 'tries'}"
+        table.add_row(
+            f"  {failure.channel.value} → {failure.to}",
+            f"{failure.error_type} after {tries}: {failure.error}",
+        )
+    console.print(table)
+
+
+@app.command("redrive")
+def redrive_(
+    dead_letter_id: Annotated[
+        str | None, typer.Argument(help="The id from `recoup dlq list`; or use --all.")
+    ] = None,
+    all_open: Annotated[bool, typer.Option("--all", help="Every open dead letter.")] = False,
+    channel: Annotated[Channel | None, typer.Option(help="With --all: only this channel.")] = None,
+    tenant: Annotated[str | None, typer.Option(help="With --all: only this tenant.")] = None,
+) -> None:
+    """Send dead letters back to their campaigns, which ask the compliance gate again."""
+    if (dead_letter_id is None) == (not all_open):
+        fail("give one dead letter id or --all", EXIT_INPUT)
+    store = _store()
+    try:
+        if dead_letter_id is not None:
+            letters = [_get(store, dead_letter_id)]
+        else:
+            letters = store.list(tenant_id=tenant, channel=channel, status=DeadLetterStatus.OPEN)
+
+        async def go(client: Client) -> int:
+            refused = 0
+            for letter in letters:
+                try:
+                    await redrive(client, store, letter)
+                except RedriveRefused as exc:
+                    refused += 1
+                    err_console.print(f"[yellow]{letter.dead_letter_id}[/]: not redriven: {exc}")
+                else:
+                    console.print(
+                        f"{letter.dead_letter_id}: redriven into {letter.workflow_id} "
+                        f"(step {letter.step_id})"
+                    )
+            return refused
+
+        refused = run(with_client(load_settings(), go)) if letters else 0
+    finally:
+        store.dispose()
+    console.print(f"{len(letters) - refused} redriven, {refused} refused")
+    if refused:
+        raise typer.Exit(EXIT_ERROR)

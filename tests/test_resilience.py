@@ -1,0 +1,351 @@
+"""Retry schedules, fallback, dead letters and the sent-ledger, against real providers.
+
+Schedules are checked where they are decided (the agent's failure carries the
+delay Temporal waits), and end to end with a tenant's shortened rules so the
+dev server runs the whole retry, fallback and dead-letter path in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.email import EmailAgent
+from activities.sms import SmsAgent
+from adapters.contact_ledger import ContactLedger
+from adapters.dead_letter_store import DeadLetterStore
+from adapters.smtp import SmtpMailer
+from adapters.templates import TemplateRenderer
+from adapters.twilio import TwilioClient
+from domain.campaign import CollectionStatus
+from domain.channels import Channel
+from domain.compliance.model import ComplianceFacts
+from domain.contact import ComplianceContext, ContactOutcome, ContactRequest, MessageContext
+from domain.dead_letters import DeadLetterStatus
+from domain.playbook import Playbook, Step
+from domain.resilience import Backoff, RetryOverrides, RetryRule, RetryRules
+from simulators.smtp import SmtpSimulator
+from simulators.twilio import TwilioSimulator
+from tests.cli_support import env_for, recoup
+from tests.conftest import DAYTIME_ZONE, TENANT, TWILIO_SID, TWILIO_TOKEN, make_account
+from tests.test_account_campaign import (
+    calls_to,
+    eventually,
+    mails_to,
+    start,
+    status,
+    texts_to,
+)
+from workers.settings import Settings
+
+FAST = RetryOverrides(
+    email=RetryRule(max_attempts=3, backoff=Backoff.EXPONENTIAL, initial_seconds=0.1),
+    sms=RetryRule(max_attempts=3, backoff=Backoff.LINEAR, initial_seconds=0.1),
+    phone=RetryRule(max_attempts=2, backoff=Backoff.FIXED, initial_seconds=0.1),
+)
+
+
+def seconds(deltas: list[timedelta]) -> list[float]:
+    return [d.total_seconds() for d in deltas]
+
+
+# --- the rules ---------------------------------------------------------------
+
+
+def test_default_rules_are_the_seeds() -> None:
+    rules = RetryRules()
+    assert (rules.email.max_attempts, seconds(rules.email.schedule)) == (3, [1, 4])
+    assert (rules.sms.max_attempts, seconds(rules.sms.schedule)) == (3, [5, 10])
+    assert (rules.phone.max_attempts, seconds(rules.phone.schedule)) == (2, [30])
+    # The seed's third delays (16 s, 15 s) follow when a deployment allows a fourth try.
+    four = rules.email.model_copy(update={"max_attempts": 4})
+    assert seconds(four.schedule) == [1, 4, 16]
+    assert seconds(rules.sms.model_copy(update={"max_attempts": 4}).schedule) == [5, 10, 15]
+
+
+def test_tenant_overrides_replace_only_the_channels_they_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "RECOUP_TENANT_RETRY",
+        '{"acme": {"sms": {"max_attempts": 5, "backoff": "fixed", "initial_seconds": 2}}}',
+    )
+    settings = Settings()
+    acme = settings.retry_rules("acme")
+    assert acme.sms == RetryRule(max_attempts=5, backoff=Backoff.FIXED, initial_seconds=2)
+    assert acme.email == RetryRules().email
+    assert settings.retry_rules("other") == RetryRules()
+
+
+def test_a_bad_override_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECOUP_TENANT_RETRY", '{"acme": {"sms": {"max_attempts": 0}}}')
+    with pytest.raises(ValueError, match=r"acme\.sms\.max_attempts"):
+        Settings()
+
+
+# --- the agents time their own retries -----------------------------------------
+
+
+def request_for(channel: Channel, to: str) -> ContactRequest:
+    return ContactRequest(
+        attempt_id=f"account/acme/r-{uuid.uuid4().hex[:8]}/run/notice/{channel}",
+        tenant_id="acme",
+        account_id="r",
+        channel=channel,
+        to=to,
+        template="reminder",
+        message=MessageContext(
+            debtor_name="Rae Retry",
+            account_id="r",
+            creditor="Acme",
+            collector="Acme",
+            balance=Decimal("10.00"),
+            currency="USD",
+            due_date=date(2026, 1, 1),
+            days_past_due=90,
+        ),
+        compliance=ComplianceContext(
+            facts=ComplianceFacts(timezones=[DAYTIME_ZONE], sms_consent=True, voice_consent=True)
+        ),
+    )
+
+
+@pytest_asyncio.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[ContactLedger]:
+    store = ContactLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    store.create_tables()
+    yield store
+    store.dispose()
+
+
+def attempt(n: int) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=n)
+    return env
+
+
+async def test_sms_retries_back_off_linearly_5_10_15(
+    twilio_sim: TwilioSimulator, ledger: ContactLedger
+) -> None:
+    async with TwilioClient(
+        twilio_sim.base_url, TWILIO_SID, TWILIO_TOKEN, "+15005550006"
+    ) as client:
+        agent = SmsAgent(client, TemplateRenderer(Settings().template_dir), ledger)
+        request = request_for(Channel.SMS, "+14155550123")
+        waits = []
+        for n in (1, 2, 3):
+            twilio_sim.fail_next(1, status=503)
+            with pytest.raises(ApplicationError) as failed:
+                await attempt(n).run(agent.send_sms, request)
+            assert failed.value.type == "TransientProviderError"
+            assert not failed.value.non_retryable
+            assert failed.value.details[-1] == {"attempt": n}
+            waits.append(failed.value.next_retry_delay)
+    assert seconds([w for w in waits if w is not None]) == [5, 10, 15]
+
+
+async def test_email_retries_back_off_exponentially_1_4_16(
+    smtp_sim: SmtpSimulator, ledger: ContactLedger
+) -> None:
+    mailer = SmtpMailer("127.0.0.1", smtp_sim.port, sender="c@recoup.example")
+    agent = EmailAgent(mailer, TemplateRenderer(Settings().template_dir), ledger)
+    request = request_for(Channel.EMAIL, f"rae.{uuid.uuid4().hex[:6]}@example.com")
+    waits = []
+    for n in (1, 2, 3):
+        smtp_sim.fail_next(1, code=451)
+        with pytest.raises(ApplicationError) as failed:
+            await attempt(n).run(agent.send_email, request)
+        waits.append(failed.value.next_retry_delay)
+    assert seconds([w for w in waits if w is not None]) == [1, 4, 16]
+
+
+async def test_a_permanent_provider_error_is_not_retried(
+    twilio_sim: TwilioSimulator, ledger: ContactLedger
+) -> None:
+    async with TwilioClient(
+        twilio_sim.base_url, TWILIO_SID, TWILIO_TOKEN, "+15005550006"
+    ) as client:
+        agent = SmsAgent(client, TemplateRenderer(Settings().template_dir), ledger)
+        twilio_sim.fail_next(1, status=400)
+        with pytest.raises(ApplicationError) as failed:
+            await attempt(1).run(agent.send_sms, request_for(Channel.SMS, "+14155550124"))
+    assert failed.value.type == "PermanentProviderError"
+    assert failed.value.non_retryable
+
+
+async def test_a_retry_after_the_send_went_through_does_not_send_again(
+    smtp_sim: SmtpSimulator, ledger: ContactLedger
+) -> None:
+    """The worker died after the relay accepted the mail: the retry finds it in the
+    sent-ledger and reports it sent, without a second message (and without asking
+    the gate, which may say no by now)."""
+    mailer = SmtpMailer("127.0.0.1", smtp_sim.port, sender="c@recoup.example")
+    agent = EmailAgent(mailer, TemplateRenderer(Settings().template_dir), ledger)
+    address = f"once.{uuid.uuid4().hex[:6]}@example.com"
+    request = request_for(Channel.EMAIL, address)
+    first = await attempt(1).run(agent.send_email, request)
+    # The retry runs after the debtor's calling hours have ended.
+    late = request.model_copy(
+        update={"compliance": ComplianceContext(facts=ComplianceFacts(timezones=["Etc/GMT-14"]))}
+    )
+    again = await attempt(2).run(agent.send_email, late)
+    assert len(mails_to(smtp_sim, address)) == 1
+    assert first.outcome is again.outcome is ContactOutcome.SENT
+    assert again.sent_at == first.sent_at
+    assert again.detail is not None and "earlier try" in again.detail
+
+
+# --- end to end: retries, fallback, dead letters ---------------------------------
+
+
+@pytest.fixture
+def fast_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"tenant_retry": {TENANT.tenant_id: FAST}})
+
+
+def one_step(channel: Channel, fallback: Channel | None = None, later: bool = False) -> Playbook:
+    steps = [Step(id="touch", day=0, channel=channel, template="reminder", fallback=fallback)]
+    if later:  # keeps the campaign running, so a dead letter can be redriven
+        steps.append(Step(id="later", day=365, channel=Channel.EMAIL, template="reminder"))
+    return Playbook(name="resilience", steps=steps, closing_days=0)
+
+
+async def test_transient_sms_failures_are_retried_then_sent(
+    client: Client,
+    fast_settings: Settings,
+    running: object,
+    twilio_sim: TwilioSimulator,
+) -> None:
+    account = make_account()
+    number = account.phones[0].number
+    twilio_sim.fail_next(2, status=503)
+    handle = await start(client, fast_settings, account, one_step(Channel.SMS))
+    outcome = await handle.result()
+    assert outcome.status is CollectionStatus.EXHAUSTED
+    assert len(texts_to(twilio_sim, number)) == 1
+    snapshot = await status(handle)
+    assert [a.outcome for a in snapshot.attempts] == [ContactOutcome.SENT]
+    assert snapshot.dead_letters == []
+
+
+async def test_a_failed_call_falls_back_to_sms(
+    client: Client,
+    fast_settings: Settings,
+    running: object,
+    twilio_sim: TwilioSimulator,
+) -> None:
+    account = make_account()
+    number = account.phones[0].number
+    twilio_sim.fail_next(2, status=503)  # both tries of the call
+    handle = await start(client, fast_settings, account, one_step(Channel.PHONE))
+    await handle.result()
+    snapshot = await status(handle)
+    assert calls_to(twilio_sim, number) == 0
+    assert len(texts_to(twilio_sim, number)) == 1
+    assert [(a.channel, a.outcome) for a in snapshot.attempts] == [
+        (Channel.PHONE, ContactOutcome.FAILED),
+        (Channel.SMS, ContactOutcome.SENT),
+    ]
+
+
+async def test_a_failed_call_falls_back_to_email_without_sms_consent(
+    client: Client,
+    fast_settings: Settings,
+    running: object,
+    twilio_sim: TwilioSimulator,
+    smtp_sim: SmtpSimulator,
+) -> None:
+    account = make_account()
+    account.phones[0].sms_consent = False
+    twilio_sim.fail_next(2, status=503)
+    handle = await start(client, fast_settings, account, one_step(Channel.PHONE))
+    await handle.result()
+    assert texts_to(twilio_sim, account.phones[0].number) == []
+    assert len(mails_to(smtp_sim, account.emails[0].address)) == 1
+
+
+async def test_exhausted_retries_and_fallbacks_make_a_dead_letter_an_operator_redrives(
+    client: Client,
+    fast_settings: Settings,
+    running: object,
+    twilio_sim: TwilioSimulator,
+    smtp_sim: SmtpSimulator,
+) -> None:
+    account = make_account()
+    address, number = account.emails[0].address, account.phones[0].number
+    smtp_sim.fail_next(3, code=451)  # every email try
+    twilio_sim.fail_next(3, status=500)  # every SMS try of the fallback
+    playbook = one_step(Channel.EMAIL, fallback=Channel.SMS, later=True)
+    handle = await start(client, fast_settings, account, playbook)
+    store = DeadLetterStore(fast_settings.sql_url)
+    store.create_tables()
+    try:
+        snapshot = await status(handle)
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while not snapshot.dead_letters and datetime.now(UTC) < deadline:
+            await asyncio.sleep(0.1)
+            snapshot = await status(handle)
+        [letter_id] = snapshot.dead_letters
+        letter = store.get(letter_id)
+        assert letter is not None
+        assert letter.status is DeadLetterStatus.OPEN
+        assert [(f.channel, f.error_type, f.attempts) for f in letter.failures] == [
+            (Channel.EMAIL, "TransientProviderError", 3),
+            (Channel.SMS, "TransientProviderError", 3),
+        ]
+        assert letter.request.to == number and letter.request.account_id == account.account_id
+        assert mails_to(smtp_sim, address) == [] and texts_to(twilio_sim, number) == []
+
+        env = env_for(fast_settings)
+        listed = await recoup("dlq", "list", "--channel", "email", env=env)
+        assert listed.code == 0, listed.err
+        assert letter_id in listed.out and "20500" in listed.out  # the last error: SMS
+        other = await recoup("dlq", "list", "--channel", "phone", env=env)
+        assert letter_id not in other.out
+        shown = await recoup("dlq", "show", letter_id, env=env)
+        assert shown.code == 0 and "after 3 tries" in shown.out
+
+        redriven = await recoup("dlq", "redrive", letter_id, env=env)
+        assert redriven.code == 0, redriven.err
+        await eventually(lambda: len(mails_to(smtp_sim, address)) == 1)
+        stored = store.get(letter_id)
+        assert stored is not None and stored.status is DeadLetterStatus.REDRIVEN
+        again = await recoup("dlq", "redrive", letter_id, env=env)
+        assert again.code == 1 and "already redriven" in again.err
+        snapshot = await status(handle)
+        assert snapshot.attempts[-1].outcome is ContactOutcome.SENT
+        assert "redrive-1" in snapshot.attempts[-1].attempt_id
+    finally:
+        store.dispose()
+        await handle.terminate("test done")
+
+
+async def test_a_finished_campaign_refuses_a_redrive(
+    client: Client,
+    fast_settings: Settings,
+    running: object,
+    smtp_sim: SmtpSimulator,
+) -> None:
+    account = make_account(phones=[])
+    smtp_sim.fail_next(3, code=451)
+    handle = await start(client, fast_settings, account, one_step(Channel.EMAIL))
+    await handle.result()
+    [letter_id] = (await status(handle)).dead_letters
+    result = await recoup("dlq", "redrive", "--all", env=env_for(fast_settings))
+    assert result.code == 1
+    assert letter_id in result.err and "has finished (exhausted)" in result.err
+    store = DeadLetterStore(fast_settings.sql_url)
+    letter = store.get(letter_id)
+    store.dispose()
+    assert letter is not None and letter.status is DeadLetterStatus.OPEN
