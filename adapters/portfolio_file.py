@@ -31,7 +31,7 @@ from domain.portfolio import PORTFOLIO_COLUMNS
 
 COLUMNS = PORTFOLIO_COLUMNS
 # Accepted beyond the documented portfolio columns (compliance facts).
-OPTIONAL_COLUMNS = ("time_barred",)
+OPTIONAL_COLUMNS = ("time_barred", "priority")
 ACCEPTED_COLUMNS = COLUMNS + OPTIONAL_COLUMNS
 REQUIRED_COLUMNS = ("account_id", "name", "amount_due", "due_date")
 
@@ -308,6 +308,7 @@ class _RowParser:
             "state": value("state", _state),
             "language": value("language", _language),
             "time_barred": bool(value("time_barred", _flag)),
+            "priority": value("priority", _priority),
         }
         try:
             # Failed values are left out: their problem is already recorded.
@@ -461,6 +462,18 @@ def _language(value: object) -> str:
     if not _TWO_LETTERS.match(text):
         raise _Invalid(f"must be a 2-letter language code such as en{_got(text)}")
     return text.lower()
+
+
+def _priority(value: object) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise _Invalid(f"expected a whole number from 1 (called first) to 5{_got(value)}") from None
+    if not 1 <= number <= 5:
+        raise _Invalid(f"expected a whole number from 1 (called first) to 5{_got(value)}")
+    return number
 
 
 def _flag(value: object) -> bool:

@@ -89,6 +89,12 @@ class Account(BaseModel):
     time_barred: bool = Field(
         default=False, description="Past the statute of limitations: no threat of suit."
     )
+    priority: int | None = Field(
+        default=None,
+        ge=1,
+        le=5,
+        description="Temporal task priority of its calls: 1 is called first; None is 3.",
+    )
 
     _zones = field_validator("timezones")(known_zones)
 

@@ -47,6 +47,7 @@ from tests.test_account_campaign import (
     status,
     texts_to,
 )
+from workers.run import Role, workers
 from workers.settings import Settings
 
 FAST = RetryOverrides(
@@ -349,3 +350,40 @@ async def test_a_finished_campaign_refuses_a_redrive(
     letter = store.get(letter_id)
     store.dispose()
     assert letter is not None and letter.status is DeadLetterStatus.OPEN
+
+
+# --- rate limits and priority ----------------------------------------------------
+
+
+async def test_backlogged_calls_go_to_priority_1_accounts_first(
+    client: Client, settings: Settings, twilio_sim: TwilioSimulator
+) -> None:
+    """Calls queue up behind the provider's rate limit; the highest priority is served first."""
+    ordinary = [make_account(priority=5) for _ in range(4)]
+    urgent = make_account(priority=1)
+    playbook = one_step(Channel.PHONE)
+    async with workers(client, settings, roles=[Role.CAMPAIGNS]) as built, built[0]:
+        handles = [await start(client, settings, a, playbook) for a in [*ordinary, urgent]]
+        for handle in handles:  # every call is scheduled, none can run yet
+            while not (await handle.describe()).raw_description.pending_activities:  # noqa: ASYNC110 (polls the server)
+                await asyncio.sleep(0.05)
+        one_at_a_time = settings.model_copy(update={"max_concurrent_activities": 1})
+        async with workers(client, one_at_a_time, roles=[Role.PHONE]) as phone, phone[0]:
+            await asyncio.gather(*(h.result() for h in handles))
+    numbers = {a.phones[0].number for a in [*ordinary, urgent]}
+    order = [c.to for c in twilio_sim.calls if c.to in numbers]
+    assert order[0] == urgent.phones[0].number, order
+
+
+async def test_each_channel_queue_gets_its_providers_rate_limit(
+    client: Client, settings: Settings
+) -> None:
+    limited = settings.model_copy(update={"sms_per_second": 2.5, "phone_per_second": 0.5})
+    async with workers(client, limited) as built:
+        limits = {
+            w.task_queue: w.config().get("max_task_queue_activities_per_second") for w in built
+        }
+    queues = limited.queues
+    assert limits[queues.sms] == 2.5
+    assert limits[queues.phone] == 0.5
+    assert limits[queues.email] is None

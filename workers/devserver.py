@@ -25,6 +25,9 @@ from workflows.search_attributes import REGISTRATION
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 # Fire timers close to their deadline: compressed playbooks use second-long days.
 FAST_TIMERS = 'history.timerProcessorMaxTimeShift="10ms"'
+# Task priority (calls to priority-1 accounts first) needs the priority-aware matcher,
+# which Server 1.32 ships switched off; a production cluster sets the same key.
+PRIORITY_MATCHER = "matching.useNewMatcher=true"
 
 
 class DevServerError(RuntimeError):
@@ -68,6 +71,7 @@ def dev_server_args(
             args += ["--sqlite-pragma", pragma]
     for name, kind in REGISTRATION.items():
         args += ["--search-attribute", f"{name}={kind}"]
+    args += ["--dynamic-config-value", PRIORITY_MATCHER]
     if fast_timers:
         args += ["--dynamic-config-value", FAST_TIMERS]
     args += ["--log-level", "warn", "--ui-disable-news-fetch"]

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import Priority, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -564,6 +564,10 @@ class AccountCampaign:
             start_to_close_timeout=START_TO_CLOSE[channel],
             heartbeat_timeout=HEARTBEAT.get(channel),
             retry_policy=retry_policy(rule),
+            # A call backlog (the provider's rate limit) serves priority 1 accounts first.
+            priority=Priority(priority_key=st.account.priority)
+            if channel is Channel.PHONE and st.account.priority is not None
+            else Priority.default,
             summary=f"{channel} · {template} · step {step.id}",
         )
         seen_epoch = self._legal_epoch
