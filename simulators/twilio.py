@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import inspect
 import logging
 import math
-import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
@@ -32,13 +30,13 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import httpx
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
 from domain.account import E164
+from simulators.http import EmbeddedServer
 
 log = logging.getLogger(__name__)
 
@@ -252,41 +250,23 @@ class TwilioSimulator:
         self._message_listeners: list[Listener[SimulatedMessage]] = []
         self._call_listeners: list[Listener[SimulatedCall]] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._server: _EmbeddedServer | None = None
-        self._serve_task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
-        self._base_url: str | None = None
         self._app = self._build_app()
+        self._server = EmbeddedServer(self._app, name="Twilio simulator")
 
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on ``host:port`` (0 picks a free port); return the base URL."""
-        if self._server is not None:
+        if self._server.started:
             raise RuntimeError("Twilio simulator already started")
-        # Binding here, not in uvicorn, makes a busy port raise OSError to the
-        # caller instead of uvicorn calling sys.exit() inside a task.
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.create_server((host, port), family=family)
-        config = uvicorn.Config(
-            self._app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = _EmbeddedServer(config)
         self._http = httpx.AsyncClient(timeout=5.0, trust_env=False)
-        self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._serve_task.done():
-                await self._serve_task
-                raise RuntimeError("Twilio simulator exited during startup")
-            await asyncio.sleep(0.005)
-        bound = sock.getsockname()[1]
-        shown = f"[{host}]" if family == socket.AF_INET6 else host
-        self._base_url = f"http://{shown}:{bound}"
-        return self._base_url
+        try:
+            return await self._server.start(host, port)
+        except BaseException:
+            await self._http.aclose()
+            self._http = None
+            raise
 
     async def stop(self) -> None:
         """Cancel in-flight message/call progress and shut the server down."""
@@ -294,18 +274,14 @@ class TwilioSimulator:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._server is not None and self._serve_task is not None:
-            self._server.should_exit = True
-            await self._serve_task
+        await self._server.stop()
         if self._http is not None:
             await self._http.aclose()
-        self._server = self._serve_task = self._http = self._base_url = None
+        self._http = None
 
     @property
     def base_url(self) -> str:
-        if self._base_url is None:
-            raise RuntimeError("Twilio simulator not started")
-        return self._base_url
+        return self._server.base_url
 
     # -- scripting -----------------------------------------------------------
 
@@ -792,14 +768,6 @@ class TwilioSimulator:
             "trunk_sid": None,
             "uri": f"{uri}.json",
         }
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the host process owns Ctrl-C."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
 
 
 async def _notify(listeners: list[Listener[_T]], item: _T) -> None:

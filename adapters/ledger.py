@@ -1,0 +1,197 @@
+"""The creditor's CRM/ledger over its JSON REST API, with failures classified once.
+
+Where an arrangement is booked: an adjustment posted to the account, and
+reversed if the arrangement is undone (a saga's compensation). Every POST
+carries the caller's idempotency key, so a retried post or reversal never
+books twice. Runs against the real CRM and against ``simulators.crm``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from adapters.errors import ProviderError
+
+PROVIDER = "ledger"
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class Adjustment(BaseModel):
+    """An adjustment as the CRM reports it; ``status`` is ``posted`` or ``reversed``."""
+
+    id: str
+    account_id: str
+    kind: str
+    amount: Decimal
+    currency: str
+    reference: str
+    memo: str
+    status: str
+    created_at: datetime
+    reversed_at: datetime | None = None
+    reversal_reason: str | None = None
+
+
+class _AdjustmentList(BaseModel):
+    data: list[Adjustment]
+
+
+class LedgerClient:
+    """An async client for one CRM tenant's ledger API."""
+
+    def __init__(self, base_url: str, api_key: str, timeout: float = 10.0) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": "recoup",
+            },
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def post_adjustment(
+        self,
+        *,
+        account_id: str,
+        kind: str,
+        amount: Decimal,
+        currency: str,
+        reference: str,
+        memo: str,
+        idempotency_key: str,
+    ) -> Adjustment:
+        """Book ``amount`` against ``account_id``; the CRM validates kind and amount."""
+        body = {
+            "kind": kind,
+            # A decimal string, never a float: "1234.50" must arrive as written.
+            "amount": f"{amount:f}",
+            "currency": currency,
+            "reference": reference,
+            "memo": memo,
+        }
+        path = f"/v1/accounts/{_segment(account_id)}/adjustments"
+        return _parse(Adjustment, await self._request("POST", path, body, idempotency_key))
+
+    async def reverse_adjustment(
+        self, adjustment_id: str, *, reason: str, idempotency_key: str
+    ) -> Adjustment:
+        """Undo an adjustment; reversing a reversed one returns it unchanged."""
+        path = f"/v1/adjustments/{_segment(adjustment_id)}/reversal"
+        data = await self._request("POST", path, {"reason": reason}, idempotency_key)
+        return _parse(Adjustment, data)
+
+    async def adjustments(self, account_id: str) -> list[Adjustment]:
+        data = await self._request("GET", f"/v1/accounts/{_segment(account_id)}/adjustments")
+        return _parse(_AdjustmentList, data).data
+
+    async def account(self, account_id: str) -> dict[str, Any] | None:
+        """The CRM's record of ``account_id`` (balance, currency, …), None if unknown."""
+        try:
+            return await self._request("GET", f"/v1/accounts/{_segment(account_id)}")
+        except ProviderError as err:
+            if err.status_code == 404:
+                return None
+            raise
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        try:
+            response = await self._http.request(method, path, json=body, headers=headers)
+        except httpx.TransportError as exc:
+            # Timeouts, refused/reset connections, protocol errors: transient,
+            # and safe to retry because every POST carries an idempotency key.
+            raise ProviderError(
+                f"ledger {method} {path}: {type(exc).__name__}: {exc}",
+                retryable=True,
+                provider=PROVIDER,
+            ) from exc
+        if not response.is_success:
+            raise _http_error(method, path, response)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise _garbled(response) from exc
+        if not isinstance(data, dict):
+            raise _garbled(response)
+        return data
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _http_error(method: str, path: str, response: httpx.Response) -> ProviderError:
+    status = response.status_code
+    code: str | None = None
+    message = response.reason_phrase
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        if error.get("code") is not None:
+            code = str(error["code"])
+        message = str(error.get("message") or message)
+        if error.get("field"):
+            message += f" (field: {error['field']})"
+    # 5xx, 429 and 408 pass; any other 4xx (bad token, invalid adjustment,
+    # idempotency key reused for another request) fails the same way every time.
+    retryable = status in (408, 429) or status >= 500
+    label = f"{status} {code}" if code else str(status)
+    return ProviderError(
+        f"ledger {method} {path} → {label}: {message}",
+        retryable=retryable,
+        provider=PROVIDER,
+        status_code=status,
+        code=code,
+    )
+
+
+def _garbled(response: httpx.Response) -> ProviderError:
+    # A 2xx without a JSON object comes from a proxy, not the CRM; POSTs carry
+    # an idempotency key, so retrying is safe.
+    return ProviderError(
+        f"ledger answered {response.status_code} with an unreadable body",
+        retryable=True,
+        provider=PROVIDER,
+        status_code=response.status_code,
+    )
+
+
+def _parse(model: type[_M], data: dict[str, Any]) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ProviderError(
+            f"unexpected ledger resource: {exc}", retryable=True, provider=PROVIDER
+        ) from exc
