@@ -7,13 +7,16 @@ and once the provider accepted the contact, record it in the debt's ledger.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import classify, template_failure
+from activities.errors import circuit_open, classify, template_failure
 from activities.gate import record_contact
+from adapters.breakers import CircuitBreaker, CircuitOpen
 from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError, TemplateError
 from adapters.templates import RenderedMessage, TemplateRenderer
@@ -31,6 +34,23 @@ def provider_failure(err: ProviderError, request: ContactRequest) -> Application
     rule = request.retry or RetryRules().for_channel(request.channel)
     attempt = activity.info().attempt
     return classify(err, attempt, rule.delay_after(attempt))
+
+
+@asynccontextmanager
+async def provider_call(breaker: CircuitBreaker | None) -> AsyncIterator[None]:
+    """Call a provider through its circuit breaker; an open breaker fails at once, untried.
+
+    Only transient provider failures count against the breaker: an invalid number
+    says nothing about the provider's health.
+    """
+    if breaker is None:
+        yield
+        return
+    try:
+        async with breaker.guard():
+            yield
+    except CircuitOpen as err:
+        raise circuit_open(err) from err
 
 
 async def already_sent(ledger: ContactLedger, request: ContactRequest) -> ContactResult | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.compose import already_sent, provider_failure, record_sent, render
+from activities.compose import already_sent, provider_call, provider_failure, record_sent, render
 from activities.gate import check_before_send
+from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError
 from adapters.smtp import SmtpMailer
@@ -16,11 +17,16 @@ from domain.contact import ContactOutcome, ContactRequest, ContactResult
 
 class EmailAgent:
     def __init__(
-        self, mailer: SmtpMailer, renderer: TemplateRenderer, ledger: ContactLedger
+        self,
+        mailer: SmtpMailer,
+        renderer: TemplateRenderer,
+        ledger: ContactLedger,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._mailer = mailer
         self._renderer = renderer
         self._ledger = ledger
+        self._breaker = breaker
 
     @activity.defn(name=agents.SEND_EMAIL)
     async def send_email(self, request: ContactRequest) -> ContactResult:
@@ -29,13 +35,14 @@ class EmailAgent:
         decision = check_before_send(request)
         message = render(self._renderer, request)
         try:
-            message_id = await self._mailer.send(
-                to=request.to,
-                subject=message.subject or request.template.replace("_", " ").title(),
-                text=message.text,
-                html=message.html,
-                idempotency_key=request.attempt_id,
-            )
+            async with provider_call(self._breaker):
+                message_id = await self._mailer.send(
+                    to=request.to,
+                    subject=message.subject or request.template.replace("_", " ").title(),
+                    text=message.text,
+                    html=message.html,
+                    idempotency_key=request.attempt_id,
+                )
         except ProviderError as err:
             raise provider_failure(err, request) from err
         sent_at = await record_sent(self._ledger, request, decision, ContactOutcome.SENT)

@@ -12,7 +12,9 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
+from adapters.breakers import CircuitOpen
 from adapters.errors import ProviderError, TemplateError
+from domain import agents
 
 # Twilio error codes that say the number itself is unusable.
 _TWILIO_INVALID = {"21211", "21214", "21217", "21401", "21407", "21614"}
@@ -42,6 +44,22 @@ def classify(
     else:
         kind = "PermanentProviderError"
     return ApplicationError(detail, tried, type=kind, non_retryable=True)
+
+
+def circuit_open(err: CircuitOpen) -> ApplicationError:
+    """No try was made: the workflow waits out the open breaker instead of retrying.
+
+    A Temporal retry would count as an attempt, and a provider outage must not use
+    up a message's attempts (or send it to the dead letters) without ever trying it.
+    """
+    seconds = max(1.0, err.retry_after.total_seconds())
+    return ApplicationError(
+        f"{err.breaker} circuit breaker open: provider calls resume in {seconds:.0f} s",
+        {"retry_after_seconds": seconds, "breaker": err.breaker},
+        type=agents.CIRCUIT_OPEN,
+        non_retryable=True,
+        next_retry_delay=err.retry_after,
+    )
 
 
 def template_failure(err: TemplateError) -> ApplicationError:

@@ -13,8 +13,9 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.compose import provider_failure, render
+from activities.compose import provider_call, provider_failure, render
 from activities.gate import check_before_send, record_contact
+from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError
 from adapters.templates import TemplateRenderer
@@ -41,11 +42,13 @@ class PhoneAgent:
         renderer: TemplateRenderer,
         ledger: ContactLedger,
         poll_seconds: float = 0.5,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._client = client
         self._renderer = renderer
         self._ledger = ledger
         self._poll = poll_seconds
+        self._breaker = breaker
 
     @activity.defn(name=agents.PLACE_CALL)
     async def place_call(self, request: ContactRequest) -> ContactResult:
@@ -59,12 +62,13 @@ class PhoneAgent:
                 assert decision.earliest_allowed is not None
                 placed_at, ruleset = decision.earliest_allowed, decision.ruleset
                 script = render(self._renderer, request)
-                receipt = await self._client.place_call(
-                    request.to,
-                    script.text,
-                    language=request.language,
-                    idempotency_key=request.attempt_id,
-                )
+                async with provider_call(self._breaker):
+                    receipt = await self._client.place_call(
+                        request.to,
+                        script.text,
+                        language=request.language,
+                        idempotency_key=request.attempt_id,
+                    )
                 sid = receipt.sid
             activity.heartbeat(sid, placed_at.isoformat())
             while True:

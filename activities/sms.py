@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.compose import already_sent, provider_failure, record_sent, render
+from activities.compose import already_sent, provider_call, provider_failure, record_sent, render
 from activities.gate import check_before_send
+from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError
 from adapters.templates import TemplateRenderer
@@ -16,11 +17,16 @@ from domain.contact import ContactOutcome, ContactRequest, ContactResult
 
 class SmsAgent:
     def __init__(
-        self, client: TwilioClient, renderer: TemplateRenderer, ledger: ContactLedger
+        self,
+        client: TwilioClient,
+        renderer: TemplateRenderer,
+        ledger: ContactLedger,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._client = client
         self._renderer = renderer
         self._ledger = ledger
+        self._breaker = breaker
 
     @activity.defn(name=agents.SEND_SMS)
     async def send_sms(self, request: ContactRequest) -> ContactResult:
@@ -29,9 +35,10 @@ class SmsAgent:
         decision = check_before_send(request)
         message = render(self._renderer, request)
         try:
-            receipt = await self._client.send_sms(
-                request.to, message.text, idempotency_key=request.attempt_id
-            )
+            async with provider_call(self._breaker):
+                receipt = await self._client.send_sms(
+                    request.to, message.text, idempotency_key=request.attempt_id
+                )
         except ProviderError as err:
             raise provider_failure(err, request) from err
         sent_at = await record_sent(self._ledger, request, decision, ContactOutcome.SENT)

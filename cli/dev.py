@@ -12,6 +12,7 @@ from cli.common import console, fail, load_settings, run
 from cli.stack import PortInUse, embedded_stack, stop_event
 from workers.client import connect
 from workers.devserver import DevServerError
+from workers.metrics import runtime_for
 from workers.run import Role, run_until_stopped
 
 
@@ -85,9 +86,11 @@ def worker(
 
     async def main() -> None:
         try:
-            client = await connect(settings)
+            client = await connect(settings, runtime_for(settings.metrics_bind))
         except RuntimeError as exc:
             fail(f"cannot reach Temporal at {settings.temporal_address}: {exc}")
+        if settings.metrics_bind:
+            console.print(f"metrics at http://{settings.metrics_bind}/metrics")
         names = ", ".join(settings.queues.model_dump()[r.value] for r in roles)
         console.print(f"worker serving {names} on {settings.temporal_address}; Ctrl-C stops")
         await run_until_stopped(client, settings, roles, stop_event())

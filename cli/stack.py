@@ -22,6 +22,7 @@ from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from workers.client import connect
 from workers.devserver import DevServer, start_dev_server
+from workers.metrics import runtime_for
 from workers.run import workers
 from workers.settings import Settings
 
@@ -81,7 +82,7 @@ async def embedded_stack(
         sms = twilio or TwilioSimulator(settings.twilio_account_sid, settings.twilio_auth_token)
         await sms.start(port=sms_port)
         stack.push_async_callback(sms.stop)
-        client = await connect(settings)
+        client = await connect(settings, runtime_for(settings.metrics_bind))
         built: list[Worker] = []
         if run_workers:
             built = await stack.enter_async_context(workers(client, settings))

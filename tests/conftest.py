@@ -23,12 +23,7 @@ from domain.account import Account, EmailContact, PhoneContact, Tenant
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_awake
-from workers.devserver import (
-    FAST_TIMERS,
-    PRIORITY_MATCHER,
-    temporal_binary,
-    time_skipping_server_binary,
-)
+from workers.devserver import dynamic_config, temporal_binary, time_skipping_server_binary
 from workers.run import workers
 from workers.settings import Settings
 from workflows import search_attributes as sa
@@ -44,10 +39,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=str(temporal_binary()),
         data_converter=pydantic_data_converter,
         search_attributes=sa.ALL,
-        dev_server_extra_args=[
-            *("--dynamic-config-value", FAST_TIMERS),
-            *("--dynamic-config-value", PRIORITY_MATCHER),
-        ],
+        dev_server_extra_args=dynamic_config(fast_timers=True),
     )
     async with environment:
         yield environment

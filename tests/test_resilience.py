@@ -9,25 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
+from redis.asyncio import Redis
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailAgent
 from activities.sms import SmsAgent
+from adapters.breakers import BreakerConfig, Breakers, BreakerState, MemoryBreakerStore
 from adapters.contact_ledger import ContactLedger
 from adapters.dead_letter_store import DeadLetterStore
 from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
+from domain import agents
 from domain.campaign import CollectionStatus
 from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts
@@ -47,9 +54,12 @@ from tests.test_account_campaign import (
     status,
     texts_to,
 )
+from workers.devserver import free_port
+from workers.metrics import breaker_metrics, runtime_for
 from workers.run import Role, workers
 from workers.settings import Settings
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
 FAST = RetryOverrides(
     email=RetryRule(max_attempts=3, backoff=Backoff.EXPONENTIAL, initial_seconds=0.1),
     sms=RetryRule(max_attempts=3, backoff=Backoff.LINEAR, initial_seconds=0.1),
@@ -387,3 +397,114 @@ async def test_each_channel_queue_gets_its_providers_rate_limit(
     assert limits[queues.sms] == 2.5
     assert limits[queues.phone] == 0.5
     assert limits[queues.email] is None
+
+
+# --- circuit breakers ------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def shared_settings(settings: Settings) -> AsyncIterator[Settings]:
+    """Breakers in the real Redis under this test's own prefix; a quick email breaker."""
+    quick = BreakerConfig(failure_ratio=0.5, open_seconds=4, half_open_probes=1, min_calls=2)
+    shared = settings.model_copy(
+        update={
+            "redis_url": REDIS_URL,
+            "redis_prefix": f"recoup-test-{uuid.uuid4().hex[:8]}:",
+            "breakers": {**settings.breakers, "email": quick},
+        }
+    )
+    yield shared
+    redis = Redis.from_url(REDIS_URL)
+    keys = [k async for k in redis.scan_iter(match=f"{shared.redis_prefix}*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+async def trip(breakers: Breakers, name: str) -> Breakers:
+    """Record failures as another worker process would, until the breaker opens."""
+    breaker = breakers.get(name)
+    while (await breaker.snapshot()).state is not BreakerState.OPEN:
+        await breaker.record(await breaker.acquire(), ok=False)
+    return breakers
+
+
+def shared_breakers(settings: Settings) -> Breakers:
+    return Breakers(settings.breaker_store(), settings.breakers)
+
+
+async def test_an_open_breaker_holds_sends_without_using_their_attempts(
+    client: Client, shared_settings: Settings, smtp_sim: SmtpSimulator
+) -> None:
+    breakers = await trip(shared_breakers(shared_settings), "email")  # by "another worker"
+    async with AsyncExitStack() as stack:
+        for worker in await stack.enter_async_context(workers(client, shared_settings)):
+            await stack.enter_async_context(worker)
+        account = make_account(phones=[])
+        address = account.emails[0].address
+        one_try = shared_settings.model_copy(
+            update={
+                "tenant_retry": {
+                    TENANT.tenant_id: RetryOverrides(
+                        email=RetryRule(max_attempts=1, backoff=Backoff.FIXED, initial_seconds=1)
+                    )
+                }
+            }
+        )
+        handle = await start(client, one_try, account, one_step(Channel.EMAIL))
+        shown = await recoup("breakers", env=env_for(shared_settings) | redis_env(shared_settings))
+        assert shown.code == 0, shown.err
+        assert re.search(r"email\s+│\s+open", shown.out), shown.out
+        await handle.result()
+        # One try allowed, yet the mail went out: waiting for the breaker used none.
+        assert len(mails_to(smtp_sim, address)) == 1
+        snapshot = await status(handle)
+        assert [a.outcome for a in snapshot.attempts] == [ContactOutcome.SENT]
+        assert snapshot.dead_letters == []
+        history = await handle.fetch_history()
+        refused = [
+            e.activity_task_failed_event_attributes.failure.application_failure_info.type
+            for e in history.events
+            if e.HasField("activity_task_failed_event_attributes")
+        ]
+        assert refused == [agents.CIRCUIT_OPEN]
+        # The probe succeeded: closed again for every worker.
+        assert (await breakers.get("email").snapshot()).state is BreakerState.CLOSED
+        await breakers.store.aclose()
+
+
+def redis_env(settings: Settings) -> dict[str, str]:
+    assert settings.redis_url is not None
+    return {
+        "RECOUP_REDIS_URL": settings.redis_url,
+        "RECOUP_REDIS_PREFIX": settings.redis_prefix,
+        "RECOUP_BREAKERS": json.dumps({k: v.model_dump() for k, v in settings.breakers.items()}),
+    }
+
+
+async def test_recoup_breakers_reset_closes_an_open_breaker(shared_settings: Settings) -> None:
+    breakers = await trip(shared_breakers(shared_settings), "sms")
+    try:
+        env = env_for(shared_settings) | redis_env(shared_settings)
+        reset = await recoup("breakers", "reset", "sms", env=env)
+        assert reset.code == 0, reset.err
+        assert (await breakers.get("sms").snapshot()).state is BreakerState.CLOSED
+        unknown = await recoup("breakers", "reset", "fax", env=env)
+        assert unknown.code == 2 and "known: email, ledger, payments, phone, sms" in unknown.err
+    finally:
+        await breakers.store.aclose()
+
+
+async def test_breaker_changes_are_prometheus_metrics() -> None:
+    bind = f"127.0.0.1:{free_port()}"
+    runtime = runtime_for(bind)
+    assert runtime is not None
+    on_change = breaker_metrics(runtime)
+    breakers = Breakers(MemoryBreakerStore(), on_change=on_change)
+    await trip(breakers, "phone")
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://{bind}/metrics")).text
+    assert re.search(r'recoup_circuit_breaker_state\{breaker="phone",[^}]*\} 2\n', text), text
+    assert re.search(
+        r'recoup_circuit_breaker_transitions\{breaker="phone",[^}]*state="open"\} 1\n', text
+    ), text

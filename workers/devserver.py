@@ -26,8 +26,20 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 # Fire timers close to their deadline: compressed playbooks use second-long days.
 FAST_TIMERS = 'history.timerProcessorMaxTimeShift="10ms"'
 # Task priority (calls to priority-1 accounts first) needs the priority-aware matcher,
-# which Server 1.32 ships switched off; a production cluster sets the same key.
-PRIORITY_MATCHER = "matching.useNewMatcher=true"
+# which Server 1.32 ships switched off, and it orders tasks within a partition only:
+# one partition per queue makes the order exact (a production cluster sets these
+# keys for phone-tasks at least).
+PRIORITY_ORDER = (
+    "matching.useNewMatcher=true",
+    "matching.numTaskqueueReadPartitions=1",
+    "matching.numTaskqueueWritePartitions=1",
+)
+
+
+def dynamic_config(*, fast_timers: bool) -> list[str]:
+    """The dev server's ``--dynamic-config-value`` arguments."""
+    values = [*PRIORITY_ORDER, *([FAST_TIMERS] if fast_timers else [])]
+    return [arg for value in values for arg in ("--dynamic-config-value", value)]
 
 
 class DevServerError(RuntimeError):
@@ -71,9 +83,7 @@ def dev_server_args(
             args += ["--sqlite-pragma", pragma]
     for name, kind in REGISTRATION.items():
         args += ["--search-attribute", f"{name}={kind}"]
-    args += ["--dynamic-config-value", PRIORITY_MATCHER]
-    if fast_timers:
-        args += ["--dynamic-config-value", FAST_TIMERS]
+    args += dynamic_config(fast_timers=fast_timers)
     args += ["--log-level", "warn", "--ui-disable-news-fetch"]
     return args
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.dead_letters import DeadLetterRecorder
@@ -22,6 +23,7 @@ from activities.history import HistoryLoader
 from activities.phone import PhoneAgent
 from activities.portfolio import PortfolioLoader
 from activities.sms import SmsAgent
+from adapters.breakers import Breakers
 from adapters.contact_ledger import ContactLedger
 from adapters.dead_letter_store import DeadLetterStore
 from adapters.portfolio_store import PortfolioStore
@@ -29,6 +31,7 @@ from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
 from domain.channels import Channel
+from workers.metrics import breaker_metrics
 from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
@@ -65,6 +68,11 @@ async def workers(
         ledger = ContactLedger(settings.sql_url)
         await asyncio.to_thread(ledger.create_tables)
         stack.callback(ledger.dispose)
+        # One breaker per provider, shared with every other worker through Redis.
+        runtime = client.service_client.config.runtime or Runtime.default()
+        store = settings.breaker_store()
+        stack.push_async_callback(store.aclose)
+        breakers = Breakers(store, settings.breakers, on_change=breaker_metrics(runtime))
 
         def channel_worker(channel: Channel, activity: Callable[..., Any]) -> None:
             # The provider's rate limit holds across every worker of the queue.
@@ -87,8 +95,8 @@ async def workers(
             )
 
         if Role.CAMPAIGNS in roles:
-            store = PortfolioStore(settings.sql_url)
-            stack.callback(store.dispose)
+            portfolios = PortfolioStore(settings.sql_url)
+            stack.callback(portfolios.dispose)
             dead_letters = DeadLetterStore(settings.sql_url)
             await asyncio.to_thread(dead_letters.create_tables)
             stack.callback(dead_letters.dispose)
@@ -96,7 +104,7 @@ async def workers(
                 queues.campaigns,
                 workflows=ALL_WORKFLOWS,
                 activities=[
-                    PortfolioLoader(store, redact(settings.sql_url)).load_portfolio_page,
+                    PortfolioLoader(portfolios, redact(settings.sql_url)).load_portfolio_page,
                     HistoryLoader(ledger).load_contact_history,
                     DeadLetterRecorder(dead_letters).record_dead_letter,
                 ],
@@ -111,7 +119,10 @@ async def workers(
                 use_tls=settings.smtp_use_tls,
                 start_tls=settings.smtp_start_tls,
             )
-            channel_worker(Channel.EMAIL, EmailAgent(mailer, renderer, ledger).send_email)
+            channel_worker(
+                Channel.EMAIL,
+                EmailAgent(mailer, renderer, ledger, breakers.get("email")).send_email,
+            )
         if roles & {Role.SMS, Role.PHONE}:
             twilio = TwilioClient(
                 settings.twilio_base_url,
@@ -122,10 +133,16 @@ async def workers(
             )
             stack.push_async_callback(twilio.aclose)
             if Role.SMS in roles:
-                channel_worker(Channel.SMS, SmsAgent(twilio, renderer, ledger).send_sms)
+                channel_worker(
+                    Channel.SMS, SmsAgent(twilio, renderer, ledger, breakers.get("sms")).send_sms
+                )
             if Role.PHONE in roles:
                 phone = PhoneAgent(
-                    twilio, renderer, ledger, poll_seconds=settings.call_poll_seconds
+                    twilio,
+                    renderer,
+                    ledger,
+                    poll_seconds=settings.call_poll_seconds,
+                    breaker=breakers.get("phone"),
                 )
                 channel_worker(Channel.PHONE, phone.place_call)
         yield built

@@ -13,10 +13,29 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.breakers import (
+    SEED_BREAKERS,
+    BreakerConfig,
+    BreakerStore,
+    MemoryBreakerStore,
+    RedisBreakerStore,
+)
 from domain.channels import Channel, TaskQueues
 from domain.resilience import RetryOverrides, RetryRules
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_breakers() -> dict[str, BreakerConfig]:
+    """One breaker per provider API: the channels, and the external payment and ledger APIs."""
+    external = SEED_BREAKERS["external"]
+    return {
+        "email": SEED_BREAKERS["email"],
+        "sms": SEED_BREAKERS["sms"],
+        "phone": SEED_BREAKERS["phone"],
+        "payments": external,
+        "ledger": external,
+    }
 
 
 class Settings(BaseSettings):
@@ -76,6 +95,15 @@ class Settings(BaseSettings):
     sms_per_second: float | None = Field(default=None, gt=0)
     phone_per_second: float | None = Field(default=None, gt=0)
 
+    # Circuit breakers per provider (seed thresholds), shared by every worker through
+    # Redis when a URL is set; without one each worker process keeps its own.
+    redis_url: str | None = Field(default=None, description="e.g. redis://127.0.0.1:6379/0")
+    redis_prefix: str = Field(default="recoup:", description="Keeps deployments apart in Redis.")
+    breakers: dict[str, BreakerConfig] = Field(default_factory=default_breakers)
+
+    # Prometheus metrics of the worker (Temporal's and Recoup's), e.g. 127.0.0.1:9464.
+    metrics_bind: str | None = None
+
     @cached_property
     def queues(self) -> TaskQueues:
         return TaskQueues.with_suffix(self.task_queue_suffix)
@@ -84,6 +112,12 @@ class Settings(BaseSettings):
         """The deployment's retry rules with the tenant's overrides applied."""
         overrides = self.tenant_retry.get(tenant_id)
         return overrides.applied_to(self.retry) if overrides else self.retry
+
+    def breaker_store(self) -> BreakerStore:
+        """Where breaker state lives: Redis when configured, else this process."""
+        if self.redis_url:
+            return RedisBreakerStore.from_url(self.redis_url, prefix=f"{self.redis_prefix}breaker:")
+        return MemoryBreakerStore()
 
     def rate_limit(self, channel: Channel) -> float | None:
         """Sends per second the channel's task queue allows (None: unlimited)."""

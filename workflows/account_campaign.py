@@ -434,6 +434,13 @@ class AccountCampaign:
             if st.status is CollectionStatus.SCHEDULED:
                 self._set_status(CollectionStatus.ACTIVE)
             sent = await self._send(step, channel, template, to, facts, history, redrive)
+            if isinstance(sent, timedelta):
+                # The provider's breaker is open: nothing was tried and no attempt used.
+                await self._wait_until(
+                    workflow.now() + sent,
+                    f"{channel} provider paused (circuit breaker open): '{template}' ({step.id})",
+                )
+                continue
             if isinstance(sent, Decision):
                 # Refused at the moment of sending (a delay pushed it past a rule). Wait
                 # for the refusal's own earliest moment before planning again, so a
@@ -517,11 +524,12 @@ class AccountCampaign:
         facts: ComplianceFacts,
         history: list[PastContact],
         redrive: int = 0,
-    ) -> str | Decision | None:
+    ) -> str | Decision | timedelta | None:
         """Run the channel agent; a legal event arriving meanwhile cancels it if it now bars it.
 
         Returns None when sent, the send-time decision when the agent's own gate check
-        refused, or why it failed.
+        refused, how long to wait when the provider's circuit breaker is open, or why
+        it failed.
         """
         st = self._state
         info = workflow.info()
@@ -588,6 +596,8 @@ class AccountCampaign:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == agents.COMPLIANCE_BLOCKED:
                 return Decision.model_validate(cause.details[0])
+            if isinstance(cause, ApplicationError) and cause.type == agents.CIRCUIT_OPEN:
+                return timedelta(seconds=float(cause.details[0]["retry_after_seconds"]))
             if isinstance(cause, CancelledError):
                 detail = "cancelled: a legal event barred it before it was sent"
             elif isinstance(cause, ApplicationError):

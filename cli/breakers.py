@@ -1,0 +1,99 @@
+"""``recoup breakers``: every provider's circuit breaker, as all workers share it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from adapters.breakers import Breakers, BreakerSnapshot, BreakerState
+from cli.common import EXIT_ERROR, EXIT_INPUT, console, fail, load_settings, run
+from workers.settings import Settings
+
+app = typer.Typer(
+    help="Circuit breakers per provider: state, failure window, time until they close.",
+    invoke_without_command=True,
+)
+
+_STYLE = {BreakerState.CLOSED: "green", BreakerState.HALF_OPEN: "yellow", BreakerState.OPEN: "red"}
+
+
+def _breakers(settings: Settings) -> Breakers:
+    if not settings.redis_url:
+        fail(
+            "breakers are shared through Redis, and RECOUP_REDIS_URL is not set: each worker "
+            "keeps its own in memory. Set it (e.g. redis://127.0.0.1:6379/0) for the workers "
+            "and this command.",
+            EXIT_ERROR,
+        )
+    return Breakers(settings.breaker_store(), settings.breakers)
+
+
+async def _snapshots(settings: Settings) -> list[BreakerSnapshot]:
+    breakers = _breakers(settings)
+    try:
+        return await breakers.snapshots()
+    finally:
+        await breakers.store.aclose()
+
+
+@app.callback()
+def breakers(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Show every breaker (run `recoup breakers reset NAME` to close one by hand)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    snapshots = run(_snapshots(load_settings()))
+    if as_json:
+        for snapshot in snapshots:
+            typer.echo(snapshot.model_dump_json())
+        return
+    now = datetime.now(UTC)
+    table = Table(title="circuit breakers")
+    for column in ("breaker", "state", "window (failed/calls)", "opens at", "closes in", "probes"):
+        table.add_column(column)
+    for s in snapshots:
+        calls = s.failures + s.successes
+        threshold = f"{s.config.failure_ratio:.0%} of ≥{s.config.min_calls}"
+        closes = (
+            f"{max(0.0, (s.opened_until - now).total_seconds()):.0f} s"
+            if s.state is BreakerState.OPEN and s.opened_until
+            else "-"
+        )
+        probes = (
+            f"{s.probe_successes}/{s.config.half_open_probes} ok, {s.probes_in_flight} running"
+            if s.state is BreakerState.HALF_OPEN
+            else "-"
+        )
+        style = _STYLE[s.state]
+        table.add_row(
+            s.name,
+            f"[{style}]{s.state.value}[/]",
+            f"{s.failures}/{calls}",
+            threshold,
+            closes,
+            probes,
+        )
+    console.print(table)
+
+
+@app.command()
+def reset(name: Annotated[str, typer.Argument(help="The breaker, e.g. email.")]) -> None:
+    """Close a breaker now with a fresh window (after fixing the provider by hand)."""
+    settings = load_settings()
+    if name not in settings.breakers:
+        fail(f"no breaker {name!r} (known: {', '.join(sorted(settings.breakers))})", EXIT_INPUT)
+
+    async def go() -> None:
+        breakers = _breakers(settings)
+        try:
+            await breakers.reset(name)
+        finally:
+            await breakers.store.aclose()
+
+    run(go())
+    console.print(f"{name}: closed")
