@@ -20,12 +20,19 @@ from cli.common import (
     run,
     with_client,
 )
+from domain.arrangements import Arrangement, ArrangementKind, ArrangementRequest
 from domain.campaign import CampaignSnapshot, PaymentReceived
 from domain.channels import Channel
 from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.contact import format_amount
 from domain.errors import problems
-from workers.campaigns import account_status, record_payment, send_legal_event
+from workers.campaigns import (
+    ArrangementRefused,
+    account_status,
+    arrange,
+    record_payment,
+    send_legal_event,
+)
 
 app = typer.Typer(
     help="Inspect an account's campaign; record payments and legal events.", no_args_is_help=True
@@ -46,6 +53,17 @@ def snapshot_table(s: CampaignSnapshot) -> Table:
     if s.promise_until:
         table.add_row("promise until", f"{s.promise_until:%Y-%m-%d %H:%M} UTC")
     table.add_row("replies", str(s.replies))
+    if s.arrangement:
+        deal = s.arrangement
+        table.add_row(
+            "arrangement",
+            f"{deal.request.arrangement_id}: {deal.request.kind.value} of "
+            f"{format_amount(deal.request.total, s.currency)} in "
+            f"{len(deal.request.instalments)} instalment(s), {deal.status.value}"
+            + (f" ({deal.detail})" if deal.detail else ""),
+        )
+        if deal.link_url:
+            table.add_row("payment link", deal.link_url)
     for a in s.attempts:
         detail = f" ({a.detail})" if a.detail else ""
         table.add_row(
@@ -134,3 +152,54 @@ def legal(
 
     snapshot = run(with_client(settings, go))
     console.print(f"recorded {event.value} for {account_id}: status {snapshot.status.value}")
+
+
+@app.command("arrange")
+def arrange_(
+    account_id: Annotated[str, typer.Argument(help="The account id from the portfolio.")],
+    kind: Annotated[ArrangementKind, typer.Option("--kind", help="What the debtor accepted.")],
+    instalment: Annotated[
+        list[str],
+        typer.Option(
+            "--instalment",
+            "-i",
+            help="DUE_DATE:AMOUNT, e.g. 2026-12-15:120.00; repeat for a plan.",
+        ),
+    ],
+    arrangement_id: Annotated[
+        str | None, typer.Option("--id", help="Reference; resending the same one is harmless.")
+    ] = None,
+    note: Annotated[str, typer.Option(help="Free text for the record.")] = "",
+    tenant: TenantOption = "default",
+) -> None:
+    """Book a settlement or payment plan the debtor accepted (link, ledger, confirmation)."""
+    schedule = []
+    for text in instalment:
+        due, sep, amount = text.partition(":")
+        if not sep:
+            fail(f"--instalment {text!r}: expected DUE_DATE:AMOUNT", EXIT_INPUT)
+        schedule.append({"due": due.strip(), "amount": amount.strip()})
+    try:
+        request = ArrangementRequest.model_validate(
+            {
+                "arrangement_id": arrangement_id or f"arr-{uuid.uuid4().hex[:10]}",
+                "kind": kind,
+                "instalments": schedule,
+                "note": note,
+            }
+        )
+    except ValidationError as exc:
+        fail("; ".join(str(p) for p in problems(exc)), EXIT_INPUT)
+    settings = load_settings()
+
+    async def go(client: Client) -> Arrangement:
+        try:
+            return await arrange(client, tenant, account_id, request)
+        except ArrangementRefused as exc:
+            fail(f"not accepted: {exc}", EXIT_INPUT)
+
+    accepted = run(with_client(settings, go))
+    console.print(
+        f"{accepted.request.arrangement_id}: {accepted.request.kind.value} accepted for "
+        f"{account_id} ({accepted.status.value}); `recoup account show {account_id}` follows it"
+    )

@@ -18,6 +18,8 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from simulators.crm import CrmSimulator
+from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from workers.client import connect
@@ -25,6 +27,10 @@ from workers.devserver import DevServer, start_dev_server
 from workers.metrics import runtime_for
 from workers.run import workers
 from workers.settings import Settings
+
+
+def port_of(base_url: str) -> int:
+    return int(base_url.rsplit(":", 1)[1].split("/")[0])
 
 
 class PortInUse(RuntimeError):
@@ -46,6 +52,8 @@ class Stack:
     server: DevServer
     smtp: SmtpSimulator
     twilio: TwilioSimulator
+    payments: PaymentsSimulator
+    crm: CrmSimulator
     workers: list[Worker]
 
 
@@ -64,8 +72,10 @@ async def embedded_stack(
     if ui:
         ensure_free(settings.temporal_ui_port, "Temporal web UI")
     ensure_free(settings.smtp_port, "SMTP simulator")
-    sms_port = int(settings.twilio_base_url.rsplit(":", 1)[1].split("/")[0])
+    sms_port = port_of(settings.twilio_base_url)
     ensure_free(sms_port, "SMS/voice simulator")
+    ensure_free(port_of(settings.payments_base_url), "payments simulator")
+    ensure_free(port_of(settings.ledger_base_url), "CRM/ledger simulator")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     async with AsyncExitStack() as stack:
@@ -82,13 +92,19 @@ async def embedded_stack(
         sms = twilio or TwilioSimulator(settings.twilio_account_sid, settings.twilio_auth_token)
         await sms.start(port=sms_port)
         stack.push_async_callback(sms.stop)
+        payments = PaymentsSimulator(settings.payments_api_key)
+        await payments.start(port=port_of(settings.payments_base_url))
+        stack.push_async_callback(payments.stop)
+        crm = CrmSimulator(settings.ledger_api_key)
+        await crm.start(port=port_of(settings.ledger_base_url))
+        stack.push_async_callback(crm.stop)
         client = await connect(settings, runtime_for(settings.metrics_bind))
         built: list[Worker] = []
         if run_workers:
             built = await stack.enter_async_context(workers(client, settings))
             for w in built:
                 await stack.enter_async_context(w)
-        yield Stack(settings, client, server, smtp, sms, built)
+        yield Stack(settings, client, server, smtp, sms, payments, crm, built)
 
 
 def stop_event() -> asyncio.Event:

@@ -14,6 +14,10 @@ PLACE_CALL = "place_call"
 LOAD_PORTFOLIO_PAGE = "load_portfolio_page"
 LOAD_CONTACT_HISTORY = "load_contact_history"
 RECORD_DEAD_LETTER = "record_dead_letter"
+CREATE_PAYMENT_LINK = "create_payment_link"
+CANCEL_PAYMENT_LINK = "cancel_payment_link"
+POST_LEDGER_ADJUSTMENT = "post_ledger_adjustment"
+REVERSE_LEDGER_ADJUSTMENT = "reverse_ledger_adjustment"
 
 # The error type a channel agent raises when the gate refuses at the moment of sending.
 COMPLIANCE_BLOCKED = "ComplianceBlocked"
@@ -26,6 +30,10 @@ CONTACT_ACTIVITY = {Channel.EMAIL: SEND_EMAIL, Channel.SMS: SEND_SMS, Channel.PH
 # Workflow types and their signal / query names.
 ACCOUNT_CAMPAIGN = "AccountCampaign"
 PORTFOLIO = "Portfolio"
+PAYMENT_PLAN = "PaymentPlan"
+SIGNAL_PLAN_PAYMENTS = "plan_payments"
+SIGNAL_INSTALMENT_REMINDER = "instalment_reminder"
+UPDATE_ARRANGE = "arrange"
 SIGNAL_PAYMENT = "payment"
 SIGNAL_REPLY = "inbound_reply"
 SIGNAL_OPT_OUT = "opt_out"

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from domain.account import Account, CurrencyCode, Identifier, Money, Tenant
+from domain.arrangements import Arrangement, InstalmentReminder
 from domain.channels import Channel, TaskQueues
 from domain.compliance.facts import GateRecord, LegalHolds
 from domain.compliance.model import PastContact
@@ -23,6 +24,8 @@ class CollectionStatus(StrEnum):
     SCHEDULED = "scheduled"  # started, first touch not yet made
     ACTIVE = "active"  # outreach under way
     PROMISED = "promised"  # outreach paused on a promise to pay
+    ARRANGED = "arranged"  # on a settlement or payment plan: outreach paused
+    SETTLED = "settled"  # a settlement was paid: the rest of the balance is forgiven
     PAID = "paid"  # balance cleared: no further contact
     OPTED_OUT = "opted_out"  # no channel left that may be used
     RESPONDED = "responded"  # debtor replied and the playbook hands over to a person
@@ -35,6 +38,7 @@ class CollectionStatus(StrEnum):
     def terminal(self) -> bool:
         return self in {
             CollectionStatus.PAID,
+            CollectionStatus.SETTLED,
             CollectionStatus.OPTED_OUT,
             CollectionStatus.RESPONDED,
             CollectionStatus.CEASED,
@@ -101,6 +105,10 @@ class CampaignState(BaseModel):
     dead_letters: list[str] = Field(default_factory=list, description="Ids, oldest first.")
     redrives: list[str] = Field(default_factory=list, description="Step ids to contact again.")
     redrive_count: int = 0
+    arrangement: Arrangement | None = None
+    arrangement_pending: bool = Field(default=False, description="Accepted, saga not started.")
+    arrangement_count: int = 0
+    reminders: list[InstalmentReminder] = Field(default_factory=list)
     watchers: list[str] = Field(default_factory=list)
     account: Account
     holds: LegalHolds = Field(default_factory=LegalHolds)
@@ -150,6 +158,7 @@ class CampaignSnapshot(BaseModel):
     holds: LegalHolds
     decisions: list[GateRecord]
     dead_letters: list[str] = Field(default_factory=list)
+    arrangement: Arrangement | None = None
 
 
 class AccountOutcome(BaseModel):

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from domain.account import Money
+from domain.arrangements import ArrangementTerms
 from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts, PastContact
 from domain.resilience import RetryRule
@@ -43,6 +44,9 @@ class MessageContext(BaseModel):
     due_date: date
     days_past_due: int
     time_barred: bool = False
+    arrangement: ArrangementTerms | None = Field(
+        default=None, description="Set for confirmations, reminders and corrections."
+    )
 
 
 class ComplianceContext(BaseModel):

@@ -87,6 +87,12 @@ class Playbook(BaseModel):
     closing_days: int = Field(
         default=7, ge=0, le=90, description="Wait for payment after the last step."
     )
+    instalment_reminder_days: int = Field(
+        default=3, ge=0, le=30, description="Settlements and plans: remind this long before due."
+    )
+    instalment_grace_days: int = Field(
+        default=5, ge=0, le=30, description="An instalment unpaid this long after due is missed."
+    )
 
     @model_validator(mode="after")
     def _ordered_unique_steps(self) -> Self:

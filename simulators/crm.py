@@ -9,8 +9,9 @@ so ``adapters.ledger.LedgerClient`` can be tested against every answer a real
 CRM gives.
 
 Balances: an adjustment credits the account (lowers what the debtor owes) by
-its amount, except charges (``fee``, ``interest``), which raise it; a reversed
-adjustment counts for nothing. Accounts need not be seeded to take
+its amount, except charges (``fee``, ``interest``), which raise it, and a
+``payment_plan``, which books the plan's amount under an arrangement and leaves
+the balance as it is; a reversed adjustment counts for nothing. Accounts need not be seeded to take
 adjustments, but only ``seed_account`` gives them a readable record, a
 currency that adjustments must match, and a balance credits may not exceed.
 """
@@ -48,6 +49,8 @@ AdjustmentKind = Literal[
     "settlement", "payment_plan", "payment", "discount", "write_off", "fee", "interest"
 ]
 CHARGE_KINDS = frozenset({"fee", "interest"})
+# Booked for the record: the debt is as large as before, only its terms changed.
+MEMO_KINDS = frozenset({"payment_plan"})
 _MAX_DIGITS = 15
 _MAX_DECIMALS = 2
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -165,6 +168,8 @@ class CrmSimulator:
         balance = self.accounts[account_id].opening_balance
         for adjustment in self.adjustments.values():
             if adjustment.account_id == account_id and adjustment.status == "posted":
+                if adjustment.kind in MEMO_KINDS:
+                    continue
                 sign = 1 if adjustment.kind in CHARGE_KINDS else -1
                 balance += sign * adjustment.amount
         return balance

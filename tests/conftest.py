@@ -20,6 +20,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.account import Account, EmailContact, PhoneContact, Tenant
+from simulators.crm import CrmSimulator
+from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_awake
@@ -30,6 +32,8 @@ from workflows import search_attributes as sa
 
 TWILIO_SID = "AC" + "1" * 32
 TWILIO_TOKEN = "test-auth-token"
+PAYMENTS_KEY = "sk_test_recoup_tests"
+LEDGER_KEY = "crm_test_recoup_tests"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -88,6 +92,22 @@ async def twilio_sim() -> AsyncIterator[TwilioSimulator]:
     await sim.stop()
 
 
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def payments_sim() -> AsyncIterator[PaymentsSimulator]:
+    sim = PaymentsSimulator(PAYMENTS_KEY)
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def crm_sim() -> AsyncIterator[CrmSimulator]:
+    sim = CrmSimulator(LEDGER_KEY)
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
 def make_settings(
     env: WorkflowEnvironment,
     smtp_sim: SmtpSimulator,
@@ -112,9 +132,18 @@ def settings(
     env: WorkflowEnvironment,
     smtp_sim: SmtpSimulator,
     twilio_sim: TwilioSimulator,
+    payments_sim: PaymentsSimulator,
+    crm_sim: CrmSimulator,
     tmp_path: Path,
 ) -> Settings:
-    return make_settings(env, smtp_sim, twilio_sim, tmp_path)
+    return make_settings(env, smtp_sim, twilio_sim, tmp_path).model_copy(
+        update={
+            "payments_base_url": payments_sim.base_url,
+            "payments_api_key": PAYMENTS_KEY,
+            "ledger_base_url": crm_sim.base_url,
+            "ledger_api_key": LEDGER_KEY,
+        }
+    )
 
 
 @pytest_asyncio.fixture

@@ -12,12 +12,13 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 
 from adapters.portfolio_store import PortfolioStore
 from domain import agents
 from domain.account import Account, Tenant
+from domain.arrangements import Arrangement, ArrangementRequest
 from domain.campaign import (
     AccountCampaignInput,
     AccountOutcome,
@@ -145,3 +146,21 @@ async def record_payment(
 ) -> None:
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
     await handle.signal(agents.SIGNAL_PAYMENT, payment)
+
+
+class ArrangementRefused(Exception):
+    """The campaign would not accept the arrangement; the message says why."""
+
+
+async def arrange(
+    client: Client, tenant_id: str, account_id: str, request: ArrangementRequest
+) -> Arrangement:
+    """Accept a settlement or payment plan for the account (idempotent by arrangement id)."""
+    handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
+    try:
+        arrangement: Arrangement = await handle.execute_update(
+            agents.UPDATE_ARRANGE, request, result_type=Arrangement
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise ArrangementRefused(str(exc.cause or exc)) from exc
+    return arrangement

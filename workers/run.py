@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
+from activities.arrangements import PaymentsAgent
 from activities.dead_letters import DeadLetterRecorder
 from activities.email import EmailAgent
 from activities.history import HistoryLoader
@@ -26,6 +27,8 @@ from activities.sms import SmsAgent
 from adapters.breakers import Breakers
 from adapters.contact_ledger import ContactLedger
 from adapters.dead_letter_store import DeadLetterStore
+from adapters.ledger import LedgerClient
+from adapters.payments import PaymentsClient
 from adapters.portfolio_store import PortfolioStore
 from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
@@ -52,6 +55,7 @@ class Role(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PHONE = "phone"
+    PAYMENTS = "payments"
 
 
 @asynccontextmanager
@@ -145,6 +149,21 @@ async def workers(
                     breaker=breakers.get("phone"),
                 )
                 channel_worker(Channel.PHONE, phone.place_call)
+        if Role.PAYMENTS in roles:
+            payments = PaymentsClient(settings.payments_base_url, settings.payments_api_key)
+            stack.push_async_callback(payments.aclose)
+            books = LedgerClient(settings.ledger_base_url, settings.ledger_api_key)
+            stack.push_async_callback(books.aclose)
+            agent = PaymentsAgent(payments, books, breakers.get("payments"), breakers.get("ledger"))
+            worker(
+                queues.payments,
+                activities=[
+                    agent.create_payment_link,
+                    agent.cancel_payment_link,
+                    agent.post_ledger_adjustment,
+                    agent.reverse_ledger_adjustment,
+                ],
+            )
         yield built
 
 

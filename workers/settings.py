@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     twilio_status_callback_url: str | None = None
     call_poll_seconds: float = 0.5
 
+    # Payment provider (Stripe-compatible) and the creditor's ledger/CRM API
+    payments_base_url: str = "http://127.0.0.1:8766"
+    payments_api_key: str = "sk_test_simulator"
+    ledger_base_url: str = "http://127.0.0.1:8767"
+    ledger_api_key: str = "crm_test_simulator"
+
     # Content
     template_dir: Path = REPO_ROOT / "templates"
     playbook_dir: Path = REPO_ROOT / "playbooks"

@@ -19,6 +19,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from domain import agents
+    from domain.arrangements import (
+        Arrangement,
+        ArrangementRequest,
+        ArrangementTerms,
+        InstalmentReminder,
+    )
     from domain.campaign import (
         AccountCampaignInput,
         AccountOutcome,
@@ -63,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.replies import ReplyIntent, read_reply
     from domain.resilience import Backoff, RetryRule
     from workflows import search_attributes as sa
+    from workflows.arrangement_saga import ArrangementSaga, arrangement_problem
 
 # Permanent failures are raised as these non-retryable error types by activities.
 PERMANENT_ERRORS = ["PermanentProviderError", "InvalidAddress", "OptedOut", "TemplateError"]
@@ -99,7 +106,7 @@ _PAUSED = "paused by a promise to pay"
 
 
 @workflow.defn(name=agents.ACCOUNT_CAMPAIGN)
-class AccountCampaign:
+class AccountCampaign(ArrangementSaga):
     @workflow.init
     def __init__(self, inp: AccountCampaignInput) -> None:
         self._inp = inp
@@ -117,6 +124,7 @@ class AccountCampaign:
         # The current step's sends that failed for good, and its last command.
         self._failures: list[FailedSend] = []
         self._last_request: ContactRequest | None = None
+        self._plan_forwarded = Decimal("0")
 
     # --- run ---------------------------------------------------------------
 
@@ -142,17 +150,21 @@ class AccountCampaign:
             st.prior_contacts, st.history_loaded = loaded.contacts, True
         steps = inp.playbook.steps
         while st.next_step < len(steps) and not st.status.terminal:
-            await self._run_redrives()
+            await self._operator_work()
+            if st.status.terminal:
+                break
             step = steps[st.next_step]
             due = st.started_at + self._days(step.day)
             channel_note = f"{step.channel} '{step.template}'"
             await self._wait_until(
-                due, f"step {st.next_step + 1}/{len(steps)} ({step.id}): {channel_note}"
+                due,
+                f"step {st.next_step + 1}/{len(steps)} ({step.id}): {channel_note}",
+                interruptible=True,
             )
             if st.status.terminal:
                 break
-            if st.redrives:
-                continue  # an operator redrove a dead letter: contact for it first
+            if self._operator_work_pending():
+                continue  # a redriven dead letter or an accepted arrangement comes first
             if await self._honour_promise():
                 continue
             if await self._execute_step(step):
@@ -281,6 +293,7 @@ class AccountCampaign:
             holds=st.holds,
             decisions=st.decisions[-50:],
             dead_letters=list(st.dead_letters),
+            arrangement=st.arrangement,
         )
 
     # --- waiting -----------------------------------------------------------
@@ -288,13 +301,29 @@ class AccountCampaign:
     def _days(self, days: float) -> timedelta:
         return timedelta(seconds=days * self._inp.seconds_per_day)
 
-    async def _wait_until(self, when: datetime, what: str) -> None:
-        """Sleep durably until ``when``; wake early whenever a signal changed the state."""
+    def _operator_work_pending(self) -> bool:
+        st = self._state
+        return st.arrangement_pending or (
+            bool(st.redrives) and st.status is not CollectionStatus.PROMISED
+        )
+
+    async def _operator_work(self) -> None:
+        """An accepted arrangement, then redriven dead letters, before the next step."""
+        await self._run_arrangement()
+        await self._run_redrives()
+
+    async def _wait_until(self, when: datetime, what: str, interruptible: bool = False) -> None:
+        """Sleep durably until ``when``; wake early whenever a signal changed the state.
+
+        An ``interruptible`` wait (between steps) also returns when an operator's
+        work arrives; a wait inside a contact (for the gate, for a breaker) does not,
+        or the contact would ask again at once, forever.
+        """
         self._plan(what, when)
         while not self._state.status.terminal:
             if self._state.status is CollectionStatus.PROMISED:
                 return  # the caller decides how long the promise pauses outreach
-            if self._state.redrives:
+            if interruptible and self._operator_work_pending():
                 return
             remaining = when - workflow.now()
             if remaining <= timedelta(0):
@@ -316,6 +345,8 @@ class AccountCampaign:
         until = st.promise_until
         if workflow.now() < until:
             await self._wait_for_payment(until, "promise to pay: outreach paused")
+            if self._state.arrangement_pending:
+                return True  # accepted during the promise: the main loop books it
         if st.status is CollectionStatus.PROMISED and workflow.now() >= until:
             # Promise broken: outreach resumes with the next step.
             st.promise_until = None
@@ -327,7 +358,7 @@ class AccountCampaign:
         self._plan(what, until)
         st = self._state
         while not st.status.terminal and workflow.now() < until:
-            if st.redrives and st.status is not CollectionStatus.PROMISED:
+            if self._operator_work_pending():
                 return
             self._changed = False
             try:
@@ -350,8 +381,8 @@ class AccountCampaign:
         assert st.started_at is not None
         end = st.started_at + self._days(self._inp.playbook.total_days)
         await self._wait_for_payment(end, "playbook done: waiting for payment")
-        while st.redrives and not st.status.terminal:
-            await self._run_redrives()
+        while self._operator_work_pending() and not st.status.terminal:
+            await self._operator_work()
             await self._wait_for_payment(end, "playbook done: waiting for payment")
         if st.status.terminal:
             return
@@ -409,7 +440,13 @@ class AccountCampaign:
         return True
 
     async def _contact(
-        self, step: Step, channel: Channel, template: str, to: str, redrive: int = 0
+        self,
+        step: Step,
+        channel: Channel,
+        template: str,
+        to: str,
+        redrive: int = 0,
+        terms: ArrangementTerms | None = None,
     ) -> str | None:
         """Ask the gate, wait until it allows, send. None when sent; otherwise why not."""
         st = self._state
@@ -433,7 +470,7 @@ class AccountCampaign:
                 continue
             if st.status is CollectionStatus.SCHEDULED:
                 self._set_status(CollectionStatus.ACTIVE)
-            sent = await self._send(step, channel, template, to, facts, history, redrive)
+            sent = await self._send(step, channel, template, to, facts, history, redrive, terms)
             if isinstance(sent, timedelta):
                 # The provider's breaker is open: nothing was tried and no attempt used.
                 await self._wait_until(
@@ -524,6 +561,7 @@ class AccountCampaign:
         facts: ComplianceFacts,
         history: list[PastContact],
         redrive: int = 0,
+        terms: ArrangementTerms | None = None,
     ) -> str | Decision | timedelta | None:
         """Run the channel agent; a legal event arriving meanwhile cancels it if it now bars it.
 
@@ -557,6 +595,7 @@ class AccountCampaign:
                 due_date=st.account.due_date,
                 days_past_due=st.account.days_past_due,
                 time_barred=st.account.time_barred,
+                arrangement=terms,
             ),
             compliance=ComplianceContext(facts=facts, history=history),
             retry=rule,
@@ -698,7 +737,11 @@ class AccountCampaign:
             raise ValueError(
                 f"the campaign has finished ({st.status.value}); start a new one for the account"
             )
-        if st.status in {CollectionStatus.PROMISED, CollectionStatus.DISPUTED}:
+        if st.status in {
+            CollectionStatus.PROMISED,
+            CollectionStatus.DISPUTED,
+            CollectionStatus.ARRANGED,
+        }:
             raise ValueError(f"outreach is paused ({st.status.value}); redrive it later")
         if request.dead_letter_id not in st.dead_letters:
             raise ValueError(f"{request.dead_letter_id} is not a dead letter of this campaign")
@@ -706,6 +749,42 @@ class AccountCampaign:
             raise ValueError(f"step {request.step_id!r} is not in the playbook")
         if request.step_id in st.redrives:
             raise ValueError(f"step {request.step_id!r} is already queued for redrive")
+
+    @workflow.update(name=agents.UPDATE_ARRANGE)
+    def arrange(self, request: ArrangementRequest) -> Arrangement:
+        """Accept a settlement or payment plan; the saga books it before the next contact.
+
+        Idempotent: the same arrangement id again returns the arrangement as it stands.
+        """
+        st = self._state
+        if st.arrangement is not None and (
+            st.arrangement.request.arrangement_id == request.arrangement_id
+        ):
+            return st.arrangement
+        st.arrangement_count += 1
+        st.arrangement = Arrangement(
+            request=request,
+            accepted_at=workflow.now(),
+            number=st.arrangement_count,
+            paid_before=st.amount_paid,
+        )
+        st.arrangement_pending = True
+        self._changed = True
+        return st.arrangement
+
+    @arrange.validator
+    def _validate_arrange(self, request: ArrangementRequest) -> None:
+        problem = arrangement_problem(request, self._state, workflow.now().date())
+        if problem is not None:
+            raise ValueError(problem)
+
+    @workflow.signal(name=agents.SIGNAL_INSTALMENT_REMINDER)
+    def instalment_reminder(self, reminder: InstalmentReminder) -> None:
+        arrangement = self._state.arrangement
+        if arrangement is None or arrangement.request.arrangement_id != reminder.arrangement_id:
+            return
+        if all(r.number != reminder.number for r in self._state.reminders):
+            self._state.reminders.append(reminder)
 
     def _conditions_hold(self, step: Step) -> bool:
         st = self._state
