@@ -184,6 +184,8 @@ def demo(
                 "smtp_host": "127.0.0.1",
                 "smtp_port": free_port(),
                 "twilio_base_url": f"http://127.0.0.1:{free_port()}",
+                "payments_base_url": f"http://127.0.0.1:{free_port()}",
+                "ledger_base_url": f"http://127.0.0.1:{free_port()}",
                 "call_poll_seconds": 0.1,
             }
         )

@@ -26,6 +26,10 @@ def dev(
     sms_port: Annotated[
         int, typer.Option(help="SMS/voice (Twilio-compatible) simulator port.")
     ] = 8765,
+    payments_port: Annotated[
+        int, typer.Option(help="Payments (Stripe-compatible) simulator port.")
+    ] = 8766,
+    ledger_port: Annotated[int, typer.Option(help="CRM ledger simulator port.")] = 8767,
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Run the all-in-one worker too.")
     ] = True,
@@ -42,6 +46,8 @@ def dev(
             "smtp_host": "127.0.0.1",
             "smtp_port": smtp_port,
             "twilio_base_url": f"http://127.0.0.1:{sms_port}",
+            "payments_base_url": f"http://127.0.0.1:{payments_port}",
+            "ledger_base_url": f"http://127.0.0.1:{ledger_port}",
         }
     )
 
@@ -57,6 +63,10 @@ def dev(
                     f"[bold]SMTP sim[/]   127.0.0.1:{smtp_port} (mail kept in "
                     f"{data_dir / 'mail.jsonl'})\n"
                     f"[bold]SMS/voice[/]  {stack.twilio.base_url}\n"
+                    f"[bold]Payments[/]   {stack.payments.base_url} · ledger "
+                    f"{stack.crm.base_url}\n"
+                    f"[bold]Breakers[/]   "
+                    f"{'shared in Redis' if settings.redis_url else 'in this process'}\n"
                     f"[bold]Worker[/]     {'all task queues' if worker else 'not started'}\n"
                     f"[bold]Data[/]       {data_dir.resolve()}\n\n"
                     "Launch a campaign from another terminal:\n"

@@ -247,6 +247,7 @@ class TwilioSimulator:
         self._idempotent: dict[tuple[str, str], SimulatedMessage | SimulatedCall] = {}
         self._forced: dict[str, _Outcome] = {}
         self._failures: list[int] = []
+        self._stalls: list[float] = []
         self._message_listeners: list[Listener[SimulatedMessage]] = []
         self._call_listeners: list[Listener[SimulatedCall]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -308,6 +309,16 @@ class TwilioSimulator:
         if not 400 <= status <= 599 or status not in {s.value for s in HTTPStatus}:
             raise ValueError(f"{status} is not a known HTTP error status")
         self._failures.extend([status] * n)
+
+    def stall_next(self, n: int, seconds: float) -> None:
+        """Hold the next ``n`` creates for ``seconds`` before handling them normally.
+
+        A client with a shorter timeout gives up while the provider goes on to send:
+        the ambiguous failure that idempotency keys exist for.
+        """
+        if n < 0 or seconds < 0:
+            raise ValueError("n and seconds must be >= 0")
+        self._stalls.extend([seconds] * n)
 
     def force_call_outcome(
         self,
@@ -412,6 +423,8 @@ class TwilioSimulator:
     async def _create_message(self, request: Request, account_sid: str) -> JSONResponse:
         self._admit_post(request, account_sid)
         form = await request.form()
+        if self._stalls:  # the request is in: it is handled even if the client gives up
+            await asyncio.sleep(self._stalls.pop(0))
         earlier = self._replay("Messages", request)
         if isinstance(earlier, SimulatedMessage):
             return JSONResponse(self._message_json(earlier), status_code=201)
@@ -458,6 +471,8 @@ class TwilioSimulator:
     async def _create_call(self, request: Request, account_sid: str) -> JSONResponse:
         self._admit_post(request, account_sid)
         form = await request.form()
+        if self._stalls:  # the request is in: it is handled even if the client gives up
+            await asyncio.sleep(self._stalls.pop(0))
         earlier = self._replay("Calls", request)
         if isinstance(earlier, SimulatedCall):
             return JSONResponse(self._call_json(earlier), status_code=201)

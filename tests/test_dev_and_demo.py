@@ -31,6 +31,7 @@ class DevProcess:
         self.data_dir = data_dir
         self.port, self.ui_port = free_port(), free_port()
         self.smtp_port, self.sms_port = free_port(), free_port()
+        self.payments_port, self.ledger_port = free_port(), free_port()
         self.process: asyncio.subprocess.Process | None = None
         self.output: list[str] = []
 
@@ -41,6 +42,9 @@ class DevProcess:
             RECOUP_TEMPORAL_ADDRESS=f"127.0.0.1:{self.port}",
             RECOUP_TEMPORAL_UI_PORT=str(self.ui_port),
             RECOUP_DATA_DIR=str(self.data_dir),
+            # Breakers shared with the CLI through the machine's Redis, apart from others'.
+            RECOUP_REDIS_URL="redis://127.0.0.1:6379/0",
+            RECOUP_REDIS_PREFIX=f"recoup-dev-test-{self.port}:",
             COLUMNS="200",
             NO_COLOR="1",
         )
@@ -52,6 +56,7 @@ class DevProcess:
             "--port", str(self.port), "--ui-port", str(self.ui_port),
             "--data-dir", str(self.data_dir),
             "--smtp-port", str(self.smtp_port), "--sms-port", str(self.sms_port),
+            "--payments-port", str(self.payments_port), "--ledger-port", str(self.ledger_port),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL, env=self.env, cwd=ROOT,
         )  # fmt: skip
@@ -119,6 +124,14 @@ async def test_dev_shows_launched_campaigns_and_a_second_run_continues(tmp_path:
         summary = await (await account.describe()).static_summary()
         assert summary is not None and "devtest" in summary and "dev-1" in summary
         assert "Hana" not in summary and "hana@" not in summary  # no PII in what the UI lists
+
+        # the operator's resilience views answer against the running stack
+        breakers = await recoup("breakers", env=dev.env)
+        assert breakers.code == 0, breakers.err
+        assert all(name in breakers.out for name in ("email", "sms", "phone", "payments"))
+        assert "closed" in breakers.out and "open " not in breakers.out
+        dead = await recoup("dlq", "list", env=dev.env)
+        assert dead.code == 0 and "0 dead letter(s)" in dead.out, dead.err
     finally:
         assert await dev.stop() == 0
 

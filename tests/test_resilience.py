@@ -195,6 +195,27 @@ async def test_a_permanent_provider_error_is_not_retried(
     assert failed.value.non_retryable
 
 
+async def test_a_provider_timeout_is_retried_and_the_retry_does_not_send_twice(
+    twilio_sim: TwilioSimulator, ledger: ContactLedger
+) -> None:
+    """The provider took the message but answered too late: a transient failure, and the
+    retry (same idempotency key) gets the first message back instead of a second one."""
+    number = "+14155550177"
+    twilio_sim.stall_next(1, seconds=1.0)
+    async with TwilioClient(
+        twilio_sim.base_url, TWILIO_SID, TWILIO_TOKEN, "+15005550006", timeout=0.3
+    ) as client:
+        agent = SmsAgent(client, TemplateRenderer(Settings().template_dir), ledger)
+        request = request_for(Channel.SMS, number)
+        with pytest.raises(ApplicationError) as timed_out:
+            await attempt(1).run(agent.send_sms, request)
+        assert timed_out.value.type == "TransientProviderError"
+        await eventually(lambda: len(texts_to(twilio_sim, number)) == 1)  # it went out
+        result = await attempt(2).run(agent.send_sms, request)
+    assert result.outcome is ContactOutcome.SENT
+    assert len(texts_to(twilio_sim, number)) == 1
+
+
 async def test_a_retry_after_the_send_went_through_does_not_send_again(
     smtp_sim: SmtpSimulator, ledger: ContactLedger
 ) -> None:
