@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from adapters.templates import TemplateRenderer
 from domain.arrangements import (
+    Arrangement,
     ArrangementKind,
     ArrangementRequest,
     ArrangementStatus,
@@ -29,6 +30,7 @@ from domain.playbook import Playbook, Step
 from simulators.crm import CrmSimulator, SimulatedAdjustment
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
+from simulators.twilio import TwilioSimulator
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
 from tests.test_account_campaign import eventually, mails_to, start, status
@@ -81,12 +83,12 @@ async def pay(client: Client, account_id: str, payment_id: str, amount: str) -> 
 
 
 async def started(
-    client: Client, settings: Settings, smtp_sim: SmtpSimulator
+    client: Client, settings: Settings, smtp_sim: SmtpSimulator, playbook: Playbook = PLAYBOOK
 ) -> tuple[WorkflowHandle[object, AccountOutcome], str, str]:
     """A campaign whose first notice went out (balance 250.00 USD)."""
     account = make_account()
     address = account.emails[0].address
-    handle = await start(client, settings, account, PLAYBOOK)
+    handle = await start(client, settings, account, playbook)
     await eventually(lambda: len(mails_to(smtp_sim, address)) == 1)
     return handle, account.account_id, address
 
@@ -189,18 +191,68 @@ async def test_a_step_that_fails_for_good_compensates_the_steps_before_it(
     handle, account_id, address = await started(client, settings, smtp_sim)
     crm_sim.fail_next(1, status=400, path_prefix="/v1/accounts/")  # the ledger refuses
     await arrange(client, TENANT.tenant_id, account_id, settlement(f"bad-{account_id}"))
-    deadline = datetime.now(UTC) + timedelta(seconds=30)
-    while True:
-        arrangement = (await status(handle)).arrangement
-        if arrangement is not None and arrangement.status is ArrangementStatus.FAILED:
-            break
-        assert datetime.now(UTC) < deadline, "the saga never failed"
+    arrangement = await failed_arrangement(handle)
     assert arrangement.completed == [SagaStep.PAYMENT_LINK]
     assert arrangement.compensated == [SagaStep.PAYMENT_LINK]
     assert arrangement.detail is not None and arrangement.detail.startswith("ledger:")
     assert payments_sim.links[arrangement.link_id or ""].active is False
     assert len(mails_to(smtp_sim, address)) == 1  # never confirmed, so nothing to correct
     assert (await status(handle)).status is CollectionStatus.ACTIVE
+    await handle.terminate("test done")
+
+
+async def failed_arrangement(
+    handle: WorkflowHandle[object, AccountOutcome],
+) -> Arrangement:
+    deadline = datetime.now(UTC) + timedelta(seconds=30)
+    while True:
+        arrangement = (await status(handle)).arrangement
+        if arrangement is not None and arrangement.status is ArrangementStatus.FAILED:
+            return arrangement
+        assert datetime.now(UTC) < deadline, "the saga never failed"
+
+
+async def test_a_refused_payment_link_leaves_nothing_to_undo(
+    client: Client,
+    settings: Settings,
+    running: object,
+    smtp_sim: SmtpSimulator,
+    payments_sim: PaymentsSimulator,
+    crm_sim: CrmSimulator,
+) -> None:
+    handle, account_id, address = await started(client, settings, smtp_sim)
+    payments_sim.fail_next(1, status=400, path_prefix="/v1/prices")
+    request = settlement(f"nolink-{account_id}")
+    await arrange(client, TENANT.tenant_id, account_id, request)
+    arrangement = await failed_arrangement(handle)
+    assert arrangement.completed == arrangement.compensated == []
+    assert arrangement.detail is not None and arrangement.detail.startswith("payment_link:")
+    assert booked(crm_sim, request.arrangement_id) == []
+    assert len(mails_to(smtp_sim, address)) == 1
+    await handle.terminate("test done")
+
+
+async def test_an_undeliverable_confirmation_reverses_the_ledger_and_the_link(
+    client: Client,
+    settings: Settings,
+    running: object,
+    smtp_sim: SmtpSimulator,
+    twilio_sim: TwilioSimulator,
+    payments_sim: PaymentsSimulator,
+    crm_sim: CrmSimulator,
+) -> None:
+    handle, account_id, _ = await started(client, settings, smtp_sim)
+    smtp_sim.fail_next(1, code=550)  # the mailbox is gone
+    twilio_sim.fail_next(1, status=400)  # and the text is refused
+    request = settlement(f"unconfirmed-{account_id}")
+    await arrange(client, TENANT.tenant_id, account_id, request)
+    arrangement = await failed_arrangement(handle)
+    assert arrangement.completed == [SagaStep.PAYMENT_LINK, SagaStep.LEDGER]
+    assert arrangement.compensated == [SagaStep.LEDGER, SagaStep.PAYMENT_LINK]
+    assert arrangement.detail is not None and arrangement.detail.startswith("confirmation:")
+    [adjustment] = booked(crm_sim, request.arrangement_id)
+    assert adjustment.status == "reversed"
+    assert payments_sim.links[arrangement.link_id or ""].active is False
     await handle.terminate("test done")
 
 
@@ -237,7 +289,10 @@ async def test_a_plan_paid_in_full_ends_the_campaign_paid(
 async def test_arrangements_the_campaign_cannot_accept_are_refused_with_the_reason(
     client: Client, settings: Settings, running: object, smtp_sim: SmtpSimulator
 ) -> None:
-    handle, account_id, _ = await started(client, settings, smtp_sim)
+    # a long playbook: the campaign must outlast the CLI calls below
+    final = PLAYBOOK.steps[1].model_copy(update={"day": 365})
+    long_playbook = PLAYBOOK.model_copy(update={"steps": [PLAYBOOK.steps[0], final]})
+    handle, account_id, _ = await started(client, settings, smtp_sim, long_playbook)
     with pytest.raises(ArrangementRefused, match="less than the balance"):
         await arrange(client, TENANT.tenant_id, account_id, settlement("too-much", "250.00"))
     short = ArrangementRequest(
