@@ -35,7 +35,8 @@ from workers.campaigns import (
 )
 
 app = typer.Typer(
-    help="Inspect an account's campaign; record payments and legal events.", no_args_is_help=True
+    help="Inspect an account's campaign; record payments, legal events and arrangements.",
+    no_args_is_help=True,
 )
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
