@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from adapters.errors import ProviderError
+from adapters.http_api import JsonApiClient
 
 PROVIDER = "ledger"
 
@@ -44,11 +44,11 @@ class _AdjustmentList(BaseModel):
     data: list[Adjustment]
 
 
-class LedgerClient:
+class LedgerClient(JsonApiClient):
     """An async client for one CRM tenant's ledger API."""
 
     def __init__(self, base_url: str, api_key: str, timeout: float = 10.0) -> None:
-        self._http = httpx.AsyncClient(
+        http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
             headers={
@@ -57,20 +57,7 @@ class LedgerClient:
                 "User-Agent": "recoup",
             },
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+        super().__init__(http, name="ledger", provider=PROVIDER)
 
     async def post_adjustment(
         self,
@@ -93,7 +80,7 @@ class LedgerClient:
             "memo": memo,
         }
         path = f"/v1/accounts/{_segment(account_id)}/adjustments"
-        return _parse(Adjustment, await self._request("POST", path, body, idempotency_key))
+        return self._parse(Adjustment, await self._request("POST", path, body, idempotency_key))
 
     async def reverse_adjustment(
         self, adjustment_id: str, *, reason: str, idempotency_key: str
@@ -101,11 +88,11 @@ class LedgerClient:
         """Undo an adjustment; reversing a reversed one returns it unchanged."""
         path = f"/v1/adjustments/{_segment(adjustment_id)}/reversal"
         data = await self._request("POST", path, {"reason": reason}, idempotency_key)
-        return _parse(Adjustment, data)
+        return self._parse(Adjustment, data)
 
     async def adjustments(self, account_id: str) -> list[Adjustment]:
         data = await self._request("GET", f"/v1/accounts/{_segment(account_id)}/adjustments")
-        return _parse(_AdjustmentList, data).data
+        return self._parse(_AdjustmentList, data).data
 
     async def account(self, account_id: str) -> dict[str, Any] | None:
         """The CRM's record of ``account_id`` (balance, currency, …), None if unknown."""
@@ -124,25 +111,7 @@ class LedgerClient:
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        try:
-            response = await self._http.request(method, path, json=body, headers=headers)
-        except httpx.TransportError as exc:
-            # Timeouts, refused/reset connections, protocol errors: transient,
-            # and safe to retry because every POST carries an idempotency key.
-            raise ProviderError(
-                f"ledger {method} {path}: {type(exc).__name__}: {exc}",
-                retryable=True,
-                provider=PROVIDER,
-            ) from exc
-        if not response.is_success:
-            raise _http_error(method, path, response)
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise _garbled(response) from exc
-        if not isinstance(data, dict):
-            raise _garbled(response)
-        return data
+        return await self._send(method, path, path, _http_error, json=body, headers=headers)
 
 
 def _segment(value: str) -> str:
@@ -175,23 +144,3 @@ def _http_error(method: str, path: str, response: httpx.Response) -> ProviderErr
         status_code=status,
         code=code,
     )
-
-
-def _garbled(response: httpx.Response) -> ProviderError:
-    # A 2xx without a JSON object comes from a proxy, not the CRM; POSTs carry
-    # an idempotency key, so retrying is safe.
-    return ProviderError(
-        f"ledger answered {response.status_code} with an unreadable body",
-        retryable=True,
-        provider=PROVIDER,
-        status_code=response.status_code,
-    )
-
-
-def _parse(model: type[_M], data: dict[str, Any]) -> _M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ProviderError(
-            f"unexpected ledger resource: {exc}", retryable=True, provider=PROVIDER
-        ) from exc

@@ -17,14 +17,14 @@ import hmac
 import time
 from collections.abc import Mapping
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from adapters.errors import AdapterError, ProviderError
+from adapters.http_api import JsonApiClient
 
 PROVIDER = "payments"
 DEFAULT_BASE_URL = "https://api.stripe.com"
@@ -143,11 +143,11 @@ class _PriceObject(BaseModel):
     id: str
 
 
-class PaymentsClient:
+class PaymentsClient(JsonApiClient):
     """An async Stripe client for the Payment Links an arrangement needs."""
 
     def __init__(self, base_url: str, api_key: str, timeout: float = 10.0) -> None:
-        self._http = httpx.AsyncClient(
+        http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
             headers={
@@ -156,20 +156,7 @@ class PaymentsClient:
                 "User-Agent": "recoup",
             },
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+        super().__init__(http, name="Stripe", provider=PROVIDER)
 
     async def create_payment_link(
         self,
@@ -194,7 +181,7 @@ class PaymentsClient:
             "product_data": {"name": description},
             "metadata": metadata,
         }
-        price = _parse(
+        price = self._parse(
             _PriceObject,
             await self._request("POST", "/v1/prices", price_params, f"{idempotency_key}/price"),
         )
@@ -206,13 +193,13 @@ class PaymentsClient:
         data = await self._request(
             "POST", "/v1/payment_links", link_params, f"{idempotency_key}/link"
         )
-        return _link(data)
+        return _link(self._parse(_LinkObject, data))
 
     async def get_payment_link(self, link_id: str) -> PaymentLink:
         data = await self._request(
             "GET", f"/v1/payment_links/{quote(link_id, safe='')}", {"expand": ["line_items"]}
         )
-        return _link(data)
+        return _link(self._parse(_LinkObject, data))
 
     async def deactivate_payment_link(self, link_id: str, *, idempotency_key: str) -> PaymentLink:
         """Stop ``link_id`` taking payments (Stripe cannot delete a link)."""
@@ -222,7 +209,7 @@ class PaymentsClient:
             {"active": False, "expand": ["line_items"]},
             idempotency_key,
         )
-        return _link(data)
+        return _link(self._parse(_LinkObject, data))
 
     async def _request(
         self,
@@ -233,30 +220,11 @@ class PaymentsClient:
     ) -> dict[str, Any]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         form = encode_params(params)
-        try:
-            if method == "GET":
-                response = await self._http.request(
-                    method, path, params=tuple(form), headers=headers
-                )
-            else:
-                response = await self._http.request(method, path, data=dict(form), headers=headers)
-        except httpx.TransportError as exc:
-            # Timeouts, refused/reset connections, protocol errors: transient,
-            # and safe to retry because every POST carries an idempotency key.
-            raise ProviderError(
-                f"Stripe {method} {path}: {type(exc).__name__}: {exc}",
-                retryable=True,
-                provider=PROVIDER,
-            ) from exc
-        if not response.is_success:
-            raise _http_error(method, path, response)
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise _garbled(response) from exc
-        if not isinstance(data, dict):
-            raise _garbled(response)
-        return data
+        if method == "GET":
+            return await self._send(
+                method, path, path, _http_error, params=tuple(form), headers=headers
+            )
+        return await self._send(method, path, path, _http_error, data=dict(form), headers=headers)
 
 
 def encode_params(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -275,8 +243,7 @@ def encode_params(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str
     return pairs
 
 
-def _link(data: dict[str, Any]) -> PaymentLink:
-    link = _parse(_LinkObject, data)
+def _link(link: _LinkObject) -> PaymentLink:
     # Links made here have one line item, so the first page holds them all.
     total = sum(item.amount_total for item in link.line_items.data)
     return PaymentLink(
@@ -317,23 +284,3 @@ def _http_error(method: str, path: str, response: httpx.Response) -> ProviderErr
         status_code=status,
         code=code,
     )
-
-
-def _garbled(response: httpx.Response) -> ProviderError:
-    # A 2xx without a JSON object comes from a proxy, not Stripe; the request
-    # carried an idempotency key (or was a read), so retrying is safe.
-    return ProviderError(
-        f"Stripe answered {response.status_code} with an unreadable body",
-        retryable=True,
-        provider=PROVIDER,
-        status_code=response.status_code,
-    )
-
-
-def _parse(model: type[_M], data: dict[str, Any]) -> _M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ProviderError(
-            f"unexpected Stripe object: {exc}", retryable=True, provider=PROVIDER
-        ) from exc

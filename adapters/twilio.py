@@ -6,14 +6,14 @@ same client runs against api.twilio.com and against ``simulators.twilio``.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 from xml.etree import ElementTree
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from adapters.errors import ProviderError
+from adapters.http_api import JsonApiClient
 
 PROVIDER = "twilio"
 DEFAULT_BASE_URL = "https://api.twilio.com"
@@ -77,7 +77,7 @@ class CallState(BaseModel):
         return self.status in FINAL_CALL_STATUSES
 
 
-class TwilioClient:
+class TwilioClient(JsonApiClient):
     """An async Twilio REST client for one account and one sending number.
 
     Creates carry an ``Idempotency-Key`` header derived from the caller's key.
@@ -99,33 +99,20 @@ class TwilioClient:
         self.account_sid = account_sid
         self.from_number = from_number
         self.status_callback_url = status_callback_url
-        self._http = httpx.AsyncClient(
+        http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             auth=(account_sid, auth_token),
             timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": "recoup"},
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+        super().__init__(http, name="Twilio", provider=PROVIDER)
 
     async def send_sms(self, to: str, body: str, *, idempotency_key: str) -> SmsReceipt:
         form: dict[str, str | list[str]] = {"To": to, "From": self.from_number, "Body": body}
         if self.status_callback_url:
             form["StatusCallback"] = self.status_callback_url
         data = await self._request("POST", "Messages.json", form, idempotency_key)
-        return _parse(SmsReceipt, data)
+        return self._parse(SmsReceipt, data)
 
     async def place_call(
         self,
@@ -148,16 +135,16 @@ class TwilioClient:
             form["StatusCallback"] = self.status_callback_url
             form["StatusCallbackEvent"] = list(_CALL_EVENTS)
         data = await self._request("POST", "Calls.json", form, idempotency_key)
-        return _parse(CallReceipt, data)
+        return self._parse(CallReceipt, data)
 
     async def get_call(self, sid: str) -> CallState:
         data = await self._request("GET", f"Calls/{sid}.json")
         # Twilio sends the duration as a string ("42"), or null while live.
-        return _parse(CallState, data)
+        return self._parse(CallState, data)
 
     async def get_message(self, sid: str) -> MessageState:
         data = await self._request("GET", f"Messages/{sid}.json")
-        return _parse(MessageState, data)
+        return self._parse(MessageState, data)
 
     async def _request(
         self,
@@ -168,24 +155,7 @@ class TwilioClient:
     ) -> dict[str, Any]:
         url = f"/{API_VERSION}/Accounts/{self.account_sid}/{path}"
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        try:
-            response = await self._http.request(method, url, data=form, headers=headers)
-        except httpx.TransportError as exc:
-            # Timeouts, refused/reset connections, protocol errors: transient.
-            raise ProviderError(
-                f"Twilio {method} {path}: {type(exc).__name__}: {exc}",
-                retryable=True,
-                provider=PROVIDER,
-            ) from exc
-        if response.is_success:
-            try:
-                data = response.json()
-            except ValueError as exc:
-                raise _garbled(response) from exc
-            if not isinstance(data, dict):
-                raise _garbled(response)
-            return data
-        raise _http_error(method, path, response)
+        return await self._send(method, url, path, _http_error, data=form, headers=headers)
 
 
 def say_twiml(text: str, language: str) -> str:
@@ -219,23 +189,3 @@ def _http_error(method: str, path: str, response: httpx.Response) -> ProviderErr
         status_code=status,
         code=code,
     )
-
-
-def _garbled(response: httpx.Response) -> ProviderError:
-    # A 2xx without a JSON object comes from a proxy or a partial outage, not
-    # from Twilio's API; the create is idempotent, so retrying is safe.
-    return ProviderError(
-        f"Twilio answered {response.status_code} with an unreadable body",
-        retryable=True,
-        provider=PROVIDER,
-        status_code=response.status_code,
-    )
-
-
-def _parse(model: type[_M], data: dict[str, Any]) -> _M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ProviderError(
-            f"unexpected Twilio resource: {exc}", retryable=True, provider=PROVIDER
-        ) from exc
