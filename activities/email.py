@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import activity
 
 from activities.compose import already_sent, provider_call, provider_failure, record_sent, render
@@ -34,6 +36,13 @@ class EmailAgent:
             return sent
         decision = check_before_send(request)
         message = render(self._renderer, request)
+        recorded: list[datetime] = []
+
+        async def accepted(_message_id: str) -> None:
+            # Into the sent-ledger the moment the relay has it (SMTP takes no
+            # idempotency key: this record is what stops a retry from resending).
+            recorded.append(await record_sent(self._ledger, request, decision, ContactOutcome.SENT))
+
         try:
             async with provider_call(self._breaker):
                 message_id = await self._mailer.send(
@@ -42,10 +51,11 @@ class EmailAgent:
                     text=message.text,
                     html=message.html,
                     idempotency_key=request.attempt_id,
+                    on_accepted=accepted,
                 )
         except ProviderError as err:
             raise provider_failure(err, request) from err
-        sent_at = await record_sent(self._ledger, request, decision, ContactOutcome.SENT)
+        [sent_at] = recorded
         return ContactResult(
             outcome=ContactOutcome.SENT,
             provider_ref=message_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -79,8 +80,13 @@ class SmtpMailer:
         html: str | None,
         idempotency_key: str,
         headers: dict[str, str] | None = None,
+        on_accepted: Callable[[str], Awaitable[None]] | None = None,
     ) -> str:
         """Send a text (and optional HTML alternative) message; return its Message-ID.
+
+        ``on_accepted`` runs with the Message-ID as soon as the relay accepted the
+        message, before the connection is closed, so the caller's sent-ledger
+        lags the relay by as little as possible.
 
         Raises ``ProviderError`` for anything the relay or network did, and
         ``ValueError`` for malformed input (header injection, reserved headers),
@@ -94,19 +100,45 @@ class SmtpMailer:
             idempotency_key=idempotency_key,
             headers=headers or {},
         )
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self._username,
+            password=self._password,
+            use_tls=self._use_tls,
+            start_tls=self._start_tls,
+            timeout=self._timeout,
+        )
         try:
-            errors, _reply = await aiosmtplib.send(
-                message,
-                sender=self.sender,
-                recipients=[to],
-                hostname=self.host,
-                port=self.port,
-                username=self._username,
-                password=self._password,
-                use_tls=self._use_tls,
-                start_tls=self._start_tls,
-                timeout=self._timeout,
-            )
+            errors = await self._transmit(client, message, to)
+        except BaseException:
+            client.close()  # nothing was accepted: drop the connection
+            raise
+        message_id = self.message_id(idempotency_key)
+        try:
+            if errors:
+                # Only reachable with several recipients; kept for completeness.
+                raise _refused(
+                    [
+                        aiosmtplib.SMTPRecipientRefused(r.code, r.message, a)
+                        for a, r in errors.items()
+                    ]
+                )
+            # The relay has the message now. Report it before the goodbye: a worker
+            # that dies during QUIT must still leave it in the sent-ledger.
+            if on_accepted is not None:
+                await on_accepted(message_id)
+        finally:
+            await _quit(client)
+        return message_id
+
+    async def _transmit(
+        self, client: aiosmtplib.SMTP, message: EmailMessage, to: str
+    ) -> dict[str, aiosmtplib.SMTPResponse]:
+        """Connect and hand the message over; every failure becomes a ``ProviderError``."""
+        try:
+            await client.connect()
+            errors, _reply = await client.send_message(message, sender=self.sender, recipients=[to])
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise _refused(exc.recipients) from exc
         except aiosmtplib.SMTPResponseException as exc:
@@ -123,12 +155,7 @@ class SmtpMailer:
                 retryable=True,
                 provider=PROVIDER,
             ) from exc
-        if errors:
-            # Only reachable with several recipients; kept for completeness.
-            raise _refused(
-                [aiosmtplib.SMTPRecipientRefused(r.code, r.message, a) for a, r in errors.items()]
-            )
-        return self.message_id(idempotency_key)
+        return errors
 
     def _build(
         self,
@@ -156,6 +183,16 @@ class SmtpMailer:
         if html is not None:
             message.add_alternative(html, subtype="html")
         return message
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    """Say goodbye; the message is already accepted, so a failure here changes nothing."""
+    if not client.is_connected:
+        return
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        client.close()
 
 
 def _reply_error(code: int, text: str) -> ProviderError:

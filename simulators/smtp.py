@@ -113,6 +113,26 @@ class SmtpSimulator:
         """
         self._listeners.append(callback)
 
+    def mailbox(self, address: str) -> list[ReceivedMail]:
+        """What ``address``'s mailbox shows: one copy per Message-ID, oldest first.
+
+        ``messages`` is every SMTP delivery. A sender that cannot know whether the
+        relay took a message (it died after the relay said 250 and before it could
+        note it) sends it again with the same Message-ID; a Message-ID names one
+        message (RFC 5322 3.6.4), and mailboxes keep one copy of it.
+        """
+        seen: set[str] = set()
+        shown: list[ReceivedMail] = []
+        for mail in self.messages:
+            if address.lower() not in (to.lower() for to in mail.to):
+                continue
+            if mail.message_id is not None:
+                if mail.message_id in seen:
+                    continue
+                seen.add(mail.message_id)
+            shown.append(mail)
+        return shown
+
     def fail_next(self, n: int, code: int = 451) -> None:
         """Fail the next ``n`` transactions with ``code`` at MAIL FROM."""
         if n < 0:

@@ -93,6 +93,8 @@ async def test_message_id_is_derived_from_idempotency_key(
     twin = SmtpMailer("127.0.0.1", mailer.port, sender=SENDER)
     assert twin.message_id("acct-1/step-3/email") == first
     assert [m.message_id for m in sim.messages] == [first, first, other]
+    # The resend is a second delivery, but the mailbox holds the message once.
+    assert [m.message_id for m in sim.mailbox(DEBTOR)] == [first, other]
 
 
 async def test_listeners_and_record_file(
