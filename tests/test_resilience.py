@@ -389,8 +389,13 @@ async def test_a_finished_campaign_refuses_a_redrive(
 async def test_backlogged_calls_go_to_priority_1_accounts_first(
     client: Client, settings: Settings, twilio_sim: TwilioSimulator
 ) -> None:
-    """Calls queue up behind the provider's rate limit; the highest priority is served first."""
-    ordinary = [make_account(priority=5) for _ in range(4)]
+    """Calls queue up behind the provider's rate limit; the highest priority is served first.
+
+    Temporal orders a backlog "close to priority order": the first poll can be matched
+    before the whole backlog is read, so the urgent call (scheduled last: first in
+    first out would make it ninth) must come first or second.
+    """
+    ordinary = [make_account(priority=5) for _ in range(8)]
     urgent = make_account(priority=1)
     playbook = one_step(Channel.PHONE)
     async with workers(client, settings, roles=[Role.CAMPAIGNS]) as built, built[0]:
@@ -403,7 +408,7 @@ async def test_backlogged_calls_go_to_priority_1_accounts_first(
             await asyncio.gather(*(h.result() for h in handles))
     numbers = {a.phones[0].number for a in [*ordinary, urgent]}
     order = [c.to for c in twilio_sim.calls if c.to in numbers]
-    assert order[0] == urgent.phones[0].number, order
+    assert len(order) == 9 and order.index(urgent.phones[0].number) <= 1, order
 
 
 async def test_each_channel_queue_gets_its_providers_rate_limit(
