@@ -431,7 +431,7 @@ async def test_each_channel_queue_gets_its_providers_rate_limit(
 @pytest_asyncio.fixture
 async def shared_settings(settings: Settings) -> AsyncIterator[Settings]:
     """Breakers in the real Redis under this test's own prefix; a quick email breaker."""
-    quick = BreakerConfig(failure_ratio=0.5, open_seconds=4, half_open_probes=1, min_calls=2)
+    quick = BreakerConfig(failure_ratio=0.5, open_seconds=8, half_open_probes=1, min_calls=2)
     shared = settings.model_copy(
         update={
             "redis_url": REDIS_URL,
