@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from cli import account, breakers, campaign, compliance, dlq, playbook
+from cli import account, audit, breakers, campaign, compliance, dlq, playbook
 from cli.demo import demo
 from cli.dev import dev, worker
 
@@ -26,6 +26,7 @@ app.add_typer(playbook.app, name="playbook")
 app.add_typer(compliance.app, name="compliance")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(breakers.app, name="breakers")
+app.add_typer(audit.app, name="audit")
 
 
 def run() -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.audit_log import AuditLog
 from adapters.breakers import (
     SEED_BREAKERS,
     BreakerConfig,
@@ -107,6 +108,11 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="recoup:", description="Keeps deployments apart in Redis.")
     breakers: dict[str, BreakerConfig] = Field(default_factory=default_breakers)
 
+    # The audit log's HMAC key: records are chained under it, so only its holder can
+    # write a record that verifies. Set a secret one in production (RECOUP_AUDIT_KEY).
+    audit_key: SecretStr = SecretStr("recoup-dev-audit-key")
+    audit_key_id: str = "dev"
+
     # Prometheus metrics of the worker (Temporal's and Recoup's), e.g. 127.0.0.1:9464.
     metrics_bind: str | None = None
 
@@ -124,6 +130,9 @@ class Settings(BaseSettings):
         if self.redis_url:
             return RedisBreakerStore.from_url(self.redis_url, prefix=f"{self.redis_prefix}breaker:")
         return MemoryBreakerStore()
+
+    def audit_log(self) -> AuditLog:
+        return AuditLog(self.sql_url, self.audit_key.get_secret_value().encode(), self.audit_key_id)
 
     def rate_limit(self, channel: Channel) -> float | None:
         """Sends per second the channel's task queue allows (None: unlimited)."""
