@@ -82,5 +82,5 @@ async def record_sent(
     """Record the contact at the moment the gate allowed it; return that moment."""
     sent_at = decision.earliest_allowed
     assert sent_at is not None  # an allowed decision carries its own moment
-    await asyncio.to_thread(record_contact, ledger, request, outcome, sent_at)
+    await asyncio.to_thread(record_contact, ledger, request, outcome, sent_at, decision.ruleset)
     return sent_at

@@ -55,8 +55,13 @@ def record_contact(
     request: ContactRequest,
     outcome: ContactOutcome,
     at: datetime,
+    ruleset: str | None = None,
 ) -> None:
-    """Add a contact that reached the debtor's side to the debt's ledger."""
+    """Add a contact that reached the debtor's side to the debt's ledger (and audit log).
+
+    The audit record carries what the gate decided on: the facts and history size it
+    was given and the rule set that allowed the contact at ``at``.
+    """
     contact = as_past_contact(
         ContactAttempt(
             attempt_id=request.attempt_id,
@@ -68,4 +73,16 @@ def record_contact(
         )
     )
     if contact is not None:
-        ledger.record(request.tenant_id, request.account_id, request.attempt_id, contact)
+        ledger.record(
+            request.tenant_id,
+            request.account_id,
+            request.attempt_id,
+            contact,
+            audit={
+                "decision": "allowed",
+                "ruleset": ruleset,
+                "template": request.template,
+                "facts": request.compliance.facts.model_dump(mode="json"),
+                "history_size": len(request.compliance.history),
+            },
+        )

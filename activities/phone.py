@@ -80,7 +80,7 @@ class PhoneAgent:
         except ProviderError as err:
             raise provider_failure(err, request) from err
         outcome = call_outcome(call)
-        await asyncio.to_thread(record_contact, self._ledger, request, outcome, placed_at)
+        await asyncio.to_thread(record_contact, self._ledger, request, outcome, placed_at, ruleset)
         if outcome is ContactOutcome.FAILED:
             raise ApplicationError(f"call {sid} ended {call.status}", type="CallFailed")
         return ContactResult(

@@ -21,6 +21,7 @@ from sqlalchemy import Column, DateTime, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from adapters.audit_log import AuditEntry, AuditLog
 from adapters.sql import make_engine
 from domain.compliance.model import PastContact
 
@@ -41,16 +42,47 @@ class LedgerEntry(SQLModel, table=True):
 
 
 class ContactLedger:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, audit: AuditLog | None = None) -> None:
         self._engine: Engine = make_engine(database_url)
+        self._audit = audit
 
     def create_tables(self) -> None:
         SQLModel.metadata.create_all(self._engine, tables=[SQLModel.metadata.tables[_TABLE]])
+        if self._audit is not None:
+            self._audit.create_tables()
 
     def record(
-        self, tenant_id: str, account_id: str, attempt_id: str, contact: PastContact
+        self,
+        tenant_id: str,
+        account_id: str,
+        attempt_id: str,
+        contact: PastContact,
+        audit: dict[str, object] | None = None,
     ) -> None:
-        """Record one contact; recording the same attempt again changes nothing."""
+        """Record one contact; recording the same attempt again changes nothing.
+
+        With an audit log, the contact (and ``audit``: what the gate decided) is
+        appended to the tenant's chain first: a crash between the two leaves a
+        retry that finds no ledger entry and records both, never a contact the
+        audit log lacks.
+        """
+        if self._audit is not None:
+            self._audit.append(
+                [
+                    AuditEntry(
+                        tenant_id=tenant_id,
+                        event_id=f"contact:{attempt_id}",
+                        event_type="ComplianceAuditEvent",
+                        occurred_at=contact.at,
+                        body={
+                            "account_id": account_id,
+                            "attempt_id": attempt_id,
+                            "contact": contact.model_dump(mode="json"),
+                            **(audit or {}),
+                        },
+                    )
+                ]
+            )
         entry = LedgerEntry(
             attempt_id=attempt_id,
             tenant_id=tenant_id,
@@ -94,6 +126,8 @@ class ContactLedger:
 
     def dispose(self) -> None:
         self._engine.dispose()
+        if self._audit is not None:
+            self._audit.dispose()
 
 
 def _past_contact(row: LedgerEntry) -> PastContact:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,10 +11,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from temporalio.client import Client
 
 from adapters.audit_log import AuditEntry, AuditLog, FindingKind
 from adapters.sql import make_engine
+from domain.channels import Channel
+from domain.playbook import Playbook, Step
+from simulators.smtp import SmtpSimulator
 from tests.cli_support import recoup
+from tests.conftest import TENANT, make_account
+from tests.test_account_campaign import start, status
 from tests.test_portfolio_store import POSTGRES_URL
 from workers.settings import Settings
 
@@ -153,3 +160,36 @@ async def test_recoup_audit_verify_exits_4_on_tampering(tmp_path: Path) -> None:
     tampered = await recoup("audit", "verify", "--json", env=env)
     assert tampered.code == 4
     assert '"kind": "altered", "position": 2' in tampered.out
+
+
+async def test_every_contact_a_campaign_makes_is_in_the_verified_audit_log(
+    client: Client, settings: Settings, running: object, smtp_sim: SmtpSimulator
+) -> None:
+    account = make_account(phones=[])
+    playbook = Playbook(
+        name="audited",
+        steps=[Step(id="notice", day=0, channel=Channel.EMAIL, template="first_notice")],
+        closing_days=0,
+    )
+    handle = await start(client, settings, account, playbook)
+    await handle.result()
+    [attempt] = (await status(handle)).attempts
+    audit = settings.audit_log()
+    try:
+        engine = make_engine(settings.sql_url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT event_id, event_type, body FROM audit_log WHERE tenant_id = :t"),
+                {"t": TENANT.tenant_id},
+            ).all()
+        engine.dispose()
+        [(event_id, event_type, body)] = rows
+        assert event_id == f"contact:{attempt.attempt_id}"
+        assert event_type == "ComplianceAuditEvent"
+        record = json.loads(body)
+        assert record["decision"] == "allowed" and record["ruleset"]
+        assert record["contact"]["to"] == account.emails[0].address
+        assert record["facts"]["timezones"] == account.timezones
+        assert audit.verify(TENANT.tenant_id) == []
+    finally:
+        audit.dispose()

@@ -69,7 +69,8 @@ async def workers(
     built: list[Worker] = []
     async with AsyncExitStack() as stack:
         # Every role reads or writes the debt's contact ledger (the gate's memory).
-        ledger = ContactLedger(settings.sql_url)
+        # Every contact also goes into the tenant's hash-chained audit log.
+        ledger = ContactLedger(settings.sql_url, settings.audit_log())
         await asyncio.to_thread(ledger.create_tables)
         stack.callback(ledger.dispose)
         # One breaker per provider, shared with every other worker through Redis.
