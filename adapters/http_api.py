@@ -20,6 +20,19 @@ _M = TypeVar("_M", bound=BaseModel)
 HttpError = Callable[[str, str, httpx.Response], ProviderError]
 
 
+def bearer_http(base_url: str, api_key: str, timeout: float) -> httpx.AsyncClient:
+    """An httpx client for a JSON API that takes a bearer key (payments, ledger)."""
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        timeout=timeout,
+        headers={
+            "Authorization": f"Bearer {api_key}",
+            "Accept": "application/json",
+            "User-Agent": "recoup",
+        },
+    )
+
+
 class JsonApiClient:
     """Base of a provider client: ``name`` in messages, ``provider`` on its errors."""
 

@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel
 
 from adapters.errors import ProviderError
-from adapters.http_api import JsonApiClient
+from adapters.http_api import JsonApiClient, bearer_http
 
 PROVIDER = "ledger"
 
@@ -48,16 +48,7 @@ class LedgerClient(JsonApiClient):
     """An async client for one CRM tenant's ledger API."""
 
     def __init__(self, base_url: str, api_key: str, timeout: float = 10.0) -> None:
-        http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Accept": "application/json",
-                "User-Agent": "recoup",
-            },
-        )
-        super().__init__(http, name="ledger", provider=PROVIDER)
+        super().__init__(bearer_http(base_url, api_key, timeout), name="ledger", provider=PROVIDER)
 
     async def post_adjustment(
         self,

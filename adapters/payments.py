@@ -24,7 +24,7 @@ import httpx
 from pydantic import BaseModel
 
 from adapters.errors import AdapterError, ProviderError
-from adapters.http_api import JsonApiClient
+from adapters.http_api import JsonApiClient, bearer_http
 
 PROVIDER = "payments"
 DEFAULT_BASE_URL = "https://api.stripe.com"
@@ -147,16 +147,7 @@ class PaymentsClient(JsonApiClient):
     """An async Stripe client for the Payment Links an arrangement needs."""
 
     def __init__(self, base_url: str, api_key: str, timeout: float = 10.0) -> None:
-        http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Accept": "application/json",
-                "User-Agent": "recoup",
-            },
-        )
-        super().__init__(http, name="Stripe", provider=PROVIDER)
+        super().__init__(bearer_http(base_url, api_key, timeout), name="Stripe", provider=PROVIDER)
 
     async def create_payment_link(
         self,

@@ -35,13 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulators.http import (
-    EmbeddedServer,
-    FailurePlan,
-    IdempotencyMismatch,
-    IdempotencyStore,
-    StoredResponse,
-)
+from simulators.http import IdempotencyMismatch, JsonApiSimulator, StoredResponse
 
 DEFAULT_API_KEY = "crm_test_simulator"
 
@@ -117,7 +111,7 @@ class _CrmError(Exception):
 Operation = Callable[[Any, dict[str, str]], tuple[int, dict[str, Any]]]
 
 
-class CrmSimulator:
+class CrmSimulator(JsonApiSimulator):
     """The CRM/ledger API on the running event loop (uvicorn).
 
     ``adjustments`` (by id) and ``accounts`` show its state; ``executed``
@@ -129,22 +123,7 @@ class CrmSimulator:
         self.adjustments: dict[str, SimulatedAdjustment] = {}
         self.accounts: dict[str, SimulatedAccount] = {}
         self.executed: Counter[str] = Counter()
-        self._failures = FailurePlan()
-        self._idempotency = IdempotencyStore()
-        self._server = EmbeddedServer(self._build_app(), name="CRM simulator")
-
-    # -- lifecycle ---------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0 picks a free port); return the base URL."""
-        return await self._server.start(host, port)
-
-    async def stop(self) -> None:
-        await self._server.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
+        super().__init__(self._build_app(), name="CRM simulator")
 
     # -- scripting ---------------------------------------------------------
 
@@ -173,16 +152,6 @@ class CrmSimulator:
                 sign = 1 if adjustment.kind in CHARGE_KINDS else -1
                 balance += sign * adjustment.amount
         return balance
-
-    def fail_next(self, n: int, status: int = 503, path_prefix: str | None = None) -> None:
-        """Fail the next ``n`` requests (any method) under ``path_prefix`` with ``status``.
-
-        The request is not executed and its idempotency key is not used up.
-        """
-        self._failures.add(n, status, path_prefix)
-
-    def clear_failures(self) -> None:
-        self._failures.clear()
 
     # -- HTTP app ------------------------------------------------------------
 

@@ -176,3 +176,37 @@ class IdempotencyStore:
 
     def save(self, key: str, response: StoredResponse) -> None:
         self._by_key[key] = response
+
+
+class JsonApiSimulator:
+    """What the payments and CRM simulators share: their server, outages and replays.
+
+    A subclass builds its ASGI app and calls ``super().__init__(app, name=...)``;
+    its handlers consult ``self._failures`` and ``self._idempotency``.
+    """
+
+    def __init__(self, app: ASGIApp, *, name: str) -> None:
+        self._failures = FailurePlan()
+        self._idempotency = IdempotencyStore()
+        self._server = EmbeddedServer(app, name=name)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0 picks a free port); return the base URL."""
+        return await self._server.start(host, port)
+
+    async def stop(self) -> None:
+        await self._server.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    def fail_next(self, n: int, status: int = 503, path_prefix: str | None = None) -> None:
+        """Fail the next ``n`` requests (any method) under ``path_prefix`` with ``status``.
+
+        The request is not executed and its idempotency key is not used up.
+        """
+        self._failures.add(n, status, path_prefix)
+
+    def clear_failures(self) -> None:
+        self._failures.clear()

@@ -36,13 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulators.http import (
-    EmbeddedServer,
-    FailurePlan,
-    IdempotencyMismatch,
-    IdempotencyStore,
-    StoredResponse,
-)
+from simulators.http import IdempotencyMismatch, JsonApiSimulator, StoredResponse
 
 log = logging.getLogger(__name__)
 
@@ -220,12 +214,15 @@ def _invalid(message: str, *, param: str | None = None, code: str | None = None)
 Operation = Callable[[dict[str, Any], dict[str, str]], tuple[int, dict[str, Any]]]
 
 
-class PaymentsSimulator:
+class PaymentsSimulator(JsonApiSimulator):
     """Stripe's Prices and Payment Links on the running event loop (uvicorn).
 
     ``links``, ``prices`` (by id) and ``payments`` show what exists;
     ``executed`` counts requests that really ran by operation, replays
-    excluded, so a test can prove a retry created nothing new.
+    excluded, so a test can prove a retry created nothing new. Outages from
+    ``fail_next`` answer with Stripe's error types: 5xx ``api_error``, 429
+    ``rate_limit_error``, 402 ``card_error``, 409 ``idempotency_error``, other
+    4xx ``invalid_request_error``.
     """
 
     def __init__(
@@ -246,22 +243,7 @@ class PaymentsSimulator:
         self.links: dict[str, SimulatedLink] = {}
         self.payments: list[SimulatedPayment] = []
         self.executed: Counter[str] = Counter()
-        self._failures = FailurePlan()
-        self._idempotency = IdempotencyStore()
-        self._server = EmbeddedServer(self._build_app(), name="Payments simulator")
-
-    # -- lifecycle ---------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0 picks a free port); return the base URL."""
-        return await self._server.start(host, port)
-
-    async def stop(self) -> None:
-        await self._server.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
+        super().__init__(self._build_app(), name="Payments simulator")
 
     @property
     def creates_executed(self) -> int:
@@ -269,19 +251,6 @@ class PaymentsSimulator:
         return self.executed["create_price"] + self.executed["create_payment_link"]
 
     # -- scripting ---------------------------------------------------------
-
-    def fail_next(self, n: int, status: int = 503, path_prefix: str | None = None) -> None:
-        """Fail the next ``n`` requests (any method) under ``path_prefix`` with ``status``.
-
-        Error types follow Stripe: 5xx ``api_error``, 429 ``rate_limit_error``,
-        402 ``card_error``, 409 ``idempotency_error``, other 4xx
-        ``invalid_request_error``. The request is not executed and its
-        idempotency key is not used up.
-        """
-        self._failures.add(n, status, path_prefix)
-
-    def clear_failures(self) -> None:
-        self._failures.clear()
 
     async def pay(self, link_id: str, amount: int | None = None) -> SimulatedPayment:
         """A debtor completes checkout on ``link_id``, paying ``amount`` minor units.

@@ -11,7 +11,7 @@ account returns to its campaign. A missed instalment compensates the same way.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -68,7 +68,7 @@ class SagaStepFailed(Exception):
 
 
 def arrangement_problem(
-    request: ArrangementRequest, state: CampaignState, today: Any
+    request: ArrangementRequest, state: CampaignState, today: date
 ) -> str | None:
     """Why the campaign cannot accept ``request`` now; None when it can."""
     current = state.arrangement
