@@ -7,6 +7,7 @@ to psycopg 3. SQLite runs in WAL mode so a worker reads while the CLI writes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -20,6 +21,10 @@ def make_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     if url.drivername in {"postgresql", "postgres"}:
         url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        # A command run before anything was stored (`recoup dlq list` in a fresh
+        # directory) must find an empty store, not fail to open the file.
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     # pre_ping: a long-lived worker must survive a database restart.
     engine = create_engine(url, pool_pre_ping=True)
     if url.get_backend_name() == "sqlite":

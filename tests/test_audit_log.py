@@ -193,3 +193,13 @@ async def test_every_contact_a_campaign_makes_is_in_the_verified_audit_log(
         assert audit.verify(TENANT.tenant_id) == []
     finally:
         audit.dispose()
+
+
+async def test_operator_commands_in_a_fresh_directory_find_empty_stores(tmp_path: Path) -> None:
+    env = {"RECOUP_DATA_DIR": str(tmp_path / "never-used"), "COLUMNS": "200", "NO_COLOR": "1"}
+    listed = await recoup("dlq", "list", env=env)
+    assert listed.code == 0 and "0 dead letter(s)" in listed.out, listed.err
+    missing = await recoup("dlq", "show", "dlq_nope", env=env)
+    assert missing.code == 2 and "no dead letter 'dlq_nope'" in missing.err
+    verified = await recoup("audit", "verify", env=env)
+    assert verified.code == 0 and "intact" in verified.out, verified.err
