@@ -10,6 +10,8 @@ and hash, MAC'd too) is kept apart, so cutting records off the end shows as well
 What the chain cannot show is a rewrite by someone holding the key, or the whole
 database restored to an older copy; exporting the heads elsewhere (the export
 issue's audit-logs topic) closes that.
+
+The tables are made by the alembic migrations (``adapters.schema``).
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from sqlalchemy import Column, DateTime, Engine, Text, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from adapters.schema import migrate
 from adapters.sql import make_engine
 
 GENESIS = "0" * 64
-_TABLES = ("audit_log", "audit_heads")
 _APPEND_TRIES = 20  # concurrent writers to one tenant's chain retry on a position clash
 
 
@@ -93,8 +95,8 @@ class AuditLog:
         self._key_id = key_id
 
     def create_tables(self) -> None:
-        tables = [SQLModel.metadata.tables[name] for name in _TABLES]
-        SQLModel.metadata.create_all(self._engine, tables=tables)
+        """Migrate the database to the latest schema (every store's tables, not only these)."""
+        migrate(self._engine)
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -243,6 +245,44 @@ class AuditLog:
             found.append(
                 Finding(tenant, FindingKind.HEAD, head.position, "the last record is not the head")
             )
+        return found
+
+    # --- anchors --------------------------------------------------------------------
+
+    def heads(self) -> list[AuditHead]:
+        """Each tenant's chain head (what the exporter anchors outside this database)."""
+        with Session(self._engine) as session:
+            return list(session.exec(select(AuditHead).order_by(col(AuditHead.tenant_id))).all())
+
+    def check_anchors(self, anchors: Iterable[tuple[str, int, str]]) -> list[Finding]:
+        """Compare the chains with heads exported earlier: ``(tenant, position, hash)``.
+
+        Someone holding the key can rewrite a chain so that it verifies; they cannot
+        rewrite the heads already exported (Kafka's audit-logs, an archive). A record
+        at an anchored position must still carry the anchored hash.
+        """
+        wanted = sorted(set(anchors))
+        found: list[Finding] = []
+        with Session(self._engine) as session:
+            for tenant, position, hash_ in wanted:
+                record = session.exec(
+                    select(AuditRecord).where(
+                        AuditRecord.tenant_id == tenant, AuditRecord.position == position
+                    )
+                ).first()
+                if record is None:
+                    found.append(
+                        Finding(tenant, FindingKind.DELETED, position, "an exported head is gone")
+                    )
+                elif not hmac.compare_digest(record.hash, hash_):
+                    found.append(
+                        Finding(
+                            tenant,
+                            FindingKind.ALTERED,
+                            position,
+                            "differs from the head exported then (the chain was rewritten)",
+                        )
+                    )
         return found
 
     # --- hashing --------------------------------------------------------------------

@@ -9,7 +9,8 @@ It is also the agents' sent-ledger: SMTP (and production Twilio) take no
 idempotency key, so an agent checks here first and does not send an attempt
 that was already sent by a worker that died before it could report.
 
-Tables are created with ``create_all`` for now; alembic arrives with the read model.
+The table is made by the alembic migrations (``adapters.schema``); ``create_tables``
+brings the database to the latest revision.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from adapters.audit_log import AuditEntry, AuditLog
+from adapters.schema import migrate
 from adapters.sql import make_engine
 from domain.compliance.model import PastContact
 
@@ -47,7 +49,8 @@ class ContactLedger:
         self._audit = audit
 
     def create_tables(self) -> None:
-        SQLModel.metadata.create_all(self._engine, tables=[SQLModel.metadata.tables[_TABLE]])
+        """Migrate the database to the latest schema (every store's tables, not only this)."""
+        migrate(self._engine)
         if self._audit is not None:
             self._audit.create_tables()
 

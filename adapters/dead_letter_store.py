@@ -4,7 +4,8 @@ One row per dead letter, with the filterable fields as columns and the whole
 ``DeadLetter`` (its command, context and every failure) as JSON, so nothing is
 lost and the table needs no migration when the model grows.
 
-Tables are created with ``create_all`` for now; alembic arrives with the read model.
+The table is made by the alembic migrations (``adapters.schema``); ``create_tables``
+brings the database to the latest revision.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Column, DateTime, Engine, Text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from adapters.schema import migrate
 from adapters.sql import make_engine
 from domain.channels import Channel
 from domain.dead_letters import DeadLetter, DeadLetterStatus
@@ -41,7 +43,8 @@ class DeadLetterStore:
         self._engine: Engine = make_engine(database_url)
 
     def create_tables(self) -> None:
-        SQLModel.metadata.create_all(self._engine, tables=[SQLModel.metadata.tables[_TABLE]])
+        """Migrate the database to the latest schema (every store's tables, not only this)."""
+        migrate(self._engine)
 
     def record(self, letter: DeadLetter) -> bool:
         """Store a dead letter; False (and no change) if it was stored before."""

@@ -11,8 +11,8 @@ digest of its accounts, so a repeat is recognised without reading them back,
 and a *different* list under an existing campaign id is refused rather than
 mixed into the portfolio a running workflow is paging through.
 
-Tables are created with ``SQLModel.metadata.create_all`` for now; migrations
-(alembic) come with the read model, and these tables will move under them.
+The tables are made by the alembic migrations (``adapters.schema``); ``create_tables``
+brings the database to the latest revision.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from adapters.errors import AdapterError
+from adapters.schema import migrate
 from adapters.sql import make_engine
 from domain.account import Account
 
@@ -89,9 +90,8 @@ class PortfolioStore:
         self._engine: Engine = make_engine(database_url)
 
     def create_tables(self) -> None:
-        """Create the staging tables if missing (only these: other modules own theirs)."""
-        tables = [SQLModel.metadata.tables[name] for name in (_PORTFOLIOS, _ACCOUNTS)]
-        SQLModel.metadata.create_all(self._engine, tables=tables)
+        """Migrate the database to the latest schema (every store's tables, not only these)."""
+        migrate(self._engine)
 
     def save(self, tenant_id: str, campaign_id: str, accounts: Sequence[Account]) -> int:
         """Store ``accounts`` as the campaign's portfolio; returns how many it holds.

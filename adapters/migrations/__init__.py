@@ -1,0 +1,1 @@
+"""Alembic migrations of Recoup's SQL schema (see README.md here, and ``adapters.schema``)."""
