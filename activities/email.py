@@ -7,6 +7,7 @@ from datetime import datetime
 from temporalio import activity
 
 from activities.compose import already_sent, provider_call, provider_failure, record_sent, render
+from activities.export import ContactExport
 from activities.gate import check_before_send
 from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
@@ -24,14 +25,20 @@ class EmailAgent:
         renderer: TemplateRenderer,
         ledger: ContactLedger,
         breaker: CircuitBreaker | None = None,
+        export: ContactExport | None = None,
     ) -> None:
         self._mailer = mailer
         self._renderer = renderer
         self._ledger = ledger
         self._breaker = breaker
+        self._export = export or ContactExport(None)
 
     @activity.defn(name=agents.SEND_EMAIL)
     async def send_email(self, request: ContactRequest) -> ContactResult:
+        started = self._export.started()
+        return await self._export.finished(request, await self._send_email(request), started)
+
+    async def _send_email(self, request: ContactRequest) -> ContactResult:
         if sent := await already_sent(self._ledger, request):
             return sent
         decision = check_before_send(request)

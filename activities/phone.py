@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.compose import provider_call, provider_failure, render
+from activities.export import ContactExport
 from activities.gate import check_before_send, record_contact
 from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
@@ -43,15 +44,21 @@ class PhoneAgent:
         ledger: ContactLedger,
         poll_seconds: float = 0.5,
         breaker: CircuitBreaker | None = None,
+        export: ContactExport | None = None,
     ) -> None:
         self._client = client
         self._renderer = renderer
         self._ledger = ledger
         self._poll = poll_seconds
         self._breaker = breaker
+        self._export = export or ContactExport(None)
 
     @activity.defn(name=agents.PLACE_CALL)
     async def place_call(self, request: ContactRequest) -> ContactResult:
+        started = self._export.started()
+        return await self._export.finished(request, await self._place_call(request), started)
+
+    async def _place_call(self, request: ContactRequest) -> ContactResult:
         details = activity.info().heartbeat_details
         ruleset: str | None = None
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.compose import already_sent, provider_call, provider_failure, record_sent, render
+from activities.export import ContactExport
 from activities.gate import check_before_send
 from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
@@ -22,14 +23,20 @@ class SmsAgent:
         renderer: TemplateRenderer,
         ledger: ContactLedger,
         breaker: CircuitBreaker | None = None,
+        export: ContactExport | None = None,
     ) -> None:
         self._client = client
         self._renderer = renderer
         self._ledger = ledger
         self._breaker = breaker
+        self._export = export or ContactExport(None)
 
     @activity.defn(name=agents.SEND_SMS)
     async def send_sms(self, request: ContactRequest) -> ContactResult:
+        started = self._export.started()
+        return await self._export.finished(request, await self._send_sms(request), started)
+
+    async def _send_sms(self, request: ContactRequest) -> ContactResult:
         if sent := await already_sent(self._ledger, request):
             return sent
         decision = check_before_send(request)

@@ -18,6 +18,7 @@ CREATE_PAYMENT_LINK = "create_payment_link"
 CANCEL_PAYMENT_LINK = "cancel_payment_link"
 POST_LEDGER_ADJUSTMENT = "post_ledger_adjustment"
 REVERSE_LEDGER_ADJUSTMENT = "reverse_ledger_adjustment"
+EXPORT_EVENTS = "export_events"
 
 # The error type a channel agent raises when the gate refuses at the moment of sending.
 COMPLIANCE_BLOCKED = "ComplianceBlocked"

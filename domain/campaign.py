@@ -14,6 +14,7 @@ from domain.channels import Channel, TaskQueues
 from domain.compliance.facts import GateRecord, LegalHolds
 from domain.compliance.model import PastContact
 from domain.contact import ContactAttempt
+from domain.events import ExportRecord
 from domain.playbook import Playbook
 from domain.resilience import RetryRules
 
@@ -117,6 +118,10 @@ class CampaignState(BaseModel):
         default_factory=list, description="Recent contacts of earlier campaigns of this debt."
     )
     decisions: list[GateRecord] = Field(default_factory=list)
+    event_seq: int = Field(default=0, description="Numbers this campaign's exported records.")
+    outbox: list[ExportRecord] = Field(
+        default_factory=list, description="Records decided but not yet in the event log."
+    )
 
 
 class AccountCampaignInput(BaseModel):
@@ -134,6 +139,9 @@ class AccountCampaignInput(BaseModel):
         default=10_000, ge=100, description="Continue-as-new above this history length."
     )
     state: CampaignState | None = None
+    trace_id: str | None = Field(
+        default=None, description="X-Trace-ID of the request that started it (32 hex digits)."
+    )
 
 
 class CampaignSnapshot(BaseModel):

@@ -12,6 +12,7 @@ from domain.account import Money
 from domain.arrangements import ArrangementTerms
 from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts, PastContact
+from domain.events import ExportContext
 from domain.resilience import RetryRule
 
 
@@ -70,6 +71,9 @@ class ContactRequest(BaseModel):
     compliance: ComplianceContext
     retry: RetryRule | None = Field(
         default=None, description="The channel's retry schedule; None: the seed's."
+    )
+    export: ExportContext | None = Field(
+        default=None, description="Records the agent exports with its outcome (one activity)."
     )
 
 

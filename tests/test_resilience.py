@@ -398,7 +398,12 @@ async def test_backlogged_calls_go_to_priority_1_accounts_first(
     ordinary = [make_account(priority=5) for _ in range(8)]
     urgent = make_account(priority=1)
     playbook = one_step(Channel.PHONE)
-    async with workers(client, settings, roles=[Role.CAMPAIGNS]) as built, built[0]:
+    # Campaigns (and the export duty their ends need), but no phone worker yet.
+    async with (
+        workers(client, settings, roles=[Role.CAMPAIGNS, Role.EXPORT]) as built,
+        built[0],
+        built[1],
+    ):
         handles = [await start(client, settings, a, playbook) for a in [*ordinary, urgent]]
         for handle in handles:  # every call is scheduled, none can run yet
             while not (await handle.describe()).raw_description.pending_activities:  # noqa: ASYNC110 (polls the server)

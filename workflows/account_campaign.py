@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from domain import agents
+    from domain.agent_messages import AgentIdentity, Attachment, MessageMode
     from domain.arrangements import (
         Arrangement,
         ArrangementRequest,
@@ -65,11 +66,31 @@ with workflow.unsafe.imports_passed_through():
         format_amount,
     )
     from domain.dead_letters import DeadLetter, FailedSend, RedriveRequest, dead_letter_id
+    from domain.events import (
+        EventType,
+        ExportContext,
+        amount,
+        interaction_record,
+        priority_for,
+    )
+    from domain.messages import BackoffStrategy, Command, CommandType, RetryPolicySpec
     from domain.playbook import Step, StepCondition, StopCondition
     from domain.replies import ReplyIntent, read_reply
     from domain.resilience import Backoff, RetryRule
     from workflows import search_attributes as sa
     from workflows.arrangement_saga import ArrangementSaga, arrangement_problem
+    from workflows.exporting import Exporting
+
+COMMAND_TYPE = {
+    Channel.EMAIL: CommandType.SEND_EMAIL,
+    Channel.SMS: CommandType.SEND_SMS,
+    Channel.PHONE: CommandType.MAKE_CALL,
+}
+BACKOFF = {
+    Backoff.FIXED: BackoffStrategy.FIXED,
+    Backoff.EXPONENTIAL: BackoffStrategy.EXPONENTIAL,
+    Backoff.LINEAR: BackoffStrategy.LINEAR,
+}
 
 # Permanent failures are raised as these non-retryable error types by activities.
 PERMANENT_ERRORS = ["PermanentProviderError", "InvalidAddress", "OptedOut", "TemplateError"]
@@ -106,7 +127,7 @@ _PAUSED = "paused by a promise to pay"
 
 
 @workflow.defn(name=agents.ACCOUNT_CAMPAIGN)
-class AccountCampaign(ArrangementSaga):
+class AccountCampaign(ArrangementSaga, Exporting):
     @workflow.init
     def __init__(self, inp: AccountCampaignInput) -> None:
         self._inp = inp
@@ -133,6 +154,17 @@ class AccountCampaign(ArrangementSaga):
         st = self._state
         if st.started_at is None:
             st.started_at = workflow.now()
+            self._emit(
+                EventType.CAMPAIGN_PROGRESS,
+                "started",
+                {
+                    "playbook": inp.playbook.name,
+                    "stepsTotal": len(inp.playbook.steps),
+                    "balance": amount(st.balance),
+                    "currency": st.account.currency,
+                    "daysPastDue": st.account.days_past_due,
+                },
+            )
         if not st.history_loaded:
             # A call yesterday in an earlier campaign of this debt counts today.
             loaded: ContactHistory = await workflow.execute_activity(
@@ -193,6 +225,20 @@ class AccountCampaign(ArrangementSaga):
         st.payment_ids.append(payment.payment_id)
         st.amount_paid += payment.amount
         st.balance = max(Decimal("0"), st.balance - payment.amount)
+        self._emit(
+            EventType.PAYMENT,
+            "received",
+            {
+                "paymentId": payment.payment_id,
+                "amount": amount(payment.amount),
+                "currency": payment.currency,
+                "balance": amount(st.balance),
+                "amountPaid": amount(st.amount_paid),
+                "source": payment.source,
+            },
+        )
+        if st.status is CollectionStatus.PROMISED:
+            self._emit(EventType.PROMISE, "kept", {"paymentId": payment.payment_id})
         if st.balance == 0:
             self._set_status(CollectionStatus.PAID)
         self._changed = True
@@ -207,11 +253,30 @@ class AccountCampaign(ArrangementSaga):
         intent = read_reply(reply.text)
         st.last_reply_intent = intent.value
         playbook = self._inp.playbook
+        self._emit(
+            EventType.CUSTOMER_INTERACTION,
+            "replied",
+            {
+                "replyId": reply.reply_id,
+                "channel": reply.channel.value,
+                "direction": "inbound",
+                "intent": intent.value,
+            },
+        )
         if intent is ReplyIntent.STOP:
             # An opt-out keyword revokes that channel at once (the address it came from,
             # or the whole channel when the sender is unknown); by SMS it is also a
             # TCPA revocation of consent to text that number.
             self._opt_out(reply.channel, reply.from_address)
+            self._emit(
+                EventType.OPT_OUT,
+                "opted_out",
+                {
+                    "channel": reply.channel.value,
+                    "reason": "stop keyword",
+                    "replyId": reply.reply_id,
+                },
+            )
             if reply.channel is Channel.SMS:
                 self._revoke_consent(Channel.SMS, reply.from_address)
             self._legal_epoch += 1
@@ -223,12 +288,26 @@ class AccountCampaign(ArrangementSaga):
             received = reply.received_at or workflow.now()
             st.promise_until = received + self._days(playbook.promise_grace_days)
             st.promises += 1
+            self._emit(
+                EventType.PROMISE,
+                "made",
+                {"replyId": reply.reply_id, "promiseUntil": st.promise_until.isoformat()},
+            )
             self._set_status(CollectionStatus.PROMISED)
         self._changed = True
 
     @workflow.signal(name=agents.SIGNAL_OPT_OUT)
     def opt_out(self, request: OptOutRequest) -> None:
         self._opt_out(request.channel, request.address)
+        self._emit(
+            EventType.OPT_OUT,
+            "opted_out",
+            {
+                "channel": request.channel.value,
+                "reason": request.reason,
+                "scope": "address" if request.address else "channel",
+            },
+        )
         self._legal_epoch += 1
         self._changed = True
 
@@ -242,6 +321,14 @@ class AccountCampaign(ArrangementSaga):
         st = self._state
         holds = st.holds
         kind = event.kind
+        meta = {"kind": kind.value, **({"channel": event.channel.value} if event.channel else {})}
+        self._emit(EventType.COMPLIANCE_AUDIT, "legal_event", meta)
+        if kind is LegalEventKind.DISPUTE:
+            self._emit(EventType.DISPUTE, "opened", meta)
+        elif kind is LegalEventKind.VERIFICATION_SENT:
+            self._emit(EventType.DISPUTE, "verified", meta)
+        elif kind in {LegalEventKind.CONSENT_REVOKED, LegalEventKind.MEDIUM_OPT_OUT}:
+            self._emit(EventType.OPT_OUT, "opted_out", {**meta, "reason": kind.value})
         if kind is LegalEventKind.CEASE:
             holds.cease = True
             self._set_status(CollectionStatus.CEASED)
@@ -328,6 +415,10 @@ class AccountCampaign(ArrangementSaga):
             remaining = when - workflow.now()
             if remaining <= timedelta(0):
                 return
+            if self._state.outbox:
+                await self._export_pending()
+                await self._continue_as_new_if_needed()
+                continue  # a signal may have arrived meanwhile: look again
             self._changed = False
             try:
                 await workflow.wait_condition(
@@ -350,6 +441,7 @@ class AccountCampaign(ArrangementSaga):
         if st.status is CollectionStatus.PROMISED and workflow.now() >= until:
             # Promise broken: outreach resumes with the next step.
             st.promise_until = None
+            self._emit(EventType.PROMISE, "broken", {"promiseUntil": until.isoformat()})
             self._set_status(CollectionStatus.ACTIVE)
         return True
 
@@ -360,6 +452,10 @@ class AccountCampaign(ArrangementSaga):
         while not st.status.terminal and workflow.now() < until:
             if self._operator_work_pending():
                 return
+            if st.outbox:
+                await self._export_pending()
+                await self._continue_as_new_if_needed()
+                continue  # a signal may have arrived meanwhile: look again
             self._changed = False
             try:
                 await workflow.wait_condition(
@@ -422,6 +518,8 @@ class AccountCampaign(ArrangementSaga):
             if to is None:
                 reasons.append(f"{channel}: no usable contact point")
                 continue
+            if reasons and channel is not step.channel:
+                self._hand_off(step, step.channel, channel, reasons[-1])
             why_not = await self._contact(step, channel, template, to, redrive)
             if why_not is None:
                 return True
@@ -438,6 +536,21 @@ class AccountCampaign(ArrangementSaga):
         ):
             self._set_status(CollectionStatus.OPTED_OUT)
         return True
+
+    def _hand_off(self, step: Step, source: Channel, target: Channel, why: str) -> None:
+        """The failed channel's agent hands the step to the fallback channel's agent."""
+        self._emit_agent_message(
+            from_agent=AgentIdentity(agent_id=f"{source}-agent", role=source.value),
+            to=target.value,
+            routing="role",
+            kind="request",
+            action="task_handoff",
+            content=(
+                f"Step {step.id} could not reach the debtor by {source} ({why}). "
+                f"Please contact them by {target} instead."
+            ),
+            mode=MessageMode.ASYNC,
+        )
 
     async def _contact(
         self,
@@ -531,6 +644,19 @@ class AccountCampaign(ArrangementSaga):
         )
         # Older decisions stay in the histories of earlier runs; carry a bounded tail.
         del decisions[:-MAX_DECISIONS_CARRIED]
+        metadata: dict[str, Any] = {
+            "stage": stage,
+            "stepId": step.id,
+            "channel": channel.value,
+            "reasons": [r.value for r in decision.reasons],
+            "ruleset": decision.ruleset,
+            "historySize": history_size,
+        }
+        if decision.earliest_allowed is not None:
+            metadata["earliestAllowed"] = decision.earliest_allowed.isoformat()
+        self._emit(
+            EventType.COMPLIANCE_AUDIT, "allowed" if decision.allowed else "denied", metadata
+        )
 
     async def _permanent_bar(self, decision: Decision) -> str | None:
         """Act on a permanent denial; None when it was lifted and the gate may be asked again."""
@@ -543,6 +669,7 @@ class AccountCampaign(ArrangementSaga):
             # Collection pauses (no timer) until verification is sent or the debt is paid.
             self._set_status(CollectionStatus.DISPUTED)
             self._plan("dispute hold: waiting for verification to be sent", None)
+            await self._export_pending()
             await workflow.wait_condition(
                 lambda: not st.holds.disputed_unverified or st.status.terminal
             )
@@ -577,6 +704,30 @@ class AccountCampaign(ArrangementSaga):
         if redrive:
             attempt_id += f"/redrive-{redrive}"
         rule = self._inp.retry.for_channel(channel)
+        command_id = self._emit_command(
+            Command(
+                type=COMMAND_TYPE[channel],
+                campaign_id=self._inp.campaign_id,
+                customer_id=st.account.account_id,
+                priority=priority_for(st.account.priority),
+                scheduled_for=workflow.now(),
+                context={
+                    "attemptId": attempt_id,
+                    "stepId": step.id,
+                    "channel": channel.value,
+                    "template": template,
+                    "language": st.account.language,
+                },
+                retry_policy=RetryPolicySpec(
+                    max_retries=rule.max_attempts - 1, backoff_strategy=BACKOFF[rule.backoff]
+                ),
+            ),
+            target=f"{channel}-agent",
+        )
+        export = ExportContext(
+            origin=self._origin(), step_id=step.id, command_id=command_id, pending=[]
+        )
+        pending = self._take_pending()
         request = ContactRequest(
             attempt_id=attempt_id,
             tenant_id=self._inp.tenant.tenant_id,
@@ -599,6 +750,7 @@ class AccountCampaign(ArrangementSaga):
             ),
             compliance=ComplianceContext(facts=facts, history=history),
             retry=rule,
+            export=export.model_copy(update={"pending": pending}),
         )
         self._last_channel = channel
         self._describe(f"sending {channel} '{template}' ({step.id})", None)
@@ -657,7 +809,13 @@ class AccountCampaign(ArrangementSaga):
                     attempts=_attempts(cause, rule),
                 )
             )
-            self._last_request = request
+            # Kept for the dead letter without the records it carried for export.
+            self._last_request = request.model_copy(update={"export": export})
+            self._emit_record(
+                interaction_record(
+                    export, request.attempt_id, channel.value, "failed", attempted_at, detail=detail
+                )
+            )
             st.attempts.append(
                 ContactAttempt(
                     attempt_id=request.attempt_id,
@@ -670,6 +828,7 @@ class AccountCampaign(ArrangementSaga):
                 )
             )
             return "failed"
+        self._exported(pending)  # the agent wrote them to the event log with its outcome
         st.attempts.append(
             ContactAttempt(
                 attempt_id=request.attempt_id,
@@ -711,6 +870,39 @@ class AccountCampaign(ArrangementSaga):
         )
         st.dead_letters.append(letter.dead_letter_id)
         del st.dead_letters[:-MAX_DECISIONS_CARRIED]
+        facts = {
+            "deadLetterId": letter.dead_letter_id,
+            "stepId": step.id,
+            "template": template,
+            "channels": [f.channel.value for f in letter.failures],
+            "lastError": letter.last_error[:300],
+        }
+        event_id = self._emit(EventType.DEAD_LETTER, "recorded", facts)
+        self._emit_command(
+            Command(
+                type=CommandType.ESCALATE,
+                campaign_id=self._inp.campaign_id,
+                customer_id=st.account.account_id,
+                priority=priority_for(st.account.priority),
+                context=facts,
+            ),
+            target="escalation-agent",
+        )
+        self._emit_agent_message(
+            from_agent=AgentIdentity(agent_id=f"{letter.failures[-1].channel}-agent", role="agent"),
+            to="supervisor",
+            routing="role",
+            kind="request",
+            action="request_guidance",
+            priority="high",
+            content=(
+                f"Every way to send step {step.id} failed ({letter.last_error[:200]}). "
+                f"Fix the cause, then redrive dead letter {letter.dead_letter_id}."
+            ),
+            attachments=[Attachment(name="dead-letter", uri=f"recoup:dlq/{letter.dead_letter_id}")],
+            requires_response=True,
+            correlation_id=event_id,
+        )
 
     async def _run_redrives(self) -> None:
         """Contact again for each redriven dead letter, through the gate as always."""
@@ -846,6 +1038,11 @@ class AccountCampaign(ArrangementSaga):
             self._set_status(CollectionStatus.OPTED_OUT)
 
     def _record_skip(self, step: Step, channel: Channel, why: str) -> None:
+        self._emit(
+            EventType.CUSTOMER_INTERACTION,
+            "skipped",
+            {"stepId": step.id, "channel": channel.value, "reason": why[:300]},
+        )
         self._state.attempts.append(
             ContactAttempt(
                 attempt_id=f"{workflow.info().workflow_id}/{step.id}/skipped",
@@ -862,7 +1059,20 @@ class AccountCampaign(ArrangementSaga):
     def _set_status(self, status: CollectionStatus) -> None:
         if self._state.status is status:
             return
+        previous = self._state.status
         self._state.status = status
+        st = self._state
+        self._emit(
+            EventType.CAMPAIGN_PROGRESS,
+            status.value,
+            {
+                "previous": previous.value,
+                "balance": amount(st.balance),
+                "amountPaid": amount(st.amount_paid),
+                "stepsDone": st.next_step,
+                "stepsTotal": len(self._inp.playbook.steps),
+            },
+        )
         workflow.upsert_search_attributes([sa.STATUS.value_set(status.value)])
         if status.terminal:
             self._next_action, self._next_action_at = None, None
@@ -927,6 +1137,18 @@ class AccountCampaign(ArrangementSaga):
             contacts=contacts,
             promises=st.promises,
         )
+        self._emit(
+            EventType.CAMPAIGN_PROGRESS,
+            "completed",
+            {
+                "finalStatus": st.status.value,
+                "amountCollected": amount(st.amount_paid),
+                "balance": amount(st.balance),
+                "contacts": {c.value: n for c, n in contacts.items()},
+                "promises": st.promises,
+            },
+        )
+        await self._export_pending()
         self._next_action, self._next_action_at = None, None
         self._describe(None, None)
         for watcher in st.watchers:

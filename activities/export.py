@@ -1,0 +1,62 @@
+"""The export duty: put records into the event log, from which every sink is fed.
+
+Two ways in, both idempotent by message id:
+
+- ``export_events``: the workflow's pending records, when it is about to wait
+  (one activity for everything it decided since its last export);
+- ``ContactExport``: a channel agent writes the workflow's pending records and its
+  own outcome in the same activity that made the contact, so a touch costs no
+  extra Temporal action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from temporalio import activity
+
+from adapters.event_log import EventLog
+from domain import agents
+from domain.contact import ContactRequest, ContactResult
+from domain.events import EventBatch, interaction_record
+
+
+class EventExporter:
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+
+    @activity.defn(name=agents.EXPORT_EVENTS)
+    async def export_events(self, batch: EventBatch) -> int:
+        """Append the batch to the event log; returns how many records were new."""
+        return await asyncio.to_thread(self._log.append, batch.records)
+
+
+class ContactExport:
+    """What a channel agent exports when its contact ended with a result."""
+
+    def __init__(self, log: EventLog | None) -> None:
+        self._log = log
+
+    def started(self) -> float:
+        return time.monotonic()
+
+    async def finished(
+        self, request: ContactRequest, result: ContactResult, started: float
+    ) -> ContactResult:
+        context = request.export
+        if self._log is None or context is None:
+            return result
+        outcome = interaction_record(
+            context,
+            request.attempt_id,
+            request.channel.value,
+            result.outcome.value,
+            result.sent_at or datetime.now(UTC),
+            provider_ref=result.provider_ref,
+            detail=result.detail,
+            response_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+        await asyncio.to_thread(self._log.append, [*context.pending, outcome])
+        return result
