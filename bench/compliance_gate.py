@@ -22,8 +22,8 @@ import statistics
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from bench.common import machine
 from domain.channels import Channel
 from domain.compliance.engine import decide
 from domain.compliance.model import (
@@ -116,17 +116,6 @@ def _pin_to_one_core() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
-def _machine() -> str:
-    cpu = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
-    return f"{platform.system()} {platform.machine()} {cpu}".strip()
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=3.0, help="time per load (default 3)")
@@ -154,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "ratio": round(rate / base, 4),
         "history_size": HISTORY_SIZE,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "machine": _machine(),
+        "machine": machine(),
     }
     print(json.dumps(result))
 

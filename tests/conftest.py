@@ -4,7 +4,7 @@ and a fresh set of task queues (and SQLite file) for every test."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +25,7 @@ from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_awake
+from tests.brokers import Tansu
 from workers.devserver import dynamic_config, temporal_binary, time_skipping_server_binary
 from workers.run import workers
 from workers.settings import Settings
@@ -188,3 +189,14 @@ def make_account(**overrides: Any) -> Account:
     }
     fields.update(overrides)
     return Account(**fields)
+
+
+@pytest.fixture(scope="session")
+def tansu() -> Iterator[Tansu]:
+    """A Kafka-protocol broker (Tansu) for the run; ``tansu.bootstrap`` is its address.
+
+    Persistent (S3 storage in moto) where moto is installed, so ``restart()`` keeps
+    topics and messages; see ``tests.brokers``.
+    """
+    with Tansu() as broker:
+        yield broker
