@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from adapters.event_log import EventLog
 from cli.common import EXIT_VIOLATIONS, console, load_settings
+from workers.export import exported_anchors
 
 app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -17,14 +19,27 @@ app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 def verify(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's chain.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per finding.")] = False,
+    anchors: Annotated[
+        bool, typer.Option(help="Also compare with the chain heads exported as events.")
+    ] = True,
 ) -> None:
-    """Recompute every record's HMAC chain; exit 4 if a record was altered, forged or deleted."""
-    log = load_settings().audit_log()
+    """Recompute every record's HMAC chain; exit 4 if a record was altered, forged or deleted.
+
+    With anchors (the default), each chain head the exporter put on the event stream
+    must still be in the chain: a chain rewritten by someone holding the key fails here.
+    """
+    settings = load_settings()
+    log = settings.audit_log()
+    events = EventLog(settings.sql_url)
     try:
         log.create_tables()
         findings = log.verify(tenant)
+        if anchors:
+            exported = [a for a in exported_anchors(events) if tenant in (None, a[0])]
+            findings += log.check_anchors(exported)
     finally:
         log.dispose()
+        events.dispose()
     if as_json:
         for f in findings:
             row = {"tenant": f.tenant_id, "kind": f.kind.value, "position": f.position}

@@ -25,9 +25,12 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from adapters.event_log import EventLog
 from adapters.playbook_files import load_playbook
 from adapters.portfolio_file import parse_portfolio
+from adapters.report import campaign_report
 from cli.common import console, fail, load_settings, money, run
+from cli.report import print_report
 from cli.stack import PortInUse, embedded_stack, stop_event
 from domain import agents
 from domain.account import Account, Tenant
@@ -45,6 +48,8 @@ from simulators.smtp import ReceivedMail
 from simulators.twilio import SimulatedCall, SimulatedMessage, TwilioSimulator
 from workers.campaigns import launch_portfolio, portfolio_progress
 from workers.devserver import DevServerError, free_port
+from workers.export import SQL_SINK
+from workers.settings import Settings
 
 
 class Debtors:
@@ -141,7 +146,7 @@ def summary_table(status: PortfolioStatus, due: dict[str, Decimal], sims: Counte
         count = status.by_status.get(state, 0)
         if count or state in {CollectionStatus.PAID, CollectionStatus.EXHAUSTED}:
             table.add_row(label, str(count))
-    table.add_row("promised to pay", f"{status.promised} ({status.promises_kept} kept)")
+    table.add_row("promised to pay", f"{status.promised} ({status.promises_kept} paid in the end)")
     still_running = status.total - status.finished
     if still_running:
         table.add_row("still running", str(still_running))
@@ -256,6 +261,7 @@ def demo(
                 )
                 console.print(summary_table(status, due, seen))
                 console.print(f"finished in {elapsed:.1f} s")
+                await show_report(settings, tenant.tenant_id, f"demo-{seed}")
                 if keep:
                     console.print(f"web UI still up at {settings.ui_url} — Ctrl-C to stop")
                     await stop_event().wait()
@@ -293,3 +299,23 @@ async def follow(client: Client, tenant_id: str, campaign_id: str) -> PortfolioS
             if status.launching_done and status.finished >= status.total:
                 return status
             await asyncio.sleep(0.25)
+
+
+async def show_report(settings: Settings, tenant_id: str, campaign_id: str) -> None:
+    """The campaign's KPIs from the read model, once the exporter has caught up."""
+    events = EventLog(settings.sql_url)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            head, done = await asyncio.to_thread(
+                lambda: (events.last_position(), events.cursor(SQL_SINK))
+            )
+            if done >= head:
+                break
+            await asyncio.sleep(0.2)
+        found = await asyncio.to_thread(campaign_report, events.engine, campaign_id, tenant_id)
+        exported = sum((await asyncio.to_thread(events.counts_by_kind)).values())
+    finally:
+        events.dispose()
+    print_report(found)
+    console.print(f"{exported} events in the event log (`recoup events tail` follows them)")

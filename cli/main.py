@@ -7,9 +7,22 @@ import sys
 
 import typer
 
-from cli import account, audit, breakers, campaign, compliance, dlq, playbook
+from cli import (
+    account,
+    audit,
+    breakers,
+    brokers,
+    campaign,
+    compliance,
+    db,
+    dlq,
+    events,
+    playbook,
+    schemas,
+)
 from cli.demo import demo
 from cli.dev import dev, worker
+from cli.report import report
 
 app = typer.Typer(
     name="recoup",
@@ -27,6 +40,11 @@ app.add_typer(compliance.app, name="compliance")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(breakers.app, name="breakers")
 app.add_typer(audit.app, name="audit")
+app.add_typer(events.app, name="events")
+app.command()(report)
+app.add_typer(brokers.app, name="brokers")
+app.add_typer(db.app, name="db")
+app.add_typer(schemas.app, name="schemas")
 
 
 def run() -> None:

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from activities.arrangements import PaymentsAgent
 from activities.dead_letters import DeadLetterRecorder
 from activities.email import EmailAgent
+from activities.export import ContactExport, EventExporter
 from activities.history import HistoryLoader
 from activities.phone import PhoneAgent
 from activities.portfolio import PortfolioLoader
@@ -27,6 +28,7 @@ from activities.sms import SmsAgent
 from adapters.breakers import Breakers
 from adapters.contact_ledger import ContactLedger
 from adapters.dead_letter_store import DeadLetterStore
+from adapters.event_log import EventLog
 from adapters.ledger import LedgerClient
 from adapters.payments import PaymentsClient
 from adapters.portfolio_store import PortfolioStore
@@ -34,6 +36,7 @@ from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
 from domain.channels import Channel
+from workers.export import both, breaker_events, exporter_for
 from workers.metrics import breaker_metrics
 from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
@@ -56,6 +59,7 @@ class Role(StrEnum):
     SMS = "sms"
     PHONE = "phone"
     PAYMENTS = "payments"
+    EXPORT = "export"
 
 
 @asynccontextmanager
@@ -73,11 +77,19 @@ async def workers(
         ledger = ContactLedger(settings.sql_url, settings.audit_log())
         await asyncio.to_thread(ledger.create_tables)
         stack.callback(ledger.dispose)
+        # Every decision goes into the event log, from which the exporter feeds the sinks.
+        events = EventLog(settings.sql_url)
+        stack.callback(events.dispose)
+        contact_export = ContactExport(events)
         # One breaker per provider, shared with every other worker through Redis.
         runtime = client.service_client.config.runtime or Runtime.default()
         store = settings.breaker_store()
         stack.push_async_callback(store.aclose)
-        breakers = Breakers(store, settings.breakers, on_change=breaker_metrics(runtime))
+        breakers = Breakers(
+            store,
+            settings.breakers,
+            on_change=both(breaker_metrics(runtime), breaker_events(events)),
+        )
 
         def channel_worker(channel: Channel, activity: Callable[..., Any]) -> None:
             # The provider's rate limit holds across every worker of the queue.
@@ -126,7 +138,9 @@ async def workers(
             )
             channel_worker(
                 Channel.EMAIL,
-                EmailAgent(mailer, renderer, ledger, breakers.get("email")).send_email,
+                EmailAgent(
+                    mailer, renderer, ledger, breakers.get("email"), contact_export
+                ).send_email,
             )
         if roles & {Role.SMS, Role.PHONE}:
             twilio = TwilioClient(
@@ -139,7 +153,10 @@ async def workers(
             stack.push_async_callback(twilio.aclose)
             if Role.SMS in roles:
                 channel_worker(
-                    Channel.SMS, SmsAgent(twilio, renderer, ledger, breakers.get("sms")).send_sms
+                    Channel.SMS,
+                    SmsAgent(
+                        twilio, renderer, ledger, breakers.get("sms"), contact_export
+                    ).send_sms,
                 )
             if Role.PHONE in roles:
                 phone = PhoneAgent(
@@ -148,6 +165,7 @@ async def workers(
                     ledger,
                     poll_seconds=settings.call_poll_seconds,
                     breaker=breakers.get("phone"),
+                    export=contact_export,
                 )
                 channel_worker(Channel.PHONE, phone.place_call)
         if Role.PAYMENTS in roles:
@@ -165,6 +183,18 @@ async def workers(
                     agent.reverse_ledger_adjustment,
                 ],
             )
+        if Role.EXPORT in roles:
+            worker(queues.export, activities=[EventExporter(events).export_events])
+            # The exporter runs beside the workers for as long as they do.
+            stop = asyncio.Event()
+            exporter = exporter_for(settings, events)
+            task = asyncio.create_task(exporter.run(stop), name="recoup-exporter")
+
+            async def stop_exporter() -> None:
+                stop.set()
+                await task
+
+            stack.push_async_callback(stop_exporter)
         yield built
 
 

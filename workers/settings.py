@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,10 +22,16 @@ from adapters.breakers import (
     MemoryBreakerStore,
     RedisBreakerStore,
 )
+from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
 from domain.channels import Channel, TaskQueues
 from domain.resilience import RetryOverrides, RetryRules
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SinkName = Literal["sql", "kafka", "rabbitmq", "redis"]
+
+
+def _default_sinks() -> list[SinkName]:
+    return ["sql"]
 
 
 def default_breakers() -> dict[str, BreakerConfig]:
@@ -41,7 +48,11 @@ def default_breakers() -> dict[str, BreakerConfig]:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="RECOUP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="RECOUP_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
     )
 
     # Temporal
@@ -113,6 +124,20 @@ class Settings(BaseSettings):
     audit_key: SecretStr = SecretStr("recoup-dev-audit-key")
     audit_key_id: str = "dev"
 
+    # Where events go. The event log (SQL) always gets every record; the exporter
+    # feeds each sink from it: "sql" (the read model), "kafka", "rabbitmq", "redis".
+    # RECOUP_SINKS='["sql","kafka"]', per tenant RECOUP_TENANT_SINKS='{"acme":["sql","redis"]}'.
+    sinks: list[SinkName] = Field(default_factory=_default_sinks)
+    tenant_sinks: dict[str, list[SinkName]] = Field(default_factory=dict)
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    rabbitmq: RabbitConfig = Field(default_factory=RabbitConfig)
+    redis_streams: RedisStreamsConfig = Field(default_factory=RedisStreamsConfig)
+    export_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Exported messages are signed (HMAC-SHA256) with the tenant's key when it has one.
+    export_key: SecretStr = SecretStr("recoup-dev-export-key")
+    export_key_id: str = "dev"
+    tenant_export_keys: dict[str, SecretStr] = Field(default_factory=dict)
+
     # Prometheus metrics of the worker (Temporal's and Recoup's), e.g. 127.0.0.1:9464.
     metrics_bind: str | None = None
 
@@ -138,6 +163,29 @@ class Settings(BaseSettings):
         """Sends per second the channel's task queue allows (None: unlimited)."""
         limit: float | None = getattr(self, f"{channel.value}_per_second")
         return limit
+
+    def sinks_for(self, tenant_id: str) -> set[str]:
+        """The sinks a tenant's records go to (system records: the deployment's)."""
+        return set(self.tenant_sinks.get(tenant_id, self.sinks))
+
+    @property
+    def all_sinks(self) -> set[str]:
+        return set(self.sinks).union(*self.tenant_sinks.values())
+
+    def export_key_for(self, tenant_id: str) -> tuple[bytes, str]:
+        """The signing key for a tenant's messages and its key id (``tenant:version``)."""
+        key = self.tenant_export_keys.get(tenant_id)
+        if key is not None:
+            return key.get_secret_value().encode(), f"{tenant_id}:{self.export_key_id}"
+        return self.export_key.get_secret_value().encode(), f"default:{self.export_key_id}"
+
+    def export_keys(self) -> dict[str, bytes]:
+        """Every key id a consumer of this deployment may meet, with its secret."""
+        found = {f"default:{self.export_key_id}": self.export_key.get_secret_value().encode()}
+        for tenant in self.tenant_export_keys:
+            secret, key_id = self.export_key_for(tenant)
+            found[key_id] = secret
+        return found
 
     @property
     def sql_url(self) -> str:
