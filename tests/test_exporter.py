@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlmodel import Session, select
+from temporalio.client import Client
 
 from adapters.audit_log import AuditEntry, AuditLog, FindingKind
 from adapters.breakers import BreakerConfig, Breakers, MemoryBreakerStore
@@ -28,6 +29,8 @@ from domain.events import EventType, ExportRecord, Origin, Topic, event_record, 
 from domain.signing import verify
 from tests.brokers import Tansu
 from workers.export import Exporter, breaker_events, exported_anchors
+from workers.run import Role, workers
+from workers.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 KEY = b"test-export-key"
@@ -258,3 +261,21 @@ async def test_anchored_audit_heads_expose_a_chain_rewritten_with_the_key(log: E
         assert (finding.kind, finding.position) == (FindingKind.ALTERED, 3)
     finally:
         audit.dispose()
+
+
+async def test_a_worker_reports_itself_on_agent_metrics(client: Client, settings: Settings) -> None:
+    often = settings.model_copy(update={"status_seconds": 0.2})
+    async with workers(client, often, roles=[Role.EXPORT]):
+        await asyncio.sleep(0.5)
+    log = EventLog(settings.sql_url)
+    try:
+        reports = [r.export_record() for r in log.read_after(0, types=["AgentStatusEvent"])]
+    finally:
+        log.dispose()
+    statuses = [r.status for r in reports]
+    assert statuses[0] == "started" and statuses[-1] == "stopped" and "healthy" in statuses
+    first = reports[0]
+    assert first.topic is Topic.AGENT_METRICS and first.tenant_id == "system"
+    assert first.metadata["roles"] == ["export"]
+    performance = first.body["event"]["performance"]
+    assert performance["memoryUsage"] > 0 and performance["cpuUsage"] > 0

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from adapters.event_log import EventLog, EventRow
 from adapters.read_model import project
 from adapters.sinks.base import OutboundMessage, Sink, SinkUnavailable
 from domain.events import EventType, ExportRecord, Origin, event_record, message_id
+from domain.messages import Performance
 from workers.settings import Settings
 
 log = logging.getLogger("recoup.export")
@@ -299,3 +302,37 @@ def exported_anchors(events: EventLog) -> list[tuple[str, int, str]]:
                 anchors.append((record.tenant_id, int(meta["position"]), str(meta["hash"])))
         position = rows[-1].position or position
     return anchors
+
+
+def agent_status(agent_id: str, status: str, roles: Sequence[str]) -> ExportRecord:
+    """An AgentStatusEvent for this worker process, with the seed's performance figures
+    (peak resident memory in bytes, CPU seconds used so far)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    at = datetime.now(UTC)
+    return event_record(
+        Origin(tenant_id=SYSTEM_TENANT, agent_id=agent_id),
+        message_id("agent-status", agent_id, status, at.isoformat()),
+        EventType.AGENT_STATUS,
+        status,
+        at,
+        {"agentId": agent_id, "roles": sorted(roles), "pid": os.getpid()},
+        performance=Performance(
+            memory_usage=usage.ru_maxrss * 1024, cpu_usage=usage.ru_utime + usage.ru_stime
+        ),
+    )
+
+
+async def report_status(
+    events: EventLog, agent_id: str, roles: Sequence[str], stop: asyncio.Event, every: float
+) -> None:
+    """``started``, ``healthy`` every ``every`` seconds, ``stopped``: onto agent-metrics."""
+    status = "started"
+    while True:
+        try:
+            await asyncio.to_thread(events.append, [agent_status(agent_id, status, roles)])
+        except Exception as err:  # the database is down: the next report will tell
+            log.warning("agent status not recorded: %r", err)
+        if status == "stopped":
+            return
+        await _sleep(stop, every)
+        status = "stopped" if stop.is_set() else "healthy"

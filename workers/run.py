@@ -8,6 +8,8 @@ be scaled and rate-limited on its own.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from enum import StrEnum
@@ -36,7 +38,7 @@ from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
 from domain.channels import Channel
-from workers.export import both, breaker_events, exporter_for
+from workers.export import both, breaker_events, exporter_for, report_status
 from workers.metrics import breaker_metrics
 from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
@@ -195,6 +197,19 @@ async def workers(
                 await task
 
             stack.push_async_callback(stop_exporter)
+        # This process reports itself on agent-metrics: started, healthy, stopped.
+        stopping = asyncio.Event()
+        agent_id = f"worker:{socket.gethostname()}:{os.getpid()}"
+        names = [role.value for role in roles]
+        reporter = asyncio.create_task(
+            report_status(events, agent_id, names, stopping, settings.status_seconds)
+        )
+
+        async def stop_reporting() -> None:
+            stopping.set()
+            await reporter
+
+        stack.push_async_callback(stop_reporting)
         yield built
 
 

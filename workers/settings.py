@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     rabbitmq: RabbitConfig = Field(default_factory=RabbitConfig)
     redis_streams: RedisStreamsConfig = Field(default_factory=RedisStreamsConfig)
     export_batch_size: int = Field(default=500, ge=1, le=10_000)
+    status_seconds: float = Field(
+        default=60, gt=0, description="How often a worker reports itself (AgentStatusEvent)."
+    )
     # Exported messages are signed (HMAC-SHA256) with the tenant's key when it has one.
     export_key: SecretStr = SecretStr("recoup-dev-export-key")
     export_key_id: str = "dev"
