@@ -31,7 +31,10 @@ def setup(
     names = set(sink) if sink else settings.all_sinks - {SQL_SINK}
     unknown = names - set(BROKERS)
     if unknown:
-        fail(f"--sink: unknown broker(s) {', '.join(sorted(unknown))}; use {BROKERS}", EXIT_INPUT)
+        fail(
+            f"--sink: unknown broker(s) {', '.join(sorted(unknown))}; use {', '.join(BROKERS)}",
+            EXIT_INPUT,
+        )
     if not names:
         fail("no broker sink configured (RECOUP_SINKS); name one with --sink", EXIT_INPUT)
     try:

@@ -12,7 +12,9 @@ from adapters.event_log import EventLog, EventRow
 from cli.common import console, load_settings
 from workers.export import SQL_SINK
 
-app = typer.Typer(help="The event stream: follow it, and see each sink's export lag.")
+app = typer.Typer(
+    help="The event stream: follow it, and see each sink's export lag.", no_args_is_help=True
+)
 
 
 def _log() -> EventLog:
