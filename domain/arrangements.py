@@ -58,6 +58,8 @@ class ArrangementStatus(StrEnum):
     COMPLETED = "completed"  # every instalment paid
     MISSED = "missed"  # an instalment was missed: compensated, back to collection
     FAILED = "failed"  # a saga step failed for good: compensated, back to collection
+    AWAITING_APPROVAL = "awaiting_approval"  # beyond the tenant's threshold: a person decides
+    REJECTED = "rejected"  # a person said no: collection goes on as before
 
 
 class SagaStep(StrEnum):

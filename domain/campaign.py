@@ -15,6 +15,7 @@ from domain.compliance.facts import GateRecord, LegalHolds
 from domain.compliance.model import PastContact
 from domain.contact import ContactAttempt
 from domain.events import ExportRecord
+from domain.operator import Approval, PauseRequest
 from domain.playbook import Playbook
 from domain.resilience import RetryRules
 
@@ -122,6 +123,8 @@ class CampaignState(BaseModel):
     outbox: list[ExportRecord] = Field(
         default_factory=list, description="Records decided but not yet in the event log."
     )
+    paused: PauseRequest | None = Field(default=None, description="Set while an operator paused.")
+    approvals: list[Approval] = Field(default_factory=list)
 
 
 class AccountCampaignInput(BaseModel):
@@ -141,6 +144,13 @@ class AccountCampaignInput(BaseModel):
     state: CampaignState | None = None
     trace_id: str | None = Field(
         default=None, description="X-Trace-ID of the request that started it (32 hex digits)."
+    )
+    settlement_approval_discount: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="A settlement forgiving more than this share of the balance waits for a "
+        "person's approval (None: agents may agree any settlement).",
     )
 
 
@@ -167,6 +177,8 @@ class CampaignSnapshot(BaseModel):
     decisions: list[GateRecord]
     dead_letters: list[str] = Field(default_factory=list)
     arrangement: Arrangement | None = None
+    paused: PauseRequest | None = None
+    approvals: list[Approval] = Field(default_factory=list)
 
 
 class AccountOutcome(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from domain.account import Account, Identifier, Tenant
 from domain.campaign import AccountOutcome, CollectionStatus
 from domain.channels import Channel, TaskQueues
+from domain.operator import PauseRequest
 from domain.playbook import Playbook
 from domain.resilience import RetryRules
 
@@ -88,7 +89,10 @@ class PortfolioInput(BaseModel):
     queues: TaskQueues = Field(default_factory=TaskQueues)
     retry: RetryRules = Field(default_factory=RetryRules, description="The tenant's, resolved.")
     max_history_events: int = Field(default=10_000, ge=100)
+    trace_id: str | None = Field(default=None, description="X-Trace-ID of the launch request.")
+    settlement_approval_discount: Decimal | None = Field(default=None, ge=0, le=1)
     # carried across continue-as-new
+    paused: PauseRequest | None = None
     offset: int = 0
     pending: list[str] = Field(default_factory=list)
     progress: PortfolioProgress = Field(default_factory=PortfolioProgress)
@@ -111,3 +115,4 @@ class PortfolioStatus(BaseModel):
     collected: dict[str, Decimal]
     contacts: dict[Channel, int]
     launching_done: bool
+    paused: PauseRequest | None = None

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from opentelemetry import trace
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -31,8 +32,31 @@ from domain.compliance.facts import LegalEvent
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioInput, PortfolioStatus
 from workers.settings import Settings
+from workers.tracing import current_trace_id
 from workflows import search_attributes as sa
 from workflows.portfolio import campaign_summary
+
+_tracer = trace.get_tracer("recoup.campaigns")
+
+
+async def index_contacts(settings: Settings, tenant_id: str, accounts: Sequence[Account]) -> None:
+    """Remember whose numbers and addresses these are, so provider webhooks (an inbound
+    SMS, an email bounce) find the account. Only HMACs of the addresses are stored."""
+
+    def index() -> None:
+        store = settings.inbound_store()
+        try:
+            store.index(
+                tenant_id,
+                (
+                    (a.account_id, [e.address for e in a.emails] + [p.number for p in a.phones])
+                    for a in accounts
+                ),
+            )
+        finally:
+            store.dispose()
+
+    await asyncio.to_thread(index)
 
 
 def campaign_id_for(path: Path) -> str:
@@ -54,6 +78,7 @@ async def launch_portfolio(
     window: int = 200,
     page_size: int = 100,
     max_history_events: int = 10_000,
+    trace_id: str | None = None,
 ) -> WorkflowHandle[object, PortfolioStatus]:
     """Store the accounts, then start (or attach to) the campaign's Portfolio workflow."""
     store = PortfolioStore(settings.sql_url)
@@ -62,6 +87,38 @@ async def launch_portfolio(
         total = await asyncio.to_thread(store.save, tenant.tenant_id, campaign_id, accounts)
     finally:
         store.dispose()
+    await index_contacts(settings, tenant.tenant_id, accounts)
+    # A span of our own when the caller has none (the CLI), so that the workflow's
+    # trace and the events' X-Trace-ID are one trace however the campaign started.
+    with _tracer.start_as_current_span("launch portfolio"):
+        return await _start_portfolio(
+            client,
+            settings,
+            tenant,
+            campaign_id,
+            playbook,
+            total,
+            seconds_per_day,
+            window,
+            page_size,
+            max_history_events,
+            trace_id or current_trace_id(),
+        )
+
+
+async def _start_portfolio(
+    client: Client,
+    settings: Settings,
+    tenant: Tenant,
+    campaign_id: str,
+    playbook: Playbook,
+    total: int,
+    seconds_per_day: float,
+    window: int,
+    page_size: int,
+    max_history_events: int,
+    trace_id: str | None,
+) -> WorkflowHandle[object, PortfolioStatus]:
     return await client.start_workflow(
         agents.PORTFOLIO,
         PortfolioInput(
@@ -75,6 +132,8 @@ async def launch_portfolio(
             queues=settings.queues,
             retry=settings.retry_rules(tenant.tenant_id),
             max_history_events=max_history_events,
+            trace_id=trace_id,
+            settlement_approval_discount=settings.settlement_approval_for(tenant.tenant_id),
         ),
         id=portfolio_workflow_id(tenant.tenant_id, campaign_id),
         task_queue=settings.queues.campaigns,
@@ -98,8 +157,27 @@ async def start_account_campaign(
     playbook: Playbook,
     account: Account,
     seconds_per_day: float = 86_400,
+    trace_id: str | None = None,
 ) -> WorkflowHandle[object, AccountOutcome]:
     """Start one account's campaign, or return the one already running for it."""
+    await index_contacts(settings, tenant.tenant_id, [account])
+    with _tracer.start_as_current_span("start account campaign"):
+        trace_id = trace_id or current_trace_id()
+        return await _start_account(
+            client, settings, tenant, campaign_id, playbook, account, seconds_per_day, trace_id
+        )
+
+
+async def _start_account(
+    client: Client,
+    settings: Settings,
+    tenant: Tenant,
+    campaign_id: str,
+    playbook: Playbook,
+    account: Account,
+    seconds_per_day: float,
+    trace_id: str | None,
+) -> WorkflowHandle[object, AccountOutcome]:
     return await client.start_workflow(
         agents.ACCOUNT_CAMPAIGN,
         AccountCampaignInput(
@@ -110,6 +188,8 @@ async def start_account_campaign(
             seconds_per_day=seconds_per_day,
             queues=settings.queues,
             retry=settings.retry_rules(tenant.tenant_id),
+            trace_id=trace_id,
+            settlement_approval_discount=settings.settlement_approval_for(tenant.tenant_id),
         ),
         id=account_workflow_id(tenant.tenant_id, account.account_id),
         task_queue=settings.queues.campaigns,

@@ -7,6 +7,7 @@ Production points the same names at real services.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,7 @@ from adapters.breakers import (
     MemoryBreakerStore,
     RedisBreakerStore,
 )
+from adapters.inbound import InboundStore
 from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
 from domain.channels import Channel, TaskQueues
 from domain.resilience import RetryOverrides, RetryRules
@@ -86,7 +88,11 @@ class Settings(BaseSettings):
     twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: str = "recoup-dev-token"
     twilio_from_number: str = "+15005550006"
-    twilio_status_callback_url: str | None = None
+    twilio_status_callback_url: str | None = Field(
+        default=None,
+        description="Where Twilio posts delivery and call status; {tenant} is replaced by the "
+        "tenant id, e.g. https://api.example.com/v1/webhooks/{tenant}/twilio/sms/status.",
+    )
     call_poll_seconds: float = 0.5
 
     # Payment provider (Stripe-compatible) and the creditor's ledger/CRM API
@@ -144,6 +150,47 @@ class Settings(BaseSettings):
     # Prometheus metrics of the worker (Temporal's and Recoup's), e.g. 127.0.0.1:9464.
     metrics_bind: str | None = None
 
+    # A settlement forgiving more than this share of the balance waits for a person's
+    # approval (RECOUP_TENANT_SETTLEMENT_APPROVAL='{"acme": 0.3}'; null: never asks).
+    settlement_approval_discount: Decimal | None = Field(default=Decimal("0.5"), ge=0, le=1)
+    tenant_settlement_approval: dict[str, Decimal | None] = Field(default_factory=dict)
+
+    # The CRM-facing APIs (``recoup api``): HTTP (FastAPI) and gRPC, per-tenant rate
+    # limits (requests per second and burst; RECOUP_TENANT_API_RATES='{"acme": 200}').
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    grpc_port: int = 50051
+    api_rate_per_second: float = Field(default=50, gt=0)
+    api_burst: int = Field(default=100, ge=1)
+    tenant_api_rates: dict[str, float] = Field(default_factory=dict)
+    api_public_url: str | None = Field(
+        default=None,
+        description="The URL providers post webhooks to (Twilio signs the full URL); "
+        "default: http://api_host:api_port.",
+    )
+
+    # Provider webhooks: Twilio signs with its auth token (twilio_auth_token above); the
+    # payment provider and the email provider with their webhook secrets.
+    payments_webhook_secret: SecretStr = SecretStr("whsec_recoup_dev")
+    email_webhook_secret: SecretStr = SecretStr("whsec_recoup_email_dev")
+    webhook_tolerance_seconds: int = Field(default=300, ge=1)
+
+    # PII in workflow histories is AES-GCM ciphertext. Keys come from RECOUP_CODEC_KEYS
+    # ('{"k1": "<base64 32 bytes>"}') with RECOUP_CODEC_KEY_ID the one that encrypts, or,
+    # when unset, from the key ring file in data_dir that ``recoup keys rotate`` manages.
+    codec_enabled: bool = True
+    codec_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    codec_key_id: str | None = None
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"],
+        description="Web UI origins allowed to call the codec server.",
+    )
+
+    # Tracing: OpenTelemetry spans to an OTLP/HTTP collector when an endpoint is set
+    # (e.g. http://127.0.0.1:4318); without one, trace ids still flow into events.
+    otlp_endpoint: str | None = None
+    service_name: str = "recoup"
+
     @cached_property
     def queues(self) -> TaskQueues:
         return TaskQueues.with_suffix(self.task_queue_suffix)
@@ -158,6 +205,10 @@ class Settings(BaseSettings):
         if self.redis_url:
             return RedisBreakerStore.from_url(self.redis_url, prefix=f"{self.redis_prefix}breaker:")
         return MemoryBreakerStore()
+
+    def inbound_store(self) -> InboundStore:
+        """Which account an address reaches (webhooks), keyed under the audit key."""
+        return InboundStore(self.sql_url, self.audit_key.get_secret_value().encode())
 
     def audit_log(self) -> AuditLog:
         return AuditLog(self.sql_url, self.audit_key.get_secret_value().encode(), self.audit_key_id)
@@ -189,6 +240,17 @@ class Settings(BaseSettings):
             secret, key_id = self.export_key_for(tenant)
             found[key_id] = secret
         return found
+
+    @property
+    def api_url(self) -> str:
+        return (self.api_public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    def settlement_approval_for(self, tenant_id: str) -> Decimal | None:
+        return self.tenant_settlement_approval.get(tenant_id, self.settlement_approval_discount)
+
+    def api_rate_for(self, tenant_id: str) -> float:
+        """Requests per second the tenant may make (burst: ``api_burst``)."""
+        return self.tenant_api_rates.get(tenant_id, self.api_rate_per_second)
 
     @property
     def sql_url(self) -> str:

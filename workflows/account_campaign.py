@@ -22,7 +22,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.agent_messages import AgentIdentity, Attachment, MessageMode
     from domain.arrangements import (
         Arrangement,
+        ArrangementKind,
         ArrangementRequest,
+        ArrangementStatus,
         ArrangementTerms,
         InstalmentReminder,
     )
@@ -74,6 +76,14 @@ with workflow.unsafe.imports_passed_through():
         priority_for,
     )
     from domain.messages import BackoffStrategy, Command, CommandType, RetryPolicySpec
+    from domain.operator import (
+        Approval,
+        ApprovalDecision,
+        ApprovalKind,
+        ApprovalStatus,
+        PauseRequest,
+        ResumeRequest,
+    )
     from domain.playbook import Step, StepCondition, StopCondition
     from domain.replies import ReplyIntent, read_reply
     from domain.resilience import Backoff, RetryRule
@@ -182,6 +192,7 @@ class AccountCampaign(ArrangementSaga, Exporting):
             st.prior_contacts, st.history_loaded = loaded.contacts, True
         steps = inp.playbook.steps
         while st.next_step < len(steps) and not st.status.terminal:
+            await self._wait_while_paused()
             await self._operator_work()
             if st.status.terminal:
                 break
@@ -195,8 +206,8 @@ class AccountCampaign(ArrangementSaga, Exporting):
             )
             if st.status.terminal:
                 break
-            if self._operator_work_pending():
-                continue  # a redriven dead letter or an accepted arrangement comes first
+            if st.paused is not None or self._operator_work_pending():
+                continue  # paused, or a redrive or an accepted arrangement comes first
             if await self._honour_promise():
                 continue
             if await self._execute_step(step):
@@ -352,6 +363,91 @@ class AccountCampaign(ArrangementSaga, Exporting):
         self._legal_epoch += 1
         self._changed = True
 
+    @workflow.signal(name=agents.SIGNAL_PAUSE)
+    def pause(self, request: PauseRequest) -> None:
+        """Hold outreach before the next contact until resumed (a send in flight finishes)."""
+        st = self._state
+        if st.paused is not None or st.status.terminal:
+            return
+        st.paused = request
+        self._emit(
+            EventType.CAMPAIGN_PROGRESS,
+            "paused",
+            {"reason": request.reason, "operator": request.operator},
+        )
+        self._changed = True
+
+    @workflow.signal(name=agents.SIGNAL_RESUME)
+    def resume(self, request: ResumeRequest) -> None:
+        st = self._state
+        if st.paused is None:
+            return
+        st.paused = None
+        meta = {"operator": request.operator, **({"note": request.note} if request.note else {})}
+        self._emit(EventType.CAMPAIGN_PROGRESS, "resumed", meta)
+        self._changed = True
+
+    @workflow.update(name=agents.UPDATE_DECIDE_APPROVAL)
+    def decide_approval(self, decision: ApprovalDecision) -> Approval:
+        """A person approves or rejects what the campaign waits for (idempotent)."""
+        st = self._state
+        approval = next(a for a in st.approvals if a.approval_id == decision.approval_id)
+        if approval.status is not ApprovalStatus.PENDING:
+            return approval
+        approval.status = ApprovalStatus.APPROVED if decision.approve else ApprovalStatus.REJECTED
+        approval.decided_at = workflow.now()
+        approval.decided_by = decision.operator
+        approval.note = decision.note
+        arr = st.arrangement
+        if (
+            approval.kind is ApprovalKind.SETTLEMENT
+            and arr is not None
+            and arr.request.arrangement_id == approval.subject_id
+            and arr.status is ArrangementStatus.AWAITING_APPROVAL
+        ):
+            if decision.approve:
+                arr.status = ArrangementStatus.SETTING_UP
+                st.arrangement_pending = True
+            else:
+                arr.status = ArrangementStatus.REJECTED
+                arr.detail = f"rejected by {decision.operator}" + (
+                    f": {decision.note}" if decision.note else ""
+                )
+        self._emit(
+            EventType.CAMPAIGN_PROGRESS,
+            f"approval_{approval.status.value}",
+            {
+                "approvalId": approval.approval_id,
+                "kind": approval.kind.value,
+                "operator": decision.operator,
+            },
+        )
+        self._publish_approvals()
+        self._changed = True
+        return approval
+
+    @decide_approval.validator
+    def _validate_decision(self, decision: ApprovalDecision) -> None:
+        if all(a.approval_id != decision.approval_id for a in self._state.approvals):
+            raise ValueError(f"approval_id: no approval {decision.approval_id!r} on this campaign")
+
+    def _request_approval(self, approval: Approval) -> None:
+        self._state.approvals.append(approval)
+        self._emit(
+            EventType.CAMPAIGN_PROGRESS,
+            "approval_requested",
+            {
+                "approvalId": approval.approval_id,
+                "kind": approval.kind.value,
+                "summary": approval.summary,
+            },
+        )
+        self._publish_approvals()
+
+    def _publish_approvals(self) -> None:
+        waiting = any(a.status is ApprovalStatus.PENDING for a in self._state.approvals)
+        workflow.upsert_search_attributes([sa.AWAITING_APPROVAL.value_set(waiting)])
+
     @workflow.signal(name=agents.SIGNAL_WATCH)
     def watch(self, request: WatchRequest) -> None:
         if request.workflow_id not in self._state.watchers:
@@ -381,6 +477,8 @@ class AccountCampaign(ArrangementSaga, Exporting):
             decisions=st.decisions[-50:],
             dead_letters=list(st.dead_letters),
             arrangement=st.arrangement,
+            paused=st.paused,
+            approvals=list(st.approvals),
         )
 
     # --- waiting -----------------------------------------------------------
@@ -410,7 +508,7 @@ class AccountCampaign(ArrangementSaga, Exporting):
         while not self._state.status.terminal:
             if self._state.status is CollectionStatus.PROMISED:
                 return  # the caller decides how long the promise pauses outreach
-            if interruptible and self._operator_work_pending():
+            if interruptible and (self._operator_work_pending() or self._state.paused):
                 return
             remaining = when - workflow.now()
             if remaining <= timedelta(0):
@@ -426,6 +524,19 @@ class AccountCampaign(ArrangementSaga, Exporting):
                 )
             except TimeoutError:
                 return
+            await self._continue_as_new_if_needed()
+
+    async def _wait_while_paused(self) -> None:
+        """An operator paused outreach: wait for resume (signals still count meanwhile)."""
+        st = self._state
+        while st.paused is not None and not st.status.terminal:
+            self._plan(f"paused by {st.paused.operator}: {st.paused.reason}", None)
+            if st.outbox:
+                await self._export_pending()
+                await self._continue_as_new_if_needed()
+                continue  # a signal may have arrived meanwhile: look again
+            self._changed = False
+            await workflow.wait_condition(lambda: self._changed, timeout_summary="paused")
             await self._continue_as_new_if_needed()
 
     async def _honour_promise(self) -> bool:
@@ -954,15 +1065,42 @@ class AccountCampaign(ArrangementSaga, Exporting):
         ):
             return st.arrangement
         st.arrangement_count += 1
+        forgiven = self._forgiven_share(request)
+        limit = self._inp.settlement_approval_discount
+        needs_person = limit is not None and forgiven > limit
         st.arrangement = Arrangement(
             request=request,
             accepted_at=workflow.now(),
             number=st.arrangement_count,
             paid_before=st.amount_paid,
+            status=ArrangementStatus.AWAITING_APPROVAL
+            if needs_person
+            else ArrangementStatus.SETTING_UP,
         )
-        st.arrangement_pending = True
+        if needs_person:
+            self._request_approval(
+                Approval(
+                    approval_id=f"settlement-{st.arrangement_count}",
+                    kind=ApprovalKind.SETTLEMENT,
+                    summary=(
+                        f"settle {format_amount(st.balance, st.account.currency)} for "
+                        f"{format_amount(request.total, st.account.currency)}: forgives "
+                        f"{forgiven:.0%}, above the {limit:.0%} agents may agree alone"
+                    ),
+                    requested_at=workflow.now(),
+                    subject_id=request.arrangement_id,
+                )
+            )
+        else:
+            st.arrangement_pending = True
         self._changed = True
         return st.arrangement
+
+    def _forgiven_share(self, request: ArrangementRequest) -> Decimal:
+        balance = self._state.balance
+        if request.kind is not ArrangementKind.SETTLEMENT or balance <= 0:
+            return Decimal("0")
+        return (balance - request.total) / balance
 
     @arrange.validator
     def _validate_arrange(self, request: ArrangementRequest) -> None:

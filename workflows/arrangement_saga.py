@@ -79,6 +79,7 @@ def arrangement_problem(
     if current is not None and current.status in {
         ArrangementStatus.SETTING_UP,
         ArrangementStatus.ACTIVE,
+        ArrangementStatus.AWAITING_APPROVAL,
     }:
         return f"arrangement {current.request.arrangement_id} is already in place"
     if state.status is CollectionStatus.DISPUTED:

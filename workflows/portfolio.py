@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         account_workflow_id,
     )
     from domain.contact import format_amount
+    from domain.operator import PauseRequest, ResumeRequest
     from domain.portfolio import (
         PortfolioInput,
         PortfolioPage,
@@ -47,6 +48,7 @@ class Portfolio:
         self._progress: PortfolioProgress = inp.progress.model_copy(deep=True)
         self._progress.total = inp.total_accounts
         self._loading_done = inp.offset >= inp.total_accounts
+        self._paused: PauseRequest | None = inp.paused
 
     @workflow.run
     async def run(self, inp: PortfolioInput) -> PortfolioStatus:
@@ -69,7 +71,9 @@ class Portfolio:
             starts = []
             for account in page.accounts:
                 # Starts issued between two waits go out in one workflow task.
-                await workflow.wait_condition(lambda: len(self._pending) < inp.window)
+                await workflow.wait_condition(
+                    lambda: len(self._pending) < inp.window and self._paused is None
+                )
                 starts.append(asyncio.create_task(self._start(account)))
             await asyncio.gather(*starts)
             self._offset = page.next_offset
@@ -94,6 +98,39 @@ class Portfolio:
             self._pending.discard(outcome.workflow_id)
             self._progress.record(outcome)
 
+    @workflow.signal(name=agents.SIGNAL_PAUSE)
+    async def pause(self, request: PauseRequest) -> None:
+        """Pause the whole campaign: no new account starts, running ones hold outreach.
+
+        The protocol seed's broadcast route: one signal to the portfolio reaches
+        every running account of it.
+        """
+        if self._paused is not None:
+            return
+        self._paused = request
+        self._describe()
+        await self._broadcast(agents.SIGNAL_PAUSE, request)
+
+    @workflow.signal(name=agents.SIGNAL_RESUME)
+    async def resume(self, request: ResumeRequest) -> None:
+        if self._paused is None:
+            return
+        self._paused = None
+        self._describe()
+        await self._broadcast(agents.SIGNAL_RESUME, request)
+
+    async def _broadcast(self, signal: str, arg: PauseRequest | ResumeRequest) -> None:
+        children = sorted(self._pending)
+        await asyncio.gather(*(self._broadcast_to(c, signal, arg) for c in children))
+
+    async def _broadcast_to(
+        self, child_id: str, signal: str, arg: PauseRequest | ResumeRequest
+    ) -> None:
+        try:
+            await workflow.get_external_workflow_handle(child_id).signal(signal, arg)
+        except FailureError as err:  # finished (or not yet started) meanwhile
+            workflow.logger.info("%s not delivered to %s: %s", signal, child_id, err)
+
     @workflow.query(name=agents.QUERY_PROGRESS)
     def progress(self) -> PortfolioStatus:
         p = self._progress
@@ -112,6 +149,7 @@ class Portfolio:
             collected=dict(p.collected),
             contacts=dict(p.contacts),
             launching_done=self._loading_done,
+            paused=self._paused,
         )
 
     async def _start(self, account: Account) -> None:
@@ -133,6 +171,8 @@ class Portfolio:
                     retry=inp.retry,
                     parent_workflow_id=workflow.info().workflow_id,
                     max_history_events=inp.max_history_events,
+                    trace_id=inp.trace_id,
+                    settlement_approval_discount=inp.settlement_approval_discount,
                 ),
                 id=child_id,
                 task_queue=inp.queues.campaigns,
@@ -141,6 +181,9 @@ class Portfolio:
                 static_summary=campaign_summary(inp.playbook.name, inp.campaign_id, account),
             )
             self._progress.started += 1
+            if self._paused is not None:
+                # Paused while this start was in flight: the broadcast may have missed it.
+                await self._broadcast_to(child_id, agents.SIGNAL_PAUSE, self._paused)
         except WorkflowAlreadyStartedError:
             # The account already has a running campaign: attach to it, never duplicate.
             try:
@@ -170,6 +213,7 @@ class Portfolio:
                     "offset": self._offset,
                     "pending": sorted(self._pending),
                     "progress": self._progress,
+                    "paused": self._paused,
                 }
             )
         )
@@ -178,6 +222,8 @@ class Portfolio:
         p = self._progress
         collected = ", ".join(format_amount(v, c) for c, v in sorted(p.collected.items()))
         phase = "launching" if not self._loading_done else "waiting for campaigns"
+        if self._paused is not None:
+            phase = f"paused ({self._paused.reason})"
         workflow.set_current_details(
             f"**{phase}** · {p.started + p.attached}/{p.total} started · "
             f"{len(self._pending)} active (window {self._inp.window}) · "

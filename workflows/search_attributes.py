@@ -20,12 +20,15 @@ CHANNEL = SearchAttributeKey.for_keyword("RecoupChannel")
 AMOUNT_DUE = SearchAttributeKey.for_float("RecoupAmountDue")
 DAYS_PAST_DUE = SearchAttributeKey.for_int("RecoupDaysPastDue")
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("RecoupNextActionAt")
+# True while the campaign waits for a person (``recoup``'s approvals list reads it).
+AWAITING_APPROVAL = SearchAttributeKey.for_bool("RecoupAwaitingApproval")
 
 AnyKey = (
     SearchAttributeKey[str]
     | SearchAttributeKey[float]
     | SearchAttributeKey[int]
     | SearchAttributeKey[datetime]
+    | SearchAttributeKey[bool]
 )
 ALL: tuple[AnyKey, ...] = (
     TENANT,
@@ -36,6 +39,7 @@ ALL: tuple[AnyKey, ...] = (
     AMOUNT_DUE,
     DAYS_PAST_DUE,
     NEXT_ACTION_AT,
+    AWAITING_APPROVAL,
 )
 
 # ``temporal server start-dev --search-attribute NAME=Type`` spelling.
@@ -44,6 +48,7 @@ _CLI_TYPE = {
     "DOUBLE": "Double",
     "INT": "Int",
     "DATETIME": "Datetime",
+    "BOOL": "Bool",
 }
 REGISTRATION: dict[str, str] = {key.name: _CLI_TYPE[key.indexed_value_type.name] for key in ALL}
 

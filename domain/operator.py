@@ -1,0 +1,63 @@
+"""What an operator does to a running campaign: pause, resume, approve.
+
+Each is the single input of one signal or update of the account campaign (and,
+for pause and resume, of the portfolio, which passes them to its accounts: the
+protocol seed's broadcast route).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.account import Identifier
+
+
+class PauseRequest(BaseModel):
+    """Stop outreach until resumed; payments, replies and legal events still count."""
+
+    reason: str = Field(default="paused by an operator", max_length=500)
+    operator: str = Field(default="operator", max_length=200)
+
+
+class ResumeRequest(BaseModel):
+    """Resume outreach where it stopped (a step that fell due meanwhile goes now)."""
+
+    operator: str = Field(default="operator", max_length=200)
+    note: str = Field(default="", max_length=500)
+
+
+class ApprovalKind(StrEnum):
+    # A settlement forgiving more of the balance than the tenant lets agents agree alone.
+    SETTLEMENT = "settlement"
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Approval(BaseModel):
+    """A decision the campaign waits for a person to make."""
+
+    approval_id: Identifier
+    kind: ApprovalKind
+    summary: str = Field(max_length=1000, description="What is asked, in a sentence.")
+    requested_at: datetime
+    subject_id: str = Field(description="What it is about, e.g. the arrangement id.")
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    note: str = ""
+
+
+class ApprovalDecision(BaseModel):
+    """The single input of the ``decide_approval`` update."""
+
+    approval_id: Identifier
+    approve: bool
+    operator: str = Field(default="operator", min_length=1, max_length=200)
+    note: str = Field(default="", max_length=500)
