@@ -124,6 +124,7 @@ class EventLog:
         tenant_id: str | None = None,
         campaign_id: str | None = None,
         types: Sequence[str] = (),
+        customer_id: str | None = None,
     ) -> list[EventRow]:
         """Rows after ``position`` in log order, optionally filtered."""
         query = select(EventRow).where(col(EventRow.position) > position)
@@ -133,6 +134,8 @@ class EventLog:
             query = query.where(EventRow.campaign_id == campaign_id)
         if types:
             query = query.where(col(EventRow.type).in_(list(types)))
+        if customer_id is not None:
+            query = query.where(EventRow.customer_id == customer_id)
         query = query.order_by(col(EventRow.position)).limit(limit)
         with Session(self._engine) as session:
             return list(session.exec(query).all())

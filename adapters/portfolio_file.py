@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -103,6 +103,30 @@ def parse_portfolio(path: Path, *, as_of: date, default_region: str = "US") -> P
     else:
         records = _jsonl_records(text)
 
+    return _parse_records(records, as_of=as_of, region=region)
+
+
+def parse_records(
+    records: Iterable[Mapping[str, object]],
+    *,
+    as_of: date,
+    default_region: str = "US",
+    location: str = "accounts",
+) -> PortfolioFile:
+    """Parse account records given as JSON objects (the API's body), like a JSON file.
+
+    A problem's location is ``{location}[i]``, counting from 0 as JSON does.
+    """
+    region = default_region.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown phone region {default_region!r}")
+    numbered: Iterator[_Record] = (
+        (f"{location}[{i}]", _json_object(r)) for i, r in enumerate(records)
+    )
+    return _parse_records(numbered, as_of=as_of, region=region)
+
+
+def _parse_records(records: Iterable[_Record], *, as_of: date, region: str) -> PortfolioFile:
     parser = _RowParser(as_of=as_of, region=region)
     accounts: list[Account] = []
     found: list[FieldProblem] = []

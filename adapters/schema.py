@@ -53,6 +53,8 @@ TABLE_MODULES = (
     "adapters.portfolio_store",
     "adapters.event_log",
     "adapters.read_model",
+    "adapters.tenants",
+    "adapters.inbound",
 )
 
 BASELINE = "0001"
