@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.account import Tenant
 from workers.client import connect
+from workers.keyring import KeyRingError
 from workers.settings import Settings
 
 T = TypeVar("T")
@@ -50,6 +51,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 async def with_client(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
     try:
         client = await connect(settings)
+    except KeyRingError as exc:
+        fail(f"payload encryption keys: {exc}")
     except RuntimeError as exc:
         fail(
             f"cannot reach Temporal at {settings.temporal_address} ({exc}); "

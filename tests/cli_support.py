@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -30,6 +31,11 @@ def env_for(settings: Settings) -> dict[str, str]:
             "RECOUP_DATA_DIR": str(settings.data_dir),
             "RECOUP_SMTP_PORT": str(settings.smtp_port),
             "RECOUP_TWILIO_BASE_URL": settings.twilio_base_url,
+            # The same codec keys as the test's workers, or the CLI could not read them.
+            "RECOUP_CODEC_KEYS": json.dumps(
+                {k: v.get_secret_value() for k, v in settings.codec_keys.items()}
+            ),
+            "RECOUP_CODEC_KEY_ID": settings.codec_key_id or "",
             "COLUMNS": "200",  # rich wraps at the terminal width; keep lines whole
             "NO_COLOR": "1",
         }

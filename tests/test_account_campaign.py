@@ -8,7 +8,6 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
 from domain import agents
@@ -136,7 +135,7 @@ async def test_playbook_runs_every_step_on_its_channel(
     assert calls_to(twilio_sim, phone) == 1
 
     # The recorded history replays with the current code: the workflow is deterministic.
-    await Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(
+    await Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter).replay_workflow(
         await handle.fetch_history()
     )
 

@@ -13,7 +13,6 @@ import jsonschema
 from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType as HistoryEventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
 from adapters.event_log import EventLog
@@ -180,7 +179,7 @@ async def test_a_campaign_exports_every_decision_in_order_with_one_extra_activit
     history = await handle.fetch_history()
     assert scheduled_activities(history, agents.EXPORT_EVENTS) == 1
     # Replaying makes the same decisions (and so the same message ids).
-    await Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(
+    await Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter).replay_workflow(
         history
     )
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
@@ -98,7 +97,7 @@ async def test_portfolio_larger_than_window_survives_continue_as_new(
     assert latest_desc.run_id != handle.first_execution_run_id  # continued as new
     # The first run (ended by continue-as-new) replays with the current code.
     first_run = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
-    await Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(
+    await Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter).replay_workflow(
         await first_run.fetch_history()
     )
 

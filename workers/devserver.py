@@ -73,10 +73,18 @@ def free_port() -> int:
 
 
 def dev_server_args(
-    *, port: int, ui_port: int | None, db_file: Path | None, fast_timers: bool = True
+    *,
+    port: int,
+    ui_port: int | None,
+    db_file: Path | None,
+    fast_timers: bool = True,
+    ui_codec_endpoint: str | None = None,
 ) -> list[str]:
     args = ["server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
     args += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
+    if ui_port is not None and ui_codec_endpoint:
+        # The web UI decrypts payloads through Recoup's codec server (api.codec).
+        args += ["--ui-codec-endpoint", ui_codec_endpoint]
     if db_file is not None:
         args += ["--db-filename", str(db_file)]
         for pragma in SQLITE_PRAGMAS:
@@ -113,6 +121,7 @@ async def start_dev_server(
     db_file: Path | None,
     log_file: Path,
     startup_timeout: float = 60.0,
+    ui_codec_endpoint: str | None = None,
 ) -> DevServer:
     """Start the server and return once it answers, with search attributes registered."""
     if db_file is not None:
@@ -121,7 +130,9 @@ async def start_dev_server(
     log = log_file.open("ab")
     process = await asyncio.create_subprocess_exec(
         str(temporal_binary()),
-        *dev_server_args(port=port, ui_port=ui_port, db_file=db_file),
+        *dev_server_args(
+            port=port, ui_port=ui_port, db_file=db_file, ui_codec_endpoint=ui_codec_endpoint
+        ),
         stdout=log,
         stderr=log,
         stdin=asyncio.subprocess.DEVNULL,

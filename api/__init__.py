@@ -1,0 +1,1 @@
+"""HTTP (FastAPI), gRPC and the codec server: what talks to Recoup from outside."""
