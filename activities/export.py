@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from temporalio import activity
 
 from adapters.event_log import EventLog
+from adapters.telemetry import count_exported
 from domain import agents
 from domain.contact import ContactRequest, ContactResult
 from domain.events import EventBatch, interaction_record
@@ -30,7 +31,10 @@ class EventExporter:
     @activity.defn(name=agents.EXPORT_EVENTS)
     async def export_events(self, batch: EventBatch) -> int:
         """Append the batch to the event log; returns how many records were new."""
-        return await asyncio.to_thread(self._log.append, batch.records)
+        added = await asyncio.to_thread(self._log.append, batch.records)
+        if added:  # a retried batch already in the log is not counted again
+            count_exported(batch.records)
+        return added
 
 
 class ContactExport:
@@ -58,5 +62,7 @@ class ContactExport:
             detail=result.detail,
             response_ms=round((time.monotonic() - started) * 1000, 1),
         )
-        await asyncio.to_thread(self._log.append, [*context.pending, outcome])
+        records = [*context.pending, outcome]
+        if await asyncio.to_thread(self._log.append, records):
+            count_exported(records)
         return result

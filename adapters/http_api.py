@@ -1,4 +1,4 @@
-"""What the HTTP provider clients share: one connection pool, and failures classified once.
+"""What the HTTP provider clients share: a connection pool, a span per request, failures.
 
 Twilio, the payment provider and the creditor's ledger differ in URLs, bodies and
 error formats, which each client keeps; how a transport failure, a garbled answer
@@ -12,9 +12,12 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
+from opentelemetry.propagate import inject
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 
 from adapters.errors import ProviderError
+from adapters.telemetry import tracer
 
 _M = TypeVar("_M", bound=BaseModel)
 HttpError = Callable[[str, str, httpx.Response], ProviderError]
@@ -63,25 +66,39 @@ class JsonApiClient:
         ``path`` names the call in messages; ``http_error`` reads the provider's
         own error body for a non-2xx answer.
         """
-        try:
-            response = await self._http.request(method, url, **kwargs)
-        except httpx.TransportError as exc:
-            # Timeouts, refused/reset connections, protocol errors: transient, and
-            # safe to retry because every create carries an idempotency key.
-            raise ProviderError(
-                f"{self._name} {method} {path}: {type(exc).__name__}: {exc}",
-                retryable=True,
-                provider=self._provider,
-            ) from exc
-        if not response.is_success:
-            raise http_error(method, path, response)
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise self._garbled(response) from exc
-        if not isinstance(data, dict):
-            raise self._garbled(response)
-        return data
+        # One CLIENT span per request; the provider gets its W3C ``traceparent``.
+        with tracer.start_as_current_span(
+            f"{self._provider} {method}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": method,
+                "server.address": self._http.base_url.host,
+                "recoup.provider": self._provider,
+                "recoup.call": path,
+            },
+        ) as span:
+            headers = dict(kwargs.pop("headers", None) or {})
+            inject(headers)
+            try:
+                response = await self._http.request(method, url, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                # Timeouts, refused/reset connections, protocol errors: transient, and
+                # safe to retry because every create carries an idempotency key.
+                raise ProviderError(
+                    f"{self._name} {method} {path}: {type(exc).__name__}: {exc}",
+                    retryable=True,
+                    provider=self._provider,
+                ) from exc
+            span.set_attribute("http.response.status_code", response.status_code)
+            if not response.is_success:
+                raise http_error(method, path, response)
+            try:
+                data = response.json()
+            except ValueError as exc:
+                raise self._garbled(response) from exc
+            if not isinstance(data, dict):
+                raise self._garbled(response)
+            return data
 
     def _garbled(self, response: httpx.Response) -> ProviderError:
         # A 2xx without a JSON object comes from a proxy or a partial outage, not

@@ -8,8 +8,11 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiosmtplib
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from adapters.errors import ProviderError
+from adapters.telemetry import tracer
 
 PROVIDER = "smtp"
 
@@ -71,6 +74,9 @@ class SmtpMailer:
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
         return f"<{digest}@recoup>"
 
+    @tracer.start_as_current_span(
+        "smtp send", kind=SpanKind.CLIENT, attributes={"recoup.provider": PROVIDER}
+    )
     async def send(
         self,
         *,
@@ -92,6 +98,10 @@ class SmtpMailer:
         ``ValueError`` for malformed input (header injection, reserved headers),
         which no retry can fix.
         """
+        # The span says which relay and how it went, never who the mail was for.
+        trace.get_current_span().set_attributes(
+            {"server.address": self.host, "server.port": self.port}
+        )
         message = self._build(
             to=to,
             subject=subject,

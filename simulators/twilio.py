@@ -150,6 +150,7 @@ class SimulatedMessage(BaseModel):
     num_segments: int
     status_callback: str | None = None
     idempotency_key: str | None = None
+    traceparent: str | None = None  # the W3C trace context the create request carried
     date_created: datetime
     date_updated: datetime
     date_sent: datetime | None = None
@@ -177,6 +178,7 @@ class SimulatedCall(BaseModel):
     status_callback: str | None = None
     status_callback_events: frozenset[str] = _DEFAULT_CALL_EVENTS
     idempotency_key: str | None = None
+    traceparent: str | None = None  # the W3C trace context the create request carried
     date_created: datetime
     date_updated: datetime
     start_time: datetime | None = None
@@ -459,6 +461,7 @@ class TwilioSimulator:
             num_segments=_segments(body),
             status_callback=callback,
             idempotency_key=_idempotency_key(request),
+            traceparent=request.headers.get("traceparent"),
             date_created=now,
             date_updated=now,
         )
@@ -531,6 +534,7 @@ class TwilioSimulator:
             status_callback=callback,
             status_callback_events=frozenset(events) or _DEFAULT_CALL_EVENTS,
             idempotency_key=_idempotency_key(request),
+            traceparent=request.headers.get("traceparent"),
             date_created=now,
             date_updated=now,
         )

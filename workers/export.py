@@ -34,6 +34,7 @@ from adapters.breakers import BreakerSnapshot
 from adapters.event_log import EventLog, EventRow
 from adapters.read_model import project
 from adapters.sinks.base import OutboundMessage, Sink, SinkUnavailable
+from adapters.telemetry import EXPORT_LAG
 from domain.events import EventType, ExportRecord, Origin, event_record, message_id
 from domain.messages import Performance
 from workers.settings import Settings
@@ -141,6 +142,8 @@ class Exporter:
         """Publish the next batch to sink ``name``; returns how many records it covered."""
         cursor = await asyncio.to_thread(self.events.cursor, name)
         rows = await asyncio.to_thread(self.events.read_after, cursor, self.batch_size)
+        head = await self._head(rows, cursor)
+        EXPORT_LAG.labels(sink=name).set(head - cursor)
         rows = self._contiguous(name, cursor, rows)
         if not rows:
             return 0
@@ -158,7 +161,16 @@ class Exporter:
         if moved:
             progress.published += len(chosen)
             progress.batches += 1
+            EXPORT_LAG.labels(sink=name).set(head - last)
         return len(rows)
+
+    async def _head(self, rows: list[EventRow], cursor: int) -> int:
+        """The log's last position, for the lag gauge: the batch's own last row unless
+        the batch is full (only then is the log asked)."""
+        if len(rows) >= self.batch_size:
+            return await asyncio.to_thread(self.events.last_position)
+        newest = rows[-1].position if rows else None
+        return max(cursor, newest or 0)
 
     def _outbound(self, records: Sequence[ExportRecord]) -> list[OutboundMessage]:
         messages = []

@@ -28,6 +28,7 @@ from aiokafka.helpers import create_ssl_context
 
 from adapters.sinks.base import OutboundMessage, SinkUnavailable
 from adapters.sinks.config import KafkaConfig
+from adapters.telemetry import traced_publish
 from domain.events import Topic
 
 DAY_MS = 86_400_000
@@ -128,6 +129,7 @@ class KafkaSink:
         self._topics_ready = True
         return sorted(lines)
 
+    @traced_publish("kafka")
     async def publish(self, batch: Sequence[OutboundMessage]) -> None:
         if not batch:
             return

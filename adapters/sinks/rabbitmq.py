@@ -52,6 +52,7 @@ from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 
 from adapters.sinks.base import OutboundMessage, SinkUnavailable
 from adapters.sinks.config import RabbitConfig
+from adapters.telemetry import traced_publish
 from domain.events import ExportRecord, RecordKind
 
 DAY_MS = 86_400_000
@@ -125,6 +126,7 @@ class RabbitSink:
             lines += vhost_lines(self, _safe(url.get_secret_value()))
         return lines
 
+    @traced_publish("rabbitmq")
     async def publish(self, batch: Sequence[OutboundMessage]) -> None:
         # A customer belongs to one tenant, so one connection at a time, each
         # tenant's messages in batch order, keeps every customer's order.

@@ -32,6 +32,7 @@ from redis.typing import EncodableT, FieldT
 
 from adapters.sinks.base import OutboundMessage, SinkUnavailable
 from adapters.sinks.config import RedisStreamsConfig
+from adapters.telemetry import traced_publish
 from domain.events import Stream
 
 TRIM_INTERVAL_SECONDS = 60.0
@@ -99,6 +100,7 @@ class RedisStreamSink:
             raise SinkUnavailable(f"{self.name}: cannot create streams: {error!r}") from error
         return lines
 
+    @traced_publish("redis")
     async def publish(self, batch: Sequence[OutboundMessage]) -> None:
         if not batch:
             return
