@@ -1,0 +1,142 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), naming the field.
+
+Every error the HTTP API returns has this shape, whatever raised it: a service
+error, a bad key, a rate limit, a body FastAPI could not validate, an unknown
+route, or a bug (500, with no internals in the body).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import AuthError, RateLimited
+from api.service import ServiceError
+from domain.errors import dotted
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+_TYPE_BASE = "https://recoup.dev/problems/"
+
+
+class InvalidParam(BaseModel):
+    name: str = Field(description="The field, dotted: account.amount_due, accounts[2].email.")
+    reason: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with ``invalid_params`` naming each field at fault."""
+
+    type: str = Field(default="about:blank")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    field: str | None = Field(default=None, description="The first field at fault.")
+    invalid_params: list[InvalidParam] = Field(default_factory=list)
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    field: str | None = None,
+    invalid: list[InvalidParam] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    slug = title.lower().replace(" ", "-")
+    body = Problem(
+        type=f"{_TYPE_BASE}{slug}",
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        field=field or (invalid[0].name if invalid else None),
+        invalid_params=invalid or [],
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    # ("body", "account", "amount_due") → "account.amount_due"; ("path", "id") → "id".
+    parts = list(loc[1:]) if loc and loc[0] in {"body", "path", "query", "header"} else list(loc)
+    return dotted(parts)
+
+
+def install(app: FastAPI) -> None:
+    """Make every error of ``app`` a problem+json response."""
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        invalid = [
+            InvalidParam(
+                name=f"{p.location}.{p.field}" if p.location else p.field, reason=p.message
+            )
+            for p in exc.problems
+        ]
+        return problem_response(
+            request, exc.status, exc.title, exc.detail, field=exc.field, invalid=invalid
+        )
+
+    @app.exception_handler(AuthError)
+    async def auth_error(request: Request, exc: AuthError) -> JSONResponse:
+        return problem_response(
+            request,
+            401,
+            "Unauthorized",
+            str(exc),
+            field="Authorization",
+            headers={"WWW-Authenticate": 'Bearer realm="recoup"'},
+        )
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return problem_response(
+            request,
+            429,
+            "Too many requests",
+            str(exc),
+            headers={"Retry-After": str(max(1, round(exc.retry_after)))},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        invalid = [
+            InvalidParam(name=_location(tuple(e["loc"])), reason=str(e["msg"]))
+            for e in exc.errors()
+        ]
+        return problem_response(
+            request, 422, "Invalid input", "the request does not match its schema", invalid=invalid
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        return problem_response(
+            request,
+            exc.status_code,
+            title,
+            str(exc.detail),
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request, 500, "Internal error", "an unexpected error; it has been logged"
+        )

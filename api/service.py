@@ -1,0 +1,490 @@
+"""The operations the HTTP and gRPC APIs offer, written once, for one tenant at a time.
+
+Every method takes the tenant the caller's key belongs to (never one from the
+body) and touches only that tenant's workflows and rows: workflow ids embed the
+tenant id, SQL reads filter on it, visibility queries name it. Anything of
+another tenant is therefore simply not found, and answered as such.
+
+Errors are ``ServiceError`` subclasses that name the field at fault; the HTTP
+layer turns them into problem+json, the gRPC layer into status codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from adapters.event_log import EventLog, EventRow
+from adapters.inbound import InboundStore
+from adapters.playbook_files import PlaybookError, load_playbook
+from adapters.portfolio_file import parse_records
+from adapters.portfolio_store import PortfolioStoreError
+from adapters.report import campaign_report
+from adapters.tenants import TenantStore
+from api import models as m
+from domain import agents
+from domain.account import Tenant
+from domain.campaign import (
+    CampaignSnapshot,
+    InboundReply,
+    OptOutRequest,
+    PaymentReceived,
+    account_workflow_id,
+    portfolio_workflow_id,
+)
+from domain.compliance.facts import LegalEvent, LegalEventKind
+from domain.errors import FieldProblem
+from domain.operator import Approval, ApprovalDecision, ApprovalStatus, PauseRequest, ResumeRequest
+from domain.playbook import Playbook
+from domain.portfolio import PortfolioStatus
+from workers.campaigns import launch_portfolio, start_account_campaign
+from workers.settings import Settings
+from workers.tracing import current_trace_id
+from workflows import search_attributes as sa
+
+# A query needs a worker to answer it; without one the API says so instead of hanging.
+QUERY_TIMEOUT = timedelta(seconds=10)
+
+
+class ServiceError(Exception):
+    """An operation that cannot be done; ``field`` names the input at fault, if one is."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(
+        self, detail: str, *, field: str | None = None, problems: list[FieldProblem] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.problems = problems or []
+
+
+class InvalidInput(ServiceError):
+    status = 422
+    title = "Invalid input"
+
+
+class NotFound(ServiceError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    title = "Conflict"
+
+
+class Unavailable(ServiceError):
+    status = 503
+    title = "Temporal is unavailable"
+
+
+@dataclass
+class RecoupService:
+    client: Client
+    settings: Settings
+    tenants: TenantStore
+    inbound: InboundStore
+    events: EventLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.events = EventLog(self.settings.sql_url)
+
+    @classmethod
+    def build(cls, client: Client, settings: Settings) -> RecoupService:
+        return cls(
+            client=client,
+            settings=settings,
+            tenants=TenantStore(settings.sql_url),
+            inbound=settings.inbound_store(),
+        )
+
+    async def prepare(self) -> None:
+        """Bring the database to the latest schema (once, at start-up)."""
+        await asyncio.to_thread(self.tenants.create_tables)
+
+    def close(self) -> None:
+        self.tenants.dispose()
+        self.inbound.dispose()
+        self.events.dispose()
+
+    # --- starting ------------------------------------------------------------
+
+    async def start_campaign(
+        self, tenant: Tenant, request: m.StartCampaign, idempotency_key: str | None = None
+    ) -> m.CampaignStarted:
+        """Start a portfolio campaign; a retry with the same id or key returns the first."""
+        playbook = self._playbook(request.playbook)
+        parsed = await asyncio.to_thread(
+            parse_records,
+            request.accounts,
+            as_of=request.as_of or datetime.now(UTC).date(),
+            default_region=request.default_region,
+        )
+        if not parsed.accounts:
+            raise InvalidInput(
+                "no valid account in the request", field="accounts", problems=parsed.problems
+            )
+        campaign_id = request.campaign_id or _campaign_id(tenant, idempotency_key)
+        try:
+            handle = await self._temporal(
+                launch_portfolio(
+                    self.client,
+                    self.settings,
+                    tenant=tenant,
+                    campaign_id=campaign_id,
+                    playbook=playbook,
+                    accounts=parsed.accounts,
+                    seconds_per_day=request.seconds_per_day,
+                    window=request.window,
+                    trace_id=current_trace_id(),
+                )
+            )
+        except PortfolioStoreError as exc:
+            raise Conflict(
+                f"campaign {campaign_id!r} exists with other accounts: {exc}", field="campaign_id"
+            ) from exc
+        return m.CampaignStarted(
+            campaign_id=campaign_id,
+            workflow_id=handle.id,
+            run_id=handle.result_run_id,
+            accepted=len(parsed.accounts),
+            rejected=parsed.problems,
+        )
+
+    async def start_account_campaign(
+        self, tenant: Tenant, request: m.StartAccountCampaign
+    ) -> m.AccountCampaignStarted:
+        """Start one account's campaign; a second start for the account attaches to it."""
+        playbook = self._playbook(request.playbook)
+        parsed = await asyncio.to_thread(
+            parse_records,
+            [request.account],
+            as_of=request.as_of or datetime.now(UTC).date(),
+            default_region=request.default_region,
+            location="account",
+        )
+        if not parsed.accounts:
+            problems = [p.model_copy(update={"location": "account"}) for p in parsed.problems]
+            raise InvalidInput(
+                "the account is not valid",
+                field=f"account.{problems[0].field}" if problems else "account",
+                problems=problems,
+            )
+        account = parsed.accounts[0]
+        handle = await self._temporal(
+            start_account_campaign(
+                self.client,
+                self.settings,
+                tenant=tenant,
+                campaign_id=request.campaign_id,
+                playbook=playbook,
+                account=account,
+                seconds_per_day=request.seconds_per_day,
+                trace_id=current_trace_id(),
+            )
+        )
+        return m.AccountCampaignStarted(
+            campaign_id=request.campaign_id,
+            account_id=account.account_id,
+            workflow_id=handle.id,
+            run_id=handle.result_run_id,
+        )
+
+    # --- reading -------------------------------------------------------------
+
+    async def campaign(self, tenant: Tenant, campaign_id: str) -> m.CampaignView:
+        progress: PortfolioStatus | None = None
+        handle = self.client.get_workflow_handle(
+            portfolio_workflow_id(tenant.tenant_id, campaign_id)
+        )
+        try:
+            progress = await handle.query(
+                agents.QUERY_PROGRESS, result_type=PortfolioStatus, rpc_timeout=QUERY_TIMEOUT
+            )
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise Unavailable(str(exc)) from exc
+        report = await asyncio.to_thread(
+            campaign_report, self.events.engine, campaign_id, tenant.tenant_id
+        )
+        if progress is None and report.accounts == 0:
+            raise NotFound(f"no campaign {campaign_id!r}", field="campaign_id")
+        return m.CampaignView(
+            campaign_id=campaign_id,
+            progress=progress,
+            report=report if report.accounts else None,
+            recovery_rate=report.recovery_rate,
+        )
+
+    async def account(self, tenant: Tenant, account_id: str) -> CampaignSnapshot:
+        handle = self._account(tenant, account_id)
+        try:
+            snapshot: CampaignSnapshot = await handle.query(
+                agents.QUERY_STATUS, result_type=CampaignSnapshot, rpc_timeout=QUERY_TIMEOUT
+            )
+        except RPCError as exc:
+            raise self._rpc_error(exc, account_id) from exc
+        return snapshot
+
+    async def history(
+        self, tenant: Tenant, account_id: str, after: int = 0, limit: int = 200
+    ) -> m.AccountHistory:
+        """The account's exported events, oldest first, ``limit`` after position ``after``."""
+        rows = await asyncio.to_thread(
+            self.events.read_after,
+            after,
+            limit,
+            tenant_id=tenant.tenant_id,
+            customer_id=account_id,
+        )
+        if not rows and after == 0:
+            await self.account(tenant, account_id)  # 404 unless the campaign exists
+        return m.AccountHistory(
+            account_id=account_id,
+            events=[history_event(r) for r in rows],
+            next_after=rows[-1].position or after if rows else after,
+        )
+
+    def event_rows(
+        self,
+        tenant: Tenant,
+        after: int,
+        campaign_id: str | None = None,
+        types: Iterable[str] = (),
+        limit: int = 500,
+    ) -> list[EventRow]:
+        """The live stream's next rows (blocking: call it in a thread)."""
+        return self.events.read_after(
+            after, limit, tenant_id=tenant.tenant_id, campaign_id=campaign_id, types=list(types)
+        )
+
+    def last_position(self) -> int:
+        return self.events.last_position()
+
+    # --- steering an account -----------------------------------------------
+
+    async def record_payment(
+        self, tenant: Tenant, account_id: str, body: m.PaymentIn, source: str = "api"
+    ) -> m.Accepted:
+        """``source`` says where it came from: the API, or a provider's webhook."""
+        payment = PaymentReceived(
+            payment_id=body.payment_id,
+            amount=body.amount,
+            currency=body.currency,
+            paid_at=body.paid_at,
+            source=source,
+        )
+        return await self._signal(tenant, account_id, agents.SIGNAL_PAYMENT, payment)
+
+    async def record_reply(self, tenant: Tenant, account_id: str, body: m.ReplyIn) -> m.Accepted:
+        reply = InboundReply(
+            reply_id=body.reply_id,
+            channel=body.channel,
+            text=body.text,
+            from_address=body.from_address,
+            received_at=body.received_at or datetime.now(UTC),
+        )
+        return await self._signal(tenant, account_id, agents.SIGNAL_REPLY, reply)
+
+    async def open_dispute(self, tenant: Tenant, account_id: str, body: m.DisputeIn) -> m.Accepted:
+        event = LegalEvent(
+            kind=LegalEventKind.DISPUTE,
+            note=body.note,
+            received_at=body.received_at or datetime.now(UTC),
+        )
+        return await self._signal(tenant, account_id, agents.SIGNAL_LEGAL, event)
+
+    async def cease(self, tenant: Tenant, account_id: str, body: m.CeaseIn) -> m.Accepted:
+        event = LegalEvent(
+            kind=LegalEventKind.ATTORNEY if body.attorney else LegalEventKind.CEASE,
+            note=body.note,
+            received_at=body.received_at or datetime.now(UTC),
+        )
+        return await self._signal(tenant, account_id, agents.SIGNAL_LEGAL, event)
+
+    async def opt_out(self, tenant: Tenant, account_id: str, body: m.OptOutIn) -> m.Accepted:
+        request = OptOutRequest(channel=body.channel, address=body.address, reason=body.reason)
+        return await self._signal(tenant, account_id, agents.SIGNAL_OPT_OUT, request)
+
+    async def pause_account(self, tenant: Tenant, account_id: str, body: m.PauseIn) -> m.Accepted:
+        request = PauseRequest(reason=body.reason, operator=body.operator)
+        return await self._signal(tenant, account_id, agents.SIGNAL_PAUSE, request)
+
+    async def resume_account(self, tenant: Tenant, account_id: str, body: m.ResumeIn) -> m.Accepted:
+        request = ResumeRequest(operator=body.operator, note=body.note)
+        return await self._signal(tenant, account_id, agents.SIGNAL_RESUME, request)
+
+    # --- steering a campaign -------------------------------------------------
+
+    async def pause_campaign(self, tenant: Tenant, campaign_id: str, body: m.PauseIn) -> m.Accepted:
+        request = PauseRequest(reason=body.reason, operator=body.operator)
+        return await self._broadcast(tenant, campaign_id, agents.SIGNAL_PAUSE, request)
+
+    async def resume_campaign(
+        self, tenant: Tenant, campaign_id: str, body: m.ResumeIn
+    ) -> m.Accepted:
+        request = ResumeRequest(operator=body.operator, note=body.note)
+        return await self._broadcast(tenant, campaign_id, agents.SIGNAL_RESUME, request)
+
+    # --- approvals -------------------------------------------------------------
+
+    async def approvals(self, tenant: Tenant) -> m.ApprovalList:
+        """Every decision the tenant's running campaigns wait for, oldest first."""
+        query = (
+            f"{sa.TENANT.name} = {_quoted(tenant.tenant_id)} AND "
+            f"{sa.AWAITING_APPROVAL.name} = true AND ExecutionStatus = 'Running'"
+        )
+        found: list[m.PendingApproval] = []
+        try:
+            async for execution in self.client.list_workflows(query, limit=1000):
+                if execution.status is not WorkflowExecutionStatus.RUNNING:
+                    continue
+                handle = self.client.get_workflow_handle(execution.id)
+                try:
+                    snap: CampaignSnapshot = await handle.query(
+                        agents.QUERY_STATUS, result_type=CampaignSnapshot
+                    )
+                except RPCError:
+                    continue  # finished between the list and the query
+                found.extend(
+                    m.PendingApproval(
+                        account_id=snap.account_id, campaign_id=snap.campaign_id, approval=a
+                    )
+                    for a in snap.approvals
+                    if a.status is ApprovalStatus.PENDING
+                )
+        except RPCError as exc:
+            raise Unavailable(str(exc)) from exc
+        found.sort(key=lambda p: p.approval.requested_at)
+        return m.ApprovalList(approvals=found)
+
+    async def decide(
+        self, tenant: Tenant, account_id: str, approval_id: str, body: m.DecisionIn
+    ) -> Approval:
+        handle = self._account(tenant, account_id)
+        decision = ApprovalDecision(
+            approval_id=approval_id, approve=body.approve, operator=body.operator, note=body.note
+        )
+        try:
+            approval: Approval = await handle.execute_update(
+                agents.UPDATE_DECIDE_APPROVAL, decision, result_type=Approval
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise NotFound(str(exc.cause or exc), field="approval_id") from exc
+        except RPCError as exc:
+            raise self._rpc_error(exc, account_id) from exc
+        return approval
+
+    # --- helpers ---------------------------------------------------------------
+
+    def _playbook(self, name: str) -> Playbook:
+        if "/" in name or name.startswith("."):
+            raise InvalidInput("give the name of a shipped playbook", field="playbook")
+        try:
+            return load_playbook(name, search_dir=self.settings.playbook_dir)
+        except PlaybookError as exc:
+            raise InvalidInput(f"playbook {name!r}: {exc}", field="playbook") from exc
+
+    def _account(self, tenant: Tenant, account_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(account_workflow_id(tenant.tenant_id, account_id))
+
+    async def _signal(
+        self, tenant: Tenant, account_id: str, signal: str, arg: BaseModel
+    ) -> m.Accepted:
+        handle = self._account(tenant, account_id)
+        try:
+            await handle.signal(signal, arg)
+        except RPCError as exc:
+            raise self._rpc_error(exc, account_id) from exc
+        return m.Accepted(workflow_id=handle.id)
+
+    async def _broadcast(
+        self, tenant: Tenant, campaign_id: str, signal: str, arg: BaseModel
+    ) -> m.Accepted:
+        """Pause or resume a campaign: through its portfolio, else account by account."""
+        workflow_id = portfolio_workflow_id(tenant.tenant_id, campaign_id)
+        try:
+            await self.client.get_workflow_handle(workflow_id).signal(signal, arg)
+            return m.Accepted(workflow_id=workflow_id)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise Unavailable(str(exc)) from exc
+        # Accounts started one by one under this campaign id have no portfolio.
+        query = (
+            f"{sa.TENANT.name} = {_quoted(tenant.tenant_id)} AND "
+            f"{sa.CAMPAIGN.name} = {_quoted(campaign_id)} AND ExecutionStatus = 'Running'"
+        )
+        signalled = 0
+        async for execution in self.client.list_workflows(query):
+            try:
+                await self.client.get_workflow_handle(execution.id).signal(signal, arg)
+                signalled += 1
+            except RPCError:
+                continue  # finished meanwhile
+        if not signalled:
+            raise NotFound(f"no running campaign {campaign_id!r}", field="campaign_id")
+        return m.Accepted(workflow_id=f"campaign/{tenant.tenant_id}/{campaign_id}")
+
+    def _rpc_error(self, exc: RPCError, account_id: str) -> ServiceError:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            if "completed" in exc.message or "closed" in exc.message:
+                return Conflict(
+                    f"the campaign of account {account_id!r} has finished", field="account_id"
+                )
+            return NotFound(f"no campaign for account {account_id!r}", field="account_id")
+        if exc.status is RPCStatusCode.INVALID_ARGUMENT:
+            return InvalidInput(exc.message)
+        return Unavailable(f"{exc.status.name}: {exc.message}")
+
+    async def _temporal(self, call: Any) -> Any:
+        try:
+            return await call
+        except RPCError as exc:
+            raise Unavailable(f"{exc.status.name}: {exc.message}") from exc
+
+
+def history_event(row: EventRow) -> m.HistoryEvent:
+    record = json.loads(row.record)
+    body = record.get("body", {})
+    inner = body.get("event") or body.get("command") or {}
+    return m.HistoryEvent(
+        position=row.position or 0,
+        message_id=row.message_id,
+        kind=row.kind,
+        type=row.type,
+        status=inner.get("status") if isinstance(inner, dict) else None,
+        occurred_at=row.occurred_at,
+        campaign_id=row.campaign_id,
+        metadata=inner.get("metadata", {}) if isinstance(inner, dict) else {},
+    )
+
+
+def _campaign_id(tenant: Tenant, idempotency_key: str | None) -> str:
+    """A retried request with the same key names the same campaign (hence workflow)."""
+    if idempotency_key is None:
+        return f"api-{uuid.uuid4().hex[:16]}"
+    digest = hashlib.sha256(f"{tenant.tenant_id}\x00{idempotency_key}".encode()).hexdigest()
+    return f"api-{digest[:16]}"
+
+
+def _quoted(value: str) -> str:
+    # Ids are Identifiers (no quotes possible); escape anyway, the query is a string.
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,61 @@
+"""``recoup api``: serve the HTTP API (OpenAPI at /docs) and the gRPC service."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from api.app import create_app
+from api.server import serve_apis
+from cli.common import console, fail, load_settings, run
+from cli.stack import PortInUse, ensure_free, stop_event
+from workers.client import connect
+from workers.tracing import setup_tracing
+
+
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (RECOUP_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (RECOUP_API_PORT).")] = None,
+    grpc_port: Annotated[int | None, typer.Option(help="gRPC port (RECOUP_GRPC_PORT).")] = None,
+    grpc: Annotated[bool, typer.Option("--grpc/--no-grpc", help="Serve gRPC too.")] = True,
+    openapi: Annotated[
+        bool, typer.Option("--openapi", help="Print the OpenAPI document and exit.")
+    ] = False,
+) -> None:
+    """Serve the CRM-facing APIs against RECOUP_TEMPORAL_ADDRESS until Ctrl-C.
+
+    HTTP: /v1 routes, /docs, /v1/events (SSE), /v1/webhooks, /codec, /metrics.
+    gRPC: recoup.v1.Recoup, with health and reflection. Keys: `recoup tenant create`.
+    """
+    updates = {
+        k: v
+        for k, v in {"api_host": host, "api_port": port, "grpc_port": grpc_port}.items()
+        if v is not None
+    }
+    settings = load_settings().model_copy(update=updates)
+
+    async def main() -> None:
+        setup_tracing(settings)
+        try:
+            client = await connect(settings)
+        except RuntimeError as exc:
+            fail(f"cannot reach Temporal at {settings.temporal_address}: {exc}")
+        if openapi:
+            print(json.dumps(create_app(settings, client).openapi(), indent=2))
+            return
+        try:
+            ensure_free(settings.api_port, "HTTP API")
+            if grpc:
+                ensure_free(settings.grpc_port, "gRPC API")
+        except PortInUse as exc:
+            fail(str(exc))
+        console.print(
+            f"HTTP API on {settings.api_url} (docs at {settings.api_url}/docs)"
+            + (f"; gRPC on {settings.api_host}:{settings.grpc_port}" if grpc else "")
+            + "; Ctrl-C stops"
+        )
+        await serve_apis(settings, client, stop_event(), grpc_enabled=grpc)
+
+    run(main())
