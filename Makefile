@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit dev schemas clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py api/proto/recoup/v1/recoup.proto
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
