@@ -75,6 +75,7 @@ class PhoneAgent:
                         script.text,
                         language=request.language,
                         idempotency_key=request.attempt_id,
+                        tenant_id=request.tenant_id,
                     )
                 sid = receipt.sid
             activity.heartbeat(sid, placed_at.isoformat())

@@ -44,7 +44,10 @@ class SmsAgent:
         try:
             async with provider_call(self._breaker):
                 receipt = await self._client.send_sms(
-                    request.to, message.text, idempotency_key=request.attempt_id
+                    request.to,
+                    message.text,
+                    idempotency_key=request.attempt_id,
+                    tenant_id=request.tenant_id,
                 )
         except ProviderError as err:
             raise provider_failure(err, request) from err

@@ -107,10 +107,19 @@ class TwilioClient(JsonApiClient):
         )
         super().__init__(http, name="Twilio", provider=PROVIDER)
 
-    async def send_sms(self, to: str, body: str, *, idempotency_key: str) -> SmsReceipt:
+    def callback_for(self, tenant_id: str | None) -> str | None:
+        """The status callback URL; ``{tenant}`` in it is the tenant's id (webhook routes
+        are per tenant, and Twilio signs the URL it posts to)."""
+        if not self.status_callback_url:
+            return None
+        return self.status_callback_url.replace("{tenant}", tenant_id or "default")
+
+    async def send_sms(
+        self, to: str, body: str, *, idempotency_key: str, tenant_id: str | None = None
+    ) -> SmsReceipt:
         form: dict[str, str | list[str]] = {"To": to, "From": self.from_number, "Body": body}
-        if self.status_callback_url:
-            form["StatusCallback"] = self.status_callback_url
+        if callback := self.callback_for(tenant_id):
+            form["StatusCallback"] = callback
         data = await self._request("POST", "Messages.json", form, idempotency_key)
         return self._parse(SmsReceipt, data)
 
@@ -122,6 +131,7 @@ class TwilioClient(JsonApiClient):
         language: str,
         idempotency_key: str,
         machine_detection: bool = True,
+        tenant_id: str | None = None,
     ) -> CallReceipt:
         """Call ``to`` and speak ``say``; the outcome comes later (``get_call``)."""
         form: dict[str, str | list[str]] = {
@@ -131,8 +141,8 @@ class TwilioClient(JsonApiClient):
         }
         if machine_detection:
             form["MachineDetection"] = "Enable"
-        if self.status_callback_url:
-            form["StatusCallback"] = self.status_callback_url
+        if callback := self.callback_for(tenant_id):
+            form["StatusCallback"] = callback
             form["StatusCallbackEvent"] = list(_CALL_EVENTS)
         data = await self._request("POST", "Calls.json", form, idempotency_key)
         return self._parse(CallReceipt, data)
