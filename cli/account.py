@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.table import Table
 from temporalio.client import Client
 
+from api.models import PauseIn, ResumeIn
 from cli.common import (
     EXIT_INPUT,
     console,
@@ -20,6 +21,7 @@ from cli.common import (
     run,
     with_client,
 )
+from cli.operate import operate
 from domain.arrangements import Arrangement, ArrangementKind, ArrangementRequest
 from domain.campaign import CampaignSnapshot, PaymentReceived
 from domain.channels import Channel
@@ -204,3 +206,30 @@ def arrange_(
         f"{accepted.request.arrangement_id}: {accepted.request.kind.value} accepted for "
         f"{account_id} ({accepted.status.value}); `recoup account show {account_id}` follows it"
     )
+
+
+@app.command()
+def pause(
+    account_id: Annotated[str, typer.Argument(help="The account id.")],
+    reason: Annotated[str, typer.Option(help="Why (shown in the web UI and events).")] = (
+        "paused by an operator"
+    ),
+    operator: Annotated[str, typer.Option(help="Who pauses.")] = "operator",
+    tenant: TenantOption = "default",
+) -> None:
+    """Hold outreach to an account before its next contact, until resumed."""
+    body = PauseIn(reason=reason, operator=operator)
+    operate(tenant, lambda s, t: s.pause_account(t, account_id, body))
+    console.print(f"{account_id}: paused ({reason})")
+
+
+@app.command()
+def resume(
+    account_id: Annotated[str, typer.Argument(help="The account id.")],
+    operator: Annotated[str, typer.Option(help="Who resumes.")] = "operator",
+    tenant: TenantOption = "default",
+) -> None:
+    """Resume outreach to a paused account."""
+    body = ResumeIn(operator=operator)
+    operate(tenant, lambda s, t: s.resume_account(t, account_id, body))
+    console.print(f"{account_id}: resumed")

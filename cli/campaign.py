@@ -14,6 +14,7 @@ from temporalio.client import Client
 from adapters.playbook_files import PlaybookError, load_playbook
 from adapters.portfolio_file import PortfolioFileError, parse_portfolio
 from adapters.portfolio_store import PortfolioStoreError
+from api.models import PauseIn, ResumeIn
 from cli.common import (
     EXIT_INPUT,
     EXIT_PARTIAL,
@@ -27,6 +28,7 @@ from cli.common import (
     tenant_for,
     with_client,
 )
+from cli.operate import operate
 from domain.compliance.content import validation_notice_problems
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
@@ -154,3 +156,30 @@ def status(
         print_json(result)
     else:
         console.print(progress_table(result))
+
+
+@app.command()
+def pause(
+    campaign_id: Annotated[str, typer.Argument(help="The campaign id.")],
+    reason: Annotated[str, typer.Option(help="Why (shown in the web UI and events).")] = (
+        "paused by an operator"
+    ),
+    operator: Annotated[str, typer.Option(help="Who pauses.")] = "operator",
+    tenant: TenantOption = "default",
+) -> None:
+    """Pause a whole campaign: no account starts, running ones hold outreach."""
+    body = PauseIn(reason=reason, operator=operator)
+    operate(tenant, lambda s, t: s.pause_campaign(t, campaign_id, body))
+    console.print(f"campaign {campaign_id}: paused ({reason})")
+
+
+@app.command()
+def resume(
+    campaign_id: Annotated[str, typer.Argument(help="The campaign id.")],
+    operator: Annotated[str, typer.Option(help="Who resumes.")] = "operator",
+    tenant: TenantOption = "default",
+) -> None:
+    """Resume a paused campaign."""
+    body = ResumeIn(operator=operator)
+    operate(tenant, lambda s, t: s.resume_campaign(t, campaign_id, body))
+    console.print(f"campaign {campaign_id}: resumed")

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.panel import Panel
 
+from adapters.tenants import TenantStore
+from api.server import running_apis
 from cli.common import console, fail, load_settings, run
-from cli.stack import PortInUse, embedded_stack, stop_event
+from cli.stack import PortInUse, embedded_stack, ensure_free, stop_event
+from domain.account import Tenant
 from workers.client import connect
 from workers.devserver import DevServerError
 from workers.metrics import runtime_for
 from workers.run import Role, run_until_stopped
+from workers.settings import Settings
 
 
 def dev(
@@ -30,15 +36,24 @@ def dev(
         int, typer.Option(help="Payments (Stripe-compatible) simulator port.")
     ] = 8766,
     ledger_port: Annotated[int, typer.Option(help="CRM ledger simulator port.")] = 8767,
+    api_port: Annotated[int, typer.Option(help="HTTP API port (docs, webhooks, codec).")] = 8080,
+    grpc_port: Annotated[int, typer.Option(help="gRPC API port.")] = 50051,
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Run the all-in-one worker too.")
     ] = True,
+    api: Annotated[
+        bool, typer.Option("--api/--no-api", help="Serve the HTTP and gRPC APIs.")
+    ] = True,
 ) -> None:
-    """Run the embedded stack until Ctrl-C: dev server + web UI, simulators, a worker.
+    """Run the embedded stack until Ctrl-C: dev server + web UI, simulators, a worker, the APIs.
 
     State persists in DATA_DIR: a second `recoup dev` continues where the first stopped.
+    The web UI shows decrypted payloads through the API's codec server.
     """
-    settings = load_settings().model_copy(
+    base = load_settings()
+    api_url = f"http://127.0.0.1:{api_port}"
+    ui_origins = [f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"]
+    settings = base.model_copy(
         update={
             "temporal_address": f"127.0.0.1:{port}",
             "temporal_ui_port": ui_port,
@@ -48,13 +63,45 @@ def dev(
             "twilio_base_url": f"http://127.0.0.1:{sms_port}",
             "payments_base_url": f"http://127.0.0.1:{payments_port}",
             "ledger_base_url": f"http://127.0.0.1:{ledger_port}",
+            "api_host": "127.0.0.1",
+            "api_port": api_port,
+            "grpc_port": grpc_port,
+            "api_public_url": None,
+            "codec_cors_origins": sorted({*base.codec_cors_origins, *ui_origins}),
+            # The simulators report to the API's webhooks, as the real providers would.
+            "twilio_status_callback_url": (
+                f"{api_url}/v1/webhooks/{{tenant}}/twilio/sms/status" if api else None
+            ),
         }
     )
 
     async def main() -> None:
-        async with embedded_stack(
-            settings, db_file=data_dir / "temporal.db", run_workers=worker
-        ) as stack:
+        codec_endpoint = None
+        if api:
+            ensure_free(api_port, "HTTP API")
+            ensure_free(grpc_port, "gRPC API")
+            ui_key = await asyncio.to_thread(dev_ui_key, settings)
+            codec_endpoint = f"{api_url}/codec/key/{ui_key}"
+        async with AsyncExitStack() as running:
+            stack = await running.enter_async_context(
+                embedded_stack(
+                    settings,
+                    db_file=data_dir / "temporal.db",
+                    run_workers=worker,
+                    ui_codec_endpoint=codec_endpoint,
+                    payments_webhook_url=(
+                        f"{api_url}/v1/webhooks/{DEV_TENANT}/payments" if api else None
+                    ),
+                )
+            )
+            if api:
+                await running.enter_async_context(running_apis(settings, stack.client))
+            api_line = (
+                f"[bold]API[/]        {api_url}/docs · gRPC 127.0.0.1:{grpc_port} · "
+                f"keys: recoup tenant create\n"
+                if api
+                else ""
+            )
             console.print(
                 Panel.fit(
                     f"[bold]Temporal[/]   {stack.server.address} (namespace "
@@ -68,6 +115,7 @@ def dev(
                     f"[bold]Breakers[/]   "
                     f"{'shared in Redis' if settings.redis_url else 'in this process'}\n"
                     f"[bold]Worker[/]     {'all task queues' if worker else 'not started'}\n"
+                    f"{api_line}"
                     f"[bold]Data[/]       {data_dir.resolve()}\n\n"
                     "Launch a campaign from another terminal:\n"
                     "  recoup campaign launch FILE.csv --playbook standard --day-seconds 60\n"
@@ -82,6 +130,28 @@ def dev(
         run(main())
     except (PortInUse, DevServerError) as exc:
         fail(str(exc))
+
+
+DEV_TENANT = "default"
+_UI_KEY_LABEL = "web UI codec (recoup dev)"
+
+
+def dev_ui_key(settings: Settings) -> str:
+    """A fresh key for the web UI's codec calls; the previous run's is revoked.
+
+    The web UI sends no credentials to a codec server, so its endpoint URL carries
+    this key; it belongs to the dev tenant and lives as long as this ``recoup dev``.
+    """
+    store = TenantStore(settings.sql_url)
+    try:
+        store.create_tables()
+        store.create_tenant(Tenant(tenant_id=DEV_TENANT, name=settings.collector_name))
+        for key in store.keys(DEV_TENANT):
+            if key.label == _UI_KEY_LABEL and key.active:
+                store.revoke(key.key_id)
+        return store.create_key(DEV_TENANT, _UI_KEY_LABEL).token
+    finally:
+        store.dispose()
 
 
 def worker(

@@ -9,6 +9,7 @@ import typer
 
 from cli import (
     account,
+    approvals,
     audit,
     breakers,
     brokers,
@@ -17,9 +18,12 @@ from cli import (
     db,
     dlq,
     events,
+    keys,
     playbook,
     schemas,
+    tenant,
 )
+from cli.api import api
 from cli.demo import demo
 from cli.dev import dev, worker
 from cli.report import report
@@ -45,6 +49,10 @@ app.command()(report)
 app.add_typer(brokers.app, name="brokers")
 app.add_typer(db.app, name="db")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(keys.app, name="keys")
+app.command()(api)
+app.add_typer(tenant.app, name="tenant")
+app.add_typer(approvals.app, name="approvals")
 
 
 def run() -> None:

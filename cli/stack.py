@@ -65,8 +65,14 @@ async def embedded_stack(
     ui: bool = True,
     run_workers: bool = True,
     twilio: TwilioSimulator | None = None,
+    ui_codec_endpoint: str | None = None,
+    payments_webhook_url: str | None = None,
 ) -> AsyncIterator[Stack]:
-    """Start everything ``settings`` points at on this machine; stop it all on exit."""
+    """Start everything ``settings`` points at on this machine; stop it all on exit.
+
+    ``ui_codec_endpoint`` (``f"{settings.api_url}/codec"`` when the API runs) lets the
+    web UI show decrypted payloads.
+    """
     port = int(settings.temporal_address.rsplit(":", 1)[1])
     ensure_free(port, "Temporal gRPC")
     if ui:
@@ -84,6 +90,7 @@ async def embedded_stack(
             ui_port=settings.temporal_ui_port if ui else None,
             db_file=db_file,
             log_file=settings.data_dir / "temporal.log",
+            ui_codec_endpoint=ui_codec_endpoint,
         )
         stack.push_async_callback(server.stop)
         smtp = SmtpSimulator(record_path=settings.data_dir / "mail.jsonl")
@@ -92,7 +99,11 @@ async def embedded_stack(
         sms = twilio or TwilioSimulator(settings.twilio_account_sid, settings.twilio_auth_token)
         await sms.start(port=sms_port)
         stack.push_async_callback(sms.stop)
-        payments = PaymentsSimulator(settings.payments_api_key)
+        payments = PaymentsSimulator(
+            settings.payments_api_key,
+            webhook_url=payments_webhook_url,
+            webhook_secret=settings.payments_webhook_secret.get_secret_value(),
+        )
         await payments.start(port=port_of(settings.payments_base_url))
         stack.push_async_callback(payments.stop)
         crm = CrmSimulator(settings.ledger_api_key)

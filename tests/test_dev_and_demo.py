@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import signal
 import sys
 from pathlib import Path
 
 import httpx
+from google.protobuf.json_format import MessageToDict
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.cli_support import ROOT, recoup
 from tests.conftest import DAYTIME_ZONE
 from tests.test_cli import HEADER
+from workers.codec import data_converter
 from workers.devserver import free_port
+from workers.settings import Settings
 
 ACCOUNTS = [
     f"dev-1,Hana Ito,hana@example.com,(415) 555-0111,300.00,USD,2026-03-01,"
@@ -32,6 +36,7 @@ class DevProcess:
         self.port, self.ui_port = free_port(), free_port()
         self.smtp_port, self.sms_port = free_port(), free_port()
         self.payments_port, self.ledger_port = free_port(), free_port()
+        self.api_port, self.grpc_port = free_port(), free_port()
         self.process: asyncio.subprocess.Process | None = None
         self.output: list[str] = []
 
@@ -57,6 +62,7 @@ class DevProcess:
             "--data-dir", str(self.data_dir),
             "--smtp-port", str(self.smtp_port), "--sms-port", str(self.sms_port),
             "--payments-port", str(self.payments_port), "--ledger-port", str(self.ledger_port),
+            "--api-port", str(self.api_port), "--grpc-port", str(self.grpc_port),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL, env=self.env, cwd=ROOT,
         )  # fmt: skip
@@ -95,9 +101,9 @@ async def test_dev_shows_launched_campaigns_and_a_second_run_continues(tmp_path:
         )  # fmt: skip
         assert launched.code == 0, launched.err
 
-        client = await Client.connect(
-            f"127.0.0.1:{dev.port}", data_converter=pydantic_data_converter
-        )
+        # Payloads are encrypted with the key ring `recoup dev` made in its data dir.
+        codec = data_converter(Settings(data_dir=dev.data_dir))
+        client = await Client.connect(f"127.0.0.1:{dev.port}", data_converter=codec)
         ids: set[str] = set()
         for _ in range(100):
             ids = {w.id async for w in client.list_workflows("RecoupCampaign = 'devtest'")}
@@ -125,6 +131,29 @@ async def test_dev_shows_launched_campaigns_and_a_second_run_continues(tmp_path:
         assert summary is not None and "devtest" in summary and "dev-1" in summary
         assert "Hana" not in summary and "hana@" not in summary  # no PII in what the UI lists
 
+        # The web UI reads payloads through the API's codec server, which `recoup dev`
+        # gave it: the history holds ciphertext, the codec endpoint gives it back.
+        async with httpx.AsyncClient() as http:
+            health = await http.get(f"http://127.0.0.1:{dev.api_port}/v1/health")
+            ui_settings = await http.get(f"http://127.0.0.1:{dev.ui_port}/api/v1/settings")
+            endpoint = ui_settings.json()["Codec"]["Endpoint"]
+            assert endpoint.startswith(f"http://127.0.0.1:{dev.api_port}/codec/key/rk_")
+            raw = Client(client.service_client, namespace="default")  # no codec
+            history = await raw.get_workflow_handle("account/default/dev-1").fetch_history()
+            started = history.events[0].workflow_execution_started_event_attributes
+            payload = MessageToDict(started.input.payloads[0])
+            assert "Hana" not in json.dumps(payload)
+            decoded = await http.post(
+                f"{endpoint}/decode",
+                json={"payloads": [payload]},
+                headers={"Origin": f"http://127.0.0.1:{dev.ui_port}", "X-Namespace": "default"},
+            )
+        assert health.json()["status"] == "ok"
+        assert decoded.status_code == 200, decoded.text
+        assert decoded.headers["access-control-allow-origin"] == f"http://127.0.0.1:{dev.ui_port}"
+        plain = base64.b64decode(decoded.json()["payloads"][0]["data"]).decode()
+        assert "Hana Ito" in plain and "hana@example.com" in plain
+
         # the operator's resilience views answer against the running stack
         breakers = await recoup("breakers", env=dev.env)
         assert breakers.code == 0, breakers.err
@@ -139,9 +168,7 @@ async def test_dev_shows_launched_campaigns_and_a_second_run_continues(tmp_path:
     again.port, again.ui_port = dev.port, dev.ui_port
     await again.start()
     try:
-        client = await Client.connect(
-            f"127.0.0.1:{again.port}", data_converter=pydantic_data_converter
-        )
+        client = await Client.connect(f"127.0.0.1:{again.port}", data_converter=codec)
         description = await client.get_workflow_handle("account/default/dev-2").describe()
         assert description.status is WorkflowExecutionStatus.RUNNING  # picked up again
     finally:

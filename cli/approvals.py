@@ -1,0 +1,70 @@
+"""``recoup approvals``: decisions campaigns wait for a person to make."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api.models import DecisionIn
+from cli.common import console, print_json
+from cli.operate import operate
+
+app = typer.Typer(help="Decisions campaigns wait for a person to make.", no_args_is_help=True)
+
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
+
+
+@app.command("list")
+def list_(
+    tenant: TenantOption = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Pending approvals of the tenant's running campaigns, oldest first."""
+    found = operate(tenant, lambda s, t: s.approvals(t))
+    if as_json:
+        print_json(found)
+        return
+    table = Table(title=f"pending approvals of {tenant}")
+    for column in ("account", "approval id", "kind", "requested (UTC)", "what"):
+        table.add_column(column, no_wrap=column != "what")
+    for p in found.approvals:
+        a = p.approval
+        table.add_row(
+            p.account_id, a.approval_id, a.kind.value, f"{a.requested_at:%Y-%m-%d %H:%M}", a.summary
+        )
+    console.print(table)
+
+
+def _decide(tenant: str, account_id: str, approval_id: str, body: DecisionIn) -> None:
+    approval = operate(tenant, lambda s, t: s.decide(t, account_id, approval_id, body))
+    console.print(
+        f"{account_id}: {approval.approval_id} {approval.status.value} by {approval.decided_by}"
+    )
+
+
+@app.command()
+def approve(
+    account_id: Annotated[str, typer.Argument(help="The account id.")],
+    approval_id: Annotated[str, typer.Argument(help="From `recoup approvals list`.")],
+    operator: Annotated[str, typer.Option(help="Who decides.")] = "operator",
+    note: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+    tenant: TenantOption = "default",
+) -> None:
+    """Approve: the campaign goes ahead (e.g. books the settlement)."""
+    _decide(tenant, account_id, approval_id, DecisionIn(approve=True, operator=operator, note=note))
+
+
+@app.command()
+def reject(
+    account_id: Annotated[str, typer.Argument(help="The account id.")],
+    approval_id: Annotated[str, typer.Argument(help="From `recoup approvals list`.")],
+    operator: Annotated[str, typer.Option(help="Who decides.")] = "operator",
+    note: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+    tenant: TenantOption = "default",
+) -> None:
+    """Reject: the campaign goes on as it was."""
+    _decide(
+        tenant, account_id, approval_id, DecisionIn(approve=False, operator=operator, note=note)
+    )
