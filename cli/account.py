@@ -37,7 +37,8 @@ from workers.campaigns import (
 )
 
 app = typer.Typer(
-    help="Inspect an account's campaign; record payments, legal events and arrangements.",
+    help="Inspect an account's campaign; record payments, legal events and arrangements; "
+    "pause and resume it.",
     no_args_is_help=True,
 )
 

@@ -35,7 +35,9 @@ from domain.portfolio import PortfolioStatus
 from workers.campaigns import campaign_id_for, launch_portfolio, portfolio_progress
 from workers.settings import Settings
 
-app = typer.Typer(help="Launch portfolios and follow their campaigns.", no_args_is_help=True)
+app = typer.Typer(
+    help="Launch portfolios, follow their campaigns, pause and resume them.", no_args_is_help=True
+)
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
 
