@@ -57,14 +57,14 @@ def approve(
 
 
 @app.command()
-def reject(
+def deny(
     account_id: Annotated[str, typer.Argument(help="The account id.")],
     approval_id: Annotated[str, typer.Argument(help="From `recoup approvals list`.")],
     operator: Annotated[str, typer.Option(help="Who decides.")] = "operator",
     note: Annotated[str, typer.Option(help="Why, for the record.")] = "",
     tenant: TenantOption = "default",
 ) -> None:
-    """Reject: the campaign goes on as it was."""
+    """Deny: the campaign goes on as it was (a denied settlement is not booked)."""
     _decide(
         tenant, account_id, approval_id, DecisionIn(approve=False, operator=operator, note=note)
     )

@@ -152,6 +152,11 @@ class AccountCampaignInput(BaseModel):
         description="A settlement forgiving more than this share of the balance waits for a "
         "person's approval (None: agents may agree any settlement).",
     )
+    approval_days: float = Field(
+        default=2,
+        gt=0,
+        description="Playbook days a person has to decide; then the safe default applies.",
+    )
 
 
 class CampaignSnapshot(BaseModel):

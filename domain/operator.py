@@ -49,6 +49,12 @@ class Approval(BaseModel):
     requested_at: datetime
     subject_id: str = Field(description="What it is about, e.g. the arrangement id.")
     status: ApprovalStatus = ApprovalStatus.PENDING
+    expires_at: datetime | None = Field(
+        default=None, description="Nobody decided by then: the safe default applies."
+    )
+    safe_default: ApprovalStatus = Field(
+        default=ApprovalStatus.REJECTED, description="What an unanswered request becomes."
+    )
     decided_at: datetime | None = None
     decided_by: str | None = None
     note: str = ""

@@ -91,6 +91,7 @@ class PortfolioInput(BaseModel):
     max_history_events: int = Field(default=10_000, ge=100)
     trace_id: str | None = Field(default=None, description="X-Trace-ID of the launch request.")
     settlement_approval_discount: Decimal | None = Field(default=None, ge=0, le=1)
+    approval_days: float = Field(default=2, gt=0)
     # carried across continue-as-new
     paused: PauseRequest | None = None
     offset: int = 0

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
 from api import models as m
@@ -464,3 +465,37 @@ async def test_openapi_docs_health_and_metrics_are_served(api: Api) -> None:
     assert "recoup_api_request_seconds" in metrics
     unknown = await api.http.get("/v1/nothing-here")
     is_problem(unknown, 404)
+
+
+async def test_an_approval_nobody_answers_takes_its_safe_default(
+    client: Client, settings: Settings, running: object
+) -> None:
+    # A person has 0.005 playbook days (3 s at 600 s a day) before the default applies.
+    hurried = settings.model_copy(update={"approval_days": 0.005})
+    app = create_app(hurried, client)
+    await app.state.service.prepare()
+    tenant, token = new_tenant(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://recoup.test") as http:
+        api = Api(app, http)
+        started = await start_account(api, token)
+        account_id = started["account_id"]
+        await eventually(
+            lambda: snapshot(api, token, account_id), lambda s: len(s["attempts"]) >= 1
+        )
+        deal = await arrange(client, tenant.tenant_id, account_id, settlement("slow", "100.00"))
+        assert deal.status is ArrangementStatus.AWAITING_APPROVAL
+        metadata = await client.get_workflow_handle(started["workflow_id"]).query(
+            "__temporal_workflow_metadata", result_type=WorkflowMetadata
+        )
+        assert "**awaiting approval** `settlement-1`" in metadata.current_details
+
+        expired = await eventually(
+            lambda: snapshot(api, token, account_id),
+            lambda s: s["approvals"] and s["approvals"][0]["status"] != "pending",
+        )
+    app.state.service.close()
+    [approval] = expired["approvals"]
+    assert (approval["status"], approval["decided_by"]) == ("rejected", "timeout")
+    assert expired["arrangement"]["status"] == "rejected"
+    assert expired["status"] in {"active", "scheduled"}  # collection goes on

@@ -96,7 +96,7 @@ async def test_an_operator_pauses_resumes_and_approves_from_the_cli(
     )
     assert "80%" in approval["summary"]
     rejected = await recoup(
-        "approvals", "reject", account_id, approval["approval_id"], "--tenant", "acme",
+        "approvals", "deny", account_id, approval["approval_id"], "--tenant", "acme",
         "--operator", "lee", "--note", "too deep", env=env,
     )  # fmt: skip
     assert rejected.code == 0 and "rejected by lee" in rejected.out, rejected.err

@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     # approval (RECOUP_TENANT_SETTLEMENT_APPROVAL='{"acme": 0.3}'; null: never asks).
     settlement_approval_discount: Decimal | None = Field(default=Decimal("0.5"), ge=0, le=1)
     tenant_settlement_approval: dict[str, Decimal | None] = Field(default_factory=dict)
+    approval_days: float = Field(
+        default=2, gt=0, description="Days a person has to decide before the safe default."
+    )
 
     # The CRM-facing APIs (``recoup api``): HTTP (FastAPI) and gRPC, per-tenant rate
     # limits (requests per second and burst; RECOUP_TENANT_API_RATES='{"acme": 200}').
@@ -184,6 +187,17 @@ class Settings(BaseSettings):
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"],
         description="Web UI origins allowed to call the codec server.",
+    )
+
+    # A language model behind any OpenAI-compatible chat-completions endpoint. Unset (the
+    # default, the demo, the tests of the offline path): every agent uses its own
+    # deterministic method. RECOUP_LLM_BASE_URL=https://api.openai.com/v1 for example.
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=20, gt=0)
+    llm_json_schema: bool = Field(
+        default=True, description="Ask for JSON-schema-constrained output (response_format)."
     )
 
     # Tracing: OpenTelemetry spans to an OTLP/HTTP collector when an endpoint is set

@@ -9,6 +9,7 @@ can continue-as-new with the same state before its history grows large.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -394,6 +395,11 @@ class AccountCampaign(ArrangementSaga, Exporting):
         approval = next(a for a in st.approvals if a.approval_id == decision.approval_id)
         if approval.status is not ApprovalStatus.PENDING:
             return approval
+        self._settle_approval(approval, decision)
+        return approval
+
+    def _settle_approval(self, approval: Approval, decision: ApprovalDecision) -> None:
+        st = self._state
         approval.status = ApprovalStatus.APPROVED if decision.approve else ApprovalStatus.REJECTED
         approval.decided_at = workflow.now()
         approval.decided_by = decision.operator
@@ -424,7 +430,37 @@ class AccountCampaign(ArrangementSaga, Exporting):
         )
         self._publish_approvals()
         self._changed = True
-        return approval
+
+    def _expire_approvals(self) -> None:
+        """Requests nobody answered in time take their safe default (protocol seed)."""
+        now = workflow.now()
+        for approval in self._state.approvals:
+            due = approval.expires_at
+            if approval.status is ApprovalStatus.PENDING and due is not None and due <= now:
+                self._settle_approval(
+                    approval,
+                    ApprovalDecision(
+                        approval_id=approval.approval_id,
+                        approve=approval.safe_default is ApprovalStatus.APPROVED,
+                        operator="timeout",
+                        note=f"nobody decided by {due:%Y-%m-%d %H:%M} UTC: safe default",
+                    ),
+                )
+
+    def _approval_deadline(self) -> datetime | None:
+        due = [
+            a.expires_at
+            for a in self._state.approvals
+            if a.status is ApprovalStatus.PENDING and a.expires_at is not None
+        ]
+        return min(due, default=None)
+
+    def _bounded(self, remaining: timedelta) -> timedelta:
+        """Wake for an approval's deadline too, so its safe default applies on time."""
+        deadline = self._approval_deadline()
+        if deadline is None:
+            return remaining
+        return max(timedelta(0), min(remaining, deadline - workflow.now()))
 
     @decide_approval.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:
@@ -447,6 +483,7 @@ class AccountCampaign(ArrangementSaga, Exporting):
     def _publish_approvals(self) -> None:
         waiting = any(a.status is ApprovalStatus.PENDING for a in self._state.approvals)
         workflow.upsert_search_attributes([sa.AWAITING_APPROVAL.value_set(waiting)])
+        self._describe(self._next_action, self._next_action_at)
 
     @workflow.signal(name=agents.SIGNAL_WATCH)
     def watch(self, request: WatchRequest) -> None:
@@ -508,6 +545,7 @@ class AccountCampaign(ArrangementSaga, Exporting):
         while not self._state.status.terminal:
             if self._state.status is CollectionStatus.PROMISED:
                 return  # the caller decides how long the promise pauses outreach
+            self._expire_approvals()
             if interruptible and (self._operator_work_pending() or self._state.paused):
                 return
             remaining = when - workflow.now()
@@ -520,23 +558,32 @@ class AccountCampaign(ArrangementSaga, Exporting):
             self._changed = False
             try:
                 await workflow.wait_condition(
-                    lambda: self._changed, timeout=remaining, timeout_summary=what
+                    lambda: self._changed, timeout=self._bounded(remaining), timeout_summary=what
                 )
             except TimeoutError:
-                return
+                if self._approval_deadline() is None or workflow.now() >= when:
+                    return
             await self._continue_as_new_if_needed()
 
     async def _wait_while_paused(self) -> None:
         """An operator paused outreach: wait for resume (signals still count meanwhile)."""
         st = self._state
         while st.paused is not None and not st.status.terminal:
+            self._expire_approvals()
             self._plan(f"paused by {st.paused.operator}: {st.paused.reason}", None)
             if st.outbox:
                 await self._export_pending()
                 await self._continue_as_new_if_needed()
                 continue  # a signal may have arrived meanwhile: look again
             self._changed = False
-            await workflow.wait_condition(lambda: self._changed, timeout_summary="paused")
+            deadline = self._approval_deadline()
+            # Woken by a signal, or by an approval's deadline (its default applies at the top).
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._changed,
+                    timeout=None if deadline is None else self._bounded(deadline - workflow.now()),
+                    timeout_summary="paused",
+                )
             await self._continue_as_new_if_needed()
 
     async def _honour_promise(self) -> bool:
@@ -561,6 +608,7 @@ class AccountCampaign(ArrangementSaga, Exporting):
         self._plan(what, until)
         st = self._state
         while not st.status.terminal and workflow.now() < until:
+            self._expire_approvals()
             if self._operator_work_pending():
                 return
             if st.outbox:
@@ -571,11 +619,12 @@ class AccountCampaign(ArrangementSaga, Exporting):
             try:
                 await workflow.wait_condition(
                     lambda: self._changed,
-                    timeout=until - workflow.now(),
+                    timeout=self._bounded(until - workflow.now()),
                     timeout_summary=what,
                 )
             except TimeoutError:
-                return
+                if self._approval_deadline() is None or workflow.now() >= until:
+                    return
             await self._continue_as_new_if_needed()
 
     async def _close(self) -> None:
@@ -1089,6 +1138,7 @@ class AccountCampaign(ArrangementSaga, Exporting):
                     ),
                     requested_at=workflow.now(),
                     subject_id=request.arrangement_id,
+                    expires_at=workflow.now() + self._days(self._inp.approval_days),
                 )
             )
         else:
@@ -1247,6 +1297,10 @@ class AccountCampaign(ArrangementSaga, Exporting):
             details = f"{head} · now: {what}"
         else:
             details = f"{head} · next: {what} at {when:%Y-%m-%d %H:%M:%S} UTC"
+        for a in st.approvals:
+            if a.status is ApprovalStatus.PENDING:
+                until = f" (until {a.expires_at:%Y-%m-%d %H:%M} UTC)" if a.expires_at else ""
+                details += f"\n\n**awaiting approval** `{a.approval_id}`: {a.summary}{until}"
         workflow.set_current_details(details)
 
     async def _continue_as_new_if_needed(self) -> None:

@@ -173,6 +173,7 @@ class Portfolio:
                     max_history_events=inp.max_history_events,
                     trace_id=inp.trace_id,
                     settlement_approval_discount=inp.settlement_approval_discount,
+                    approval_days=inp.approval_days,
                 ),
                 id=child_id,
                 task_queue=inp.queues.campaigns,
