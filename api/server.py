@@ -1,8 +1,7 @@
 """Serving the APIs: HTTP (uvicorn) and gRPC side by side, in one process.
 
-``serve_apis`` is what ``recoup api`` runs until stopped, and what ``recoup dev``
-runs next to its workers; ``running_apis`` is the same as a context manager, for
-the embedded stack and tests.
+``running_apis`` serves both for the length of a block: ``recoup api`` until
+Ctrl-C, ``recoup dev`` next to its workers, tests on free ports.
 """
 
 from __future__ import annotations
@@ -81,9 +80,3 @@ async def running_apis(
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-
-async def serve_apis(
-    settings: Settings, client: Client, stop: asyncio.Event, *, grpc_enabled: bool = True
-) -> None:
-    async with running_apis(settings, client, grpc_enabled=grpc_enabled):
-        await stop.wait()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from api.app import create_app
-from api.server import serve_apis
+from api.server import running_apis
 from cli.common import console, fail, load_settings, run
 from cli.stack import PortInUse, ensure_free, stop_event
 from workers.client import connect
@@ -51,11 +51,14 @@ def api(
                 ensure_free(settings.grpc_port, "gRPC API")
         except PortInUse as exc:
             fail(str(exc))
-        console.print(
-            f"HTTP API on {settings.api_url} (docs at {settings.api_url}/docs)"
-            + (f"; gRPC on {settings.api_host}:{settings.grpc_port}" if grpc else "")
-            + "; Ctrl-C stops"
-        )
-        await serve_apis(settings, client, stop_event(), grpc_enabled=grpc)
+        stop = stop_event()
+        async with running_apis(settings, client, grpc_enabled=grpc):
+            # Printed once both listen: a script may wait for this line.
+            console.print(
+                f"HTTP API on {settings.api_url} (docs at {settings.api_url}/docs)"
+                + (f"; gRPC on {settings.api_host}:{settings.grpc_port}" if grpc else "")
+                + "; Ctrl-C stops"
+            )
+            await stop.wait()
 
     run(main())
