@@ -196,7 +196,17 @@ async def test_partial_payment_lowers_the_balance_later_messages_quote(
 ) -> None:
     account = make_account()
     phone = account.phones[0].number
-    handle = await start(client, settings, account)
+    # Days of 2 s: the payment lands well before the SMS step falls due, even on a busy
+    # machine (with 0.25 s days the SMS could already be on its way, quoting 250.00).
+    handle = await start_account_campaign(
+        client,
+        settings,
+        tenant=TENANT,
+        campaign_id="c-test",
+        playbook=cadence(),
+        account=account,
+        seconds_per_day=2,
+    )
     await eventually(lambda: len(mails_to(smtp_sim, account.emails[0].address)) == 1)
     payment = PaymentReceived(payment_id="p-1", amount=Decimal("100.00"), currency="USD")
     await handle.signal(agents.SIGNAL_PAYMENT, payment)
