@@ -79,4 +79,3 @@ async def running_apis(
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
