@@ -24,6 +24,7 @@ from cli import (
     tenant,
 )
 from cli.api import api
+from cli.classify import classify
 from cli.demo import demo
 from cli.dev import dev, worker
 from cli.report import report
@@ -53,6 +54,7 @@ app.add_typer(keys.app, name="keys")
 app.command()(api)
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(approvals.app, name="approvals")
+app.command()(classify)
 
 
 def run() -> None:

@@ -1,0 +1,106 @@
+"""The reply classifier's evaluation: the fixed dev / held-out split and accuracy.
+
+``replies-dev.jsonl`` is split by a hash of each reply's id: about 60% is the dev part (looked
+at and tuned on), the rest is held out (never read while writing the rules). The split is a
+pure function of the id, so the figures in the report reproduce:
+
+    .venv/bin/python -m tests.reply_eval dev|holdout|fresh
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from domain.channels import Channel
+from domain.replies import classify
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELLED = Path("/work/shared/data/replies-dev.jsonl")
+if not LABELLED.exists():
+    LABELLED = ROOT.parent / "shared" / "data" / "replies-dev.jsonl"
+FRESH = ROOT / "tests" / "fixtures" / "replies-fresh.jsonl"
+
+DEV_SHARE = 60  # percent of ids in the dev part
+
+
+def part_of(reply_id: str) -> str:
+    """``"dev"`` or ``"holdout"``: the first 8 hex digits of sha256(id), modulo 100."""
+    bucket = int(hashlib.sha256(reply_id.encode()).hexdigest()[:8], 16) % 100
+    return "dev" if bucket < DEV_SHARE else "holdout"
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def rows_of(name: str) -> list[dict[str, Any]]:
+    if name == "fresh":
+        return load(FRESH)
+    return [r for r in load(LABELLED) if part_of(r["id"]) == name]
+
+
+def _when(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@dataclass
+class Score:
+    total: int = 0
+    intent_ok: int = 0
+    dated: int = 0
+    date_ok: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    @property
+    def intent_accuracy(self) -> float:
+        return self.intent_ok / self.total if self.total else 0.0
+
+    @property
+    def date_accuracy(self) -> float:
+        return self.date_ok / self.dated if self.dated else 0.0
+
+
+def score(rows: list[dict[str, Any]]) -> Score:
+    s = Score()
+    for row in rows:
+        channel = Channel(row["channel"]) if row.get("channel") in set(Channel) else None
+        got = classify(row["text"], _when(row["received_at"]), channel)
+        s.total += 1
+        miss = []
+        if got.intent.value == row["intent"]:
+            s.intent_ok += 1
+        else:
+            miss.append(f"intent {got.intent.value} != {row['intent']}")
+        if row.get("promise_date"):
+            s.dated += 1
+            if got.promise_date == date.fromisoformat(row["promise_date"]):
+                s.date_ok += 1
+            else:
+                miss.append(f"date {got.promise_date} != {row['promise_date']}")
+        if miss:
+            s.misses.append(
+                f"{row['id']}: {'; '.join(miss)} | {row['received_at']} | {row['text']}"
+            )
+    return s
+
+
+def main(argv: list[str]) -> None:
+    name = argv[0] if argv else "dev"
+    s = score(rows_of(name))
+    print(
+        f"{name}: intent {s.intent_ok}/{s.total} = {s.intent_accuracy:.1%}; "
+        f"promise_date {s.date_ok}/{s.dated} = {s.date_accuracy:.1%}"
+    )
+    if "-v" in argv:
+        print("\n".join(s.misses))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
