@@ -124,6 +124,9 @@ class CampaignState(BaseModel):
         default_factory=list, description="Records decided but not yet in the event log."
     )
     paused: PauseRequest | None = Field(default=None, description="Set while an operator paused.")
+    callbacks: list[str] = Field(
+        default_factory=list, description="Replies asking for a call, oldest first."
+    )
     approvals: list[Approval] = Field(default_factory=list)
 
 

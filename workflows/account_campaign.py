@@ -86,11 +86,11 @@ with workflow.unsafe.imports_passed_through():
         ResumeRequest,
     )
     from domain.playbook import Step, StepCondition, StopCondition
-    from domain.replies import ReplyIntent, read_reply
+    from domain.replies import classify
     from domain.resilience import Backoff, RetryRule
     from workflows import search_attributes as sa
     from workflows.arrangement_saga import ArrangementSaga, arrangement_problem
-    from workflows.exporting import Exporting
+    from workflows.reply_actions import ReplyActions
 
 COMMAND_TYPE = {
     Channel.EMAIL: CommandType.SEND_EMAIL,
@@ -138,7 +138,7 @@ _PAUSED = "paused by a promise to pay"
 
 
 @workflow.defn(name=agents.ACCOUNT_CAMPAIGN)
-class AccountCampaign(ArrangementSaga, Exporting):
+class AccountCampaign(ArrangementSaga, ReplyActions):
     @workflow.init
     def __init__(self, inp: AccountCampaignInput) -> None:
         self._inp = inp
@@ -262,9 +262,10 @@ class AccountCampaign(ArrangementSaga, Exporting):
             return
         st.reply_ids.append(reply.reply_id)
         st.replies += 1
-        intent = read_reply(reply.text)
-        st.last_reply_intent = intent.value
-        playbook = self._inp.playbook
+        # The offline reading: pure and deterministic, so it runs here, in the handler,
+        # and a STOP takes effect before anything else is sent.
+        reading = classify(reply.text, reply.received_at or workflow.now(), reply.channel)
+        st.last_reply_intent = reading.intent.value
         self._emit(
             EventType.CUSTOMER_INTERACTION,
             "replied",
@@ -272,40 +273,11 @@ class AccountCampaign(ArrangementSaga, Exporting):
                 "replyId": reply.reply_id,
                 "channel": reply.channel.value,
                 "direction": "inbound",
-                "intent": intent.value,
+                "intent": reading.intent.value,
+                "confidence": round(reading.confidence, 2),
             },
         )
-        if intent is ReplyIntent.STOP:
-            # An opt-out keyword revokes that channel at once (the address it came from,
-            # or the whole channel when the sender is unknown); by SMS it is also a
-            # TCPA revocation of consent to text that number.
-            self._opt_out(reply.channel, reply.from_address)
-            self._emit(
-                EventType.OPT_OUT,
-                "opted_out",
-                {
-                    "channel": reply.channel.value,
-                    "reason": "stop keyword",
-                    "replyId": reply.reply_id,
-                },
-            )
-            if reply.channel is Channel.SMS:
-                self._revoke_consent(Channel.SMS, reply.from_address)
-            self._legal_epoch += 1
-        elif playbook.stops_on(StopCondition.ANY_REPLY):
-            self._set_status(CollectionStatus.RESPONDED)
-        elif intent is ReplyIntent.PROMISE_TO_PAY and playbook.stops_on(
-            StopCondition.PROMISE_TO_PAY
-        ):
-            received = reply.received_at or workflow.now()
-            st.promise_until = received + self._days(playbook.promise_grace_days)
-            st.promises += 1
-            self._emit(
-                EventType.PROMISE,
-                "made",
-                {"replyId": reply.reply_id, "promiseUntil": st.promise_until.isoformat()},
-            )
-            self._set_status(CollectionStatus.PROMISED)
+        self._act_on_reply(reply, reading)
         self._changed = True
 
     @workflow.signal(name=agents.SIGNAL_OPT_OUT)
@@ -526,13 +498,34 @@ class AccountCampaign(ArrangementSaga, Exporting):
     def _operator_work_pending(self) -> bool:
         st = self._state
         return st.arrangement_pending or (
-            bool(st.redrives) and st.status is not CollectionStatus.PROMISED
+            bool(st.redrives or st.callbacks) and st.status is not CollectionStatus.PROMISED
         )
 
     async def _operator_work(self) -> None:
-        """An accepted arrangement, then redriven dead letters, before the next step."""
+        """An accepted arrangement, redriven dead letters, calls asked for: before the next step."""
         await self._run_arrangement()
         await self._run_redrives()
+        await self._run_callbacks()
+
+    async def _run_callbacks(self) -> None:
+        """Call back those who asked (a reply read as ``callback``), through the gate."""
+        st = self._state
+        while (
+            st.callbacks and not st.status.terminal and st.status is not CollectionStatus.PROMISED
+        ):
+            reply_id = st.callbacks.pop(0)
+            to = self._address_for(Channel.PHONE)
+            if to is None:
+                return  # consent or number gone meanwhile: nothing may be called
+            step = Step(
+                id=f"callback-{len(st.reply_ids)}",
+                day=0,
+                channel=Channel.PHONE,
+                template="call_script",
+            )
+            why_not = await self._contact(step, Channel.PHONE, "call_script", to)
+            if why_not is not None:
+                workflow.logger.info("callback for reply %s not made: %s", reply_id, why_not)
 
     async def _wait_until(self, when: datetime, what: str, interruptible: bool = False) -> None:
         """Sleep durably until ``when``; wake early whenever a signal changed the state.
@@ -597,9 +590,10 @@ class AccountCampaign(ArrangementSaga, Exporting):
             if self._state.arrangement_pending:
                 return True  # accepted during the promise: the main loop books it
         if st.status is CollectionStatus.PROMISED and workflow.now() >= until:
-            # Promise broken: outreach resumes with the next step.
+            # Promise broken: outreach resumes with the next step, and a person is told.
             st.promise_until = None
             self._emit(EventType.PROMISE, "broken", {"promiseUntil": until.isoformat()})
+            self._broken_promise(until)
             self._set_status(CollectionStatus.ACTIVE)
         return True
 
@@ -1113,6 +1107,11 @@ class AccountCampaign(ArrangementSaga, Exporting):
             st.arrangement.request.arrangement_id == request.arrangement_id
         ):
             return st.arrangement
+        return self._accept_arrangement(request)
+
+    def _accept_arrangement(self, request: ArrangementRequest) -> Arrangement:
+        """Take an arrangement (the operator's update, or a plan a reply asked for)."""
+        st = self._state
         st.arrangement_count += 1
         forgiven = self._forgiven_share(request)
         limit = self._inp.settlement_approval_discount
