@@ -19,6 +19,7 @@ CANCEL_PAYMENT_LINK = "cancel_payment_link"
 POST_LEDGER_ADJUSTMENT = "post_ledger_adjustment"
 REVERSE_LEDGER_ADJUSTMENT = "reverse_ledger_adjustment"
 EXPORT_EVENTS = "export_events"
+READ_REPLY = "read_reply"
 
 # The error type a channel agent raises when the gate refuses at the moment of sending.
 COMPLIANCE_BLOCKED = "ComplianceBlocked"

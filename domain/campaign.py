@@ -128,6 +128,9 @@ class CampaignState(BaseModel):
         default_factory=list, description="Replies asking for a call, oldest first."
     )
     approvals: list[Approval] = Field(default_factory=list)
+    unread: list[InboundReply] = Field(
+        default_factory=list, description="Replies waiting for the language model, oldest first."
+    )
 
 
 class AccountCampaignInput(BaseModel):
@@ -160,6 +163,12 @@ class AccountCampaignInput(BaseModel):
         gt=0,
         description="Playbook days a person has to decide; then the safe default applies.",
     )
+    llm_replies: bool = Field(
+        default=False, description="Replies are read by the language model (an activity)."
+    )
+    llm_timeout_seconds: float = Field(
+        default=20, gt=0, description="The model's own deadline for one call (settings)."
+    )
 
 
 class CampaignSnapshot(BaseModel):
@@ -187,6 +196,7 @@ class CampaignSnapshot(BaseModel):
     arrangement: Arrangement | None = None
     paused: PauseRequest | None = None
     approvals: list[Approval] = Field(default_factory=list)
+    unread_replies: int = Field(default=0, description="Replies the model is yet to read.")
 
 
 class AccountOutcome(BaseModel):

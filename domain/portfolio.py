@@ -92,6 +92,8 @@ class PortfolioInput(BaseModel):
     trace_id: str | None = Field(default=None, description="X-Trace-ID of the launch request.")
     settlement_approval_discount: Decimal | None = Field(default=None, ge=0, le=1)
     approval_days: float = Field(default=2, gt=0)
+    llm_replies: bool = False
+    llm_timeout_seconds: float = Field(default=20, gt=0)
     # carried across continue-as-new
     paused: PauseRequest | None = None
     offset: int = 0

@@ -26,12 +26,14 @@ from activities.export import ContactExport, EventExporter
 from activities.history import HistoryLoader
 from activities.phone import PhoneAgent
 from activities.portfolio import PortfolioLoader
+from activities.replies import ReplyReader
 from activities.sms import SmsAgent
 from adapters.breakers import Breakers
 from adapters.contact_ledger import ContactLedger
 from adapters.dead_letter_store import DeadLetterStore
 from adapters.event_log import EventLog
 from adapters.ledger import LedgerClient
+from adapters.llm import LlmClient
 from adapters.payments import PaymentsClient
 from adapters.portfolio_store import PortfolioStore
 from adapters.smtp import SmtpMailer
@@ -119,6 +121,16 @@ async def workers(
             dead_letters = DeadLetterStore(settings.sql_url)
             await asyncio.to_thread(dead_letters.create_tables)
             stack.callback(dead_letters.dispose)
+            # Replies are read by the language model when one is configured, else offline.
+            llm = LlmClient.configured(
+                settings.llm_base_url,
+                settings.llm_model,
+                settings.llm_api_key,
+                settings.llm_timeout_seconds,
+                settings.llm_json_schema,
+            )
+            if llm is not None:
+                stack.push_async_callback(llm.aclose)
             worker(
                 queues.campaigns,
                 workflows=ALL_WORKFLOWS,
@@ -126,6 +138,7 @@ async def workers(
                     PortfolioLoader(portfolios, redact(settings.sql_url)).load_portfolio_page,
                     HistoryLoader(ledger).load_contact_history,
                     DeadLetterRecorder(dead_letters).record_dead_letter,
+                    ReplyReader(llm).read_reply,
                 ],
             )
         if Role.EMAIL in roles:

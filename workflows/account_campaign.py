@@ -9,6 +9,7 @@ can continue-as-new with the same state before its history grows large.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -86,7 +87,8 @@ with workflow.unsafe.imports_passed_through():
         ResumeRequest,
     )
     from domain.playbook import Step, StepCondition, StopCondition
-    from domain.replies import classify
+    from domain.replies import classify, is_stop_keyword
+    from domain.reply_reading import ReadBy, ReadReply, ReplyToRead
     from domain.resilience import Backoff, RetryRule
     from workflows import search_attributes as sa
     from workflows.arrangement_saga import ArrangementSaga, arrangement_problem
@@ -135,6 +137,8 @@ HEARTBEAT = {Channel.PHONE: timedelta(seconds=30)}
 MAX_DECISIONS_CARRIED = 300
 # Returned by a contact that a promise interrupted: the step is tried again later.
 _PAUSED = "paused by a promise to pay"
+# The reply reader's errors that another try cannot fix (see activities.replies).
+LLM_PERMANENT_ERRORS = ["LlmRejected", "LlmRefused", "LlmMalformed"]
 
 
 @workflow.defn(name=agents.ACCOUNT_CAMPAIGN)
@@ -157,12 +161,18 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
         self._failures: list[FailedSend] = []
         self._last_request: ContactRequest | None = None
         self._plan_forwarded = Decimal("0")
+        # Reads ``state.unread`` with the language model, beside the main loop.
+        self._reader: asyncio.Task[None] | None = None
+        self._reading = False
+        self._stop_reading = False
 
     # --- run ---------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: AccountCampaignInput) -> AccountOutcome:
         st = self._state
+        if inp.llm_replies:
+            self._reader = asyncio.create_task(self._read_replies())
         if st.started_at is None:
             st.started_at = workflow.now()
             self._emit(
@@ -217,6 +227,7 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
 
         if not st.status.terminal:
             await self._close()
+        await self._stop_reader()
         return await self._finish()
 
     # --- signals, query ----------------------------------------------------
@@ -262,23 +273,109 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
             return
         st.reply_ids.append(reply.reply_id)
         st.replies += 1
+        if self._inp.llm_replies and not is_stop_keyword(reply.text):
+            # The language model reads it, in an activity (``_read_replies``).
+            if reply.received_at is None:
+                reply = reply.model_copy(update={"received_at": workflow.now()})
+            st.unread.append(reply)
+            self._changed = True
+            return
         # The offline reading: pure and deterministic, so it runs here, in the handler,
-        # and a STOP takes effect before anything else is sent.
+        # and a STOP takes effect before anything else is sent (it never waits for a model).
         reading = classify(reply.text, reply.received_at or workflow.now(), reply.channel)
-        st.last_reply_intent = reading.intent.value
-        self._emit(
-            EventType.CUSTOMER_INTERACTION,
-            "replied",
-            {
-                "replyId": reply.reply_id,
-                "channel": reply.channel.value,
-                "direction": "inbound",
-                "intent": reading.intent.value,
-                "confidence": round(reading.confidence, 2),
-            },
-        )
-        self._act_on_reply(reply, reading)
+        self._take_reading(reply, ReadReply(reading=reading, read_by=ReadBy.OFFLINE))
         self._changed = True
+
+    def _take_reading(self, reply: InboundReply, read: ReadReply) -> None:
+        """Record a reply's reading (and how it was read), then act on it."""
+        st = self._state
+        reading = read.reading
+        st.last_reply_intent = reading.intent.value
+        meta: dict[str, Any] = {
+            "replyId": reply.reply_id,
+            "channel": reply.channel.value,
+            "direction": "inbound",
+            "intent": reading.intent.value,
+            "confidence": round(reading.confidence, 2),
+            "readBy": read.read_by.value,
+        }
+        if read.fallback is not None:
+            meta["fallback"] = read.fallback
+        self._emit(EventType.CUSTOMER_INTERACTION, "replied", meta)
+        if not st.status.terminal:  # read after the campaign ended: recorded only
+            self._act_on_reply(reply, reading)
+
+    async def _read_replies(self) -> None:
+        """Read unread replies with the model, oldest first, until told to stop and none is left.
+
+        It runs beside the main loop, so a reply is read at once whatever the campaign is
+        waiting for (a step, a promise, a pause, calling hours, a dispute hold, a payment
+        plan's instalments); its reading then acts like a signal.
+        """
+        st = self._state
+        while True:
+            await workflow.wait_condition(lambda: bool(st.unread) or self._stop_reading)
+            if not st.unread:
+                return
+            self._reading = True
+            reply = st.unread[0]
+            read = await self._read_with_model(reply)
+            st.unread.pop(0)
+            self._reading = False
+            self._take_reading(reply, read)
+            self._changed = True
+
+    async def _read_with_model(self, reply: InboundReply) -> ReadReply:
+        """The reply reader's reading; offline when the model keeps failing or is rejected."""
+        inp, st = self._inp, self._state
+        received = reply.received_at or workflow.now()
+        request = ReplyToRead(
+            reply_id=reply.reply_id,
+            tenant_id=inp.tenant.tenant_id,
+            text=reply.text,
+            channel=reply.channel,
+            received_at=received,
+            language=st.account.language,
+        )
+        try:
+            read: ReadReply = await workflow.execute_activity(
+                agents.READ_REPLY,
+                request,
+                result_type=ReadReply,
+                task_queue=inp.queues.campaigns,
+                start_to_close_timeout=timedelta(seconds=inp.llm_timeout_seconds + 10),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1),
+                    backoff_coefficient=2,
+                    maximum_interval=timedelta(seconds=30),
+                    maximum_attempts=3,
+                    non_retryable_error_types=LLM_PERMANENT_ERRORS,
+                ),
+                summary=f"read reply {reply.reply_id} ({reply.channel})",
+            )
+        except ActivityError as err:
+            cause = err.cause
+            kind = cause.type if isinstance(cause, ApplicationError) else None
+            workflow.logger.warning(
+                "reply %s read offline: %s", reply.reply_id, kind or type(cause or err).__name__
+            )
+            reading = classify(reply.text, received, reply.channel)
+            why = "model rejected the request" if kind == "LlmRejected" else "model unavailable"
+            return ReadReply(reading=reading, read_by=ReadBy.OFFLINE, fallback=why)
+        return read
+
+    async def _replies_read(self) -> None:
+        """Wait until every reply received so far is read (and acted on)."""
+        st = self._state
+        if st.unread:
+            self._describe("reading the debtor's reply", None)
+            await workflow.wait_condition(lambda: not st.unread)
+
+    async def _stop_reader(self) -> None:
+        """Read what is left, then stop the reader (the campaign is about to finish)."""
+        self._stop_reading = True
+        if self._reader is not None:
+            await self._reader
 
     @workflow.signal(name=agents.SIGNAL_OPT_OUT)
     def opt_out(self, request: OptOutRequest) -> None:
@@ -488,6 +585,7 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
             arrangement=st.arrangement,
             paused=st.paused,
             approvals=list(st.approvals),
+            unread_replies=len(st.unread),
         )
 
     # --- waiting -----------------------------------------------------------
@@ -631,9 +729,11 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
         assert st.started_at is not None
         end = st.started_at + self._days(self._inp.playbook.total_days)
         await self._wait_for_payment(end, "playbook done: waiting for payment")
+        await self._replies_read()  # a reply of the closing window may change the outcome
         while self._operator_work_pending() and not st.status.terminal:
             await self._operator_work()
             await self._wait_for_payment(end, "playbook done: waiting for payment")
+            await self._replies_read()
         if st.status.terminal:
             return
         if st.promise_until is not None and st.promise_until > workflow.now():
@@ -722,6 +822,10 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
                 return "campaign ended"
             if st.status is CollectionStatus.PROMISED:
                 return _PAUSED
+            if st.unread:
+                # The debtor just wrote: know what they said before contacting them again.
+                await self._replies_read()
+                continue
             decision, facts, history = self._ask_gate(step, channel, to, "plan")
             if not decision.allowed:
                 if decision.earliest_allowed is None:
@@ -1309,7 +1413,10 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
             or info.get_current_history_length() > self._inp.max_history_events
         ):
             return
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # Not in the middle of reading a reply (the unread ones go on in the new run).
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._reading
+        )
         workflow.continue_as_new(self._inp.model_copy(update={"state": self._state}))
 
     async def _finish(self) -> AccountOutcome:

@@ -174,6 +174,8 @@ class Portfolio:
                     trace_id=inp.trace_id,
                     settlement_approval_discount=inp.settlement_approval_discount,
                     approval_days=inp.approval_days,
+                    llm_replies=inp.llm_replies,
+                    llm_timeout_seconds=inp.llm_timeout_seconds,
                 ),
                 id=child_id,
                 task_queue=inp.queues.campaigns,
