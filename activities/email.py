@@ -1,4 +1,4 @@
-"""The email agent: re-check the gate, render the message, send it over SMTP, record it."""
+"""The email agent: re-check the gate, compose the message, send it over SMTP, record it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import datetime
 
 from temporalio import activity
 
-from activities.compose import already_sent, provider_call, provider_failure, record_sent, render
+from activities.compose import already_sent, provider_call, provider_failure, record_sent
+from activities.composer import Composer
 from activities.export import ContactExport
 from activities.gate import check_before_send
 from adapters.breakers import CircuitBreaker
@@ -26,9 +27,10 @@ class EmailAgent:
         ledger: ContactLedger,
         breaker: CircuitBreaker | None = None,
         export: ContactExport | None = None,
+        composer: Composer | None = None,
     ) -> None:
         self._mailer = mailer
-        self._renderer = renderer
+        self._composer = composer or Composer(renderer)
         self._ledger = ledger
         self._breaker = breaker
         self._export = export or ContactExport(None)
@@ -42,7 +44,8 @@ class EmailAgent:
         if sent := await already_sent(self._ledger, request):
             return sent
         decision = check_before_send(request)
-        message = render(self._renderer, request)
+        composed = await self._composer.compose(request)
+        message = composed.message
         recorded: list[datetime] = []
 
         async def accepted(_message_id: str) -> None:
@@ -68,4 +71,6 @@ class EmailAgent:
             provider_ref=message_id,
             sent_at=sent_at,
             ruleset=decision.ruleset,
+            composed_by=composed.composed_by,
+            compose_fallback=composed.fallback_reason,
         )

@@ -61,6 +61,8 @@ class ContactExport:
             provider_ref=result.provider_ref,
             detail=result.detail,
             response_ms=round((time.monotonic() - started) * 1000, 1),
+            composed_by=result.composed_by,
+            compose_fallback=result.compose_fallback,
         )
         records = [*context.pending, outcome]
         if await asyncio.to_thread(self._log.append, records):

@@ -13,7 +13,8 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.compose import provider_call, provider_failure, render
+from activities.compose import provider_call, provider_failure
+from activities.composer import Composer
 from activities.export import ContactExport
 from activities.gate import check_before_send, record_contact
 from adapters.breakers import CircuitBreaker
@@ -45,9 +46,12 @@ class PhoneAgent:
         poll_seconds: float = 0.5,
         breaker: CircuitBreaker | None = None,
         export: ContactExport | None = None,
+        composer: Composer | None = None,
     ) -> None:
         self._client = client
-        self._renderer = renderer
+        # Calls speak the reviewed template (see activities.composer): the composer
+        # still holds it to the guardrail and says who wrote it.
+        self._composer = composer or Composer(renderer)
         self._ledger = ledger
         self._poll = poll_seconds
         self._breaker = breaker
@@ -61,6 +65,7 @@ class PhoneAgent:
     async def _place_call(self, request: ContactRequest) -> ContactResult:
         details = activity.info().heartbeat_details
         ruleset: str | None = None
+        composed_by: str | None = None
         try:
             if details:
                 sid, placed_at = str(details[0]), datetime.fromisoformat(str(details[1]))
@@ -68,7 +73,8 @@ class PhoneAgent:
                 decision = check_before_send(request)
                 assert decision.earliest_allowed is not None
                 placed_at, ruleset = decision.earliest_allowed, decision.ruleset
-                script = render(self._renderer, request)
+                composed = await self._composer.compose(request)
+                script, composed_by = composed.message, composed.composed_by
                 async with provider_call(self._breaker):
                     receipt = await self._client.place_call(
                         request.to,
@@ -97,4 +103,5 @@ class PhoneAgent:
             detail=call.status,
             sent_at=placed_at,
             ruleset=ruleset,
+            composed_by=composed_by,
         )

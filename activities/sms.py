@@ -1,10 +1,11 @@
-"""The SMS agent: re-check the gate, render the text, send it, record it."""
+"""The SMS agent: re-check the gate, compose the text, send it, record it."""
 
 from __future__ import annotations
 
 from temporalio import activity
 
-from activities.compose import already_sent, provider_call, provider_failure, record_sent, render
+from activities.compose import already_sent, provider_call, provider_failure, record_sent
+from activities.composer import Composer
 from activities.export import ContactExport
 from activities.gate import check_before_send
 from adapters.breakers import CircuitBreaker
@@ -24,9 +25,10 @@ class SmsAgent:
         ledger: ContactLedger,
         breaker: CircuitBreaker | None = None,
         export: ContactExport | None = None,
+        composer: Composer | None = None,
     ) -> None:
         self._client = client
-        self._renderer = renderer
+        self._composer = composer or Composer(renderer)
         self._ledger = ledger
         self._breaker = breaker
         self._export = export or ContactExport(None)
@@ -40,7 +42,8 @@ class SmsAgent:
         if sent := await already_sent(self._ledger, request):
             return sent
         decision = check_before_send(request)
-        message = render(self._renderer, request)
+        composed = await self._composer.compose(request)
+        message = composed.message
         try:
             async with provider_call(self._breaker):
                 receipt = await self._client.send_sms(
@@ -59,4 +62,6 @@ class SmsAgent:
             detail=receipt.status,
             sent_at=sent_at,
             ruleset=decision.ruleset,
+            composed_by=composed.composed_by,
+            compose_fallback=composed.fallback_reason,
         )

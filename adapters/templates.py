@@ -17,7 +17,6 @@ template (nor a later edit of one) can send a message without them.
 from __future__ import annotations
 
 import html
-import math
 import re
 from datetime import date
 from decimal import Decimal
@@ -32,6 +31,7 @@ from domain.channels import Channel
 from domain.compliance.content import content_problems
 from domain.contact import MessageContext, format_amount
 from domain.disclosures import language_or_default, required_texts
+from domain.sms import sms_segments as sms_segments  # re-exported: counted in domain
 
 # Same rule as ``domain.playbook.TemplateName``; checked again here because a
 # template name becomes part of a file path.
@@ -115,12 +115,7 @@ class TemplateRenderer:
             raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
 
         disclosure_lang = language_or_default(lang)
-        texts = required_texts(channel, disclosure_lang)
-        rendered = RenderedMessage(
-            subject=subject,
-            text=_with_disclosures(channel, body, texts),
-            html=None if html_body is None else _with_html_footer(html_body, texts),
-        )
+        rendered = with_disclosures(channel, disclosure_lang, body, subject, html_body)
         # The guard every message passes before it can be sent (domain.compliance.content).
         found = content_problems(
             channel,
@@ -154,40 +149,24 @@ class TemplateRenderer:
         return self._env.get_template(name).render(context)
 
 
-def sms_segments(text: str) -> int:
-    """How many SMS parts ``text`` is sent as (0 for an empty text).
+def with_disclosures(
+    channel: Channel,
+    language: str,
+    body: str,
+    subject: str | None = None,
+    html_body: str | None = None,
+) -> RenderedMessage:
+    """``body`` (and ``html_body``) with the disclosures ``channel`` requires in ``language``.
 
-    GSM-7 when every character is in the GSM 03.38 alphabet (160 septets in one part,
-    153 per part of a concatenated message; extension characters take two septets and
-    are never split); otherwise UCS-2 (70 UTF-16 units, 67 per part; a surrogate pair
-    is never split).
+    The one place messages get them: templates here, and composed messages
+    (``activities.composer``), which are checked afterwards like templates are.
     """
-    if not text:
-        return 0
-    if all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in text):
-        costs = [2 if ch in _GSM_EXTENSION else 1 for ch in text]
-        single, part = 160, 153
-    else:
-        costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
-        single, part = 70, 67
-    if sum(costs) <= single:
-        return 1
-    if all(cost == 1 for cost in costs):
-        return math.ceil(len(costs) / part)
-    segments, used = 1, 0
-    for cost in costs:
-        if used + cost > part:
-            segments, used = segments + 1, 0
-        used += cost
-    return segments
-
-
-# GSM 03.38 default alphabet (without ESC) and the characters of its extension table.
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENSION = frozenset("^{}\\[~]|€\f")
+    texts = required_texts(channel, language_or_default(language))
+    return RenderedMessage(
+        subject=subject,
+        text=_with_disclosures(channel, body, texts),
+        html=None if html_body is None else _with_html_footer(html_body, texts),
+    )
 
 
 def _with_disclosures(channel: Channel, body: str, texts: list[str]) -> str:

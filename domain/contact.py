@@ -83,6 +83,12 @@ class ContactResult(BaseModel):
     detail: str | None = None
     sent_at: datetime | None = Field(default=None, description="When the gate passed it.")
     ruleset: str | None = None
+    composed_by: str | None = Field(
+        default=None, description="Who wrote the message: 'llm' or 'template'."
+    )
+    compose_fallback: str | None = Field(
+        default=None, description="Why the template was sent instead of the model's text."
+    )
 
 
 class ContactAttempt(BaseModel):

@@ -360,9 +360,14 @@ def interaction_record(
     provider_ref: str | None = None,
     detail: str | None = None,
     response_ms: float | None = None,
+    composed_by: str | None = None,
+    compose_fallback: str | None = None,
 ) -> ExportRecord:
     """The outcome of one contact attempt. The agent emits it when the attempt ends
-    with a result, the workflow when it failed for good: same id either way."""
+    with a result, the workflow when it failed for good: same id either way.
+
+    ``composed_by`` ("llm" or "template") and ``compose_fallback`` (why the model's
+    text was not sent) say who wrote the message."""
     metadata: dict[str, Any] = {
         "attemptId": attempt_id,
         "stepId": context.step_id,
@@ -373,6 +378,10 @@ def interaction_record(
         metadata["providerRef"] = provider_ref
     if detail:
         metadata["detail"] = detail[:300]
+    if composed_by:
+        metadata["composedBy"] = composed_by
+    if compose_fallback:
+        metadata["composeFallback"] = compose_fallback[:300]
     return event_record(
         context.origin.model_copy(update={"agent_id": f"{channel}-agent"}),
         message_id(attempt_id, "interaction"),

@@ -20,6 +20,7 @@ from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.arrangements import PaymentsAgent
+from activities.composer import Composer
 from activities.dead_letters import DeadLetterRecorder
 from activities.email import EmailAgent
 from activities.export import ContactExport, EventExporter
@@ -95,6 +96,20 @@ async def workers(
             on_change=both(breaker_metrics(runtime), breaker_events(events)),
         )
 
+        # Replies are read, and messages written, by the language model when one is
+        # configured, else offline and from templates; one client serves both.
+        llm = LlmClient.configured(
+            settings.llm_base_url,
+            settings.llm_model,
+            settings.llm_api_key,
+            settings.llm_timeout_seconds,
+            settings.llm_json_schema,
+        )
+        if llm is not None:
+            stack.push_async_callback(llm.aclose)
+        # Every message passes the guardrail; the model's fall back to the templates.
+        composer = Composer(renderer, llm)
+
         def channel_worker(channel: Channel, activity: Callable[..., Any]) -> None:
             # The provider's rate limit holds across every worker of the queue.
             limit = settings.rate_limit(channel)
@@ -121,16 +136,6 @@ async def workers(
             dead_letters = DeadLetterStore(settings.sql_url)
             await asyncio.to_thread(dead_letters.create_tables)
             stack.callback(dead_letters.dispose)
-            # Replies are read by the language model when one is configured, else offline.
-            llm = LlmClient.configured(
-                settings.llm_base_url,
-                settings.llm_model,
-                settings.llm_api_key,
-                settings.llm_timeout_seconds,
-                settings.llm_json_schema,
-            )
-            if llm is not None:
-                stack.push_async_callback(llm.aclose)
             worker(
                 queues.campaigns,
                 workflows=ALL_WORKFLOWS,
@@ -154,7 +159,7 @@ async def workers(
             channel_worker(
                 Channel.EMAIL,
                 EmailAgent(
-                    mailer, renderer, ledger, breakers.get("email"), contact_export
+                    mailer, renderer, ledger, breakers.get("email"), contact_export, composer
                 ).send_email,
             )
         if roles & {Role.SMS, Role.PHONE}:
@@ -170,7 +175,7 @@ async def workers(
                 channel_worker(
                     Channel.SMS,
                     SmsAgent(
-                        twilio, renderer, ledger, breakers.get("sms"), contact_export
+                        twilio, renderer, ledger, breakers.get("sms"), contact_export, composer
                     ).send_sms,
                 )
             if Role.PHONE in roles:
@@ -181,6 +186,7 @@ async def workers(
                     poll_seconds=settings.call_poll_seconds,
                     breaker=breakers.get("phone"),
                     export=contact_export,
+                    composer=composer,
                 )
                 channel_worker(Channel.PHONE, phone.place_call)
         if Role.PAYMENTS in roles:
