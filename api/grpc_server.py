@@ -50,6 +50,7 @@ from api.service import (
     RecoupService,
     ServiceError,
     history_event,
+    message_json,
 )
 from domain.account import Identifier, Tenant
 from domain.campaign import CampaignSnapshot
@@ -59,7 +60,6 @@ from domain.operator import Approval
 log = logging.getLogger(__name__)
 
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["Recoup"].full_name  # "recoup.v1.Recoup"
-POLL_SECONDS = 0.5  # how often StreamEvents looks for new rows, as the HTTP stream does
 # A StartCampaign of 100,000 accounts (the HTTP API's limit) is about 20 MiB.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -339,8 +339,7 @@ def event_message(
         metadata_json=json.dumps(event.metadata, separators=(",", ":"), default=str),
     )
     if row is not None:
-        body = json.loads(row.record).get("body", {})
-        message.message_json = json.dumps(body, separators=(",", ":"))
+        message.message_json = message_json(row)
     return message
 
 
@@ -466,18 +465,9 @@ class RecoupGrpc(pb_grpc.RecoupServicer):
             after = request.after
         else:
             after = await asyncio.to_thread(self.service.last_position)
-        while True:
-            rows = await asyncio.to_thread(
-                self.service.event_rows, tenant, after, campaign_id, types, 500
-            )
-            for row in rows:
-                after = row.position or after
+        async for row in self.service.tail(tenant, after, campaign_id, types, follow):
+            if row is not None:  # None: an idle poll (gRPC notices a gone client itself)
                 yield event_message(history_event(row), row.customer_id, row)
-            if rows:
-                continue  # a full page may have more behind it
-            if not follow:
-                return
-            await asyncio.sleep(POLL_SECONDS)
 
     # --- steering an account -----------------------------------------------
 

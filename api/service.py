@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +56,10 @@ from workers.campaigns import launch_portfolio, start_account_campaign
 from workers.settings import Settings
 from workers.tracing import current_trace_id
 from workflows import search_attributes as sa
+
+# The live stream reads the event log a page at a time, and polls it when idle.
+TAIL_PAGE = 500
+TAIL_POLL_SECONDS = 0.5
 
 # A query needs a worker to answer it; without one the API says so instead of hanging.
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -263,18 +267,38 @@ class RecoupService:
             next_after=rows[-1].position or after if rows else after,
         )
 
-    def event_rows(
+    async def tail(
         self,
         tenant: Tenant,
         after: int,
         campaign_id: str | None = None,
         types: Iterable[str] = (),
-        limit: int = 500,
-    ) -> list[EventRow]:
-        """The live stream's next rows (blocking: call it in a thread)."""
-        return self.events.read_after(
-            after, limit, tenant_id=tenant.tenant_id, campaign_id=campaign_id, types=list(types)
-        )
+        follow: bool = True,
+    ) -> AsyncIterator[EventRow | None]:
+        """The tenant's events after position ``after``, in log order (the live stream).
+
+        With ``follow`` it polls for new ones for ever, yielding None after each idle
+        poll so the caller can send a keep-alive or notice its client has gone.
+        """
+        kinds = list(types)
+        while True:
+            rows = await asyncio.to_thread(
+                self.events.read_after,
+                after,
+                TAIL_PAGE,
+                tenant_id=tenant.tenant_id,
+                campaign_id=campaign_id,
+                types=kinds,
+            )
+            for row in rows:
+                after = row.position or after
+                yield row
+            if rows:
+                continue  # a full page may have more behind it
+            if not follow:
+                return
+            yield None
+            await asyncio.sleep(TAIL_POLL_SECONDS)
 
     def last_position(self) -> int:
         return self.events.last_position()
@@ -475,6 +499,11 @@ def history_event(row: EventRow) -> m.HistoryEvent:
         campaign_id=row.campaign_id,
         metadata=inner.get("metadata", {}) if isinstance(inner, dict) else {},
     )
+
+
+def message_json(row: EventRow) -> str:
+    """The exported message of an event-log row, as compact JSON (what a sink publishes)."""
+    return json.dumps(json.loads(row.record)["body"], separators=(",", ":"))
 
 
 def _campaign_id(tenant: Tenant, idempotency_key: str | None) -> str:

@@ -9,7 +9,6 @@ closing an idle stream.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -18,12 +17,11 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import ID_PATTERN, CurrentTenant, Service
-from api.service import RecoupService
+from api.service import RecoupService, message_json
 from domain.account import Tenant
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
-POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -37,21 +35,15 @@ async def _events(
     follow: bool,
 ) -> AsyncIterator[str]:
     last_sent = time.monotonic()
-    while True:
-        rows = await asyncio.to_thread(service.event_rows, tenant, after, campaign_id, types, 500)
-        for row in rows:
-            after = row.position or after
-            data = json.dumps(json.loads(row.record)["body"], separators=(",", ":"))
-            yield f"id: {after}\nevent: {row.type}\ndata: {data}\n\n"
+    async for row in service.tail(tenant, after, campaign_id, types, follow):
+        if row is not None:
+            yield f"id: {row.position}\nevent: {row.type}\ndata: {message_json(row)}\n\n"
             last_sent = time.monotonic()
-        if rows:
-            continue  # a full page may have more behind it
-        if not follow or await request.is_disconnected():
+        elif await request.is_disconnected():
             return
-        if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+        elif time.monotonic() - last_sent > KEEPALIVE_SECONDS:
             yield ": keepalive\n\n"
             last_sent = time.monotonic()
-        await asyncio.sleep(POLL_SECONDS)
 
 
 @router.get(

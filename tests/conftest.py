@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -163,9 +164,9 @@ def settings(
     )
 
 
-@pytest_asyncio.fixture
-async def running(client: Client, settings: Settings) -> AsyncIterator[list[Worker]]:
-    """Every worker role, on this test's own task queues, until the test ends."""
+@asynccontextmanager
+async def serving(client: Client, settings: Settings) -> AsyncIterator[list[Worker]]:
+    """Every worker role for ``settings``, running until the block ends."""
     async with workers(client, settings) as built:
         for w in built:
             await w.__aenter__()
@@ -174,6 +175,13 @@ async def running(client: Client, settings: Settings) -> AsyncIterator[list[Work
         finally:
             for w in built:
                 await w.__aexit__(None, None, None)
+
+
+@pytest_asyncio.fixture
+async def running(client: Client, settings: Settings) -> AsyncIterator[list[Worker]]:
+    """Every worker role, on this test's own task queues, until the test ends."""
+    async with serving(client, settings) as built:
+        yield built
 
 
 TENANT = Tenant(tenant_id="acme", name="Acme Recovery")

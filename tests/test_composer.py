@@ -31,11 +31,10 @@ from domain.sms import sms_segments
 from simulators.llm import ChatMessage, LlmSimulator
 from simulators.smtp import ReceivedMail, SmtpSimulator
 from tests.api_support import eventually
-from tests.conftest import DAYTIME_ZONE, TENANT, make_account
+from tests.conftest import DAYTIME_ZONE, TENANT, make_account, serving
 from tests.test_account_campaign import status
 from tests.test_reply_actions import exported
 from workers.campaigns import start_account_campaign
-from workers.run import workers
 from workers.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -479,14 +478,8 @@ async def llm_running(
     llm_settings = settings.model_copy(
         update={"llm_base_url": sim.base_url, "llm_timeout_seconds": 5}
     )
-    async with workers(client, llm_settings) as built:
-        for w in built:
-            await w.__aenter__()
-        try:
-            yield llm_settings, built
-        finally:
-            for w in built:
-                await w.__aexit__(None, None, None)
+    async with serving(client, llm_settings) as built:
+        yield llm_settings, built
 
 
 async def test_a_campaign_sends_the_models_email(

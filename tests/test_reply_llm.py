@@ -22,9 +22,9 @@ from domain.reply_reading import SCHEMA_NAME
 from simulators.llm import ChatMessage, LlmSimulator
 from simulators.twilio import TwilioSimulator
 from tests.api_support import eventually
+from tests.conftest import serving
 from tests.test_account_campaign import status
 from tests.test_reply_actions import exported, started
-from workers.run import workers
 from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
@@ -45,14 +45,8 @@ def llm_settings(settings: Settings, sim: LlmSimulator) -> Settings:
 @pytest.fixture
 async def llm_running(client: Client, llm_settings: Settings) -> AsyncIterator[list[Worker]]:
     """Every worker role, with the model configured, on this test's own task queues."""
-    async with workers(client, llm_settings) as built:
-        for w in built:
-            await w.__aenter__()
-        try:
-            yield built
-        finally:
-            for w in built:
-                await w.__aexit__(None, None, None)
+    async with serving(client, llm_settings) as built:
+        yield built
 
 
 def answers(intent: str, date: str | None = None, amount: str | None = None) -> Any:

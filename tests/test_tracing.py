@@ -46,11 +46,10 @@ from simulators.http import EmbeddedServer
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_asleep
 from tests.api_support import account_record, new_tenant
-from tests.conftest import TENANT, make_account
+from tests.conftest import TENANT, make_account, serving
 from workers.campaigns import start_account_campaign
 from workers.client import connect
 from workers.metrics import serve_metrics
-from workers.run import workers
 from workers.settings import REPO_ROOT, Settings
 from workers.tracing import current_trace_id, tracer_provider, traces_url
 
@@ -91,14 +90,8 @@ async def traced(settings: Settings) -> AsyncIterator[Client]:
     """A client as every Recoup process connects (tracing interceptor), with every worker
     role on it, so the workers trace too."""
     client = await connect(settings)
-    async with workers(client, settings) as built:
-        for w in built:
-            await w.__aenter__()
-        try:
-            yield client
-        finally:
-            for w in built:
-                await w.__aexit__(None, None, None)
+    async with serving(client, settings):
+        yield client
 
 
 def ancestry(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[ReadableSpan]:

@@ -1136,16 +1136,7 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
             "lastError": letter.last_error[:300],
         }
         event_id = self._emit(EventType.DEAD_LETTER, "recorded", facts)
-        self._emit_command(
-            Command(
-                type=CommandType.ESCALATE,
-                campaign_id=self._inp.campaign_id,
-                customer_id=st.account.account_id,
-                priority=priority_for(st.account.priority),
-                context=facts,
-            ),
-            target="escalation-agent",
-        )
+        self._emit_escalation(facts)
         self._emit_agent_message(
             from_agent=AgentIdentity(agent_id=f"{letter.failures[-1].channel}-agent", role="agent"),
             to="supervisor",

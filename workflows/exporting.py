@@ -44,9 +44,10 @@ with workflow.unsafe.imports_passed_through():
         command_record,
         event_record,
         message_id,
+        priority_for,
         trace_id_for,
     )
-    from domain.messages import Command
+    from domain.messages import Command, CommandType
 
 AGENT_ID = "campaign-workflow"
 # The event log is Recoup's own database: keep trying (a broker outage never gets here).
@@ -93,6 +94,20 @@ class Exporting:
             command_record(self._origin(), msg_id, command, target, workflow.now())
         )
         return msg_id
+
+    def _emit_escalation(self, facts: dict[str, Any]) -> str:
+        """An ESCALATE command to the escalation agent: a person should look at this."""
+        account = self._state.account
+        return self._emit_command(
+            Command(
+                type=CommandType.ESCALATE,
+                campaign_id=self._inp.campaign_id,
+                customer_id=account.account_id,
+                priority=priority_for(account.priority),
+                context=facts,
+            ),
+            target="escalation-agent",
+        )
 
     def _emit_agent_message(
         self,

@@ -36,8 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.campaign import AccountCampaignInput, CampaignState, CollectionStatus, InboundReply
     from domain.channels import Channel
-    from domain.events import EventType, priority_for
-    from domain.messages import Command, CommandType
+    from domain.events import EventType
     from domain.playbook import StopCondition
     from domain.replies import ReplyIntent, ReplyReading
     from workflows.arrangement_saga import arrangement_problem
@@ -170,16 +169,7 @@ class ReplyActions(Exporting):
         st = self._state
         facts = {"replyId": reply.reply_id, "channel": reply.channel.value, "reason": why}
         event_id = self._emit(EventType.CUSTOMER_INTERACTION, "needs_operator", facts)
-        self._emit_command(
-            Command(
-                type=CommandType.ESCALATE,
-                campaign_id=self._inp.campaign_id,
-                customer_id=st.account.account_id,
-                priority=priority_for(st.account.priority),
-                context=facts,
-            ),
-            target="escalation-agent",
-        )
+        self._emit_escalation(facts)
         self._emit_agent_message(
             from_agent=AgentIdentity(agent_id="reply-reader", role="agent"),
             to="supervisor",
@@ -195,18 +185,8 @@ class ReplyActions(Exporting):
 
     def _broken_promise(self, until: datetime) -> None:
         """Escalate a promise that passed without a payment (outreach resumes too)."""
-        st = self._state
         facts = {"promiseUntil": until.isoformat(), "reason": "promise to pay broken"}
-        self._emit_command(
-            Command(
-                type=CommandType.ESCALATE,
-                campaign_id=self._inp.campaign_id,
-                customer_id=st.account.account_id,
-                priority=priority_for(st.account.priority),
-                context=facts,
-            ),
-            target="escalation-agent",
-        )
+        self._emit_escalation(facts)
 
 
 def plan_for(
