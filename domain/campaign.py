@@ -17,6 +17,7 @@ from domain.contact import ContactAttempt
 from domain.events import ExportRecord
 from domain.operator import Approval, PauseRequest
 from domain.playbook import Playbook
+from domain.policy import ContactPolicy
 from domain.resilience import RetryRules
 
 
@@ -168,6 +169,10 @@ class AccountCampaignInput(BaseModel):
     )
     llm_timeout_seconds: float = Field(
         default=20, gt=0, description="The model's own deadline for one call (settings)."
+    )
+    policy: ContactPolicy = Field(
+        default=ContactPolicy.FIXED,
+        description="fixed: the playbook's channels and days; adaptive: next best action.",
     )
 
 

@@ -11,6 +11,7 @@ from domain.campaign import AccountOutcome, CollectionStatus
 from domain.channels import Channel, TaskQueues
 from domain.operator import PauseRequest
 from domain.playbook import Playbook
+from domain.policy import ContactPolicy
 from domain.resilience import RetryRules
 
 # The portfolio file format (CSV header / JSON keys), documented in the README.
@@ -94,6 +95,7 @@ class PortfolioInput(BaseModel):
     approval_days: float = Field(default=2, gt=0)
     llm_replies: bool = False
     llm_timeout_seconds: float = Field(default=20, gt=0)
+    policy: ContactPolicy = ContactPolicy.FIXED
     # carried across continue-as-new
     paused: PauseRequest | None = None
     offset: int = 0

@@ -26,6 +26,7 @@ from adapters.breakers import (
 from adapters.inbound import InboundStore
 from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
 from domain.channels import Channel, TaskQueues
+from domain.policy import ContactPolicy
 from domain.resilience import RetryOverrides, RetryRules
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -157,6 +158,9 @@ class Settings(BaseSettings):
     approval_days: float = Field(
         default=2, gt=0, description="Days a person has to decide before the safe default."
     )
+    # fixed: each touch on the playbook's channel and day (the baseline); adaptive: the
+    # next-best-action agent picks channel and local time of day per account segment.
+    contact_policy: ContactPolicy = ContactPolicy.FIXED
 
     # The CRM-facing APIs (``recoup api``): HTTP (FastAPI) and gRPC, per-tenant rate
     # limits (requests per second and burst; RECOUP_TENANT_API_RATES='{"acme": 200}').

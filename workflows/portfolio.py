@@ -176,6 +176,7 @@ class Portfolio:
                     approval_days=inp.approval_days,
                     llm_replies=inp.llm_replies,
                     llm_timeout_seconds=inp.llm_timeout_seconds,
+                    policy=inp.policy,
                 ),
                 id=child_id,
                 task_queue=inp.queues.campaigns,
