@@ -20,6 +20,10 @@ POST_LEDGER_ADJUSTMENT = "post_ledger_adjustment"
 REVERSE_LEDGER_ADJUSTMENT = "reverse_ledger_adjustment"
 EXPORT_EVENTS = "export_events"
 READ_REPLY = "read_reply"
+RESEARCH_ACCOUNT = "research_account"
+CHOOSE_NEXT_ACTION = "choose_next_action"
+RECORD_ACTION_OUTCOMES = "record_action_outcomes"
+SUPERVISE = "supervise"
 
 # The error type a channel agent raises when the gate refuses at the moment of sending.
 COMPLIANCE_BLOCKED = "ComplianceBlocked"
