@@ -55,6 +55,7 @@ TABLE_MODULES = (
     "adapters.read_model",
     "adapters.tenants",
     "adapters.inbound",
+    "adapters.action_stats",
 )
 
 BASELINE = "0001"

@@ -1,0 +1,271 @@
+"""The next-best-action agent's decision: which channel, at which local time of day.
+
+An arm is a channel and a debtor-local time window; each account segment has its
+own statistics per arm (contacts made, reward earned), learnt from what contacts
+led to (a payment, a promise, a reply, or nothing within N days). ``choose`` draws
+an arm by Thompson sampling over the arms the campaign may use now, with a bounded
+share of purely exploratory choices. ``next_window_start`` turns the chosen window
+into the instant to send, in the debtor's time zone.
+
+Pure and deterministic (workflows import it): no I/O, no clock, and randomness only
+from a generator seeded by the caller's seed, so a retried activity or a replayed
+workflow draws the same arm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.account import Account
+from domain.channels import Channel
+
+
+class TimeWindow(StrEnum):
+    """A part of the debtor's local day, within the convenient hours (08:00–21:00)."""
+
+    MORNING = "morning"  # 08:00–11:00
+    MIDDAY = "midday"  # 11:00–14:00
+    AFTERNOON = "afternoon"  # 14:00–17:00
+    EVENING = "evening"  # 17:00–21:00: 21:00 ends FDCPA / Reg F convenient hours
+
+    def hours(self) -> tuple[int, int]:
+        """(start hour, end hour), local time: the window is [start:00, end:00)."""
+        return _HOURS[self]
+
+
+_HOURS: dict[TimeWindow, tuple[int, int]] = {
+    TimeWindow.MORNING: (8, 11),
+    TimeWindow.MIDDAY: (11, 14),
+    TimeWindow.AFTERNOON: (14, 17),
+    TimeWindow.EVENING: (17, 21),
+}
+
+
+class Arm(BaseModel):
+    """One choice the agent can make: a channel in a time window."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    window: TimeWindow
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel.value}@{self.window.value}"
+
+
+# Balance bands (account currency): (upper bound exclusive, label); the last is open.
+_BANDS: tuple[tuple[Decimal, str], ...] = (
+    (Decimal(250), "bal-0-250"),
+    (Decimal(1000), "bal-250-1000"),
+    (Decimal(3000), "bal-1000-3000"),
+)
+_TOP_BAND = "bal-3000-plus"
+
+
+def segment_of(account: Account) -> str:
+    """The account's segment, e.g. ``bal-250-1000:en``.
+
+    Only features the creditor gave us and the debtor can see on the letter
+    (balance band, language): nothing inferred about the person, so two debtors
+    are treated differently only for what their accounts say.
+    """
+    band = next((label for bound, label in _BANDS if account.amount_due < bound), _TOP_BAND)
+    return f"{band}:{account.language}"
+
+
+def window_of(local_hour: int) -> TimeWindow | None:
+    """The window holding ``local_hour`` (0–23); None outside the convenient hours."""
+    for window, (start, end) in _HOURS.items():
+        if start <= local_hour < end:
+            return window
+    return None
+
+
+# How far ahead next_window_start looks: a window starts within 24 h of local time,
+# plus a DST change (or a skipped day, as Samoa did in 2011).
+_HORIZON = timedelta(hours=50)
+_STEP = timedelta(hours=1)
+
+
+def next_window_start(window: TimeWindow, now: datetime, zone: str) -> datetime:
+    """The earliest instant (UTC) at or after ``now`` when local time in ``zone`` is in
+    ``window``: ``now`` itself if it already is.
+
+    Exact across DST changes: the span ahead is cut where the zone's UTC offset
+    changes, and within each piece local time is UTC plus one offset. So a window
+    start that falls in a spring-forward gap begins when the clocks jump, and one
+    repeated by a fall-back begins the first time it comes.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    tz = ZoneInfo(zone)
+    start_hour, end_hour = window.hours()
+    now = now.astimezone(UTC)
+    # Pieces [a, b) of constant offset, from now to the horizon.
+    cuts = [now]
+    probe = now
+    while probe < now + _HORIZON:
+        following = probe + _STEP
+        if _offset(following, tz) != _offset(probe, tz):
+            cuts.append(_change_between(probe, following, tz))
+        probe = following
+    cuts.append(probe)
+    for a, b in itertools.pairwise(cuts):
+        if a >= b:
+            continue
+        offset = _offset(a, tz)
+        local = (a + offset).replace(tzinfo=None)
+        if start_hour <= local.hour < end_hour:
+            return a
+        day: date = local.date() if local.hour < start_hour else local.date() + timedelta(days=1)
+        start = datetime.combine(day, time(start_hour)).replace(tzinfo=UTC) - offset
+        if start < b:
+            return start
+    raise ValueError(f"{zone} never enters {window} within {_HORIZON}")  # pragma: no cover
+
+
+def _offset(instant: datetime, tz: ZoneInfo) -> timedelta:
+    offset = instant.astimezone(tz).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return offset
+
+
+def _change_between(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant in (before, after] with ``after``'s offset (one change between)."""
+    low, high = before, after
+    target = _offset(after, tz)
+    while high - low > timedelta(microseconds=1):
+        middle = low + (high - low) / 2
+        if _offset(middle, tz) == target:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+class ArmStats(BaseModel):
+    """What an arm has done in one segment: contacts made and the sum of their rewards."""
+
+    arm: Arm
+    trials: float = Field(ge=0)
+    reward: float = Field(ge=0)  # the sum of rewards, each in [0, 1]
+
+
+OutcomeKind = Literal["payment", "promise", "reply", "none"]
+
+# What a contact led to within N days, worth most when money came in. A promise is
+# worth half (many are kept, not all); a reply shows the channel and hour reached
+# the debtor, a weak signal but a frequent one.
+REWARDS: dict[str, float] = {"payment": 1.0, "promise": 0.5, "reply": 0.2, "none": 0.0}
+
+
+class ActionOutcome(BaseModel):
+    """One contact's result, to learn from."""
+
+    outcome_id: str = Field(min_length=1, max_length=300)  # one per contact: recorded once
+    tenant_id: str
+    segment: str = Field(min_length=1, max_length=128)
+    arm: Arm
+    reward: float = Field(ge=0, le=1)  # REWARDS[kind], unless the caller weighs otherwise
+    kind: OutcomeKind
+
+
+class ActionChoiceRequest(BaseModel):
+    """The input of the ``choose_next_action`` activity."""
+
+    tenant_id: str
+    account_id: str
+    segment: str
+    # Channels allowed now (consent, a contact point, not opted out): never empty.
+    channels: list[Channel] = Field(min_length=1)
+    # Same seed, same choice: an activity retry or a workflow replay draws the same arm.
+    seed: str
+    # Outcomes to record before choosing: saves the workflow an activity.
+    settled: list[ActionOutcome] = Field(default_factory=list)
+    exploration: float = Field(default=0.1, ge=0, le=1)
+
+
+class ActionChoice(BaseModel):
+    arm: Arm
+    explored: bool  # drawn uniformly at random, not from what has worked
+    expected: float  # the chosen arm's posterior mean reward
+    reason: str
+
+
+class OutcomesToRecord(BaseModel):
+    """The input of the ``record_action_outcomes`` activity."""
+
+    outcomes: list[ActionOutcome]
+
+
+def choose(
+    stats: list[ArmStats],
+    channels: list[Channel],
+    seed: str,
+    exploration: float,
+    *,
+    segment: str | None = None,
+) -> ActionChoice:
+    """Draw an arm among ``channels`` × every window.
+
+    With probability ``exploration``, an arm uniformly at random (``explored``);
+    otherwise Thompson sampling: one draw from each arm's Beta(1 + reward,
+    1 + trials - reward) posterior, the highest wins. Thompson sampling explores on
+    its own while arms are uncertain, and less as they are learnt; the uniform share
+    keeps every allowed arm tried now and then (a channel's results can change), and
+    is never more than ``exploration``. ``segment`` only goes into the reason.
+    """
+    if not channels:
+        raise ValueError("no channel allowed: nothing to choose")
+    if not 0 <= exploration <= 1:
+        raise ValueError(f"exploration must be in [0, 1], got {exploration}")
+    allowed = list(dict.fromkeys(channels))  # deduplicated, in the caller's order
+    arms = [Arm(channel=channel, window=window) for channel in allowed for window in TimeWindow]
+    known: dict[Arm, tuple[float, float]] = {}
+    for stat in stats:
+        trials, reward = known.get(stat.arm, (0.0, 0.0))
+        known[stat.arm] = (trials + stat.trials, reward + stat.reward)
+
+    rng = random.Random(_seed_of(seed))
+    explored = rng.random() < exploration
+    if explored:
+        arm = rng.choice(arms)
+    else:
+        draws = [rng.betavariate(*_posterior(*known.get(a, (0.0, 0.0)))) for a in arms]
+        arm = arms[max(range(len(arms)), key=draws.__getitem__)]  # first of equals
+
+    trials, reward = known.get(arm, (0.0, 0.0))
+    alpha, beta = _posterior(trials, reward)
+    expected = alpha / (alpha + beta)
+    over = f"{expected:.2f} expected reward over {trials:g} contacts"
+    if segment is not None:
+        over += f" in segment {segment}"
+    if explored:
+        reason = (
+            f"{arm.key}: explored (uniform among {len(arms)} allowed arms, "
+            f"{exploration:.0%} of choices); {over}"
+        )
+    else:
+        reason = f"{arm.key}: {over}"
+    return ActionChoice(arm=arm, explored=explored, expected=expected, reason=reason)
+
+
+def _posterior(trials: float, reward: float) -> tuple[float, float]:
+    # Rewards are in [0, 1], so reward <= trials; clamp anyway, a Beta needs both > 0.
+    reward = max(0.0, reward)
+    return 1.0 + reward, 1.0 + max(0.0, trials - reward)
+
+
+def _seed_of(seed: str) -> int:
+    # hashlib, not hash(): str hashes differ between processes (PYTHONHASHSEED).
+    return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
