@@ -8,6 +8,15 @@ response is replayed; the key with another request is a 409), errors are
 so ``adapters.ledger.LedgerClient`` can be tested against every answer a real
 CRM gives.
 
+The account's record is also the research agent's CRM record
+(``adapters.crm_records``): besides balance and currency it shows the profile
+fields given to ``seed_account`` (``PROFILE_FIELDS``: preferred channel and
+contact time, language, do-not-call, notes, dispute or hardship on file,
+customer since), checked when seeded, and ``update_account`` changes them. An
+account seeded for a tenant is also served under
+``/v1/tenants/{tenant_id}/accounts/{account_id}``, for deployments whose CRM
+scopes accounts by creditor.
+
 Balances: an adjustment credits the account (lowers what the debtor owes) by
 its amount, except charges (``fee``, ``interest``), which raise it, and a
 ``payment_plan``, which books the plan's amount under an arrangement and leaves
@@ -24,7 +33,7 @@ import secrets
 import string
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Annotated, Any, Literal, TypeVar
@@ -50,6 +59,18 @@ _MAX_DECIMALS = 2
 _ALPHABET = string.ascii_lowercase + string.digits
 _RESERVED = frozenset({"account_id", "balance", "currency"})
 _CENT = Decimal("0.01")
+_CHANNELS = frozenset({"email", "sms", "phone"})
+# The CRM record's profile fields and what each must be (JSON types).
+PROFILE_FIELDS: dict[str, str] = {
+    "preferred_channel": "one of email, sms, phone, or null",
+    "preferred_contact_time": "text, e.g. 'evenings' or '18:00-20:00'",
+    "language": "a language code, e.g. 'es'",
+    "do_not_call": "boolean",
+    "dispute_on_file": "boolean",
+    "hardship_on_file": "boolean",
+    "notes": "a list of short texts",
+    "customer_since": "an ISO date, e.g. '2019-04-01'",
+}
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -77,6 +98,7 @@ class SimulatedAccount(BaseModel):
     opening_balance: Decimal
     currency: str
     extra: dict[str, Any]
+    tenant_id: str | None = None
 
 
 class _AdjustmentIn(BaseModel):
@@ -128,19 +150,34 @@ class CrmSimulator(JsonApiSimulator):
     # -- scripting ---------------------------------------------------------
 
     def seed_account(
-        self, account_id: str, balance: Decimal | str, currency: str = "USD", **extra: Any
+        self,
+        account_id: str,
+        balance: Decimal | str,
+        currency: str = "USD",
+        *,
+        tenant_id: str | None = None,
+        **extra: Any,
     ) -> None:
-        """Make ``account_id`` known with ``balance`` owed; ``extra`` is shown as is."""
-        clash = _RESERVED & extra.keys()
-        if clash:
-            raise ValueError(f"{sorted(clash)} are set by the simulator")
-        json.dumps(extra)  # fail here, not in a request handler, if not JSON-able
+        """Make ``account_id`` known with ``balance`` owed; ``extra`` is shown as is.
+
+        Profile fields (``PROFILE_FIELDS``) among ``extra`` must have their type;
+        with ``tenant_id``, the account is also served under that tenant's path.
+        """
+        _check_extra(extra)
         self.accounts[account_id] = SimulatedAccount(
             account_id=account_id,
             opening_balance=Decimal(balance),
             currency=currency,
             extra=extra,
+            tenant_id=tenant_id,
         )
+
+    def update_account(self, account_id: str, **extra: Any) -> None:
+        """Change (or add) what a seeded account's record shows; None removes a field."""
+        account = self.accounts[account_id]
+        _check_extra({k: v for k, v in extra.items() if v is not None})
+        merged = {**account.extra, **extra}
+        account.extra = {k: v for k, v in merged.items() if v is not None}
 
     def balance(self, account_id: str) -> Decimal:
         """A seeded account's balance after its posted (not reversed) adjustments."""
@@ -170,6 +207,7 @@ class CrmSimulator(JsonApiSimulator):
                 route("/v1/accounts/{account_id}/adjustments", "POST", self._post_adjustment),
                 route("/v1/accounts/{account_id}/adjustments", "GET", self._list_adjustments),
                 route("/v1/accounts/{account_id}", "GET", self._account),
+                route("/v1/tenants/{tenant_id}/accounts/{account_id}", "GET", self._tenant_account),
                 route("/v1/adjustments/{adjustment_id}", "GET", self._get_adjustment),
                 route("/v1/adjustments/{adjustment_id}/reversal", "POST", self._reverse),
                 Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
@@ -282,7 +320,19 @@ class CrmSimulator(JsonApiSimulator):
         account = self.accounts.get(path["account_id"])
         if account is None:
             raise _CrmError(404, "not_found", f"No account {path['account_id']}.")
-        return 200, {
+        self.executed["get_account"] += 1
+        return 200, self._account_json(account)
+
+    def _tenant_account(self, body: Any, path: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        account = self.accounts.get(path["account_id"])
+        # Another creditor's account is as unknown as a missing one: no existence leak.
+        if account is None or account.tenant_id != path["tenant_id"]:
+            raise _CrmError(404, "not_found", f"No account {path['account_id']}.")
+        self.executed["get_account"] += 1
+        return 200, self._account_json(account)
+
+    def _account_json(self, account: SimulatedAccount) -> dict[str, Any]:
+        return {
             **account.extra,
             "account_id": account.account_id,
             "balance": str(self.balance(account.account_id)),
@@ -294,6 +344,40 @@ class CrmSimulator(JsonApiSimulator):
         if adjustment is None:
             raise _CrmError(404, "not_found", f"No adjustment {adjustment_id}.")
         return adjustment
+
+
+def _check_extra(extra: dict[str, Any]) -> None:
+    clash = _RESERVED & extra.keys()
+    if clash:
+        raise ValueError(f"{sorted(clash)} are set by the simulator")
+    json.dumps(extra)  # fail here, not in a request handler, if not JSON-able
+    # A test's typo in a profile field fails here, not as a puzzling research result.
+    for name, value in extra.items():
+        if name not in PROFILE_FIELDS or value is None:
+            continue
+        ok = _profile_value_ok(name, value)
+        if not ok:
+            raise ValueError(f"{name} must be {PROFILE_FIELDS[name]}, not {value!r}")
+
+
+def _profile_value_ok(name: str, value: Any) -> bool:
+    if name == "preferred_channel":
+        return isinstance(value, str) and value in _CHANNELS
+    if name in {"do_not_call", "dispute_on_file", "hardship_on_file"}:
+        return isinstance(value, bool)
+    if name == "notes":
+        return isinstance(value, list) and all(isinstance(n, str) for n in value)
+    if name == "customer_since":
+        return isinstance(value, str) and _is_iso_date(value)
+    return isinstance(value, str)
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _not_found(body: Any, path: dict[str, str]) -> tuple[int, dict[str, Any]]:
