@@ -76,6 +76,9 @@ NAME = "{name}"
 ACCOUNT = "{account}"
 
 DEFAULT_TIMEOUT = 10.0  # seconds; the SMS activity has 30 in all
+# A draft and one redraft with the guardrail's objections: the protocol seed's peer
+# resolution has at most two rounds before the supervisor decides.
+MAX_DRAFTS = 2
 
 _PURPOSE = {
     "reminder": "a reminder about the unpaid balance, after earlier messages",
@@ -106,6 +109,7 @@ class Composed(BaseModel):
     message: RenderedMessage
     composed_by: ComposedBy
     fallback_reason: str | None = None
+    disagreement: bool = False
 
 
 class Composer:
@@ -126,28 +130,53 @@ class Composer:
 
     async def compose(self, request: ContactRequest) -> Composed:
         """The message for ``request``; raises the non-retryable TemplateError when even
-        the template cannot be sent."""
+        the template cannot be sent.
+
+        A draft the guardrail refuses goes back to the model once with the guardrail's
+        objections (the peers' second and last round, protocol seed); a second refusal
+        sends the template and flags the disagreement for the supervisor.
+        """
         if self._llm is None or not model_writes(request):
             return Composed(message=self.template(request), composed_by="template")
-        try:
-            async with asyncio.timeout(self._timeout):
-                draft = await self._llm.complete_json(
-                    system_prompt(request), user_prompt(request), MESSAGE_SCHEMA, SCHEMA_NAME
-                )
-        except TimeoutError:
-            reason = f"model timed out ({self._timeout:g} s)"
-        except LlmError as err:
-            reason = model_failure(err)
-        else:
+        if not request.model_may_write:
+            return Composed(
+                message=self.template(request),
+                composed_by="template",
+                fallback_reason="supervisor: templates only for this account",
+            )
+        objections: list[str] = []
+        refused, reason = 0, ""
+        while refused < MAX_DRAFTS:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    draft = await self._llm.complete_json(
+                        system_prompt(request),
+                        user_prompt(request, objections),
+                        MESSAGE_SCHEMA,
+                        SCHEMA_NAME,
+                    )
+            except TimeoutError:
+                reason = f"model timed out ({self._timeout:g} s)"
+                break
+            except LlmError as err:
+                reason = model_failure(err)
+                break
             message, problems = self.finish(request, draft)
             if message is not None and not problems:
                 return Composed(message=message, composed_by="llm")
+            objections, refused = problems, refused + 1
             reason = "guardrail: " + "; ".join(problems)
+        disagreement = refused >= MAX_DRAFTS
+        if disagreement:
+            reason = f"guardrail refused {MAX_DRAFTS} drafts: " + "; ".join(objections)
         log.info(
             "attempt %s: template sent instead of the model's text: %s", request.attempt_id, reason
         )
         return Composed(
-            message=self.template(request), composed_by="template", fallback_reason=reason
+            message=self.template(request),
+            composed_by="template",
+            fallback_reason=reason,
+            disagreement=disagreement,
         )
 
     def template(self, request: ContactRequest) -> RenderedMessage:
@@ -246,19 +275,27 @@ def system_prompt(request: ContactRequest) -> str:
     return "\n".join(f"- {rule}" for rule in rules)
 
 
-def user_prompt(request: ContactRequest) -> str:
+def user_prompt(request: ContactRequest, objections: list[str] | None = None) -> str:
     context = request.message
     purpose = _PURPOSE.get(request.template, "a message about the unpaid balance")
-    return "\n".join(
-        [
-            f"Message: {purpose}.",
-            f"Creditor: {context.creditor}",
-            f"Collector: {context.collector}",
-            f"Balance: {format_amount(context.balance, context.currency)}",
-            f"Originally due: {context.due_date.isoformat()}",
-            f"Days past due: {context.days_past_due}",
-        ]
-    )
+    lines = [
+        f"Message: {purpose}.",
+        f"Creditor: {context.creditor}",
+        f"Collector: {context.collector}",
+        f"Balance: {format_amount(context.balance, context.currency)}",
+        f"Originally due: {context.due_date.isoformat()}",
+        f"Days past due: {context.days_past_due}",
+    ]
+    if request.brief:
+        # The research agent's brief: what we know of this debtor and this conversation.
+        lines.append(f"What we know (research agent): {request.brief}")
+    if objections:
+        lines.append(
+            "Your previous draft was refused by the compliance guardrail: "
+            + "; ".join(objections)
+            + ". Write a new draft that fixes every point."
+        )
+    return "\n".join(lines)
 
 
 def _fill(text: str, context: MessageContext) -> str:

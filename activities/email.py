@@ -73,4 +73,5 @@ class EmailAgent:
             ruleset=decision.ruleset,
             composed_by=composed.composed_by,
             compose_fallback=composed.fallback_reason,
+            compose_disagreement=composed.disagreement,
         )

@@ -64,4 +64,5 @@ class SmsAgent:
             ruleset=decision.ruleset,
             composed_by=composed.composed_by,
             compose_fallback=composed.fallback_reason,
+            compose_disagreement=composed.disagreement,
         )

@@ -75,6 +75,13 @@ class ContactRequest(BaseModel):
     export: ExportContext | None = Field(
         default=None, description="Records the agent exports with its outcome (one activity)."
     )
+    brief: str | None = Field(
+        default=None, max_length=700, description="The research agent's brief, for the composer."
+    )
+    model_may_write: bool = Field(
+        default=True,
+        description="False once the supervisor ruled templates only for this account.",
+    )
 
 
 class ContactResult(BaseModel):
@@ -88,6 +95,11 @@ class ContactResult(BaseModel):
     )
     compose_fallback: str | None = Field(
         default=None, description="Why the template was sent instead of the model's text."
+    )
+    compose_disagreement: bool = Field(
+        default=False,
+        description="The model's draft failed the guardrail twice (a redraft included): "
+        "the composer and the guardrail disagree, the supervisor should rule.",
     )
 
 

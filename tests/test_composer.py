@@ -380,15 +380,55 @@ async def test_a_message_failing_the_guardrail_falls_back_to_the_template(
     composed = await Composer(renderer, llm).compose(request)
     assert composed.composed_by == "template"
     assert composed.fallback_reason is not None
-    assert composed.fallback_reason.startswith("guardrail: ") and reason in composed.fallback_reason
+    assert composed.fallback_reason.startswith("guardrail refused 2 drafts: ")
+    assert reason in composed.fallback_reason
     assert composed.message == renderer.render("reminder", Channel.EMAIL, "en", request.message)
+    # The redraft was asked with the guardrail's objections; both refused: a disagreement.
+    assert composed.disagreement
+    first, second = sim.requests
+    assert "refused by the compliance guardrail" not in first.text("user")
+    assert reason in second.text("user") and "refused by the compliance guardrail" in second.text(
+        "user"
+    )
+
+
+async def test_a_redraft_that_passes_the_guardrail_is_sent(
+    sim: LlmSimulator, llm: LlmClient
+) -> None:
+    drafts = iter([EMAIL_BODY + " This is your final warning.", EMAIL_BODY])
+    sim.on_schema(SCHEMA_NAME, lambda _: {"subject": "Your account", "body": next(drafts)})
+    composed = await Composer(TemplateRenderer(TEMPLATES), llm).compose(request_for())
+    assert (composed.composed_by, composed.fallback_reason, composed.disagreement) == (
+        "llm",
+        None,
+        False,
+    )
+    assert "final warning" not in composed.message.text and len(sim.requests) == 2
+
+
+async def test_the_research_brief_reaches_the_model_and_a_supervisor_ruling_stops_it(
+    sim: LlmSimulator, llm: LlmClient
+) -> None:
+    sim.on_schema(SCHEMA_NAME, writes(EMAIL_BODY))
+    composer = Composer(TemplateRenderer(TEMPLATES), llm)
+    brief = "Prefers email in the evening; paid twice before; no dispute on file."
+    composed = await composer.compose(request_for().model_copy(update={"brief": brief}))
+    assert composed.composed_by == "llm" and brief in sim.requests[0].text("user")
+    ruled = await composer.compose(request_for().model_copy(update={"model_may_write": False}))
+    assert (ruled.composed_by, ruled.fallback_reason) == (
+        "template",
+        "supervisor: templates only for this account",
+    )
+    assert len(sim.requests) == 1  # the model was not asked
 
 
 async def test_a_long_sms_falls_back_to_the_template(sim: LlmSimulator, llm: LlmClient) -> None:
     sim.on_schema(SCHEMA_NAME, writes(GOOD["en"] + " We are here to help." * 15, None))
     composed = await Composer(TemplateRenderer(TEMPLATES), llm).compose(request_for(Channel.SMS))
     assert composed.composed_by == "template"
-    assert composed.fallback_reason == "guardrail: too long for SMS: 4 segments (at most 3)"
+    assert composed.fallback_reason == (
+        "guardrail refused 2 drafts: too long for SMS: 4 segments (at most 3)"
+    )
 
 
 @pytest.mark.parametrize(
