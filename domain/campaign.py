@@ -15,10 +15,13 @@ from domain.compliance.facts import GateRecord, LegalHolds
 from domain.compliance.model import PastContact
 from domain.contact import ContactAttempt
 from domain.events import ExportRecord
+from domain.next_action import ActionOutcome, Arm, OutcomeKind
 from domain.operator import Approval, PauseRequest
 from domain.playbook import Playbook
 from domain.policy import ContactPolicy
+from domain.research import Exchange, ResearchFacts
 from domain.resilience import RetryRules
+from domain.supervision import Disagreement
 
 
 class CollectionStatus(StrEnum):
@@ -90,6 +93,25 @@ class WatchRequest(BaseModel):
 # --- workflow inputs, query results and outcomes --------------------------
 
 
+class ChosenAction(BaseModel):
+    """The next-best-action agent's choice for one step (kept if the step must wait)."""
+
+    step_id: str
+    arm: Arm
+    explored: bool
+    reason: str
+
+
+class WatchedContact(BaseModel):
+    """A contact the adaptive policy made, watched for what it leads to (N days)."""
+
+    outcome_id: str
+    segment: str
+    arm: Arm
+    at: datetime
+    best: OutcomeKind = "none"
+
+
 class CampaignState(BaseModel):
     """Everything a campaign must remember across continue-as-new."""
 
@@ -132,6 +154,22 @@ class CampaignState(BaseModel):
     unread: list[InboundReply] = Field(
         default_factory=list, description="Replies waiting for the language model, oldest first."
     )
+    # The research agent's latest brief and facts; stale once something new happened.
+    brief: str | None = None
+    research: ResearchFacts | None = None
+    research_stale: bool = True
+    exchanges: list[Exchange] = Field(
+        default_factory=list, description="This conversation's last exchanges (newest last)."
+    )
+    recent_decisions: list[str] = Field(default_factory=list, description="Newest last.")
+    # Next best action (adaptive policy): the choice for the current step, the contacts
+    # whose outcome is still being watched, and outcomes not yet recorded.
+    action: ChosenAction | None = None
+    watched: list[WatchedContact] = Field(default_factory=list)
+    settled: list[ActionOutcome] = Field(default_factory=list)
+    # Disagreements between agents waiting for the supervisor, and its standing rulings.
+    disagreements: list[Disagreement] = Field(default_factory=list)
+    model_may_write: bool = True
 
 
 class AccountCampaignInput(BaseModel):
@@ -173,6 +211,12 @@ class AccountCampaignInput(BaseModel):
     policy: ContactPolicy = Field(
         default=ContactPolicy.FIXED,
         description="fixed: the playbook's channels and days; adaptive: next best action.",
+    )
+    research: bool = Field(
+        default=True, description="The research agent briefs the other agents before touches."
+    )
+    llm_agents: bool = Field(
+        default=False, description="A language model is configured (supervisor rulings)."
     )
 
 

@@ -32,6 +32,9 @@ class ResumeRequest(BaseModel):
 class ApprovalKind(StrEnum):
     # A settlement forgiving more of the balance than the tenant lets agents agree alone.
     SETTLEMENT = "settlement"
+    # Agents disagreed, their peers could not settle it, the supervisor ruled: a person
+    # approves the ruling (``proposal``) or rejects it (``alternative`` applies).
+    AGENT_DISAGREEMENT = "agent_disagreement"
 
 
 class ApprovalStatus(StrEnum):
@@ -58,6 +61,11 @@ class Approval(BaseModel):
     decided_at: datetime | None = None
     decided_by: str | None = None
     note: str = ""
+    disagreement: str | None = Field(
+        default=None, description="For agent disagreements: its kind (domain.supervision)."
+    )
+    proposal: str | None = Field(default=None, description="What approving applies.")
+    alternative: str | None = Field(default=None, description="What rejecting applies.")
 
 
 class ApprovalDecision(BaseModel):

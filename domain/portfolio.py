@@ -96,6 +96,8 @@ class PortfolioInput(BaseModel):
     llm_replies: bool = False
     llm_timeout_seconds: float = Field(default=20, gt=0)
     policy: ContactPolicy = ContactPolicy.FIXED
+    research: bool = True
+    llm_agents: bool = False
     # carried across continue-as-new
     paused: PauseRequest | None = None
     offset: int = 0

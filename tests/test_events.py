@@ -272,7 +272,9 @@ async def test_handoffs_and_dead_letters_are_agent_messages_for_the_supervisor(
     handoff = next(
         r
         for r in found
-        if r.kind is RecordKind.AGENT_MESSAGE and r.customer_id == calling.account_id
+        if r.kind is RecordKind.AGENT_MESSAGE
+        and r.customer_id == calling.account_id
+        and r.type == "task_handoff"
     )
     assert handoff.type == "task_handoff" and handoff.routing == "role" and handoff.target == "@sms"
     assert handoff.body["from_agent"]["agent_id"] == "phone-agent"

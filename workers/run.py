@@ -25,12 +25,17 @@ from activities.dead_letters import DeadLetterRecorder
 from activities.email import EmailAgent
 from activities.export import ContactExport, EventExporter
 from activities.history import HistoryLoader
+from activities.next_action import NextActionAgent
 from activities.phone import PhoneAgent
 from activities.portfolio import PortfolioLoader
 from activities.replies import ReplyReader
+from activities.research import ResearchAgent
 from activities.sms import SmsAgent
+from adapters.account_history import AccountHistory
+from adapters.action_stats import ActionStats
 from adapters.breakers import Breakers
 from adapters.contact_ledger import ContactLedger
+from adapters.crm_records import CrmRecords
 from adapters.dead_letter_store import DeadLetterStore
 from adapters.event_log import EventLog
 from adapters.ledger import LedgerClient
@@ -136,6 +141,17 @@ async def workers(
             dead_letters = DeadLetterStore(settings.sql_url)
             await asyncio.to_thread(dead_letters.create_tables)
             stack.callback(dead_letters.dispose)
+            # The research agent reads the CRM record and the read model's history.
+            crm = CrmRecords(settings.crm_base_url or settings.ledger_base_url, settings.crm_key)
+            stack.push_async_callback(crm.aclose)
+            history = AccountHistory(settings.sql_url)
+            await asyncio.to_thread(history.create_tables)
+            stack.callback(history.dispose)
+            # The next-best-action agent's statistics, per tenant and segment.
+            action_stats = ActionStats(settings.sql_url)
+            await asyncio.to_thread(action_stats.create_tables)
+            stack.callback(action_stats.dispose)
+            next_action = NextActionAgent(action_stats)
             worker(
                 queues.campaigns,
                 workflows=ALL_WORKFLOWS,
@@ -144,6 +160,9 @@ async def workers(
                     HistoryLoader(ledger).load_contact_history,
                     DeadLetterRecorder(dead_letters).record_dead_letter,
                     ReplyReader(llm).read_reply,
+                    ResearchAgent(crm, history, llm).research,
+                    next_action.choose,
+                    next_action.record,
                 ],
             )
         if Role.EMAIL in roles:

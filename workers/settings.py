@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     payments_api_key: str = "sk_test_simulator"
     ledger_base_url: str = "http://127.0.0.1:8767"
     ledger_api_key: str = "crm_test_simulator"
+    # The creditor's CRM records (the research agent reads them); default: the ledger's API.
+    crm_base_url: str | None = None
+    crm_api_key: SecretStr | None = None
+
+    @property
+    def crm_key(self) -> str:
+        return self.crm_api_key.get_secret_value() if self.crm_api_key else self.ledger_api_key
 
     # Content
     template_dir: Path = REPO_ROOT / "templates"
@@ -161,6 +168,9 @@ class Settings(BaseSettings):
     # fixed: each touch on the playbook's channel and day (the baseline); adaptive: the
     # next-best-action agent picks channel and local time of day per account segment.
     contact_policy: ContactPolicy = ContactPolicy.FIXED
+    # The research agent builds each account's context (CRM record, history) before a
+    # touch, and again whenever something new happened; off: agents go without a brief.
+    research_enabled: bool = True
 
     # The CRM-facing APIs (``recoup api``): HTTP (FastAPI) and gRPC, per-tenant rate
     # limits (requests per second and burst; RECOUP_TENANT_API_RATES='{"acme": 200}').

@@ -87,12 +87,15 @@ with workflow.unsafe.imports_passed_through():
         ResumeRequest,
     )
     from domain.playbook import Step, StepCondition, StopCondition
-    from domain.replies import classify, is_stop_keyword
+    from domain.replies import ReplyIntent, classify, is_stop_keyword
     from domain.reply_reading import ReadBy, ReadReply, ReplyToRead
     from domain.resilience import Backoff, RetryRule
     from workflows import search_attributes as sa
     from workflows.arrangement_saga import ArrangementSaga, arrangement_problem
+    from workflows.next_best_action import NextBestAction
     from workflows.reply_actions import ReplyActions
+    from workflows.research import Research
+    from workflows.supervision import Supervision
 
 COMMAND_TYPE = {
     Channel.EMAIL: CommandType.SEND_EMAIL,
@@ -104,6 +107,9 @@ BACKOFF = {
     Backoff.EXPONENTIAL: BackoffStrategy.EXPONENTIAL,
     Backoff.LINEAR: BackoffStrategy.LINEAR,
 }
+
+# Replies that commit to paying: the contact before them earned a promise's reward.
+PROMISING = frozenset({ReplyIntent.PROMISE_TO_PAY, ReplyIntent.PAY_NOW, ReplyIntent.PAYMENT_PLAN})
 
 # Permanent failures are raised as these non-retryable error types by activities.
 PERMANENT_ERRORS = ["PermanentProviderError", "InvalidAddress", "OptedOut", "TemplateError"]
@@ -142,7 +148,7 @@ LLM_PERMANENT_ERRORS = ["LlmRejected", "LlmRefused", "LlmMalformed"]
 
 
 @workflow.defn(name=agents.ACCOUNT_CAMPAIGN)
-class AccountCampaign(ArrangementSaga, ReplyActions):
+class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, Supervision):
     @workflow.init
     def __init__(self, inp: AccountCampaignInput) -> None:
         self._inp = inp
@@ -217,8 +223,8 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
             )
             if st.status.terminal:
                 break
-            if st.paused is not None or self._operator_work_pending():
-                continue  # paused, or a redrive or an accepted arrangement comes first
+            if st.paused is not None or self._held_for_ruling() or self._operator_work_pending():
+                continue  # paused, or a ruling, a redrive or an accepted arrangement comes first
             if await self._honour_promise():
                 continue
             if await self._execute_step(step):
@@ -228,6 +234,7 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
         if not st.status.terminal:
             await self._close()
         await self._stop_reader()
+        await self._record_outcomes()
         return await self._finish()
 
     # --- signals, query ----------------------------------------------------
@@ -262,6 +269,8 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
         )
         if st.status is CollectionStatus.PROMISED:
             self._emit(EventType.PROMISE, "kept", {"paymentId": payment.payment_id})
+        self._credit("payment")
+        self._decided(f"payment of {amount(payment.amount)} {payment.currency} received")
         if st.balance == 0:
             self._set_status(CollectionStatus.PAID)
         self._changed = True
@@ -302,8 +311,21 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
         if read.fallback is not None:
             meta["fallback"] = read.fallback
         self._emit(EventType.CUSTOMER_INTERACTION, "replied", meta)
+        what = f"reply: {reading.intent.value}"
+        if reading.promise_date is not None:
+            what += f" {reading.promise_date.isoformat()}"
+        self._exchange("in", reply.channel, what)
+        if reading.intent is not ReplyIntent.STOP:
+            self._credit("promise" if reading.intent in PROMISING else "reply")
         if not st.status.terminal:  # read after the campaign ended: recorded only
             self._act_on_reply(reply, reading)
+            if (
+                reading.intent is ReplyIntent.PROMISE_TO_PAY
+                and st.status is CollectionStatus.PROMISED
+            ):
+                self._check_promise_against_research(
+                    reply.reply_id, f"{what} (confidence {reading.confidence:.2f})"
+                )
 
     async def _read_replies(self) -> None:
         """Read unread replies with the model, oldest first, until told to stop and none is left.
@@ -488,6 +510,7 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
                 arr.detail = f"rejected by {decision.operator}" + (
                     f": {decision.note}" if decision.note else ""
                 )
+        self._ruled(approval)
         self._emit(
             EventType.CAMPAIGN_PROGRESS,
             f"approval_{approval.status.value}",
@@ -595,12 +618,16 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
 
     def _operator_work_pending(self) -> bool:
         st = self._state
-        return st.arrangement_pending or (
-            bool(st.redrives or st.callbacks) and st.status is not CollectionStatus.PROMISED
+        return (
+            st.arrangement_pending
+            or bool(st.disagreements)
+            or (bool(st.redrives or st.callbacks) and st.status is not CollectionStatus.PROMISED)
         )
 
     async def _operator_work(self) -> None:
-        """An accepted arrangement, redriven dead letters, calls asked for: before the next step."""
+        """Disagreements to rule on, an accepted arrangement, redriven dead letters, calls
+        asked for: before the next step."""
+        await self._supervise()
         await self._run_arrangement()
         await self._run_redrives()
         await self._run_callbacks()
@@ -637,7 +664,9 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
             if self._state.status is CollectionStatus.PROMISED:
                 return  # the caller decides how long the promise pauses outreach
             self._expire_approvals()
-            if interruptible and (self._operator_work_pending() or self._state.paused):
+            if interruptible and (
+                self._operator_work_pending() or self._state.paused or self._held_for_ruling()
+            ):
                 return
             remaining = when - workflow.now()
             if remaining <= timedelta(0):
@@ -659,9 +688,16 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
     async def _wait_while_paused(self) -> None:
         """An operator paused outreach: wait for resume (signals still count meanwhile)."""
         st = self._state
-        while st.paused is not None and not st.status.terminal:
+        while (st.paused is not None or self._held_for_ruling()) and not st.status.terminal:
             self._expire_approvals()
-            self._plan(f"paused by {st.paused.operator}: {st.paused.reason}", None)
+            if st.paused is None and not self._held_for_ruling():
+                break  # the ruling's deadline just passed
+            self._plan(
+                f"paused by {st.paused.operator}: {st.paused.reason}"
+                if st.paused is not None
+                else "waiting for a person to confirm whether the debt is disputed",
+                None,
+            )
             if st.outbox:
                 await self._export_pending()
                 await self._continue_as_new_if_needed()
@@ -762,6 +798,37 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
             fallback = Channel.SMS if self._address_for(Channel.SMS) else Channel.EMAIL
         if fallback is not None:
             options.append((fallback, step.fallback_template or step.template, True))
+        if not redrive:
+            await self._research(step.channel)
+        if self._adaptive(step, redrive) and self._conditions_hold(step, consents=False):
+            chosen = await self._choose_action(step)
+            if chosen is not None:
+                # Compressed days (demo, tests) compress the wait for the window too.
+                ahead = (self._window_start(chosen.arm) - workflow.now()) * (
+                    self._inp.seconds_per_day / 86_400
+                )
+                if ahead > timedelta(0):
+                    await self._wait_until(
+                        workflow.now() + ahead,
+                        f"next best action: {chosen.arm.key} for step {step.id}",
+                        interruptible=True,
+                    )
+                    if st.status.terminal:
+                        return True
+                    if (
+                        st.status is CollectionStatus.PROMISED
+                        or st.paused is not None
+                        or self._held_for_ruling()
+                        or self._operator_work_pending()
+                    ):
+                        return False  # the step comes back later, with the same choice
+                target = chosen.arm.channel
+                template = (
+                    step.fallback_template
+                    if target is step.fallback and step.fallback_template
+                    else step.template
+                )
+                options = [(target, template, True)] + [o for o in options if o[0] is not target]
         self._failures, self._last_request = [], None
         reasons: list[str] = []
         for channel, template, allowed in options:
@@ -1009,6 +1076,8 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
             compliance=ComplianceContext(facts=facts, history=history),
             retry=rule,
             export=export.model_copy(update={"pending": pending}),
+            brief=st.brief,
+            model_may_write=st.model_may_write,
         )
         self._last_channel = channel
         self._describe(f"sending {channel} '{template}' ({step.id})", None)
@@ -1101,6 +1170,14 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
         )
         if result.outcome is ContactOutcome.BOUNCED:
             self._opt_out(channel, to)  # a hard bounce: never use that address again
+        if result.outcome is not ContactOutcome.FAILED:
+            self._exchange("out", channel, f"{template} ({result.outcome.value})")
+            if st.action is not None and st.action.step_id == step.id:
+                if st.action.arm.channel is channel:
+                    self._watch(request.attempt_id, st.action.arm)
+                st.action = None
+        if result.compose_disagreement:
+            self._composer_disagrees(request.attempt_id, result.compose_fallback or "")
         return None if result.outcome is not ContactOutcome.FAILED else "failed"
 
     async def _dead_letter(self, step: Step, template: str, redrive: int) -> None:
@@ -1260,7 +1337,9 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
         if all(r.number != reminder.number for r in self._state.reminders):
             self._state.reminders.append(reminder)
 
-    def _conditions_hold(self, step: Step) -> bool:
+    def _conditions_hold(self, step: Step, consents: bool = True) -> bool:
+        """Whether ``step`` may go; without ``consents``, only what is not about a channel
+        (the next-best-action agent only offers channels that may be used)."""
         st = self._state
         account = st.account
         checks = {
@@ -1270,6 +1349,13 @@ class AccountCampaign(ArrangementSaga, ReplyActions):
             StepCondition.NO_REPLY_YET: st.replies == 0,
             StepCondition.NO_PAYMENT_YET: st.amount_paid == 0,
         }
+        if not consents:
+            for channel_condition in (
+                StepCondition.SMS_CONSENT,
+                StepCondition.VOICE_CONSENT,
+                StepCondition.EMAIL_AVAILABLE,
+            ):
+                checks[channel_condition] = True
         return all(checks[c] for c in step.requires)
 
     def _address_for(self, channel: Channel) -> str | None:

@@ -177,6 +177,8 @@ class Portfolio:
                     llm_replies=inp.llm_replies,
                     llm_timeout_seconds=inp.llm_timeout_seconds,
                     policy=inp.policy,
+                    research=inp.research,
+                    llm_agents=inp.llm_agents,
                 ),
                 id=child_id,
                 task_queue=inp.queues.campaigns,
