@@ -212,6 +212,9 @@ class AccountCampaignInput(BaseModel):
         default=ContactPolicy.FIXED,
         description="fixed: the playbook's channels and days; adaptive: next best action.",
     )
+    exploration: float = Field(
+        default=0.1, ge=0, le=1, description="Bound on random next-best-action choices."
+    )
     research: bool = Field(
         default=True, description="The research agent briefs the other agents before touches."
     )

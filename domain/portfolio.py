@@ -96,6 +96,7 @@ class PortfolioInput(BaseModel):
     llm_replies: bool = False
     llm_timeout_seconds: float = Field(default=20, gt=0)
     policy: ContactPolicy = ContactPolicy.FIXED
+    exploration: float = Field(default=0.1, ge=0, le=1)
     research: bool = True
     llm_agents: bool = False
     # carried across continue-as-new

@@ -168,6 +168,8 @@ class Settings(BaseSettings):
     # fixed: each touch on the playbook's channel and day (the baseline); adaptive: the
     # next-best-action agent picks channel and local time of day per account segment.
     contact_policy: ContactPolicy = ContactPolicy.FIXED
+    # The largest share of adaptive choices made at random, to keep trying every arm.
+    nba_exploration: float = Field(default=0.1, ge=0, le=1)
     # The research agent builds each account's context (CRM record, history) before a
     # touch, and again whenever something new happened; off: agents go without a brief.
     research_enabled: bool = True

@@ -46,7 +46,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.exporting import Exporting
 
 ATTRIBUTION_DAYS = 3
-EXPLORATION = 0.1
 _RANK: dict[OutcomeKind, int] = {"none": 0, "reply": 1, "promise": 2, "payment": 3}
 NBA_RETRY = RetryPolicy(maximum_attempts=3)
 
@@ -92,7 +91,7 @@ class NextBestAction(Exporting):
                     channels=channels,
                     seed=f"{info.workflow_id}/{info.first_execution_run_id}/{step.id}",
                     settled=settled,
-                    exploration=EXPLORATION,
+                    exploration=self._inp.exploration,
                 ),
                 result_type=ActionChoice,
                 task_queue=self._inp.queues.campaigns,

@@ -177,6 +177,7 @@ class Portfolio:
                     llm_replies=inp.llm_replies,
                     llm_timeout_seconds=inp.llm_timeout_seconds,
                     policy=inp.policy,
+                    exploration=inp.exploration,
                     research=inp.research,
                     llm_agents=inp.llm_agents,
                 ),
