@@ -442,7 +442,10 @@ async def test_the_event_stream_is_server_sent_events_that_resume(
     parsed = [dict(line.split(": ", 1) for line in f.splitlines()) for f in frames]
     ids = [int(p["id"]) for p in parsed]
     assert ids == sorted(ids)
-    assert all(json.loads(p["data"])["messageId"] for p in parsed)
+    # Events and commands carry ``messageId``; agent envelopes (protocol seed) ``id``.
+    assert all(
+        json.loads(p["data"]).get("messageId") or json.loads(p["data"])["id"] for p in parsed
+    )
     assert parsed[0]["event"] == "CampaignProgressEvent"
 
     resumed = await api.http.get(

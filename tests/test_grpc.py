@@ -39,6 +39,7 @@ from api.service import (
     ServiceError,
     Unavailable,
 )
+from domain.events import RecordKind
 from tests.api_support import account_record, eventually, new_tenant
 from workers.settings import Settings
 
@@ -606,8 +607,9 @@ async def test_stream_events_yields_the_accounts_events(
     assert [e.position for e in seen] == sorted({e.position for e in seen})
     for event in seen:
         body = json.loads(event.message_json)
-        assert body["messageId"] == event.message_id
-        assert event.type and event.kind in {"event", "command", "agent"}
+        # Events and commands carry ``messageId``; agent envelopes (protocol seed) ``id``.
+        assert body.get("messageId", body.get("id")) == event.message_id
+        assert event.type and event.kind in {k.value for k in RecordKind}
         assert isinstance(json.loads(event.metadata_json), dict)
 
     # Not following: the stream ends once caught up, and a type filter keeps only that type.

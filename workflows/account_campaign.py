@@ -90,6 +90,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.replies import ReplyIntent, classify, is_stop_keyword
     from domain.reply_reading import ReadBy, ReadReply, ReplyToRead
     from domain.resilience import Backoff, RetryRule
+    from domain.supervision import Disagreement, DisagreementKind, Position, offline_ruling
     from workflows import search_attributes as sa
     from workflows.arrangement_saga import ArrangementSaga, arrangement_problem
     from workflows.next_best_action import NextBestAction
@@ -1298,6 +1299,27 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
             else ArrangementStatus.SETTING_UP,
         )
         if needs_person:
+            assert limit is not None
+            # The arrangement agent agreed it; the tenant's limit says no: the supervisor
+            # recommends, a person decides.
+            ruling = offline_ruling(
+                Disagreement(
+                    disagreement_id=f"settlement-{st.arrangement_count}",
+                    kind=DisagreementKind.SETTLEMENT_THRESHOLD,
+                    tenant_id=self._inp.tenant.tenant_id,
+                    account_id=st.account.account_id,
+                    positions=[
+                        Position(agent="arrangement-agent", claim="settle on these terms"),
+                        Position(agent="tenant-policy", claim=f"agents may forgive {limit:.0%}"),
+                    ],
+                    peer_rounds=0,
+                    promises_broken=st.research.account.promises_broken if st.research else 0,
+                    forgiven_share=min(Decimal(1), max(Decimal(0), forgiven)),
+                    threshold=limit,
+                    days_past_due=st.account.days_past_due,
+                    balance=st.balance,
+                )
+            )
             self._request_approval(
                 Approval(
                     approval_id=f"settlement-{st.arrangement_count}",
@@ -1305,8 +1327,9 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
                     summary=(
                         f"settle {format_amount(st.balance, st.account.currency)} for "
                         f"{format_amount(request.total, st.account.currency)}: forgives "
-                        f"{forgiven:.0%}, above the {limit:.0%} agents may agree alone"
-                    ),
+                        f"{forgiven:.0%}, above the {limit:.0%} agents may agree alone. "
+                        f"Supervisor recommends {ruling.decision}: {ruling.rationale}"
+                    )[:1000],
                     requested_at=workflow.now(),
                     subject_id=request.arrangement_id,
                     expires_at=workflow.now() + self._days(self._inp.approval_days),
