@@ -31,6 +31,7 @@ from activities.portfolio import PortfolioLoader
 from activities.replies import ReplyReader
 from activities.research import ResearchAgent
 from activities.sms import SmsAgent
+from activities.supervisor import Supervisor
 from adapters.account_history import AccountHistory
 from adapters.action_stats import ActionStats
 from adapters.breakers import Breakers
@@ -161,6 +162,7 @@ async def workers(
                     DeadLetterRecorder(dead_letters).record_dead_letter,
                     ReplyReader(llm).read_reply,
                     ResearchAgent(crm, history, llm).research,
+                    Supervisor(llm).supervise,
                     next_action.choose,
                     next_action.record,
                 ],

@@ -13,8 +13,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import agents
     from domain.agent_messages import AgentIdentity, MessageMode
     from domain.campaign import AccountCampaignInput, CampaignState, CollectionStatus
     from domain.events import EventType
@@ -139,8 +142,27 @@ class Supervision(Exporting):
             st.disagreements.pop(0)
             if disagreement.peer_rounds < 0:
                 continue  # the peers agreed
-            ruling = offline_ruling(disagreement)
-            self._put_to_person(disagreement, ruling)
+            self._put_to_person(disagreement, await self._rule(disagreement))
+
+    async def _rule(self, d: Disagreement) -> Ruling:
+        """The supervisor's ruling: its rules here, or the supervisor agent with a model."""
+        if not self._inp.llm_agents:
+            return offline_ruling(d)  # pure and deterministic: no activity needed
+        try:
+            ruling: Ruling = await workflow.execute_activity(
+                agents.SUPERVISE,
+                d,
+                result_type=Ruling,
+                task_queue=self._inp.queues.campaigns,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary=f"supervisor: rule on {d.kind.value}",
+            )
+        except ActivityError as err:
+            return offline_ruling(d).model_copy(
+                update={"fallback": f"supervisor agent unavailable: {err}"[:300]}
+            )
+        return ruling
 
     async def _peer_rounds(self, d: Disagreement) -> Disagreement:
         """The research agent looks again, now that the reply is in the conversation.
@@ -183,6 +205,7 @@ class Supervision(Exporting):
                 "rationale": ruling.rationale,
                 "peerRounds": d.peer_rounds,
                 "decidedBy": ruling.decided_by,
+                **({"fallback": ruling.fallback} if ruling.fallback else {}),
             },
         )
         self._emit_agent_message(
