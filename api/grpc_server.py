@@ -321,6 +321,11 @@ def approval_message(approval: Approval) -> pb.Approval:
         decided_at=_timestamp(approval.decided_at),
         decided_by=approval.decided_by or "",
         note=approval.note,
+        expires_at=_timestamp(approval.expires_at),
+        safe_default=str(approval.safe_default),
+        disagreement=approval.disagreement or "",
+        proposal=approval.proposal or "",
+        alternative=approval.alternative or "",
     )
 
 

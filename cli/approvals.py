@@ -10,6 +10,7 @@ from rich.table import Table
 from api.models import DecisionIn
 from cli.common import console, print_json
 from cli.operate import operate
+from domain.operator import ApprovalStatus
 
 app = typer.Typer(help="Decisions campaigns wait for a person to make.", no_args_is_help=True)
 
@@ -27,12 +28,22 @@ def list_(
         print_json(found)
         return
     table = Table(title=f"pending approvals of {tenant}")
-    for column in ("account", "approval id", "kind", "requested (UTC)", "what"):
+    columns = ("account", "approval id", "kind", "requested (UTC)", "if nobody decides", "what")
+    for column in columns:
         table.add_column(column, no_wrap=column != "what")
     for p in found.approvals:
         a = p.approval
+        default = a.proposal if a.safe_default is ApprovalStatus.APPROVED else a.alternative
+        fallback = f"{a.safe_default.value}" + (f" ({default})" if default else "")
+        if a.expires_at is not None:
+            fallback = f"{a.expires_at:%Y-%m-%d %H:%M}: {fallback}"
         table.add_row(
-            p.account_id, a.approval_id, a.kind.value, f"{a.requested_at:%Y-%m-%d %H:%M}", a.summary
+            p.account_id,
+            a.approval_id,
+            a.disagreement or a.kind.value,
+            f"{a.requested_at:%Y-%m-%d %H:%M}",
+            fallback,
+            a.summary,
         )
     console.print(table)
 

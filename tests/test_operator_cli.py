@@ -95,6 +95,11 @@ async def test_an_operator_pauses_resumes_and_approves_from_the_cli(
         p["approval"] for p in json.loads(listed.out)["approvals"] if p["account_id"] == account_id
     )
     assert "80%" in approval["summary"]
+    # The supervisor's recommendation comes with the request (80 % is far past 50 %).
+    assert "Supervisor recommends reject" in approval["summary"]
+    table = await recoup("approvals", "list", "--tenant", "acme", env=env)
+    assert approval["approval_id"] in table.out and "if nobody decides" in table.out
+    assert ": rejected" in table.out  # the deadline's safe default
     rejected = await recoup(
         "approvals", "deny", account_id, approval["approval_id"], "--tenant", "acme",
         "--operator", "lee", "--note", "too deep", env=env,
