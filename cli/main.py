@@ -28,6 +28,7 @@ from cli.classify import classify
 from cli.demo import demo
 from cli.dev import dev, worker
 from cli.report import report
+from cli.simulate import simulate_command
 
 app = typer.Typer(
     name="recoup",
@@ -55,6 +56,7 @@ app.command()(api)
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(approvals.app, name="approvals")
 app.command()(classify)
+app.command("simulate")(simulate_command)
 
 
 def run() -> None:

@@ -252,6 +252,7 @@ class TwilioSimulator:
         self._stalls: list[float] = []
         self._message_listeners: list[Listener[SimulatedMessage]] = []
         self._call_listeners: list[Listener[SimulatedCall]] = []
+        self._answer_listeners: list[Listener[SimulatedCall]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
         self._app = self._build_app()
@@ -299,6 +300,15 @@ class TwilioSimulator:
     def on_call(self, callback: Listener[SimulatedCall]) -> None:
         """Call ``callback`` (sync or async) when a call reaches its final status."""
         self._call_listeners.append(callback)
+
+    def on_answer(self, callback: Listener[SimulatedCall]) -> None:
+        """Call ``callback`` (sync or async) when a call is answered (``in-progress``).
+
+        Awaited before the call can complete, so whatever it does happens while the
+        caller is still waiting for the call to end (``recoup simulate`` relies on
+        that: a simulated debtor reacts during the conversation). Exceptions are logged.
+        """
+        self._answer_listeners.append(callback)
 
     def fail_next(self, n: int, status: int = 503) -> None:
         """Answer the next ``n`` POSTs with a Twilio-style error of HTTP ``status``.
@@ -618,6 +628,7 @@ class TwilioSimulator:
                 )
                 if call.url is not None:
                     call.twiml = await self._fetch_twiml(call)
+                await _notify(self._answer_listeners, call)
                 await event("answered")
                 await asyncio.sleep(self._ring)
             self._set_call(call, status=outcome.status, duration=outcome.duration, end_time=_now())

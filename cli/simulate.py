@@ -1,0 +1,398 @@
+"""``recoup simulate``: a generated portfolio against a debtor population, in simulated time.
+
+Everything runs in this process on free ports: Temporal's time-skipping test server,
+the SMTP, SMS/voice, payments and CRM simulators, SQLite in a temporary directory,
+every worker role, and a small worker for the debtors' delayed actions
+(:mod:`simulators.population`). The real playbook days are used: the test server
+skips the time in which nothing happens, and the compliance gate sees real local
+hours on the simulated clock.
+
+The simulated clock is first moved to the next Monday, 14:00 UTC (09:00 or 10:00
+in New York), so a run does not depend on the time of day it is started at.
+
+It prints one JSON object on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from adapters.contact_ledger import ContactLedger
+from cli.campaign import resolve_playbook
+from cli.common import EXIT_INPUT, err_console, fail, load_settings, run
+from domain.account import Account, Tenant
+from domain.campaign import AccountOutcome, account_workflow_id
+from domain.channels import Channel
+from domain.compliance.model import PastContact
+from domain.playbook import Playbook
+from domain.policy import ContactPolicy
+from simulators.crm import CrmSimulator
+from simulators.payments import PaymentsSimulator
+from simulators.population import (
+    ADVANCE_CLOCK,
+    DEBTOR_ACTIONS,
+    AdvanceClockWorkflow,
+    DebtorActionsWorkflow,
+    DebtorPlan,
+    Population,
+    PopulationDebtors,
+    PopulationError,
+    ReactionKind,
+    generate_debtors,
+    replay_compliance,
+)
+from simulators.smtp import SmtpSimulator
+from simulators.twilio import TwilioSimulator
+from workers.campaigns import launch_portfolio, portfolio_progress
+from workers.codec import data_converter
+from workers.devserver import DevServerError, time_skipping_server_binary
+from workers.run import workers
+from workers.settings import Settings
+from workers.tracing import client_interceptors
+from workflows import search_attributes as sa
+
+TENANT_ID = "sim"
+# Calls: who picks up is fixed per number by the SMS/voice simulator; a person or a
+# machine. Whether the person then reacts is the population's business.
+ANSWER_RATE = 0.8
+MACHINE_RATE = 0.2
+
+Log = Callable[[str], None]
+
+
+class PolicyName(StrEnum):
+    FIXED = "fixed"
+    ADAPTIVE = "adaptive"
+
+
+def simulation_start(now: datetime) -> datetime:
+    """The first Monday 14:00 UTC strictly after ``now``: the same weekday and hour every run."""
+    start = now.astimezone(UTC).replace(hour=14, minute=0, second=0, microsecond=0)
+    start += timedelta(days=(7 - start.weekday()) % 7)
+    while start <= now:
+        start += timedelta(days=7)
+    return start
+
+
+async def simulate(
+    population: Population,
+    *,
+    playbook: Playbook,
+    policy: ContactPolicy = ContactPolicy.FIXED,
+    accounts: int = 200,
+    seed: int = 1,
+    window: int = 200,
+    base: Settings | None = None,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Run one simulation and return the JSON-ready summary (see ``docs/populations.md``)."""
+    say: Log = log or (lambda _: None)
+    began = time.monotonic()
+    base = base or Settings()
+    with tempfile.TemporaryDirectory(prefix="recoup-simulate-") as tmp:
+        work = Path(tmp)
+        smtp = SmtpSimulator()
+        twilio = TwilioSimulator(
+            base.twilio_account_sid,
+            base.twilio_auth_token,
+            seed=seed,
+            answer_rate=ANSWER_RATE,
+            machine_rate=MACHINE_RATE,
+        )
+        payments = PaymentsSimulator(base.payments_api_key)
+        crm = CrmSimulator(base.ledger_api_key)
+        await smtp.start()
+        try:
+            await twilio.start()
+            try:
+                await payments.start()
+                try:
+                    await crm.start()
+                    try:
+                        settings = base.model_copy(
+                            update={
+                                "data_dir": work,
+                                "database_url": None,
+                                "task_queue_suffix": "",
+                                "smtp_host": "127.0.0.1",
+                                "smtp_port": smtp.port,
+                                "smtp_username": None,
+                                "smtp_password": None,
+                                "smtp_use_tls": False,
+                                "smtp_start_tls": False,
+                                "twilio_base_url": twilio.base_url,
+                                "twilio_status_callback_url": None,
+                                "payments_base_url": payments.base_url,
+                                "ledger_base_url": crm.base_url,
+                                "call_poll_seconds": 0.05,
+                                "contact_policy": policy,
+                                "redis_url": None,
+                                "sinks": ["sql"],
+                                "tenant_sinks": {},
+                                "llm_base_url": None,
+                                "otlp_endpoint": None,
+                                "metrics_bind": None,
+                            }
+                        )
+                        return await _run(
+                            settings,
+                            population,
+                            playbook,
+                            accounts=accounts,
+                            seed=seed,
+                            window=window,
+                            smtp=smtp,
+                            twilio=twilio,
+                            say=say,
+                            began=began,
+                        )
+                    finally:
+                        await crm.stop()
+                finally:
+                    await payments.stop()
+            finally:
+                await twilio.stop()
+        finally:
+            await smtp.stop()
+
+
+async def _run(
+    settings: Settings,
+    population: Population,
+    playbook: Playbook,
+    *,
+    accounts: int,
+    seed: int,
+    window: int,
+    smtp: SmtpSimulator,
+    twilio: TwilioSimulator,
+    say: Log,
+    began: float,
+) -> dict[str, Any]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(time_skipping_server_binary()),
+        data_converter=data_converter(settings),
+        interceptors=client_interceptors(settings),
+        runtime=_quiet_runtime(),
+    )
+    async with env:
+        client = env.client
+        settings = settings.model_copy(
+            update={"temporal_address": client.service_client.config.target_host}
+        )
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL
+                },
+            )
+        )
+
+        queue = f"simulated-debtors{settings.task_queue_suffix}"
+        tenant = Tenant(tenant_id=TENANT_ID, name=settings.collector_name)
+        campaign_id = f"sim-{population.name}-{seed}"
+        async with workers(client, settings) as built:
+            built.append(
+                Worker(
+                    client,
+                    task_queue=queue,
+                    workflows=[DebtorActionsWorkflow, AdvanceClockWorkflow],
+                )
+            )
+            for w in built:
+                await w.__aenter__()
+            try:
+                now = await env.get_current_time()
+                start = simulation_start(now)
+                clock = await client.start_workflow(
+                    ADVANCE_CLOCK,
+                    start.isoformat(),
+                    id="sim-clock",
+                    task_queue=queue,
+                )
+                await clock.result()
+                start = await env.get_current_time()
+                say(f"simulated clock at {start.isoformat(timespec='seconds')}")
+                debtors = generate_debtors(population, accounts, seed=seed, as_of=start.date())
+                account_list = [d.account for d in debtors]
+                sim = PopulationDebtors(population, debtors, seed=seed, tenant_id=TENANT_ID)
+
+                async def dispatch(plan: DebtorPlan) -> None:
+                    await client.start_workflow(
+                        DEBTOR_ACTIONS, plan, id=plan.plan_id, task_queue=queue, result_type=int
+                    )
+
+                hooks = sim.bind(env.get_current_time, dispatch)
+                smtp.on_message(hooks.on_mail)
+                twilio.on_message(hooks.on_sms)
+                twilio.on_answer(hooks.on_answer)
+                say(
+                    f"{len(account_list)} accounts from population {population.name}, playbook "
+                    f"{playbook.name}, policy {settings.contact_policy.value}, seed {seed}"
+                )
+                handle = await launch_portfolio(
+                    client,
+                    settings,
+                    tenant=tenant,
+                    campaign_id=campaign_id,
+                    playbook=playbook,
+                    accounts=account_list,
+                    window=window,
+                )
+                reporter = asyncio.create_task(_report_progress(client, campaign_id, say))
+                try:
+                    await handle.result()
+                finally:
+                    reporter.cancel()
+                    await asyncio.gather(reporter, return_exceptions=True)
+                closed = (await handle.describe()).close_time
+                end = closed or await env.get_current_time()
+                outcomes = await asyncio.gather(
+                    *(_outcome(client, a.account_id) for a in account_list)
+                )
+            finally:
+                for w in reversed(built):
+                    await w.__aexit__(None, None, None)
+        contacts = await asyncio.to_thread(_ledger_contacts, settings, account_list, start)
+
+    violations = replay_compliance(account_list, contacts, sim.barred)
+    for violation in violations[:10]:
+        say(f"compliance violation: {violation}")
+    outbound = [c for history in contacts.values() for c in history if c.direction == "outbound"]
+    by_channel = Counter(c.channel.value for c in outbound)
+    recovered = sum((o.amount_collected for o in outcomes), Decimal(0))
+    due = sum((a.amount_due for a in account_list), Decimal(0))
+    recovered_accounts = sum(1 for o in outcomes if o.amount_collected > 0)
+    n_contacts = len(outbound)
+    return {
+        "population": population.name,
+        "playbook": playbook.name,
+        "policy": settings.contact_policy.value,
+        "accounts": len(account_list),
+        "seed": seed,
+        "currency": population.currency,
+        "recovered": float(recovered),
+        "due": float(due),
+        "recovery_rate": round(float(recovered / due), 4) if due else 0.0,
+        "contacts": n_contacts,
+        "contacts_by_channel": {c.value: by_channel.get(c.value, 0) for c in Channel},
+        "recovered_per_contact": round(float(recovered / n_contacts), 2) if n_contacts else 0.0,
+        "contacts_per_account_recovered": (
+            round(n_contacts / recovered_accounts, 2) if recovered_accounts else None
+        ),
+        "accounts_recovered": recovered_accounts,
+        "accounts_paid_in_full": sum(1 for o in outcomes if o.balance <= 0),
+        "opt_outs": sim.reactions[ReactionKind.OPT_OUT],
+        "disputes": sim.reactions[ReactionKind.DISPUTE],
+        "promises": sum(o.promises for o in outcomes),
+        "compliance_violations": len(violations),
+        "simulated_days": round((end - start) / timedelta(days=1), 2),
+        "wall_seconds": round(time.monotonic() - began, 1),
+    }
+
+
+def _quiet_runtime() -> Runtime:
+    """A Temporal runtime that logs errors only: the test server lacks features the SDK
+    warns about on every worker (heartbeat details on failure), which is noise here."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        )
+    )
+
+
+async def _report_progress(client: Client, campaign_id: str, say: Log) -> None:
+    while True:
+        await asyncio.sleep(5)
+        try:
+            status = await portfolio_progress(client, TENANT_ID, campaign_id)
+        except RPCError:
+            continue
+        say(f"{status.finished}/{status.total} campaigns finished, {status.active} active")
+
+
+async def _outcome(client: Client, account_id: str) -> AccountOutcome:
+    handle = client.get_workflow_handle(
+        account_workflow_id(TENANT_ID, account_id), result_type=AccountOutcome
+    )
+    outcome: AccountOutcome = await handle.result()
+    return outcome
+
+
+def _ledger_contacts(
+    settings: Settings, accounts: list[Account], start: datetime
+) -> dict[str, list[PastContact]]:
+    ledger = ContactLedger(settings.sql_url)
+    try:
+        since = start - timedelta(days=1)
+        return {a.account_id: ledger.history(TENANT_ID, a.account_id, since) for a in accounts}
+    finally:
+        ledger.dispose()
+
+
+def simulate_command(
+    population: Annotated[
+        Path,
+        typer.Option(
+            "--population", help="Population file (YAML; see docs/populations.md).", dir_okay=False
+        ),
+    ],
+    playbook: Annotated[str, typer.Option(help="Playbook name or file.")] = "standard",
+    policy: Annotated[
+        PolicyName, typer.Option(help="fixed: the playbook as written; adaptive: learned.")
+    ] = PolicyName.FIXED,
+    accounts: Annotated[int, typer.Option(min=1, help="Accounts to generate.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed for the portfolio and the debtors.")] = 1,
+    window: Annotated[
+        int, typer.Option(min=1, help="Max account campaigns running at once.")
+    ] = 200,
+) -> None:
+    """Run a generated portfolio against a debtor population in simulated time; print JSON."""
+    try:
+        loaded = Population.load(population)
+    except PopulationError as exc:
+        fail(str(exc), EXIT_INPUT)
+    base = load_settings()
+    book = resolve_playbook(playbook, base)
+
+    def say(message: str) -> None:
+        err_console.print(f"[dim]simulate:[/] {message}")
+
+    try:
+        result = run(
+            simulate(
+                loaded,
+                playbook=book,
+                policy=ContactPolicy(policy.value),
+                accounts=accounts,
+                seed=seed,
+                window=window,
+                base=base,
+                log=say,
+            )
+        )
+    except DevServerError as exc:
+        fail(str(exc))
+    except WorkflowFailureError as exc:
+        fail(f"the simulated portfolio failed: {exc.cause or exc}")
+    print(json.dumps(result), flush=True)
