@@ -63,6 +63,10 @@ class ReplyReading(BaseModel):
 # their own (higher) floor to take precedence over everything else.
 _MIN_SCORE = 1.5
 _PRECEDENCE_FLOOR = {ReplyIntent.ATTORNEY: 3.0, ReplyIntent.STOP: 2.5}
+# A cue this strong for a substantive intent outranks a request for a call; a dispute this
+# strong outranks a payment plan offered alongside it.
+_STRONG = 3.0
+_META = frozenset({ReplyIntent.CALLBACK, ReplyIntent.OTHER})
 # Ties go to the first of these.
 _ORDER = [
     ReplyIntent.ATTORNEY,
@@ -106,7 +110,16 @@ def classify(text: str, received_at: datetime, channel: Channel | None = None) -
         scores[ReplyIntent.PROMISE_TO_PAY] = scores.get(ReplyIntent.PROMISE_TO_PAY, 0.0) + boost
     candidates = {i: s for i, s in scores.items() if s >= _MIN_SCORE}
     if ReplyIntent.DISPUTE in candidates:
+        # Paying on condition of a correction, or "fine, set me up on a plan" after denying the
+        # debt, still disputes it.
         candidates.pop(ReplyIntent.PROMISE_TO_PAY, None)
+        if candidates[ReplyIntent.DISPUTE] >= _STRONG:
+            candidates.pop(ReplyIntent.PAYMENT_PLAN, None)
+    if ReplyIntent.CALLBACK in candidates and any(
+        s >= _STRONG for i, s in candidates.items() if i not in _META
+    ):
+        # "Call me, I want to set up payments": the call is the way, the plan the intent.
+        candidates.pop(ReplyIntent.CALLBACK)
     if (
         when == local_day
         and ReplyIntent.PAY_NOW in candidates

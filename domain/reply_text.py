@@ -14,8 +14,40 @@ _QUOTE_START = re.compile(
 )
 
 
+# A call transcript: "Agent: ..." / "Customer: ..." turns. Only the debtor's turns are read.
+_TURN = re.compile(
+    r"^\s*(?P<who>agent|rep|representative|collector|operator|agente|asesor[a]?|"
+    r"customer|debtor|caller|client|consumer|cliente|deudor[a]?)\s*:\s*(?P<said>.*)$",
+    re.IGNORECASE,
+)
+_STAFF = frozenset(
+    {"agent", "rep", "representative", "collector", "operator", "agente", "asesor", "asesora"}
+)
+
+
+def _debtor_turns(lines: list[str]) -> list[str] | None:
+    """The debtor's lines of a transcript, or None when the text is not one."""
+    turns = [_TURN.match(line) for line in lines]
+    speakers = {m["who"].lower() for m in turns if m}
+    if not speakers & _STAFF or not speakers - _STAFF:
+        return None
+    kept: list[str] = []
+    debtor = False
+    for line, m in zip(lines, turns, strict=True):
+        if m:
+            debtor = m["who"].lower() not in _STAFF
+            if debtor:
+                kept.append(m["said"])
+        elif debtor:
+            kept.append(line)
+    return kept
+
+
 def main_text(text: str) -> str:
-    """The reply without the quoted message, forwarded headers and ``>`` lines below it."""
+    """The reply without the quoted message, forwarded headers and ``>`` lines below it.
+
+    In a call transcript (``Agent:`` / ``Customer:`` turns), only the debtor's turns.
+    """
     kept: list[str] = []
     for line in text.splitlines():
         if _QUOTE_START.match(line):
@@ -23,6 +55,7 @@ def main_text(text: str) -> str:
         if line.lstrip().startswith(">"):
             continue
         kept.append(line)
+    kept = _debtor_turns(kept) or kept
     return "\n".join(kept).strip() or text.strip()
 
 

@@ -4,7 +4,11 @@
 at and tuned on), the rest is held out (never read while writing the rules). The split is a
 pure function of the id, so the figures in the report reproduce:
 
-    .venv/bin/python -m tests.reply_eval dev|holdout|fresh
+    .venv/bin/python -m tests.reply_eval dev|holdout|fresh|train [-v]
+
+``train`` is ``tests/fixtures/replies-train.jsonl``, an independent labelled set (en+es) the
+rules may be tuned on. ``-v`` lists the misclassified replies, except for ``holdout``: its
+texts and per-item results are never printed, only the summary.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ LABELLED = Path("/work/shared/data/replies-dev.jsonl")
 if not LABELLED.exists():
     LABELLED = ROOT.parent / "shared" / "data" / "replies-dev.jsonl"
 FRESH = ROOT / "tests" / "fixtures" / "replies-fresh.jsonl"
+TRAIN = ROOT / "tests" / "fixtures" / "replies-train.jsonl"
 
 DEV_SHARE = 60  # percent of ids in the dev part
 
@@ -42,6 +47,8 @@ def load(path: Path) -> list[dict[str, Any]]:
 def rows_of(name: str) -> list[dict[str, Any]]:
     if name == "fresh":
         return load(FRESH)
+    if name == "train":
+        return load(TRAIN)
     return [r for r in load(LABELLED) if part_of(r["id"]) == name]
 
 
@@ -93,12 +100,14 @@ def score(rows: list[dict[str, Any]]) -> Score:
 
 def main(argv: list[str]) -> None:
     name = argv[0] if argv else "dev"
+    if name not in {"dev", "holdout", "fresh", "train"}:
+        raise SystemExit(f"unknown set {name!r}: dev, holdout, fresh or train")
     s = score(rows_of(name))
     print(
         f"{name}: intent {s.intent_ok}/{s.total} = {s.intent_accuracy:.1%}; "
         f"promise_date {s.date_ok}/{s.dated} = {s.date_accuracy:.1%}"
     )
-    if "-v" in argv:
+    if name == "train" or ("-v" in argv and name != "holdout"):
         print("\n".join(s.misses))
 
 

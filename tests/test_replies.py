@@ -274,9 +274,69 @@ def test_split_is_fixed_and_about_60_40() -> None:
 def test_held_out_accuracy_floor() -> None:
     # Measured 75.9% intent (63/83), 100% dates (22/22) before any look at these replies;
     # 77.1% (64/83) after two fixes found with the simulator texts (not with these replies).
+    # 84.3% (70/83), dates 22/22, measured once after broadening the cues with the train set
+    # (never tuned on these replies).
     s = score(rows_of("holdout"))
-    assert s.intent_accuracy >= 0.70, s.misses
+    # Only the figures: the held-out texts are never printed, not even on failure.
+    assert s.intent_accuracy >= 0.70, f"{s.intent_ok}/{s.total}"
+    assert s.date_accuracy >= 0.90, f"{s.date_ok}/{s.dated}"
+
+
+@needs_labelled
+def test_dev_part_stays_exact() -> None:
+    # The rules were tuned on the dev part: 100% intent and dates.
+    s = score(rows_of("dev"))
+    assert s.intent_accuracy >= 0.99, s.misses
+    assert s.date_accuracy >= 0.99, s.misses
+
+
+def test_train_set_accuracy_floor() -> None:
+    rows = rows_of("train")
+    assert len(rows) == 320
+    # Measured 83.8% intent (268/320) and 97.3% dates (36/37) before the rules were broadened
+    # with it, 96.6% (309/320) and 97.3% after; the floor is that minus 3 points. The misses
+    # left are label conventions that differ from the dev file's (questions about the debt
+    # labelled other, "ill pay today" as a promise), kept so as to follow the dev file.
+    s = score(rows)
+    assert s.intent_accuracy >= 0.935, s.misses
     assert s.date_accuracy >= 0.90, s.misses
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Only the debtor's turns of a call transcript are read.
+        (
+            "Agent: How would you like to handle the balance?\nCustomer: could we break it up?",
+            ReplyIntent.PAYMENT_PLAN,
+        ),
+        # A debt discharged in bankruptcy is not owed: a dispute, not a pending case.
+        ("this was discharged in my bankruptcy", ReplyIntent.DISPUTE),
+        ("I filed bankruptcy, my attorney is Ann Lee", ReplyIntent.ATTORNEY),
+        # A call asked for alongside a substantive intent yields to it.
+        ("Can you call me? I want to set up payments", ReplyIntent.PAYMENT_PLAN),
+        ("call me on my cell, not my house", ReplyIntent.CALLBACK),
+        # A strong dispute outranks a plan offered with it.
+        ("I don't owe this, but fine, set me up on a payment plan", ReplyIntent.DISPUTE),
+        ("Never heard of a Darnell Price", ReplyIntent.WRONG_PERSON),
+        ("never heard of this company", ReplyIntent.DISPUTE),
+        ("no Veronica here", ReplyIntent.WRONG_PERSON),
+        ("aquí no vive ninguna Guadalupe", ReplyIntent.WRONG_PERSON),
+        ("remove my number", ReplyIntent.STOP),
+        ("La cliente pidió que no la vuelvan a llamar.", ReplyIntent.STOP),
+        ("me pueden llamar por favor", ReplyIntent.CALLBACK),
+        ("who dis", ReplyIntent.CALLBACK),
+        ("sent it through the link you texted", ReplyIntent.PAY_NOW),
+        ("acabo de pagar todo", ReplyIntent.PAY_NOW),
+        ("check's in the mail", ReplyIntent.PAY_NOW),
+        ("house flooded, lost everything, please give me time", ReplyIntent.HARDSHIP),
+        ("i can pay it in installments, like 4 payments", ReplyIntent.PAYMENT_PLAN),
+        ("se puede en plazos? 3 o 4 pagos", ReplyIntent.PAYMENT_PLAN),
+        ("is this a scam?", ReplyIntent.OTHER),
+    ],
+)
+def test_broadened_cue_families(text: str, intent: ReplyIntent) -> None:
+    assert classify(text, WED).intent is intent
 
 
 def test_fresh_set_accuracy_floor() -> None:
