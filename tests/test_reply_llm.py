@@ -39,7 +39,10 @@ async def sim() -> AsyncIterator[LlmSimulator]:
 
 @pytest.fixture
 def llm_settings(settings: Settings, sim: LlmSimulator) -> Settings:
-    return settings.model_copy(update={"llm_base_url": sim.base_url, "llm_timeout_seconds": 5})
+    # Research would ask the model for its brief too: these tests count reply readings only.
+    return settings.model_copy(
+        update={"llm_base_url": sim.base_url, "llm_timeout_seconds": 5, "research_enabled": False}
+    )
 
 
 @pytest.fixture
