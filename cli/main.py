@@ -21,6 +21,7 @@ from cli import (
     keys,
     playbook,
     schemas,
+    temporal_setup,
     tenant,
 )
 from cli.api import api
@@ -55,6 +56,7 @@ app.add_typer(keys.app, name="keys")
 app.command()(api)
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(approvals.app, name="approvals")
+app.add_typer(temporal_setup.app, name="temporal")
 app.command()(classify)
 app.command("simulate")(simulate_command)
 
