@@ -26,6 +26,7 @@ from cli import (
 )
 from cli.api import api
 from cli.classify import classify
+from cli.cost import cost
 from cli.demo import demo
 from cli.dev import dev, worker
 from cli.report import report
@@ -58,6 +59,7 @@ app.add_typer(tenant.app, name="tenant")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(temporal_setup.app, name="temporal")
 app.command()(classify)
+app.command()(cost)
 app.command("simulate")(simulate_command)
 
 
