@@ -27,8 +27,14 @@ class NextActionAgent:
         if request.settled:
             await asyncio.to_thread(self._stats.record, request.settled)
         stats = await asyncio.to_thread(self._stats.stats, request.tenant_id, request.segment)
+        pooled = await asyncio.to_thread(self._stats.pooled, request.tenant_id)
         return choose(
-            stats, request.channels, request.seed, request.exploration, segment=request.segment
+            stats,
+            request.channels,
+            request.seed,
+            request.exploration,
+            segment=request.segment,
+            prior=pooled,
         )
 
     @activity.defn(name=agents.RECORD_ACTION_OUTCOMES)

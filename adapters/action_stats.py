@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Engine, Table
+from sqlalchemy import Column, DateTime, Engine, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -132,6 +132,30 @@ class ActionStats:
                 reward=row.reward,
             )
             for row in rows
+        ]
+
+    def pooled(self, tenant_id: str) -> list[ArmStats]:
+        """Every segment's arms of the tenant added up: the prior for a segment's arms."""
+        query = (
+            select(
+                NbaArmStat.channel,
+                NbaArmStat.time_window,
+                func.sum(NbaArmStat.trials),
+                func.sum(NbaArmStat.reward),
+            )
+            .where(NbaArmStat.tenant_id == tenant_id)
+            .group_by(col(NbaArmStat.channel), col(NbaArmStat.time_window))
+            .order_by(col(NbaArmStat.channel), col(NbaArmStat.time_window))
+        )
+        with Session(self._engine) as session:
+            rows = session.exec(query).all()
+        return [
+            ArmStats(
+                arm=Arm(channel=Channel(channel), window=TimeWindow(window)),
+                trials=float(trials or 0),
+                reward=float(reward or 0),
+            )
+            for channel, window, trials, reward in rows
         ]
 
     def dispose(self) -> None:

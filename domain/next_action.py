@@ -215,6 +215,7 @@ def choose(
     exploration: float,
     *,
     segment: str | None = None,
+    prior: list[ArmStats] | None = None,
 ) -> ActionChoice:
     """Draw an arm among ``channels`` × every window.
 
@@ -224,6 +225,11 @@ def choose(
     its own while arms are uncertain, and less as they are learnt; the uniform share
     keeps every allowed arm tried now and then (a channel's results can change), and
     is never more than ``exploration``. ``segment`` only goes into the reason.
+
+    ``prior`` (the tenant's arms over every segment) shrinks a segment's arms toward
+    what the arm does elsewhere, worth at most ``PRIOR_WEIGHT`` contacts: a new
+    segment starts from what works for everyone, not from a coin toss, and its own
+    results take over as they accumulate (empirical Bayes).
     """
     if not channels:
         raise ValueError("no channel allowed: nothing to choose")
@@ -236,16 +242,30 @@ def choose(
         trials, reward = known.get(stat.arm, (0.0, 0.0))
         known[stat.arm] = (trials + stat.trials, reward + stat.reward)
 
+    pooled: dict[Arm, tuple[float, float]] = {}
+    for stat in prior or []:
+        trials, reward = pooled.get(stat.arm, (0.0, 0.0))
+        pooled[stat.arm] = (trials + stat.trials, reward + stat.reward)
+
+    def posterior(arm: Arm) -> tuple[float, float]:
+        alpha, beta = _posterior(*known.get(arm, (0.0, 0.0)))
+        trials, reward = pooled.get(arm, (0.0, 0.0))
+        if trials > 0:
+            weight = min(trials, PRIOR_WEIGHT)
+            mean = max(0.0, min(1.0, reward / trials))
+            alpha, beta = alpha + weight * mean, beta + weight * (1 - mean)
+        return alpha, beta
+
     rng = random.Random(_seed_of(seed))
     explored = rng.random() < exploration
     if explored:
         arm = rng.choice(arms)
     else:
-        draws = [rng.betavariate(*_posterior(*known.get(a, (0.0, 0.0)))) for a in arms]
+        draws = [rng.betavariate(*posterior(a)) for a in arms]
         arm = arms[max(range(len(arms)), key=draws.__getitem__)]  # first of equals
 
-    trials, reward = known.get(arm, (0.0, 0.0))
-    alpha, beta = _posterior(trials, reward)
+    trials, _reward = known.get(arm, (0.0, 0.0))
+    alpha, beta = posterior(arm)
     expected = alpha / (alpha + beta)
     over = f"{expected:.2f} expected reward over {trials:g} contacts"
     if segment is not None:
@@ -258,6 +278,10 @@ def choose(
     else:
         reason = f"{arm.key}: {over}"
     return ActionChoice(arm=arm, explored=explored, expected=expected, reason=reason)
+
+
+# How many contacts' worth the tenant-wide prior weighs at most in a segment's arm.
+PRIOR_WEIGHT = 4.0
 
 
 def _posterior(trials: float, reward: float) -> tuple[float, float]:

@@ -201,8 +201,10 @@ async def test_the_agent_learns_which_arm_pays(store: ActionStats, tenant: str) 
     exploited = [c for c in choices if not c.explored]
     assert all(c.arm == SMS_EVENING for c in exploited)
     best = next(c for c in exploited)
-    assert best.expected == pytest.approx((1 + 22.5) / (2 + 30))
-    assert best.reason.startswith("sms@evening: 0.73 expected reward over 30 contacts")
+    # The segment's own results, plus the tenant-wide prior (here the same contacts)
+    # weighing four contacts at its mean of 0.75.
+    assert best.expected == pytest.approx((1 + 22.5 + 4 * 0.75) / (2 + 30 + 4))
+    assert best.reason.startswith("sms@evening: 0.74 expected reward over 30 contacts")
     assert SEGMENT in best.reason
 
 
@@ -415,3 +417,38 @@ def test_next_window_start_is_the_next_instant_inside_the_window(
     # The earliest such instant: a minute before, it was not yet inside (or before now).
     before = start - timedelta(minutes=1)
     assert start == now or window_of(before.astimezone(ZoneInfo(zone)).hour) is not window
+
+
+async def test_a_new_segment_starts_from_what_works_for_the_tenant(
+    store: ActionStats, tenant: str
+) -> None:
+    """Empirical Bayes: a segment never seen leans on the other segments' results."""
+    agent = NextActionAgent(store)
+    env = ActivityEnvironment()
+    history = [
+        outcome(tenant, Arm(channel=channel, window=window), kind)
+        for channel in ALL
+        for window in TimeWindow
+        for kind in (
+            ["payment"] * 20
+            if (channel, window) == (SMS_EVENING.channel, SMS_EVENING.window)
+            else ["none"] * 20
+        )
+    ]
+    await env.run(agent.record, OutcomesToRecord(outcomes=history))
+    fresh = [
+        await env.run(
+            agent.choose,
+            ActionChoiceRequest(
+                tenant_id=tenant,
+                account_id="A-2",
+                segment="bal-3000-plus:es",
+                channels=ALL,
+                seed=f"A-2:{i}",
+                exploration=0.0,
+            ),
+        )
+        for i in range(100)
+    ]
+    # Without the prior each of the 12 arms would win about 1 in 12 draws.
+    assert sum(c.arm == SMS_EVENING for c in fresh) >= 40

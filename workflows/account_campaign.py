@@ -1083,6 +1083,8 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
         self._last_channel = channel
         self._describe(f"sending {channel} '{template}' ({step.id})", None)
         attempted_at = workflow.now()  # when the contact was made, not when it returned
+        # Watched from now: a debtor may pay while the agent is still on the line.
+        self._watch_contact(step.id, request.attempt_id, channel)
         handle = workflow.start_activity(
             agents.CONTACT_ACTIVITY[channel],
             request,
@@ -1112,6 +1114,7 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
         try:
             result: ContactResult = await handle
         except ActivityError as err:
+            self._unwatch(request.attempt_id)
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == agents.COMPLIANCE_BLOCKED:
                 return Decision.model_validate(cause.details[0])
@@ -1171,12 +1174,12 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
         )
         if result.outcome is ContactOutcome.BOUNCED:
             self._opt_out(channel, to)  # a hard bounce: never use that address again
-        if result.outcome is not ContactOutcome.FAILED:
+        if result.outcome is ContactOutcome.FAILED:
+            self._unwatch(request.attempt_id)
+        else:
             self._exchange("out", channel, f"{template} ({result.outcome.value})")
             if st.action is not None and st.action.step_id == step.id:
-                if st.action.arm.channel is channel:
-                    self._watch(request.attempt_id, st.action.arm)
-                st.action = None
+                st.action = None  # done: the next step gets its own choice
         if result.compose_disagreement:
             self._composer_disagrees(request.attempt_id, result.compose_fallback or "")
         return None if result.outcome is not ContactOutcome.FAILED else "failed"

@@ -6,8 +6,10 @@ this account may be reached on now (contact point, consent, no opt-out). The
 campaign then waits for that window and contacts through the compliance gate like
 any other touch: the gate still has the last word on every send.
 
-Learning: each adaptive contact is watched for ``ATTRIBUTION_DAYS`` playbook days;
-the best thing it led to (payment > promise > reply > nothing) becomes its reward.
+Learning: each contact of an adaptive campaign (those the agent chose, and the
+validation notice and fallbacks, under the window they happened in) is watched for
+``ATTRIBUTION_DAYS`` playbook days; the best thing it led to (payment > promise >
+reply > nothing) becomes its reward.
 Watched contacts whose time is up are recorded with the next choice (one activity
 does both) or at the end of the campaign, so learning costs one activity per
 adaptive touch plus one at the end.
@@ -19,6 +21,7 @@ validation notice's (12 CFR 1006.34), not something to experiment with.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -40,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         OutcomesToRecord,
         next_window_start,
         segment_of,
+        window_of,
     )
     from domain.playbook import Step
     from domain.policy import ContactPolicy
@@ -122,6 +126,27 @@ class NextBestAction(Exporting):
     def _window_start(self, arm: Arm) -> datetime:
         zone = self._state.account.timezones[0] if self._state.account.timezones else "UTC"
         return next_window_start(arm.window, workflow.now(), zone)
+
+    def _watch_contact(self, step_id: str, outcome_id: str, channel: Channel) -> None:
+        """Under the adaptive policy every contact teaches something, chosen or not (the
+        validation notice, a fallback): it counts for its channel at the local hour it
+        was made."""
+        st = self._state
+        chosen = st.action if st.action is not None and st.action.step_id == step_id else None
+        if self._inp.policy is not ContactPolicy.ADAPTIVE:
+            return
+        if chosen is not None and chosen.arm.channel is channel:
+            self._watch(outcome_id, chosen.arm)
+            return
+        zone = st.account.timezones[0] if st.account.timezones else "UTC"
+        window = window_of(workflow.now().astimezone(ZoneInfo(zone)).hour)
+        if window is not None:
+            self._watch(outcome_id, Arm(channel=channel, window=window))
+
+    def _unwatch(self, outcome_id: str) -> None:
+        """The contact did not happen after all (failed, refused at send time)."""
+        st = self._state
+        st.watched = [w for w in st.watched if w.outcome_id != outcome_id]
 
     def _watch(self, outcome_id: str, arm: Arm) -> None:
         st = self._state
