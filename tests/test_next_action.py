@@ -203,8 +203,8 @@ async def test_the_agent_learns_which_arm_pays(store: ActionStats, tenant: str) 
     best = next(c for c in exploited)
     # The segment's own results, plus the tenant-wide prior (here the same contacts)
     # weighing four contacts at its mean of 0.75.
-    assert best.expected == pytest.approx((1 + 22.5 + 4 * 0.75) / (2 + 30 + 4))
-    assert best.reason.startswith("sms@evening: 0.74 expected reward over 30 contacts")
+    assert best.expected == pytest.approx((1 + 22.5 + 4 * 0.75) / (1 + 3 + 30 + 4))
+    assert best.reason.startswith("sms@evening: 0.70 expected reward over 30 contacts")
     assert SEGMENT in best.reason
 
 
@@ -273,7 +273,7 @@ def test_without_data_every_allowed_arm_gets_a_chance() -> None:
     arms = {choose([], ALL, f"fresh-{i}", 0.0).arm for i in range(2000)}
     assert len(arms) == len(ALL) * len(TimeWindow)
     fresh = choose([], ALL, "fresh-0", 0.0)
-    assert fresh.expected == 0.5
+    assert fresh.expected == 0.25  # the prior of an arm nobody tried
     assert "over 0 contacts" in fresh.reason
 
 
