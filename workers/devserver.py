@@ -2,7 +2,7 @@
 
 Used by ``recoup dev`` (persistent SQLite file, fixed ports, web UI) and by
 ``recoup demo`` (throw-away file, free ports). The server's own settings, kept
-in ``temporal/dev-server.md``, are applied here as command-line flags.
+in ``temporal/README.md``, are applied here as command-line flags.
 """
 
 from __future__ import annotations
