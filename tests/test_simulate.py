@@ -21,6 +21,7 @@ from cli.simulate import simulate, simulation_start
 from domain.account import Account, EmailContact, PhoneContact
 from domain.channels import Channel
 from domain.compliance.model import PastContact
+from domain.policy import ContactPolicy
 from domain.replies import ReplyIntent, classify
 from simulators import population as pop
 from simulators.population import (
@@ -333,6 +334,21 @@ async def test_simulate_runs_the_real_campaigns_in_simulated_time() -> None:
     )
     check_summary(result, 30)
     assert result["population"] == "consumer-cards" and result["policy"] == "fixed"
+
+
+async def test_the_adaptive_policy_breaks_no_rule() -> None:
+    """The next-best-action agent picks hours and channels: the gate still holds."""
+    base = Settings(**codec_settings())
+    result = await simulate(
+        Population.load(CARDS),
+        playbook=load_playbook("standard", search_dir=base.playbook_dir),
+        policy=ContactPolicy.ADAPTIVE,
+        accounts=30,
+        seed=4,
+        base=base,
+    )
+    check_summary(result, 30)
+    assert result["policy"] == "adaptive"
 
 
 async def test_the_same_seed_gives_the_same_run() -> None:
