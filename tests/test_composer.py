@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.composer import SCHEMA_NAME, Composer
+from activities.research import SCHEMA_NAME as RESEARCH_SCHEMA
 from adapters import templates
 from adapters.llm import LlmClient
 from adapters.templates import TemplateRenderer, with_disclosures
@@ -555,7 +556,9 @@ async def test_a_campaign_sends_the_models_email(
     assert nudge.text.startswith(f"Dear {account.debtor_name},")
     assert "$250.00" in nudge.text and DEBT_COLLECTOR["en"] in nudge.text
     assert OPT_OUT[Channel.EMAIL]["en"] in nudge.text
-    assert [r.schema_name for r in sim.requests] == [SCHEMA_NAME]
+    # The research agent briefs first (its brief, by the model too); the composer writes from it.
+    assert [r.schema_name for r in sim.requests] == [RESEARCH_SCHEMA, SCHEMA_NAME]
+    assert "What we know (research agent):" in sim.requests[1].text("user")
 
     async def touches() -> list[dict[str, Any]]:
         return [
