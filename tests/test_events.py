@@ -296,13 +296,20 @@ async def test_handoffs_and_dead_letters_are_agent_messages_for_the_supervisor(
         validator(OURS[record.kind]).validate(record.body)
 
     # Every envelope is kept in the read model, for audit: both handoffs (the call to
-    # SMS, the email to its SMS fallback) and the request for guidance.
+    # SMS, the email to its SMS fallback), the request for guidance, and each account's
+    # research brief.
     log = EventLog(settings.sql_url)
     try:
-        stored = await until(lambda: len(found := _agent_messages(log, campaign)) == 3 and found)
+        stored = await until(lambda: len(found := _agent_messages(log, campaign)) == 5 and found)
     finally:
         log.dispose()
-    assert sorted(m.action for m in stored) == ["request_guidance", "task_handoff", "task_handoff"]
+    assert sorted(m.action for m in stored) == [
+        "context_brief",
+        "context_brief",
+        "request_guidance",
+        "task_handoff",
+        "task_handoff",
+    ]
     assert {m.id for m in stored} == {
         r.message_id for r in found if r.kind is RecordKind.AGENT_MESSAGE
     }
