@@ -22,9 +22,8 @@ from domain.playbook import Playbook, Step, StopCondition
 from domain.policy import ContactPolicy
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
-from tests.conftest import TENANT, make_account, make_settings
+from tests.conftest import TENANT, make_account, make_settings, serving
 from workers.campaigns import start_account_campaign
-from workers.run import workers
 
 PLAYBOOK = Playbook(
     name="two-touches",
@@ -73,23 +72,17 @@ async def test_the_adaptive_policy_contacts_by_what_has_paid_and_learns(
     stats.record(history)
     before = {s.arm: s.trials for s in stats.stats(TENANT.tenant_id, segment)}
     client = skipping_env.client
-    async with workers(client, settings) as built:
-        for w in built:
-            await w.__aenter__()
-        try:
-            handle = await start_account_campaign(
-                client,
-                settings,
-                tenant=TENANT,
-                campaign_id="adaptive",
-                playbook=PLAYBOOK,
-                account=account,
-            )
-            outcome = await handle.result()
-            snapshot = await handle.query(agents.QUERY_STATUS, result_type=CampaignSnapshot)
-        finally:
-            for w in built:
-                await w.__aexit__(None, None, None)
+    async with serving(client, settings):
+        handle = await start_account_campaign(
+            client,
+            settings,
+            tenant=TENANT,
+            campaign_id="adaptive",
+            playbook=PLAYBOOK,
+            account=account,
+        )
+        outcome = await handle.result()
+        snapshot = await handle.query(agents.QUERY_STATUS, result_type=CampaignSnapshot)
     assert outcome.status is CollectionStatus.EXHAUSTED
     notice, *adaptive = snapshot.attempts
     # The validation notice stays where the playbook put it.
@@ -119,32 +112,26 @@ async def test_a_payment_after_an_adaptive_contact_is_its_reward(
     account = make_account(timezones=[ZONE])
     segment = segment_of(account)
     client = skipping_env.client
-    async with workers(client, settings) as built:
-        for w in built:
-            await w.__aenter__()
-        try:
-            handle = await start_account_campaign(
-                client,
-                settings,
-                tenant=TENANT,
-                campaign_id="adaptive-paid",
-                playbook=PLAYBOOK,
-                account=account,
-            )
-            # Wait (in skipped time) until the adaptive touch went out, then pay.
-            while True:
-                snapshot = await handle.query(agents.QUERY_STATUS, result_type=CampaignSnapshot)
-                if len(snapshot.attempts) >= 2:
-                    break
-                await skipping_env.sleep(timedelta(hours=6))
-            await handle.signal(
-                agents.SIGNAL_PAYMENT,
-                PaymentReceived(payment_id="p-1", amount=account.amount_due, currency="USD"),
-            )
-            outcome = await handle.result()
-        finally:
-            for w in built:
-                await w.__aexit__(None, None, None)
+    async with serving(client, settings):
+        handle = await start_account_campaign(
+            client,
+            settings,
+            tenant=TENANT,
+            campaign_id="adaptive-paid",
+            playbook=PLAYBOOK,
+            account=account,
+        )
+        # Wait (in skipped time) until the adaptive touch went out, then pay.
+        while True:
+            snapshot = await handle.query(agents.QUERY_STATUS, result_type=CampaignSnapshot)
+            if len(snapshot.attempts) >= 2:
+                break
+            await skipping_env.sleep(timedelta(hours=6))
+        await handle.signal(
+            agents.SIGNAL_PAYMENT,
+            PaymentReceived(payment_id="p-1", amount=account.amount_due, currency="USD"),
+        )
+        outcome = await handle.result()
     assert outcome.status is CollectionStatus.PAID
     stats = ActionStats(settings.sql_url)
     learnt = stats.stats(TENANT.tenant_id, segment)
