@@ -1,0 +1,67 @@
+"""``bench/run``: every benchmark's JSON line is kept, and a failing one does not stop the rest."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from bench.suite import ROOT, last_json_line
+
+
+def run_suite(*args: str, results: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "bench" / "run"), *args, "--results-dir", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def records(results: Path) -> list[dict[str, object]]:
+    (path,) = results.glob("*.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_benchmark_result_is_appended_with_what_identifies_the_run(tmp_path: Path) -> None:
+    done = run_suite("--only", "compliance_gate", "--quick", results=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (record,) = records(tmp_path)
+    assert record["benchmark"] == "compliance_gate"
+    assert record["ok"] is True and record["exit_code"] == 0
+    assert record["command"] == "python -m bench.compliance_gate --seconds 1"
+    result = record["result"]
+    assert isinstance(result, dict)
+    assert result["decisions_per_s"] > 0
+    # A second run the same day appends to the same file.
+    assert run_suite("--only", "compliance_gate", "--quick", results=tmp_path).returncode == 0
+    assert len(records(tmp_path)) == 2
+
+
+def test_a_failing_benchmark_is_recorded_and_the_suite_goes_on_and_fails(tmp_path: Path) -> None:
+    # export runs before compliance_gate (the suite's order), and fails on its arguments.
+    done = run_suite(
+        "--only", "compliance_gate", "export", "--quick",
+        "--args", "export=--messages nope",
+        results=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1
+    failed, second = records(tmp_path)
+    assert failed["benchmark"] == "export"
+    assert failed["ok"] is False and failed["exit_code"] == 2
+    assert failed["error"] == "exited with status 2" and failed["result"] is None
+    assert second["benchmark"] == "compliance_gate" and second["ok"] is True
+    assert "no: exited with status 2" in done.stderr  # the summary table names the failure
+
+
+def test_unknown_benchmark_names_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    done = run_suite("--args", "nope=--x 1", results=tmp_path)
+    assert done.returncode == 2
+    assert "NAME one of engine" in done.stderr
+    assert not list(tmp_path.glob("*.jsonl"))
+
+
+def test_the_result_is_the_last_json_object_printed() -> None:
+    out = 'warming up\n{"a": 1}\nnot json {\n{"b": 2}\n[1, 2]\n'
+    assert last_json_line(out) == {"b": 2}
+    assert last_json_line("no result\n") is None
