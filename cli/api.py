@@ -40,8 +40,8 @@ def api(
         setup_tracing(settings)
         try:
             client = await connect(settings)
-        except RuntimeError as exc:
-            fail(f"cannot reach Temporal at {settings.temporal_address}: {exc}")
+        except RuntimeError as exc:  # TemporalConnectError names the address and TLS mode
+            fail(str(exc))
         if openapi:
             print(json.dumps(create_app(settings, client).openapi(), indent=2))
             return

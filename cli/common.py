@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -37,7 +37,16 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings from RECOUP_* variables and .env; a bad value exits 2 naming it."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # Each error names the variable and the problem, never the value (it may be a key).
+        problems = "; ".join(
+            f"RECOUP_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        fail(f"configuration: {problems}", EXIT_INPUT)
 
 
 def tenant_for(tenant_id: str, settings: Settings) -> Tenant:
@@ -54,10 +63,7 @@ async def with_client(settings: Settings, action: Callable[[Client], Awaitable[T
     except KeyRingError as exc:
         fail(f"payload encryption keys: {exc}")
     except RuntimeError as exc:
-        fail(
-            f"cannot reach Temporal at {settings.temporal_address} ({exc}); "
-            "is `recoup dev` running, or RECOUP_TEMPORAL_ADDRESS set?"
-        )
+        fail(f"{exc}; is `recoup dev` running, or RECOUP_TEMPORAL_ADDRESS set?")
     try:
         return await action(client)
     except RPCError as exc:

@@ -31,7 +31,7 @@ from adapters.portfolio_file import parse_portfolio
 from adapters.report import campaign_report
 from cli.common import console, fail, load_settings, money, run
 from cli.report import print_report
-from cli.stack import PortInUse, embedded_stack, stop_event
+from cli.stack import PLAINTEXT_TEMPORAL, PortInUse, embedded_stack, stop_event
 from domain import agents
 from domain.account import Account, Tenant
 from domain.campaign import CollectionStatus, InboundReply, PaymentReceived, account_workflow_id
@@ -182,6 +182,7 @@ def demo(
         work = Path(tmp)
         settings = base.model_copy(
             update={
+                **PLAINTEXT_TEMPORAL,
                 "temporal_address": f"127.0.0.1:{free_port()}",
                 "temporal_ui_port": free_port(),
                 "data_dir": work,

@@ -13,7 +13,7 @@ from rich.panel import Panel
 from adapters.tenants import TenantStore
 from api.server import running_apis
 from cli.common import console, fail, load_settings, run
-from cli.stack import PortInUse, embedded_stack, ensure_free, stop_event
+from cli.stack import PLAINTEXT_TEMPORAL, PortInUse, embedded_stack, ensure_free, stop_event
 from domain.account import Tenant
 from workers.client import connect
 from workers.devserver import DevServerError
@@ -55,6 +55,7 @@ def dev(
     ui_origins = [f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"]
     settings = base.model_copy(
         update={
+            **PLAINTEXT_TEMPORAL,
             "temporal_address": f"127.0.0.1:{port}",
             "temporal_ui_port": ui_port,
             "data_dir": data_dir,
@@ -167,8 +168,8 @@ def worker(
     async def main() -> None:
         try:
             client = await connect(settings, runtime_for(settings.metrics_bind))
-        except RuntimeError as exc:
-            fail(f"cannot reach Temporal at {settings.temporal_address}: {exc}")
+        except RuntimeError as exc:  # TemporalConnectError names the address and TLS mode
+            fail(str(exc))
         if settings.metrics_bind:
             console.print(f"metrics at http://{settings.metrics_bind}/metrics")
         names = ", ".join(settings.queues.model_dump()[r.value] for r in roles)

@@ -57,6 +57,18 @@ class Stack:
     workers: list[Worker]
 
 
+# The embedded dev server speaks plaintext: a secured cluster's settings in the
+# environment (RECOUP_TEMPORAL_TLS*, RECOUP_TEMPORAL_API_KEY) do not apply to it.
+PLAINTEXT_TEMPORAL: dict[str, object] = {
+    "temporal_tls": False,
+    "temporal_tls_ca": None,
+    "temporal_tls_cert": None,
+    "temporal_tls_key": None,
+    "temporal_tls_server_name": None,
+    "temporal_api_key": None,
+}
+
+
 @asynccontextmanager
 async def embedded_stack(
     settings: Settings,

@@ -79,11 +79,12 @@ def setup(
     settings = load_settings()
     connection = Connection(
         address=address or settings.temporal_address,
-        tls=tls,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        tls_ca=tls_ca,
-        tls_server_name=tls_server_name,
+        # Unset options fall back to the settings every worker connects with.
+        tls=tls or settings.temporal_tls,
+        tls_cert=tls_cert or settings.temporal_tls_cert,
+        tls_key=tls_key or settings.temporal_tls_key,
+        tls_ca=tls_ca or settings.temporal_tls_ca,
+        tls_server_name=tls_server_name or settings.temporal_tls_server_name,
         api_key=api_key or None,
     )
     target = namespace or settings.temporal_namespace

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.audit_log import AuditLog
@@ -64,6 +64,29 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     task_queue_suffix: str = Field(
         default="", description="Appended to every task queue name (isolated deployments)."
+    )
+    # A secured cluster (workers.client.connect): TLS with the system's roots or the
+    # server's CA, mTLS with a client certificate (cert and key together), or Temporal
+    # Cloud's API key, which is sent as "Authorization: Bearer" and implies TLS.
+    temporal_tls: bool = Field(
+        default=False, description="TLS to the frontend (implied by any other TLS setting)."
+    )
+    temporal_tls_ca: FilePath | None = Field(
+        default=None, description="CA certificate (PEM) of the server; default: system roots."
+    )
+    temporal_tls_cert: FilePath | None = Field(
+        default=None, description="Client certificate (PEM) for mTLS; with temporal_tls_key."
+    )
+    temporal_tls_key: FilePath | None = Field(
+        default=None,
+        validate_default=True,  # checked against temporal_tls_cert even when unset
+        description="Client private key (PEM) for mTLS; with temporal_tls_cert.",
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="Server name to present (SNI) and verify, if not the host."
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, description="Temporal Cloud API key (Authorization: Bearer); implies TLS."
     )
 
     # Who the debtor hears from (until tenants carry their own profile)
@@ -220,6 +243,40 @@ class Settings(BaseSettings):
     # (e.g. http://127.0.0.1:4318); without one, trace ids still flow into events.
     otlp_endpoint: str | None = None
     service_name: str = "recoup"
+
+    @field_validator("temporal_tls_key")
+    @classmethod
+    def _client_cert_and_key_together(cls, key: Path | None, info: ValidationInfo) -> Path | None:
+        # One without the other is a half-configured mTLS: say which half is missing now,
+        # not as a handshake failure on the first connection. A validator of this field
+        # (not of the model), so the error shows this path, never the other settings'
+        # secrets as its input.
+        cert = info.data.get("temporal_tls_cert")
+        if cert is not None and key is None:
+            raise ValueError(
+                "temporal_tls_cert is set but temporal_tls_key is not "
+                "(RECOUP_TEMPORAL_TLS_KEY): mTLS needs the client certificate and its key"
+            )
+        if key is not None and cert is None and "temporal_tls_cert" not in info.data:
+            return key  # the certificate failed its own validation, reported there
+        if key is not None and cert is None:
+            raise ValueError(
+                "temporal_tls_key is set but temporal_tls_cert is not "
+                "(RECOUP_TEMPORAL_TLS_CERT): mTLS needs the client certificate and its key"
+            )
+        return key
+
+    @property
+    def temporal_tls_enabled(self) -> bool:
+        """Whether connections to Temporal use TLS: asked for, or implied by a TLS file,
+        a server name or an API key."""
+        return bool(
+            self.temporal_tls
+            or self.temporal_tls_ca
+            or self.temporal_tls_cert
+            or self.temporal_tls_server_name
+            or self.temporal_api_key
+        )
 
     @cached_property
     def queues(self) -> TaskQueues:
