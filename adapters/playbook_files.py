@@ -22,7 +22,7 @@ from adapters.errors import AdapterError
 from domain.errors import FieldProblem, dotted, problems
 from domain.playbook import Playbook, Step
 
-_EXTENSIONS = (".yaml", ".yml", ".json")
+EXTENSIONS = (".yaml", ".yml", ".json")
 SCHEMA_ID = "urn:recoup:schema:playbook"
 
 
@@ -42,7 +42,7 @@ def load_playbook(ref: str, *, search_dir: Path) -> Playbook:
     """The playbook named ``ref`` in ``search_dir``, or in the file at path ``ref``."""
     if _is_path(ref):
         return _load_file(Path(ref))
-    for extension in _EXTENSIONS:
+    for extension in EXTENSIONS:
         candidate = search_dir / f"{ref}{extension}"
         if candidate.is_file():
             playbook = _load_file(candidate)
@@ -72,7 +72,7 @@ def list_playbooks(search_dir: Path) -> list[str]:
         {
             path.stem
             for path in search_dir.iterdir()
-            if path.suffix.lower() in _EXTENSIONS and path.is_file()
+            if path.suffix.lower() in EXTENSIONS and path.is_file()
         }
     )
 
@@ -98,12 +98,12 @@ def playbook_json_schema() -> str:
 
 def _is_path(ref: str) -> bool:
     # Playbook names cannot contain dots or slashes, so anything with them is a path.
-    return "/" in ref or "\\" in ref or Path(ref).suffix.lower() in _EXTENSIONS
+    return "/" in ref or "\\" in ref or Path(ref).suffix.lower() in EXTENSIONS
 
 
 def _load_file(path: Path) -> Playbook:
     where = str(path)
-    if path.suffix.lower() not in _EXTENSIONS:
+    if path.suffix.lower() not in EXTENSIONS:
         raise PlaybookError(f"{where}: unsupported file type; use .yaml, .yml or .json")
     try:
         text = path.read_text(encoding="utf-8")

@@ -212,6 +212,7 @@ Signal = Callable[[str], Awaitable[m.Accepted]]
 class _Receiver:
     def __init__(self, service: RecoupService) -> None:
         self.service = service
+        self._tenants: dict[str, Tenant] = {}
 
     # --- Twilio --------------------------------------------------------------
 
@@ -452,11 +453,17 @@ class _Receiver:
         return self.service.settings.api_url + request.url.path + (f"?{query}" if query else "")
 
     async def _tenant(self, tenant_id: str) -> Tenant:
-        tenant = await asyncio.to_thread(self.service.tenants.get_tenant, tenant_id)
+        # Tenants are never deleted or renamed (adapters.tenants has no such operation),
+        # so a tenant found once is remembered: a webhook saves a database read and a
+        # thread hop. Unknown ids are not remembered: a tenant created later is found.
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None:
+            tenant = await asyncio.to_thread(self.service.tenants.get_tenant, tenant_id)
         if tenant is None:
             raise _Rejection(
                 404, "Not found", f"no tenant {tenant_id!r}", "unknown_tenant", field="tenant_id"
             )
+        self._tenants[tenant_id] = tenant
         return tenant
 
     async def _accounts(self, tenant: Tenant, address: str) -> list[str]:

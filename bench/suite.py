@@ -46,7 +46,8 @@ class Benchmark:
 # In the order of the issue: the engine and its floor first, the broker-free parts last.
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("engine", "standard campaign vs bare-workflow floor; actions per account"),
-    Benchmark("latency", "trigger, payment and reply latencies vs raw Temporal round trips"),
+    Benchmark("latency", "trigger, payment and reply latencies vs raw Temporal round trips", (),
+              ("--samples", "10")),
     Benchmark("scale", "a portfolio from a CSV file: launch rate, RSS, window, histories"),
     Benchmark("export", "messages/s through each broker sink vs the raw client", (),
               ("--messages", "2000", "--rounds", "2")),

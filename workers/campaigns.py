@@ -16,6 +16,7 @@ from opentelemetry import trace
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 
+from adapters.inbound import InboundStore
 from adapters.portfolio_store import PortfolioStore
 from domain import agents
 from domain.account import Account, Tenant
@@ -39,14 +40,23 @@ from workflows.portfolio import campaign_summary
 _tracer = trace.get_tracer("recoup.campaigns")
 
 
-async def index_contacts(settings: Settings, tenant_id: str, accounts: Sequence[Account]) -> None:
+async def index_contacts(
+    settings: Settings,
+    tenant_id: str,
+    accounts: Sequence[Account],
+    store: InboundStore | None = None,
+) -> None:
     """Remember whose numbers and addresses these are, so provider webhooks (an inbound
-    SMS, an email bounce) find the account. Only HMACs of the addresses are stored."""
+    SMS, an email bounce) find the account. Only HMACs of the addresses are stored.
+
+    A long-lived process passes its ``store``; without one, a store (and its database
+    engine) is made for this call and disposed of.
+    """
 
     def index() -> None:
-        store = settings.inbound_store()
+        own = store or settings.inbound_store()
         try:
-            store.index(
+            own.index(
                 tenant_id,
                 (
                     (a.account_id, [e.address for e in a.emails] + [p.number for p in a.phones])
@@ -54,7 +64,8 @@ async def index_contacts(settings: Settings, tenant_id: str, accounts: Sequence[
                 ),
             )
         finally:
-            store.dispose()
+            if store is None:
+                own.dispose()
 
     await asyncio.to_thread(index)
 
@@ -165,9 +176,13 @@ async def start_account_campaign(
     account: Account,
     seconds_per_day: float = 86_400,
     trace_id: str | None = None,
+    inbound: InboundStore | None = None,
 ) -> WorkflowHandle[object, AccountOutcome]:
-    """Start one account's campaign, or return the one already running for it."""
-    await index_contacts(settings, tenant.tenant_id, [account])
+    """Start one account's campaign, or return the one already running for it.
+
+    ``inbound``: the caller's address index (the API keeps one open); default: a new one.
+    """
+    await index_contacts(settings, tenant.tenant_id, [account], inbound)
     with _tracer.start_as_current_span("start account campaign"):
         trace_id = trace_id or current_trace_id()
         return await _start_account(
