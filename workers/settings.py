@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # Workers
     max_concurrent_activities: int = 200
     max_concurrent_workflow_tasks: int = 100
+    # strict: the SDK's sandbox guards workflow code; passthrough: faster, unguarded
+    # (workers.run.workflow_runner says what each costs).
+    workflow_sandbox: Literal["strict", "passthrough"] = "strict"
 
     # Resilience: retry schedules (seed defaults; JSON in the environment, e.g.
     # RECOUP_RETRY='{"sms": {"max_attempts": 4, "backoff": "linear", "initial_seconds": 5}}'),
