@@ -2,8 +2,10 @@
 
 Counted from the workflow histories with Temporal's published rules
 (https://docs.temporal.io/cloud/actions; the counting is ``workers.cost``), next to the
-floor: the same work without retries, continue-as-new restarts and search-attribute
-upserts. Queries, heartbeats and rejected updates leave no history and are not counted.
+overhead: the part of them the same work would not need (retries, continue-as-new
+restarts, search-attribute upserts). Queries, heartbeats and rejected updates leave no
+history and are not counted. What a campaign costs against a bare workflow doing the
+same activities, timers and signals is measured by ``bench.engine``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def cost(
     """Billable Temporal Actions of an account's campaign, or of a whole campaign.
 
     Counted from the histories of every run (continue-as-new included) and of child
-    workflows, by category, next to the floor for the same work.
+    workflows, by category, next to the overhead: retries, continue-as-new restarts and
+    search-attribute upserts, which the same work would not need.
     """
     if (account_id is None) == (campaign is None):
         fail("give an ACCOUNT_ID or --campaign CAMPAIGN_ID (one of them)", EXIT_INPUT)
@@ -88,7 +91,7 @@ def print_account(r: CostReport) -> None:
     runs = len({x.run_id for x in r.runs if x.workflow_id == r.workflow_id})
     children = len({x.workflow_id for x in r.runs if x.workflow_id != r.workflow_id})
     title = f"account {r.account_id} · {runs} run(s), {children} child workflow(s)"
-    console.print(_breakdown(title, [("counted", r.actions), ("floor", r.floor)]))
+    console.print(_breakdown(title, [("counted", r.actions), ("overhead", r.overhead)]))
     if r.started_by:
         console.print(f"started by {r.started_by}: its 2 start actions are included")
 
@@ -100,7 +103,7 @@ def print_campaign(r: CampaignCostReport) -> None:
             title,
             [
                 ("counted", r.actions),
-                ("floor", r.floor),
+                ("overhead", r.overhead),
                 ("portfolio", r.portfolio_actions),
             ],
         )
@@ -110,6 +113,6 @@ def print_campaign(r: CampaignCostReport) -> None:
     spread.add_column("mean", justify="right")
     spread.add_column("min", justify="right")
     spread.add_column("max", justify="right")
-    for name, s in [("counted", r.per_account), ("floor", r.per_account_floor)]:
+    for name, s in [("counted", r.per_account), ("overhead", r.per_account_overhead)]:
         spread.add_row(name, f"{s.mean:.1f}", str(s.min), str(s.max))
     console.print(spread)

@@ -34,9 +34,12 @@ sent), activity heartbeats that reached the server, rejected updates (a validato
 leaves no event), workflow resets, the extra Actions of local-activity workflow-task
 heartbeats, exports and schedules. The real bill can only be higher.
 
-The *floor* beside each count is the same work with Temporal's overhead taken out: no
-activity retries, no continue-as-new restarts, no search-attribute upserts or options
-updates. It is what the campaign's business steps cost at the least.
+The *overhead* beside each count is the part of it that the same business steps would
+not need: activity retries, continue-as-new restarts, search-attribute upserts and
+options updates (``actions - overhead`` is what the steps themselves cost). It is not the
+bare-Temporal floor of ``bench.engine``: that one is measured, from a bare workflow with
+the same activities, timers and signals as a real campaign and nothing else
+(``bench.floor``), and costed with ``count_history`` too.
 
 The counting is here and not in ``domain/`` because it reads temporalio's history protos,
 and ``domain/`` stays free of Temporal imports.
@@ -102,22 +105,22 @@ def total_of(counts: Iterable[ActionCounts]) -> ActionCounts:
 
 
 class HistoryCost(BaseModel):
-    """One history's Actions, and the floor for the same work."""
+    """One history's Actions, and the part of them the same work would not need."""
 
     actions: ActionCounts
-    floor: ActionCounts
+    overhead: ActionCounts
 
 
 def count_history(events: Sequence[HistoryEvent], *, queries: int = 0) -> HistoryCost:
     """The billable Actions in one run's history (rules in the module docstring)."""
     counts: dict[str, int] = dict.fromkeys(ActionCounts.model_fields, 0)
-    floor: dict[str, int] = dict.fromkeys(ActionCounts.model_fields, 0)
+    overhead: dict[str, int] = dict.fromkeys(ActionCounts.model_fields, 0)
     marker_tasks: set[int] = set()
 
-    def add(category: str, n: int = 1, *, in_floor: bool = True) -> None:
+    def add(category: str, n: int = 1, *, needed: bool = True) -> None:
         counts[category] += n
-        if in_floor:
-            floor[category] += n
+        if not needed:
+            overhead[category] += n
 
     for e in events:
         t = e.event_type
@@ -125,7 +128,7 @@ def count_history(events: Sequence[HistoryEvent], *, queries: int = 0) -> Histor
             a = e.workflow_execution_started_event_attributes
             if a.continued_execution_run_id:
                 # Continue-as-new, retry or cron: a new start, but not one the work needs.
-                add("workflow_starts", in_floor=False)
+                add("workflow_starts", needed=False)
             elif not a.HasField("parent_workflow_execution"):
                 add("workflow_starts")
             # else: a child's first run, paid for by the parent's initiated event.
@@ -135,7 +138,7 @@ def count_history(events: Sequence[HistoryEvent], *, queries: int = 0) -> Histor
             add("activities")
         elif t == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             retries = max(0, e.activity_task_started_event_attributes.attempt - 1)
-            add("activity_retries", retries, in_floor=False)
+            add("activity_retries", retries, needed=False)
         elif t == EventType.EVENT_TYPE_MARKER_RECORDED:
             marker_tasks.add(e.marker_recorded_event_attributes.workflow_task_completed_event_id)
         elif t == EventType.EVENT_TYPE_TIMER_STARTED:
@@ -152,9 +155,9 @@ def count_history(events: Sequence[HistoryEvent], *, queries: int = 0) -> Histor
         elif t == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             fields = e.upsert_workflow_search_attributes_event_attributes.search_attributes
             if set(fields.indexed_fields) - {_CHANGE_VERSION}:
-                add("search_attribute_upserts", in_floor=False)
+                add("search_attribute_upserts", needed=False)
         elif t == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED:
-            add("options_updates", in_floor=False)
+            add("options_updates", needed=False)
         elif t in (
             EventType.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
             EventType.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
@@ -162,7 +165,7 @@ def count_history(events: Sequence[HistoryEvent], *, queries: int = 0) -> Histor
             add("nexus_operations")
     add("local_activities", len(marker_tasks))
     add("queries", queries)
-    return HistoryCost(actions=ActionCounts(**counts), floor=ActionCounts(**floor))
+    return HistoryCost(actions=ActionCounts(**counts), overhead=ActionCounts(**overhead))
 
 
 # --- fetching ------------------------------------------------------------------------
@@ -177,7 +180,7 @@ class RunCost(BaseModel):
     run_id: str
     workflow_type: str
     actions: ActionCounts
-    floor: ActionCounts
+    overhead: ActionCounts
 
 
 class CostReport(BaseModel):
@@ -192,7 +195,7 @@ class CostReport(BaseModel):
     started_by: str | None = None
     parent_start_actions: int = 0
     actions: ActionCounts
-    floor: ActionCounts
+    overhead: ActionCounts
 
 
 class Spread(BaseModel):
@@ -209,12 +212,12 @@ class CampaignCostReport(BaseModel):
     portfolio_runs: list[RunCost]
     # The portfolio's Actions without the child starts already charged to its accounts.
     portfolio_actions: ActionCounts
-    portfolio_floor: ActionCounts
+    portfolio_overhead: ActionCounts
     accounts: list[CostReport]
     per_account: Spread
-    per_account_floor: Spread
+    per_account_overhead: Spread
     actions: ActionCounts
-    floor: ActionCounts
+    overhead: ActionCounts
 
 
 class _Run(BaseModel):
@@ -271,7 +274,7 @@ async def _fetch_run(client: Client, workflow_id: str, run_id: str) -> _Run:
             run_id=run_id,
             workflow_type=workflow_type,
             actions=cost.actions,
-            floor=cost.floor,
+            overhead=cost.overhead,
         ),
         parent=parent,
         linked=linked,
@@ -345,7 +348,7 @@ def _account_report(
         started_by=min(parents) if parents else None,
         parent_start_actions=parent_starts,
         actions=total_of(r.cost.actions for r in runs) + extra,
-        floor=total_of(r.cost.floor for r in runs) + extra,
+        overhead=total_of(r.cost.overhead for r in runs),
     )
 
 
@@ -413,16 +416,17 @@ async def campaign_cost(client: Client, tenant_id: str, campaign_id: str) -> Cam
     # Child starts the accounts already carry come out of the portfolio's share.
     moved = sum(a.parent_start_actions for a in accounts if a.started_by == portfolio_id)
     p_actions = _without_child_starts(total_of(r.cost.actions for r in portfolio_runs), moved)
-    p_floor = _without_child_starts(total_of(r.cost.floor for r in portfolio_runs), moved)
+    # Child starts are never overhead, so the portfolio's overhead needs no such correction.
+    p_overhead = total_of(r.cost.overhead for r in portfolio_runs)
     return CampaignCostReport(
         tenant_id=tenant_id,
         campaign_id=campaign_id,
         portfolio_runs=[r.cost for r in portfolio_runs],
         portfolio_actions=p_actions,
-        portfolio_floor=p_floor,
+        portfolio_overhead=p_overhead,
         accounts=accounts,
         per_account=_spread([a.actions.total for a in accounts]),
-        per_account_floor=_spread([a.floor.total for a in accounts]),
+        per_account_overhead=_spread([a.overhead.total for a in accounts]),
         actions=p_actions + total_of(a.actions for a in accounts),
-        floor=p_floor + total_of(a.floor for a in accounts),
+        overhead=p_overhead + total_of(a.overhead for a in accounts),
     )
