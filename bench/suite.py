@@ -45,7 +45,8 @@ class Benchmark:
 
 # In the order of the issue: the engine and its floor first, the broker-free parts last.
 BENCHMARKS: tuple[Benchmark, ...] = (
-    Benchmark("engine", "standard campaign vs bare-workflow floor; actions per account"),
+    Benchmark("engine", "standard campaign vs bare-workflow floor; actions per account", (),
+              ("--accounts", "40", "--rounds", "1")),
     Benchmark("latency", "trigger, payment and reply latencies vs raw Temporal round trips", (),
               ("--samples", "10")),
     Benchmark("scale", "a portfolio from a CSV file: launch rate, RSS, window, histories"),
