@@ -1,0 +1,625 @@
+"""Scale: a large portfolio launched from a CSV file, against the bare start rate.
+
+Run: ``.venv/bin/python -m bench.scale [--accounts 1500] [--window 200] [--day-seconds 1]
+[--baseline 1000] [--sqlite] [--launch-only --budget 900]``
+
+The operator's path, end to end: an ``--accounts``-row CSV file is written to a temp
+directory and launched with ``recoup campaign launch FILE`` in a child process (parse
+and validate the file, stage the accounts in SQL, index the contacts, start the
+``Portfolio`` workflow), served by ``recoup worker`` in another child process. The
+playbook is one email on day 0 (the validation notice) and a one-day close, with days
+of ``--day-seconds``, so every account finishes EXHAUSTED a day after its email.
+
+This module starts what it needs: a dev server (its own SQLite file with the WAL
+pragmas, fast timers, a free port), the SMTP simulator, and the read model in a fresh
+PostgreSQL database on 127.0.0.1:5432 (dropped afterwards; ``--sqlite`` keeps it in
+the temp directory). The baselines, in the same run and on the same server, run by an
+in-process worker: the bare start rate, ``--baseline`` trivial workflows started by
+``client.start_workflow`` with ``--window`` starts in flight (the portfolio's
+concurrency); and the bare fan-out, as many trivial children started by one trivial
+parent, ``--window`` at most running (``bare.fan_out_*``): Temporal's own cost of
+starting children one parent records, which the Portfolio cannot beat.
+
+Prints one JSON line: ``launch_accounts_per_s`` (accounts started per second, from the
+launch command to the last start) against ``bare_starts_per_s``, their ratio (with a
+bounded window the launch rate is the completion rate once the window is full: it is
+reported as measured); ``window_fill_starts_per_s``, the rate of the first ``--window``
+starts (no start waits for a completion yet), against both baselines;
+``launch_command_s`` (parse + stage + start) and ``all_started_s``; peak RSS (VmHWM)
+of the worker (goal < 1 GiB), of the launch command and of the server;
+``max_active_observed`` (progress query, sampled) and ``max_pending_from_history``
+(replayed from every run's history) against the window, the largest history among the
+portfolio's runs and a sample of account workflows against Temporal's limits, and
+``end_to_end_accounts_per_s`` with the extrapolation of the measured rate to 100,000
+accounts. ``--launch-only`` stops after ``--budget`` seconds if the portfolio is not done
+(the figures then cover the accounts started by then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from bench.common import machine
+from bench.engine import ChildWorker, cpu_seconds
+from domain import agents
+from domain.campaign import account_workflow_id, portfolio_workflow_id
+from domain.portfolio import PortfolioInput, PortfolioStatus
+from simulators.smtp import SmtpSimulator
+from simulators.zones import most_awake
+from workers.client import connect
+from workers.devserver import free_port, start_dev_server
+from workers.settings import REPO_ROOT, Settings
+
+TENANT = "scale"
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Temporal's hard limits on one history, and where it starts warning.
+EVENT_LIMIT, EVENT_WARN = 51_200, 10_240
+BYTES_LIMIT, BYTES_WARN = 50 * 1024 * 1024, 10 * 1024 * 1024
+# The portfolio's progress is sampled this often (a query each time).
+SAMPLE_SECONDS = 0.25
+ACCOUNT_HISTORY_SAMPLE = 20
+# The one-email playbook every account runs (the first touch is the validation notice).
+PLAYBOOK_YAML = """\
+name: scale
+version: 1
+description: One validation notice by email, then a one-day close.
+steps:
+  - id: first-notice
+    day: 0
+    channel: email
+    template: first_notice
+closing_days: 1
+"""
+
+
+def log(message: str) -> None:
+    print(f"[scale] {message}", file=sys.stderr, flush=True)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM (peak resident set) of a live process, in MiB; 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def write_csv(path: Path, count: int, tag: str, zone: str) -> list[str]:
+    """A portfolio file of ``count`` valid rows; returns the account ids in file order."""
+    ids = [f"{tag}-{i:06d}" for i in range(count)]
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "account_id",
+                "name",
+                "email",
+                "amount_due",
+                "currency",
+                "due_date",
+                "timezone",
+                "state",
+            ]
+        )
+        for i, account_id in enumerate(ids):
+            writer.writerow(
+                [
+                    account_id,
+                    f"Scale Debtor {i}",
+                    f"debtor.{i:06d}.{tag}@example.com",
+                    f"{100 + i % 900}.{i % 100:02d}",
+                    "USD",
+                    "2026-06-01",
+                    zone,
+                    "NY",
+                ]
+            )
+    return ids
+
+
+@workflow.defn(name="ScaleBare", sandboxed=False)
+class BareWorkflow:
+    """The least a start can cost: one workflow task, no activity."""
+
+    @workflow.run
+    async def run(self) -> None:
+        return None
+
+
+@workflow.defn(name="ScaleBareFanOut", sandboxed=False)
+class BareFanOut:
+    """A parent starting ``count`` trivial children, ``window`` at most running: the
+    portfolio's fan-out with nothing of Recoup in it."""
+
+    def __init__(self) -> None:
+        self._running = 0
+
+    @workflow.run
+    async def run(self, plan: list[int]) -> None:
+        count, window = plan
+        children = []
+        for i in range(count):
+            await workflow.wait_condition(lambda: self._running < window)
+            self._running += 1
+            children.append(asyncio.create_task(self._child(i)))
+        await asyncio.gather(*children)
+
+    async def _child(self, i: int) -> None:
+        handle = await workflow.start_child_workflow(
+            BareWorkflow.run, id=f"{workflow.info().workflow_id}/{i}"
+        )
+        await handle
+        self._running -= 1
+
+
+def nth_child_started_s(events: Sequence[Any], n: int) -> float | None:
+    """Seconds from the run's start to its ``n``-th ChildWorkflowExecutionStarted."""
+    seen = 0
+    for event in events:
+        if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+            seen += 1
+            if seen == n:
+                delta = event.event_time.ToDatetime() - events[0].event_time.ToDatetime()
+                return float(delta.total_seconds())
+    return None
+
+
+async def bare_start_rate(client: Client, count: int, concurrency: int) -> dict[str, object]:
+    """Two floors of the launch on this server, ``concurrency`` starts at a time.
+
+    ``per_s``: ``count`` trivial workflows started by ``client.start_workflow``;
+    ``fan_out``: the same number started as children of one trivial parent (what the
+    Portfolio does, minus Recoup), from its history: all started, and the first window.
+    """
+    queue = f"scale-bare-{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:8]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await client.start_workflow(BareWorkflow.run, id=f"bare/{tag}/{i}", task_queue=queue)
+
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[BareWorkflow, BareFanOut],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        began = time.monotonic()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        elapsed = time.monotonic() - began
+        parent = await client.start_workflow(
+            BareFanOut.run, [count, concurrency], id=f"bare-fan-out/{tag}", task_queue=queue
+        )
+        await parent.result()
+    events = list((await parent.fetch_history()).events)
+    all_s = nth_child_started_s(events, count) or 0.0
+    fill_s = nth_child_started_s(events, min(concurrency, count)) or 0.0
+    return {
+        "starts": count,
+        "elapsed_s": round(elapsed, 2),
+        "per_s": round(count / elapsed, 1),
+        "fan_out_all_started_s": round(all_s, 2),
+        "fan_out_starts_per_s": round(count / all_s, 1) if all_s else None,
+        "fan_out_window_fill_s": round(fill_s, 2),
+        "fan_out_window_fill_per_s": round(min(concurrency, count) / fill_s, 1) if fill_s else None,
+    }
+
+
+@dataclass
+class Samples:
+    """What the sampler saw while the portfolio ran."""
+
+    max_active: int = 0
+    all_started_at: float | None = None
+    last: PortfolioStatus | None = None
+    query_errors: int = 0
+    worker_rss: list[tuple[float, float]] = field(default_factory=list)
+
+
+async def sample(
+    client: Client, workflow_id: str, began: float, worker_pid: int, samples: Samples
+) -> None:
+    """Query the portfolio's progress until cancelled; note peaks and the all-started moment."""
+    handle = client.get_workflow_handle(workflow_id)
+    next_rss = 0.0
+    while True:
+        try:
+            status: PortfolioStatus = await handle.query(
+                agents.QUERY_PROGRESS, result_type=PortfolioStatus
+            )
+        except Exception:
+            # Not started yet, or between two runs of a continue-as-new.
+            samples.query_errors += 1
+        else:
+            samples.last = status
+            samples.max_active = max(samples.max_active, status.active)
+            if (
+                samples.all_started_at is None
+                and status.total
+                and (status.started + status.attached >= status.total)
+            ):
+                samples.all_started_at = time.monotonic() - began
+        now = time.monotonic() - began
+        if now >= next_rss:
+            samples.worker_rss.append((round(now, 1), round(peak_rss_mib(worker_pid), 1)))
+            next_rss = now + 10
+        await asyncio.sleep(SAMPLE_SECONDS)
+
+
+def history_size(events: Sequence[Any]) -> int:
+    return sum(e.ByteSize() for e in events)
+
+
+async def portfolio_histories(client: Client, workflow_id: str, window: int) -> dict[str, Any]:
+    """Every run of the portfolio: sizes, the most children ever pending at once, and how
+    long the first run took to fill its window (``window`` children started)."""
+    run_ids = [w.run_id async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    runs: list[dict[str, Any]] = []
+    fill_s: float | None = None
+    for run_id in run_ids:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        events = list(history.events)
+        started = events[0].workflow_execution_started_event_attributes
+        [inp] = await client.data_converter.decode(started.input.payloads, [PortfolioInput])
+        assert isinstance(inp, PortfolioInput)
+        # Pending children replayed: carried over, +1 per start, -1 per finished signal.
+        pending = peak = len(inp.pending)
+        if inp.offset == 0:
+            fill_s = nth_child_started_s(events, min(window, inp.total_accounts))
+        for event in events:
+            if event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+                pending += 1
+                peak = max(peak, pending)
+            elif (
+                event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+                and event.workflow_execution_signaled_event_attributes.signal_name
+                == agents.SIGNAL_ACCOUNT_FINISHED
+            ):
+                pending -= 1
+        runs.append(
+            {
+                "events": len(events),
+                "bytes": history_size(events),
+                "input_bytes": sum(p.ByteSize() for p in started.input.payloads),
+                "carried_pending": len(inp.pending),
+                "max_pending": peak,
+            }
+        )
+    return {
+        "runs": len(runs),
+        "max_events": max((r["events"] for r in runs), default=0),
+        "max_bytes": max((r["bytes"] for r in runs), default=0),
+        "max_input_bytes": max((r["input_bytes"] for r in runs), default=0),
+        "max_carried_pending": max((r["carried_pending"] for r in runs), default=0),
+        "max_pending": max((r["max_pending"] for r in runs), default=0),
+        "window_fill_s": round(fill_s, 2) if fill_s is not None else None,
+    }
+
+
+async def account_histories(client: Client, workflow_ids: Sequence[str]) -> dict[str, int]:
+    sizes: list[tuple[int, int]] = []
+    for workflow_id in workflow_ids:
+        try:
+            events = list((await client.get_workflow_handle(workflow_id).fetch_history()).events)
+        except Exception:  # not started (a --launch-only run that stopped early)
+            continue
+        sizes.append((len(events), history_size(events)))
+    return {
+        "sampled": len(sizes),
+        "max_events": max((e for e, _ in sizes), default=0),
+        "max_bytes": max((b for _, b in sizes), default=0),
+    }
+
+
+def limits_verdict(events: int, size: int) -> str:
+    if events >= EVENT_LIMIT or size >= BYTES_LIMIT:
+        return "over limit"
+    if events >= EVENT_WARN or size >= BYTES_WARN:
+        return "warn"
+    return "ok"
+
+
+def _create_database() -> tuple[str, str]:
+    name = f"recoup_scale_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return name, POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_database(name: str) -> None:
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment of ``recoup`` commands that use what ``settings`` point at."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
+    env.update(
+        RECOUP_TEMPORAL_ADDRESS=settings.temporal_address,
+        RECOUP_TASK_QUEUE_SUFFIX=settings.task_queue_suffix,
+        RECOUP_DATA_DIR=str(settings.data_dir),
+        RECOUP_SMTP_PORT=str(settings.smtp_port),
+        PYTHONUNBUFFERED="1",
+    )
+    if settings.database_url:
+        env["RECOUP_DATABASE_URL"] = settings.database_url
+    return env
+
+
+async def launch(
+    csv_path: Path,
+    playbook: Path,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    campaign_id: str,
+    log_path: Path,
+) -> tuple[float, float]:
+    """``recoup campaign launch`` as an operator types it; (seconds, peak RSS MiB)."""
+    began = time.monotonic()
+    with log_path.open("ab") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cli.main",
+            "campaign",
+            "launch",
+            str(csv_path),
+            "--playbook",
+            str(playbook),
+            "--tenant",
+            TENANT,
+            "--campaign-id",
+            campaign_id,
+            "--day-seconds",
+            str(args.day_seconds),
+            "--window",
+            str(args.window),
+            "--as-of",
+            date.today().isoformat(),
+            stdout=out,
+            stderr=out,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=env,
+            cwd=REPO_ROOT,
+        )
+        peak = 0.0
+        while process.returncode is None:
+            peak = max(peak, peak_rss_mib(process.pid))
+            with suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 0.2)
+    if process.returncode != 0:
+        raise RuntimeError(f"recoup campaign launch exited {process.returncode}; see {log_path}")
+    return time.monotonic() - began, peak
+
+
+async def run_scale(args: argparse.Namespace) -> dict[str, object]:
+    """Start the stack, measure the bare start rate, launch the portfolio, follow it."""
+    async with AsyncExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="recoup-scale-")))
+        server = await start_dev_server(
+            port=free_port(), ui_port=None, db_file=root / "temporal.db", log_file=root / "t.log"
+        )
+        stack.push_async_callback(server.stop)
+        server_pid = server.process.pid
+        assert server_pid is not None
+        smtp = SmtpSimulator()
+        await smtp.start()
+        stack.push_async_callback(smtp.stop)
+        database_url: str | None = None
+        if not args.sqlite:
+            name, database_url = await asyncio.to_thread(_create_database)
+            stack.push_async_callback(asyncio.to_thread, _drop_database, name)
+        settings = Settings(
+            temporal_address=server.address,
+            task_queue_suffix=f"-scale-{uuid.uuid4().hex[:8]}",
+            data_dir=root / "recoup",
+            database_url=database_url,
+            smtp_port=smtp.port,
+        )
+        settings.data_dir.mkdir(parents=True)
+        client = await connect(settings)  # makes the key ring the children then share
+        env = child_env(settings)
+
+        log(f"bare start rate: {args.baseline} trivial workflows, {args.window} in flight")
+        bare = await bare_start_rate(client, args.baseline, args.window)
+        log(f"bare: {bare['per_s']} starts/s")
+
+        worker = ChildWorker(["-m", "cli.main", "worker"], env, root / "worker.log")
+        await worker.start()
+        stack.push_async_callback(worker.stop)
+
+        tag = f"s{uuid.uuid4().hex[:6]}"
+        csv_path = root / f"portfolio-{tag}.csv"
+        ids = write_csv(csv_path, args.accounts, tag, most_awake(datetime.now(UTC)))
+        playbook = root / "scale.yaml"
+        playbook.write_text(PLAYBOOK_YAML)
+        campaign_id = f"scale-{tag}"
+        workflow_id = portfolio_workflow_id(TENANT, campaign_id)
+        log(f"launching {args.accounts} accounts ({csv_path.stat().st_size} bytes of CSV)")
+
+        samples = Samples()
+        began = time.monotonic()
+        cpu0 = {"worker": cpu_seconds(worker.pid), "server": cpu_seconds(server_pid)}
+        sampler = asyncio.create_task(sample(client, workflow_id, began, worker.pid, samples))
+        launch_s, launch_rss = await launch(
+            csv_path, playbook, args, env, campaign_id, root / "launch.log"
+        )
+        log(f"launch command done in {launch_s:.1f} s (peak RSS {launch_rss:.0f} MiB)")
+        handle = client.get_workflow_handle(workflow_id, result_type=PortfolioStatus)
+        result = asyncio.ensure_future(handle.result())
+        completed = True
+        next_log = time.monotonic() + 15
+        while not result.done():
+            if args.launch_only and time.monotonic() - began > args.budget:
+                completed = False
+                result.cancel()
+                break
+            await asyncio.wait({result}, timeout=1.0)
+            if time.monotonic() > next_log and samples.last is not None:
+                s = samples.last
+                log(
+                    f"{time.monotonic() - began:.0f} s: {s.started}/{s.total} started, "
+                    f"{s.active} active, {s.finished} finished, worker peak "
+                    f"{peak_rss_mib(worker.pid):.0f} MiB"
+                )
+                next_log = time.monotonic() + 15
+        elapsed = time.monotonic() - began
+        cpu = {
+            "worker": cpu_seconds(worker.pid) - cpu0["worker"],
+            "server": cpu_seconds(server_pid) - cpu0["server"],
+        }
+        sampler.cancel()
+        final: PortfolioStatus | None = result.result() if completed else samples.last
+        worker_peak = peak_rss_mib(worker.pid)
+        server_peak = peak_rss_mib(server_pid)
+        log("reading histories")
+        portfolio = await portfolio_histories(client, workflow_id, args.window)
+        # Accounts start in file order: sample among those started.
+        begun = ids[: (samples.last.started if samples.last else 0) or len(ids)]
+        sample_ids = random.Random(0).sample(begun, min(ACCOUNT_HISTORY_SAMPLE, len(begun)))
+        accounts_h = await account_histories(
+            client, [account_workflow_id(TENANT, a) for a in sample_ids]
+        )
+
+    started = (final.started + final.attached) if final else 0
+    finished = final.finished if final else 0
+    all_started = samples.all_started_at
+    e2e_rate = args.accounts / elapsed if completed else finished / elapsed
+    launch_rate = started / (all_started if all_started else elapsed)
+    largest_events = max(portfolio["max_events"], accounts_h["max_events"])
+    largest_bytes = max(portfolio["max_bytes"], accounts_h["max_bytes"])
+    max_pending = max(samples.max_active, portfolio["max_pending"])
+    fill = portfolio["window_fill_s"]
+    first_window = min(args.window, args.accounts)
+    bare_per_s = float(bare["per_s"])  # type: ignore[arg-type]
+    fan_out_fill = bare["fan_out_window_fill_per_s"]
+    fill_rate = first_window / fill if fill else None
+    return {
+        "benchmark": "scale",
+        "launch_accounts_per_s": round(launch_rate, 2),
+        "bare_starts_per_s": bare_per_s,
+        "ratio": round(launch_rate / bare_per_s, 4),
+        # Before the window is full no start waits for a completion: the rate the
+        # portfolio itself starts children at, next to a bare parent's and the client's.
+        "window_fill_starts_per_s": round(fill_rate, 2) if fill_rate else None,
+        "window_fill_ratio_vs_bare_client": round(fill_rate / bare_per_s, 4) if fill_rate else None,
+        "window_fill_ratio_vs_bare_fan_out": round(fill_rate / float(fan_out_fill), 4)  # type: ignore[arg-type]
+        if fill_rate and fan_out_fill
+        else None,
+        "bare": bare,
+        "launch_command_s": round(launch_s, 2),
+        "all_started_s": round(all_started, 2) if all_started else None,
+        "started": started,
+        "completed": completed,
+        "finished": finished,
+        "elapsed_s": round(elapsed, 2),
+        "end_to_end_accounts_per_s": round(e2e_rate, 2),
+        "extrapolated_100k_end_to_end_h": round(100_000 / e2e_rate / 3600, 2) if e2e_rate else None,
+        "worker_cpu_ms_per_account": round(cpu["worker"] / max(finished, 1) * 1000, 1),
+        "server_cpu_ms_per_account": round(cpu["server"] / max(finished, 1) * 1000, 1),
+        "worker_peak_rss_mib": round(worker_peak, 1),
+        "goal_worker_rss_mib_max": 1024,
+        "worker_rss_timeline_mib": samples.worker_rss[-12:],
+        "launch_command_peak_rss_mib": round(launch_rss, 1),
+        "server_peak_rss_mib": round(server_peak, 1),
+        "window": args.window,
+        "max_active_observed": samples.max_active,
+        "max_pending_from_history": portfolio["max_pending"],
+        "window_respected": max_pending <= args.window,
+        "portfolio_history": portfolio,
+        "account_history_sample": accounts_h,
+        "largest_history": {
+            "events": largest_events,
+            "bytes": largest_bytes,
+            "verdict": limits_verdict(largest_events, largest_bytes),
+            "limits": {"events": EVENT_LIMIT, "bytes": BYTES_LIMIT},
+            "warn": {"events": EVENT_WARN, "bytes": BYTES_WARN},
+        },
+        "query_errors": samples.query_errors,
+        "accounts": args.accounts,
+        "day_seconds": args.day_seconds,
+        "baseline_starts": args.baseline,
+        "read_model": "sqlite" if args.sqlite else "postgresql",
+        "playbook": "one email on day 0, closing_days 1",
+        "launch_only": args.launch_only,
+        "machine": machine(),
+        "cpus": os.cpu_count(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+    }
+
+
+async def scale(
+    accounts: int = 1500,
+    window: int = 200,
+    day_seconds: float = 1.0,
+    baseline: int = 1000,
+    sqlite: bool = False,
+    launch_only: bool = False,
+    budget: float = 900.0,
+) -> dict[str, object]:
+    """The benchmark's result for a runner that calls it in-process."""
+    return await run_scale(
+        argparse.Namespace(
+            accounts=accounts,
+            window=window,
+            day_seconds=day_seconds,
+            baseline=baseline,
+            sqlite=sqlite,
+            launch_only=launch_only,
+            budget=budget,
+        )
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--accounts", type=int, default=1500, help="portfolio size (1500)")
+    parser.add_argument("--window", type=int, default=200, help="campaigns at once (200)")
+    parser.add_argument("--day-seconds", type=float, default=1.0, help="one playbook day (1)")
+    parser.add_argument("--baseline", type=int, default=1000, help="bare starts (1000)")
+    parser.add_argument("--sqlite", action="store_true", help="read model in SQLite")
+    parser.add_argument(
+        "--launch-only", action="store_true", help="stop after --budget s if not done"
+    )
+    parser.add_argument("--budget", type=float, default=900.0, help="seconds (900)")
+    args = parser.parse_args(argv)
+    print(json.dumps(asyncio.run(run_scale(args))))
+
+
+if __name__ == "__main__":
+    main()
