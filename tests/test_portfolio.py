@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -14,10 +15,11 @@ from temporalio.worker import Replayer, Worker
 
 from activities.portfolio import PortfolioLoader
 from adapters.portfolio_store import PortfolioStore
+from domain import agents
 from domain.campaign import CollectionStatus, PaymentReceived
 from domain.channels import Channel
 from domain.playbook import Playbook, Step
-from domain.portfolio import PortfolioPageRequest, PortfolioStatus
+from domain.portfolio import PortfolioInput, PortfolioPageRequest, PortfolioStatus
 from tests.conftest import TENANT, make_account
 from workers.campaigns import (
     launch_portfolio,
@@ -100,6 +102,62 @@ async def test_portfolio_larger_than_window_survives_continue_as_new(
     await Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter).replay_workflow(
         await first_run.fetch_history()
     )
+
+
+async def test_pipelined_launch_never_holds_more_children_than_the_window(
+    client: Client, settings: Settings, running: list[Worker]
+) -> None:
+    """Pages are smaller than the window, so starts of several pages are in flight at once
+    (no barrier between pages): the window must hold across pages and continue-as-new,
+    counted from the histories (every start, every finished signal), not from samples."""
+    accounts = [make_account(phones=[]) for _ in range(25)]
+    window = 4
+    handle = await launch_portfolio(
+        client,
+        settings,
+        tenant=TENANT,
+        campaign_id="pipelined",
+        playbook=ONE_EMAIL,
+        accounts=accounts,
+        seconds_per_day=0.2,
+        window=window,
+        page_size=3,
+        max_history_events=100,
+    )
+    result: PortfolioStatus = await client.get_workflow_handle(
+        handle.id, result_type=PortfolioStatus
+    ).result()
+    assert result.total == result.started == result.finished == 25
+
+    runs = [w.run_id async for w in client.list_workflows(f"WorkflowId = '{handle.id}'")]
+    assert len(runs) > 1  # it continued as new while launching
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter)
+    started: list[str] = []
+    for run_id in runs:
+        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        events = list(history.events)
+        first = events[0].workflow_execution_started_event_attributes
+        [inp] = await client.data_converter.decode(first.input.payloads, [PortfolioInput])
+        assert isinstance(inp, PortfolioInput)
+        pending = peak = len(inp.pending)
+        for event in events:
+            if event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+                started.append(
+                    event.start_child_workflow_execution_initiated_event_attributes.workflow_id
+                )
+                pending += 1
+                peak = max(peak, pending)
+            elif (
+                event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+                and event.workflow_execution_signaled_event_attributes.signal_name
+                == agents.SIGNAL_ACCOUNT_FINISHED
+            ):
+                pending -= 1
+        assert peak <= window, f"run {run_id}: {peak} children pending, window {window}"
+        await replayer.replay_workflow(history)
+    # Each account started once, across every run: none lost or repeated at a page or
+    # continue-as-new boundary.
+    assert sorted(started) == sorted(f"account/{TENANT.tenant_id}/{a.account_id}" for a in accounts)
 
 
 async def test_portfolio_attaches_to_an_account_already_running(
