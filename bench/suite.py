@@ -131,7 +131,10 @@ def ratios(result: dict[str, Any] | None) -> str:
     found = [
         f"{key}={value:g}"
         for key, value in result.items()
-        if "ratio" in key and isinstance(value, int | float) and not isinstance(value, bool)
+        if "ratio" in key
+        and not key.startswith("goal")  # the target, not a figure
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
     ]
     return ", ".join(found)
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from bench.report import latest, table
 from bench.suite import ROOT, last_json_line
 
 
@@ -36,6 +37,14 @@ def test_a_benchmark_result_is_appended_with_what_identifies_the_run(tmp_path: P
     # A second run the same day appends to the same file.
     assert run_suite("--only", "compliance_gate", "--quick", results=tmp_path).returncode == 0
     assert len(records(tmp_path)) == 2
+    # docs/PERFORMANCE.md's table is made from the last successful record.
+    newest = records(tmp_path)[-1]["result"]
+    assert isinstance(newest, dict)
+    markdown = table(latest(tmp_path.glob("*.jsonl")))
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| `compliance_gate`")]
+    assert f"| {newest['decisions_per_s']:,.0f} |" in row
+    assert f"| {newest['ratio']:,.2f} |" in row
+    assert "`python -m bench.compliance_gate --seconds 1`" in markdown
 
 
 def test_a_failing_benchmark_is_recorded_and_the_suite_goes_on_and_fails(tmp_path: Path) -> None:

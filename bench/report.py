@@ -1,0 +1,256 @@
+"""The table of latest figures in docs/PERFORMANCE.md, from ``bench/results/*.jsonl``.
+
+Run: ``.venv/bin/python -m bench.report [FILE.jsonl ...]`` (default: every results file)
+
+For each benchmark, the last successful record wins; its headline figures are printed
+as Markdown rows (figure, Recoup, baseline, ratio, goal), with the commit, date and
+machine each came from, so the document can be regenerated rather than retyped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.suite import RESULTS_DIR
+
+Row = tuple[str, str, str, str, str]
+Record = dict[str, Any]
+
+
+def _n(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _ms(seconds: Any) -> str:
+    return "–" if seconds is None else f"{float(seconds) * 1000:.0f} ms"
+
+
+def engine(r: Record) -> list[Row]:
+    cost = r.get("cost", {})
+    worker, server = r["worker_cpu_s_per_account"], r["server_cpu_s_per_account"]
+    return [
+        (
+            "standard campaign, accounts/s",
+            _n(r["campaign_accounts_per_s"], 2),
+            f"{_n(r['floor_accounts_per_s'], 2)} (bare floor)",
+            _n(r["ratio"], 2),
+            "≥ 0.8",
+        ),
+        ("worker CPU per account", _ms(worker["campaign"]), _ms(worker["floor"]), "", ""),
+        ("server CPU per account", _ms(server["campaign"]), _ms(server["floor"]), "", ""),
+        (
+            "Temporal actions per account",
+            _n(cost.get("campaign_actions_per_account")),
+            _n(cost.get("floor_actions_per_account")),
+            _n(cost.get("ratio"), 2),
+            "≤ 1.5",
+        ),
+    ]
+
+
+def latency(r: Record) -> list[Row]:
+    paths = [
+        ("HTTP start → workflow started", r.get("start"), "P95 < 100 ms"),
+        ("payment webhook → PAID, nothing scheduled", r.get("payment"), "< 500 ms"),
+        ("inbound STOP → SMS opted out", r.get("reply", {}).get("stop"), ""),
+        ("inbound promise → follow-up planned", r.get("reply", {}).get("promise"), ""),
+    ]
+    rows: list[Row] = []
+    for name, figures, goal in paths:
+        if not figures or not figures.get("recoup_ms", {}).get("n"):
+            continue
+        mine, base = figures["recoup_ms"], figures["floor_ms"]
+        met = figures.get("target_met")
+        rows.append(
+            (
+                f"{name}: P50 / P95 / P99 ms",
+                f"{mine['p50']:.0f} / {mine['p95']:.0f} / {mine['p99']:.0f}",
+                f"{base['p50']:.0f} / {base['p95']:.0f} / {base['p99']:.0f} (raw Temporal)",
+                _n(figures.get("ratio"), 2),
+                goal + ("" if met is None else (" ✓" if met else " ✗")),
+            )
+        )
+    return rows
+
+
+def scale(r: Record) -> list[Row]:
+    largest = r.get("largest_history", {})
+    return [
+        (
+            f"{r['accounts']:,}-account portfolio: launch, accounts/s",
+            _n(r["launch_accounts_per_s"], 2),
+            f"{_n(r['bare_starts_per_s'], 1)} (bare client starts)",
+            _n(r["ratio"], 3),
+            "",
+        ),
+        (
+            "filling the window, starts/s",
+            _n(r.get("window_fill_starts_per_s"), 1),
+            "bare parent starting children",
+            _n(r.get("window_fill_ratio_vs_bare_fan_out"), 2),
+            "",
+        ),
+        ("until all started", f"{_n(r.get('all_started_s'))} s", "", "", ""),
+        ("end to end, accounts/s", _n(r["end_to_end_accounts_per_s"], 2), "", "", ""),
+        ("worker peak RSS", f"{_n(r['worker_peak_rss_mib'], 0)} MiB", "", "", "< 1024 MiB"),
+        (
+            "most pending children / window",
+            f"{r['max_pending_from_history']} / {r['window']}",
+            "",
+            "",
+            "≤ window",
+        ),
+        (
+            "largest history",
+            f"{_n(largest.get('events'))} events, {largest.get('bytes', 0) / 1e6:.1f} MB",
+            "limit 50,000 events, 50 MB",
+            "",
+            str(largest.get("verdict", "")),
+        ),
+    ]
+
+
+def export(r: Record) -> list[Row]:
+    rows: list[Row] = []
+    for sink, figures in r.get("sinks", {}).items():
+        rows.append(
+            (
+                f"export to {sink}, messages/s",
+                _n(figures.get("sink_per_s"), 0),
+                f"{_n(figures.get('raw_per_s'), 0)} (raw client)",
+                _n(figures.get("ratio"), 2),
+                "",
+            )
+        )
+    return rows
+
+
+def compliance_gate(r: Record) -> list[Row]:
+    return [
+        (
+            f"gate decisions/s ({r['history_size']} past contacts)",
+            _n(r["decisions_per_s"], 0),
+            f"{_n(r['baseline_decisions_per_s'], 0)} (empty history)",
+            _n(r["ratio"], 2),
+            "",
+        )
+    ]
+
+
+def chaos(r: Record) -> list[Row]:
+    return [
+        (
+            f"{r['accounts']} accounts, worker SIGKILLed {r['kills']}×: duplicates / missing",
+            f"{r['duplicates']} / {r['missing']}",
+            "",
+            "",
+            "0 / 0",
+        ),
+        (
+            "throughput kept through the kills",
+            f"{_n(r['accounts_per_s'], 2)} accounts/s",
+            f"{_n(r['accounts_per_s_no_kills'], 2)} (no kills)",
+            _n(r["ratio_vs_no_kills"], 2),
+            "",
+        ),
+    ]
+
+
+def policy(r: Record) -> list[Row]:
+    rows: list[Row] = []
+    for name, p in r.get("populations", {}).items():
+        per_contact = p.get("recovered_per_contact", {})
+        rows.append(
+            (
+                f"{name}: recovered per contact, adaptive",
+                _n(per_contact.get("adaptive"), 2),
+                f"{_n(per_contact.get('fixed'), 2)} (fixed cadence)",
+                _n(p.get("ratio"), 2),
+                "> 1",
+            )
+        )
+    return rows
+
+
+ROWS: dict[str, Callable[[Record], list[Row]]] = {
+    "engine": engine,
+    "latency": latency,
+    "scale": scale,
+    "export": export,
+    "compliance_gate": compliance_gate,
+    "chaos": chaos,
+    "policy": policy,
+}
+
+
+def latest(paths: Iterable[Path]) -> dict[str, Record]:
+    """The last successful record of each benchmark, in file and line order."""
+    found: dict[str, Record] = {}
+    for path in sorted(paths):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("ok") and record.get("result"):
+                found[record["benchmark"]] = record
+    return found
+
+
+def table(records: dict[str, Record]) -> str:
+    lines = [
+        "| benchmark | figure | Recoup | baseline (same run) | ratio | goal |",
+        "|---|---|---|---|---|---|",
+    ]
+    sources = []
+    for name, rows_of in ROWS.items():
+        record = records.get(name)
+        if record is None:
+            continue
+        try:
+            rows = rows_of(record["result"])
+        except (KeyError, TypeError) as exc:  # an older record's shape: say so, go on
+            rows = [("(record not understood)", repr(exc), "", "", "")]
+        for figure, mine, base, ratio, goal in rows:
+            lines.append(f"| `{name}` | {figure} | {mine} | {base} | {ratio} | {goal} |")
+        sources.append(
+            f"`{name}`: {record['started_at']}, commit {record.get('commit')}, "
+            f"`{record['command']}`"
+        )
+    machines = sorted({str(r["result"].get("machine")) for r in records.values()})
+    return "\n".join(
+        [
+            *lines,
+            "",
+            "Machine: " + "; ".join(machines) + ".",
+            "",
+            *(f"- {s}" for s in sources),
+        ]
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("files", nargs="*", type=Path, help="results files (default: all)")
+    args = parser.parse_args(argv)
+    files = args.files or list(RESULTS_DIR.glob("*.jsonl"))
+    records = latest(files)
+    if not records:
+        print("no successful benchmark records in " + ", ".join(map(str, files)), file=sys.stderr)
+        return 1
+    print(table(records))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
