@@ -67,6 +67,7 @@ from typing import IO
 
 from temporalio.client import Client
 
+from bench.common import machine
 from domain.account import Account, EmailContact, PhoneContact, Tenant
 from domain.campaign import CollectionStatus
 from domain.channels import Channel
@@ -569,7 +570,8 @@ async def bench(
         baseline_exactly_once=healthy(baseline),
         seconds_per_day=seconds_per_day,
         python=f"{platform.python_implementation()} {platform.python_version()}",
-        machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+        machine=machine(),
+        cpus=os.cpu_count(),
     )
     return result, healthy(baseline) and healthy(chaos)
 

@@ -88,6 +88,46 @@ def latency(r: Record) -> list[Row]:
 
 def scale(r: Record) -> list[Row]:
     largest = r.get("largest_history", {})
+    if r.get("launch_only"):
+        # Stopped after its budget: what was started by then, and the extrapolation.
+        return [
+            (
+                f"{r['accounts']:,} accounts from CSV: parse, stage, index, start the portfolio",
+                f"{_n(r['launch_command_s'])} s, {_n(r['launch_command_peak_rss_mib'], 0)} MiB",
+                "",
+                "",
+                "",
+            ),
+            (
+                f"accounts started / finished in {_n(r['elapsed_s'], 0)} s",
+                f"{_n(r['started'])} / {_n(r['finished'])}",
+                f"{_n(r['bare_starts_per_s'], 1)} bare starts/s",
+                "",
+                "",
+            ),
+            (
+                "end to end, accounts/s (all of them: extrapolated)",
+                _n(r["end_to_end_accounts_per_s"], 2),
+                "",
+                "",
+                f"{_n(r.get('extrapolated_100k_end_to_end_h'))} h for 100,000",
+            ),
+            ("worker peak RSS", f"{_n(r['worker_peak_rss_mib'], 0)} MiB", "", "", "< 1024 MiB"),
+            (
+                "most pending children / window",
+                f"{r['max_pending_from_history']:,} / {r['window']:,}",
+                "",
+                "",
+                "≤ window",
+            ),
+            (
+                "largest history",
+                f"{_n(largest.get('events'))} events, {largest.get('bytes', 0) / 1e6:.1f} MB",
+                "limit 50,000 events, 50 MB",
+                "",
+                str(largest.get("verdict", "")),
+            ),
+        ]
     return [
         (
             f"{r['accounts']:,}-account portfolio: launch, accounts/s",
@@ -189,6 +229,7 @@ ROWS: dict[str, Callable[[Record], list[Row]]] = {
     "engine": engine,
     "latency": latency,
     "scale": scale,
+    "scale_launch_only": scale,
     "export": export,
     "compliance_gate": compliance_gate,
     "chaos": chaos,
@@ -202,8 +243,11 @@ def latest(paths: Iterable[Path]) -> dict[str, Record]:
     for path in sorted(paths):
         for line in path.read_text().splitlines():
             record = json.loads(line)
-            if record.get("ok") and record.get("result"):
-                found[record["benchmark"]] = record
+            result = record.get("result")
+            if record.get("ok") and result:
+                # A launch-only scale run (100,000 accounts) sits beside a complete one.
+                launch_only = isinstance(result, dict) and result.get("launch_only")
+                found[record["benchmark"] + ("_launch_only" if launch_only else "")] = record
     return found
 
 
@@ -222,7 +266,8 @@ def table(records: dict[str, Record]) -> str:
         except (KeyError, TypeError) as exc:  # an older record's shape: say so, go on
             rows = [("(record not understood)", repr(exc), "", "", "")]
         for figure, mine, base, ratio, goal in rows:
-            lines.append(f"| `{name}` | {figure} | {mine} | {base} | {ratio} | {goal} |")
+            label = record["benchmark"]
+            lines.append(f"| `{label}` | {figure} | {mine} | {base} | {ratio} | {goal} |")
         sources.append(
             f"`{name}`: {record['started_at']}, commit {record.get('commit')}, "
             f"`{record['command']}`"
