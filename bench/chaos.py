@@ -67,7 +67,7 @@ from typing import IO
 
 from temporalio.client import Client
 
-from bench.common import machine
+from bench.common import machine, recoup_env
 from domain.account import Account, EmailContact, PhoneContact, Tenant
 from domain.campaign import CollectionStatus
 from domain.channels import Channel
@@ -463,17 +463,7 @@ async def run_scenario(
 
 def worker_env(settings: Settings) -> dict[str, str]:
     """The environment of a ``recoup worker`` that serves what ``settings`` point at."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
-    env.update(
-        RECOUP_TEMPORAL_ADDRESS=settings.temporal_address,
-        RECOUP_TASK_QUEUE_SUFFIX=settings.task_queue_suffix,
-        RECOUP_DATA_DIR=str(settings.data_dir),
-        RECOUP_SMTP_PORT=str(settings.smtp_port),
-        RECOUP_TWILIO_BASE_URL=settings.twilio_base_url,
-        RECOUP_TWILIO_ACCOUNT_SID=settings.twilio_account_sid,
-        RECOUP_TWILIO_AUTH_TOKEN=settings.twilio_auth_token,
-    )
-    return env
+    return recoup_env(settings)
 
 
 def healthy(report: ChaosReport) -> bool:

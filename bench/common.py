@@ -1,9 +1,89 @@
-"""What every benchmark reports besides its figures."""
+"""What every benchmark shares: the machine it reports, the stack it starts, its children."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import platform
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import IO, Any
+
+from simulators.crm import CrmSimulator
+from simulators.payments import PaymentsSimulator
+from simulators.smtp import SmtpSimulator
+from simulators.twilio import TwilioSimulator
+from workers.devserver import DevServer, free_port, start_dev_server
+from workers.settings import REPO_ROOT, Settings
+
+PAYMENTS_KEY = "sk_test_bench"
+LEDGER_KEY = "crm_test_bench"
+
+
+async def simulated_stack(
+    stack: AsyncExitStack, root: Path, tag: str, twilio: TwilioSimulator, **overrides: Any
+) -> tuple[DevServer, Settings]:
+    """A dev server (its own SQLite file in ``root``, a free port) and, beside ``twilio``,
+    the SMTP, payments and CRM simulators, all stopped with ``stack``; and the settings
+    that point at them (``overrides`` on top), with a task-queue suffix of ``tag``'s own.
+    """
+    server = await start_dev_server(
+        port=free_port(), ui_port=None, db_file=root / "temporal.db", log_file=root / "t.log"
+    )
+    stack.push_async_callback(server.stop)
+    smtp = SmtpSimulator()
+    payments = PaymentsSimulator(PAYMENTS_KEY)
+    crm = CrmSimulator(LEDGER_KEY)
+    for sim in (smtp, twilio, payments, crm):
+        await sim.start()
+        stack.push_async_callback(sim.stop)
+    settings = Settings(
+        **{
+            "temporal_address": server.address,
+            "task_queue_suffix": f"-{tag}-{uuid.uuid4().hex[:8]}",
+            "data_dir": root / "recoup",
+            "database_url": None,
+            "smtp_port": smtp.port,
+            "twilio_base_url": twilio.base_url,
+            "twilio_account_sid": twilio.account_sid,
+            "twilio_auth_token": twilio.auth_token,
+            "payments_base_url": payments.base_url,
+            "payments_api_key": PAYMENTS_KEY,
+            "ledger_base_url": crm.base_url,
+            "ledger_api_key": LEDGER_KEY,
+            **overrides,
+        }
+    )
+    settings.data_dir.mkdir(parents=True)
+    return server, settings
+
+
+def recoup_env(settings: Settings) -> dict[str, str]:
+    """The environment of a ``recoup`` child process (worker, API, launch) that serves
+    what ``settings`` point at: this process's own RECOUP_* variables left out."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
+    env.update(
+        RECOUP_TEMPORAL_ADDRESS=settings.temporal_address,
+        RECOUP_TASK_QUEUE_SUFFIX=settings.task_queue_suffix,
+        RECOUP_DATA_DIR=str(settings.data_dir),
+        RECOUP_SMTP_PORT=str(settings.smtp_port),
+        RECOUP_TWILIO_BASE_URL=settings.twilio_base_url,
+        RECOUP_TWILIO_ACCOUNT_SID=settings.twilio_account_sid,
+        RECOUP_TWILIO_AUTH_TOKEN=settings.twilio_auth_token,
+        RECOUP_CALL_POLL_SECONDS=str(settings.call_poll_seconds),
+        RECOUP_PAYMENTS_BASE_URL=settings.payments_base_url,
+        RECOUP_PAYMENTS_API_KEY=settings.payments_api_key,
+        RECOUP_LEDGER_BASE_URL=settings.ledger_base_url,
+        RECOUP_LEDGER_API_KEY=settings.ledger_api_key,
+    )
+    if settings.database_url:
+        env["RECOUP_DATABASE_URL"] = settings.database_url
+    return env
 
 
 def machine() -> str:
@@ -16,3 +96,55 @@ def machine() -> str:
                 cpu = line.partition(":")[2].strip()
                 break
     return f"{platform.system()} {platform.machine()} {cpu}".strip()
+
+
+class Child:
+    """A child process that prints ``marker`` once it serves; stopped with SIGTERM."""
+
+    def __init__(
+        self, name: str, args: Sequence[str], env: Mapping[str, str], log_path: Path, marker: str
+    ) -> None:
+        self.name = name
+        self._args = list(args)
+        self._env = {**env, "PYTHONUNBUFFERED": "1"}
+        self._log_path = log_path
+        self._marker = marker
+        self._log: IO[bytes] | None = None
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not started"
+        return self._process.pid
+
+    async def start(self, ready_within: float = 90.0) -> None:
+        self._log = self._log_path.open("ab")
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *self._args,
+            stdout=self._log,
+            stderr=self._log,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=self._env,
+            cwd=REPO_ROOT,
+            start_new_session=True,  # a Ctrl-C meant for the benchmark does not reach it
+        )
+        deadline = time.monotonic() + ready_within
+        while self._marker not in self._log_path.read_text(errors="replace"):
+            if self._process.returncode is not None or time.monotonic() > deadline:
+                tail = self._log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{self.name} did not come up:\n{tail}")
+            await asyncio.sleep(0.1)
+
+    async def stop(self, grace: float = 60.0) -> None:
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), grace)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -51,39 +51,32 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
 
 from temporalio.client import Client
 
 from adapters.playbook_files import load_playbook
-from bench.common import machine
+from bench.common import Child, machine, recoup_env, simulated_stack
 from bench.floor import SIGNAL, FloorPlan, FloorWorkflow, history_counts, plan_from_history
 from domain import agents
 from domain.account import Account, EmailContact, PhoneContact, Tenant
 from domain.campaign import CollectionStatus, PaymentReceived, account_workflow_id
-from simulators.crm import CrmSimulator
-from simulators.payments import PaymentsSimulator
-from simulators.smtp import SmtpSimulator
 from simulators.twilio import SimulatedCall, TwilioSimulator
 from simulators.zones import most_awake
 from workers.campaigns import start_account_campaign
 from workers.client import connect
 from workers.cost import ActionCounts, account_cost, count_history, total_of
-from workers.devserver import free_port, start_dev_server
 from workers.run import Role, run_until_stopped, workers
-from workers.settings import REPO_ROOT, Settings
+from workers.settings import Settings
 
 TENANT = Tenant(tenant_id="bench", name="Bench Recovery")
 TWILIO_SID = "AC" + "8" * 32
 TWILIO_TOKEN = "bench-auth-token"
-PAYMENTS_KEY = "sk_test_bench"
-LEDGER_KEY = "crm_test_bench"
 AMOUNT = Decimal("250.00")
 # Starts in flight at once (every account of a round runs at once once started).
 START_CONCURRENCY = 32
@@ -129,54 +122,6 @@ def bench_accounts(count: int, zone: str, tag: str) -> list[Account]:
     ]
 
 
-class ChildWorker:
-    """A worker in a child process that says ``serving`` once it polls."""
-
-    def __init__(self, args: Sequence[str], env: Mapping[str, str], log_path: Path) -> None:
-        self._args = list(args)
-        self._env = {**env, "PYTHONUNBUFFERED": "1"}
-        self._log_path = log_path
-        self._log: IO[bytes] | None = None
-        self.process: asyncio.subprocess.Process | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    async def start(self, ready_within: float = 90.0) -> None:
-        self._log = self._log_path.open("ab")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *self._args,
-            stdout=self._log,
-            stderr=self._log,
-            stdin=asyncio.subprocess.DEVNULL,
-            env=self._env,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + ready_within
-        while "serving" not in self._log_path.read_text(errors="replace"):
-            if self.process.returncode is not None or time.monotonic() > deadline:
-                tail = self._log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"worker {self._args} did not come up:\n{tail}")
-            await asyncio.sleep(0.1)
-
-    async def stop(self, grace: float = 60.0) -> None:
-        process = self.process
-        if process is not None and process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), grace)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
 @dataclass
 class Round:
     kind: str
@@ -201,8 +146,8 @@ class Bench:
         floor_client: Client,
         settings: Settings,
         twilio: TwilioSimulator,
-        campaign_worker: ChildWorker,
-        floor_worker: ChildWorker,
+        campaign_worker: Child,
+        floor_worker: Child,
         floor_queue: str,
         day_seconds: float,
     ) -> None:
@@ -237,7 +182,7 @@ class Bench:
         task.add_done_callback(self._signals.discard)
 
     async def _measured(
-        self, kind: str, n: int, worker: ChildWorker, run: Callable[[], Awaitable[list[str]]]
+        self, kind: str, n: int, worker: Child, run: Callable[[], Awaitable[list[str]]]
     ) -> Round:
         cpu0, server0 = cpu_seconds(worker.pid), cpu_seconds(self.server_pid)
         began = time.monotonic()
@@ -367,26 +312,6 @@ async def mean_counts(client: Client, done: Round) -> dict[str, float]:
     return {k: round(sum(c[k] for c in found) / len(found), 3) for k in found[0]}
 
 
-def worker_env(settings: Settings) -> dict[str, str]:
-    """The environment of a child worker serving what ``settings`` point at."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
-    env.update(
-        RECOUP_TEMPORAL_ADDRESS=settings.temporal_address,
-        RECOUP_TASK_QUEUE_SUFFIX=settings.task_queue_suffix,
-        RECOUP_DATA_DIR=str(settings.data_dir),
-        RECOUP_SMTP_PORT=str(settings.smtp_port),
-        RECOUP_TWILIO_BASE_URL=settings.twilio_base_url,
-        RECOUP_TWILIO_ACCOUNT_SID=settings.twilio_account_sid,
-        RECOUP_TWILIO_AUTH_TOKEN=settings.twilio_auth_token,
-        RECOUP_CALL_POLL_SECONDS=str(settings.call_poll_seconds),
-        RECOUP_PAYMENTS_BASE_URL=settings.payments_base_url,
-        RECOUP_PAYMENTS_API_KEY=settings.payments_api_key,
-        RECOUP_LEDGER_BASE_URL=settings.ledger_base_url,
-        RECOUP_LEDGER_API_KEY=settings.ledger_api_key,
-    )
-    return env
-
-
 async def run_engine(
     accounts: int = 150,
     rounds: int = 3,
@@ -397,12 +322,6 @@ async def run_engine(
     """Start the stack, warm up, alternate the rounds, cost the histories: the result."""
     async with AsyncExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="recoup-engine-")))
-        server = await start_dev_server(
-            port=free_port(), ui_port=None, db_file=root / "temporal.db", log_file=root / "t.log"
-        )
-        stack.push_async_callback(server.stop)
-        assert server.process.pid is not None
-        smtp = SmtpSimulator()
         # Calls ring, are answered and end at once: "the simulators answer instantly".
         twilio = TwilioSimulator(
             TWILIO_SID,
@@ -412,27 +331,10 @@ async def run_engine(
             ring_seconds=0.0,
             step_seconds=0.0,
         )
-        payments = PaymentsSimulator(PAYMENTS_KEY)
-        crm = CrmSimulator(LEDGER_KEY)
-        for sim in (smtp, twilio, payments, crm):
-            await sim.start()
-            stack.push_async_callback(sim.stop)
-        settings = Settings(
-            temporal_address=server.address,
-            task_queue_suffix=f"-engine-{uuid.uuid4().hex[:8]}",
-            data_dir=root / "recoup",
-            database_url=None,
-            smtp_port=smtp.port,
-            twilio_base_url=twilio.base_url,
-            twilio_account_sid=TWILIO_SID,
-            twilio_auth_token=TWILIO_TOKEN,
-            call_poll_seconds=0.02,
-            payments_base_url=payments.base_url,
-            payments_api_key=PAYMENTS_KEY,
-            ledger_base_url=crm.base_url,
-            ledger_api_key=LEDGER_KEY,
+        server, settings = await simulated_stack(
+            stack, root, "engine", twilio, call_poll_seconds=0.02
         )
-        settings.data_dir.mkdir(parents=True)
+        assert server.process.pid is not None
         client = await connect(settings)
         floor_client = await Client.connect(server.address)
         floor_queue = f"floor-{uuid.uuid4().hex[:8]}"
@@ -440,12 +342,15 @@ async def run_engine(
         campaign_args = ["-m", "bench.engine", "--serve-campaign"]
         if profile is not None:
             campaign_args += ["--profile", str(profile)]  # absolute: main() resolves it
-        campaign_worker = ChildWorker(
+        campaign_worker = Child(
+            "campaign worker",
             campaign_args,
-            {**worker_env(settings), "RECOUP_WORKFLOW_SANDBOX": sandbox},
+            {**recoup_env(settings), "RECOUP_WORKFLOW_SANDBOX": sandbox},
             root / "campaign-worker.log",
+            "bench worker serving",
         )
-        floor_worker = ChildWorker(
+        floor_worker = Child(
+            "floor worker",
             [
                 "-m",
                 "bench.floor",
@@ -460,6 +365,7 @@ async def run_engine(
             ],
             dict(os.environ),
             root / "floor-worker.log",
+            "floor worker serving",
         )
         await campaign_worker.start()
         stack.push_async_callback(campaign_worker.stop)

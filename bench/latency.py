@@ -58,11 +58,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 from temporalio import workflow
@@ -70,25 +70,20 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from adapters.tenants import TenantStore
-from bench.common import machine
+from bench.common import Child, machine, recoup_env, simulated_stack
 from domain import agents
 from domain.account import Tenant
 from domain.campaign import CampaignSnapshot, CollectionStatus, account_workflow_id
-from simulators.crm import CrmSimulator
-from simulators.payments import PaymentsSimulator, stripe_signature
-from simulators.smtp import SmtpSimulator
+from simulators.payments import stripe_signature
 from simulators.twilio import TwilioSimulator, twilio_signature
 from simulators.zones import most_awake
+from tests.api_support import checkout_completed, new_tenant, sms_in
 from workers.client import connect
-from workers.devserver import free_port, start_dev_server
-from workers.settings import REPO_ROOT, Settings
+from workers.devserver import free_port
+from workers.settings import Settings
 
 TWILIO_SID = "AC" + "9" * 32
 TWILIO_TOKEN = "latency-auth-token"
-PAYMENTS_KEY = "sk_test_latency"
-LEDGER_KEY = "crm_test_latency"
-OUR_NUMBER = "+15005550006"
 AMOUNT_MINOR = 25_000  # the accounts owe 250.00 USD
 PROMISE_TEXT = "no problem, I'll pay friday"
 TARGET_START_P95_MS = 100.0
@@ -201,75 +196,15 @@ def compare(recoup: Sequence[float], floor: Sequence[float]) -> dict[str, Any]:
 # --- processes --------------------------------------------------------------------------
 
 
-class Child:
-    """A child process that prints ``marker`` once it serves; stopped with SIGTERM."""
-
-    def __init__(
-        self, name: str, args: Sequence[str], env: Mapping[str, str], log_path: Path, marker: str
-    ) -> None:
-        self.name = name
-        self._args = list(args)
-        self._env = {**env, "PYTHONUNBUFFERED": "1"}
-        self._log_path = log_path
-        self._marker = marker
-        self._log: IO[bytes] | None = None
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self, ready_within: float = 90.0) -> None:
-        self._log = self._log_path.open("ab")
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *self._args,
-            stdout=self._log,
-            stderr=self._log,
-            stdin=asyncio.subprocess.DEVNULL,
-            env=self._env,
-            cwd=REPO_ROOT,
-            start_new_session=True,  # a Ctrl-C meant for the benchmark does not reach it
-        )
-        deadline = time.monotonic() + ready_within
-        while self._marker not in self._log_path.read_text(errors="replace"):
-            if self._process.returncode is not None or time.monotonic() > deadline:
-                tail = self._log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"{self.name} did not come up:\n{tail}")
-            await asyncio.sleep(0.1)
-
-    async def stop(self, grace: float = 30.0) -> None:
-        process = self._process
-        if process is not None and process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), grace)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
-def recoup_env(settings: Settings) -> dict[str, str]:
+def api_env(settings: Settings) -> dict[str, str]:
     """The environment of ``recoup worker`` and ``recoup api`` serving ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
-    env.update(
-        RECOUP_TEMPORAL_ADDRESS=settings.temporal_address,
-        RECOUP_TASK_QUEUE_SUFFIX=settings.task_queue_suffix,
-        RECOUP_DATA_DIR=str(settings.data_dir),
-        RECOUP_SMTP_PORT=str(settings.smtp_port),
-        RECOUP_TWILIO_BASE_URL=settings.twilio_base_url,
-        RECOUP_TWILIO_ACCOUNT_SID=settings.twilio_account_sid,
-        RECOUP_TWILIO_AUTH_TOKEN=settings.twilio_auth_token,
-        RECOUP_CALL_POLL_SECONDS=str(settings.call_poll_seconds),
-        RECOUP_PAYMENTS_BASE_URL=settings.payments_base_url,
-        RECOUP_PAYMENTS_API_KEY=settings.payments_api_key,
-        RECOUP_LEDGER_BASE_URL=settings.ledger_base_url,
-        RECOUP_LEDGER_API_KEY=settings.ledger_api_key,
-        RECOUP_API_HOST=settings.api_host,
-        RECOUP_API_PORT=str(settings.api_port),
-        RECOUP_API_RATE_PER_SECOND=str(settings.api_rate_per_second),
-        RECOUP_API_BURST=str(settings.api_burst),
-    )
-    return env
+    return {
+        **recoup_env(settings),
+        "RECOUP_API_HOST": settings.api_host,
+        "RECOUP_API_PORT": str(settings.api_port),
+        "RECOUP_API_RATE_PER_SECOND": str(settings.api_rate_per_second),
+        "RECOUP_API_BURST": str(settings.api_burst),
+    }
 
 
 # --- the benchmark ------------------------------------------------------------------------
@@ -425,7 +360,8 @@ class Latency:
             self.skipped["payment"] = self.skipped.get("payment", 0) + 1
             return None
         body = json.dumps(
-            checkout_completed(self.tenant.tenant_id, account_id), separators=(",", ":")
+            checkout_completed(self.tenant.tenant_id, account_id, AMOUNT_MINOR),
+            separators=(",", ":"),
         ).encode()
         secret = self.settings.payments_webhook_secret.get_secret_value()
         headers = {
@@ -460,7 +396,11 @@ class Latency:
             self.skipped[kind] = self.skipped.get(kind, 0) + 1
             return None
         url = f"{self.settings.api_url}/v1/webhooks/{self.tenant.tenant_id}/twilio/sms/inbound"
-        params = sms_in(record["phone"], "STOP" if kind == "stop" else PROMISE_TEXT)
+        params = sms_in(
+            record["phone"],
+            "STOP" if kind == "stop" else PROMISE_TEXT,
+            account_sid=TWILIO_SID,
+        )
         headers = {"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, params)}
         began = time.perf_counter()
         response = await self.http.post(url, data=params, headers=headers)
@@ -504,55 +444,6 @@ def _waiting(snap: CampaignSnapshot) -> bool:
         and snap.next_action_at is not None
         and snap.next_action_at > datetime.now(UTC) + timedelta(seconds=2)
     )
-
-
-def checkout_completed(tenant_id: str, account_id: str) -> dict[str, Any]:
-    """Stripe's ``checkout.session.completed`` for a payment link of ours, paid in full."""
-    created = int(time.time())
-    return {
-        "id": f"evt_{uuid.uuid4().hex[:24]}",
-        "object": "event",
-        "api_version": "2024-06-20",
-        "created": created,
-        "data": {
-            "object": {
-                "id": f"cs_test_{uuid.uuid4().hex}",
-                "object": "checkout.session",
-                "amount_subtotal": AMOUNT_MINOR,
-                "amount_total": AMOUNT_MINOR,
-                "created": created,
-                "currency": "usd",
-                "livemode": False,
-                "metadata": {"tenant_id": tenant_id, "account_id": account_id},
-                "mode": "payment",
-                "payment_intent": f"pi_{uuid.uuid4().hex[:24]}",
-                "payment_status": "paid",
-                "status": "complete",
-            }
-        },
-        "livemode": False,
-        "type": "checkout.session.completed",
-    }
-
-
-def sms_in(sender: str, body: str) -> dict[str, str]:
-    """An inbound SMS webhook's parameters, as Twilio sends them."""
-    sid = "SM" + uuid.uuid4().hex
-    return {
-        "ToCountry": "US",
-        "SmsMessageSid": sid,
-        "NumMedia": "0",
-        "SmsSid": sid,
-        "SmsStatus": "received",
-        "Body": body,
-        "FromCountry": "US",
-        "To": OUR_NUMBER,
-        "NumSegments": "1",
-        "MessageSid": sid,
-        "AccountSid": TWILIO_SID,
-        "From": sender,
-        "ApiVersion": "2010-04-01",
-    }
 
 
 async def measure(bench: Latency, samples: int) -> dict[str, Any]:
@@ -666,52 +557,26 @@ async def run_latency(
     began = time.monotonic()
     async with AsyncExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="recoup-latency-")))
-        server = await start_dev_server(
-            port=free_port(), ui_port=None, db_file=root / "temporal.db", log_file=root / "t.log"
-        )
-        stack.push_async_callback(server.stop)
-        smtp = SmtpSimulator()
         twilio = TwilioSimulator(
             TWILIO_SID, TWILIO_TOKEN, answer_rate=1.0, machine_rate=0.0, ring_seconds=0.0
         )
-        payments = PaymentsSimulator(PAYMENTS_KEY)
-        crm = CrmSimulator(LEDGER_KEY)
-        for sim in (smtp, twilio, payments, crm):
-            await sim.start()
-            stack.push_async_callback(sim.stop)
-        settings = Settings(
-            temporal_address=server.address,
-            task_queue_suffix=f"-latency-{uuid.uuid4().hex[:8]}",
-            data_dir=root / "recoup",
-            database_url=None,
-            smtp_port=smtp.port,
-            twilio_base_url=twilio.base_url,
-            twilio_account_sid=TWILIO_SID,
-            twilio_auth_token=TWILIO_TOKEN,
+        server, settings = await simulated_stack(
+            stack,
+            root,
+            "latency",
+            twilio,
             call_poll_seconds=0.05,
-            payments_base_url=payments.base_url,
-            payments_api_key=PAYMENTS_KEY,
-            ledger_base_url=crm.base_url,
-            ledger_api_key=LEDGER_KEY,
             api_port=free_port(),
             # One client, one sample at a time: the tenant's rate limit is not what is measured.
             api_rate_per_second=10_000,
             api_burst=10_000,
         )
-        settings.data_dir.mkdir(parents=True)
         client = await connect(settings)  # also makes the key ring the children read
         floor_client = await Client.connect(server.address)
-        tenant = Tenant(tenant_id=f"latency-{uuid.uuid4().hex[:6]}", name="Latency Recovery")
-        tenants = TenantStore(settings.sql_url)
-        try:
-            tenants.create_tables()
-            tenants.create_tenant(tenant)
-            token = tenants.create_key(tenant.tenant_id, "bench").token
-        finally:
-            tenants.dispose()
+        tenant, token = new_tenant(settings, "latency")
 
         floor_queue = f"latency-floor-{uuid.uuid4().hex[:8]}"
-        env = recoup_env(settings)
+        env = api_env(settings)
         children = [
             Child(
                 "recoup worker",

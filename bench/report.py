@@ -87,10 +87,9 @@ def latency(r: Record) -> list[Row]:
 
 
 def scale(r: Record) -> list[Row]:
-    largest = r.get("largest_history", {})
     if r.get("launch_only"):
         # Stopped after its budget: what was started by then, and the extrapolation.
-        return [
+        progress: list[Row] = [
             (
                 f"{r['accounts']:,} accounts from CSV: parse, stage, index, start the portfolio",
                 f"{_n(r['launch_command_s'])} s, {_n(r['launch_command_peak_rss_mib'], 0)} MiB",
@@ -112,43 +111,33 @@ def scale(r: Record) -> list[Row]:
                 "",
                 f"{_n(r.get('extrapolated_100k_end_to_end_h'))} h for 100,000",
             ),
-            ("worker peak RSS", f"{_n(r['worker_peak_rss_mib'], 0)} MiB", "", "", "< 1024 MiB"),
-            (
-                "most pending children / window",
-                f"{r['max_pending_from_history']:,} / {r['window']:,}",
-                "",
-                "",
-                "≤ window",
-            ),
-            (
-                "largest history",
-                f"{_n(largest.get('events'))} events, {largest.get('bytes', 0) / 1e6:.1f} MB",
-                "limit 50,000 events, 50 MB",
-                "",
-                str(largest.get("verdict", "")),
-            ),
         ]
+    else:
+        progress = [
+            (
+                f"{r['accounts']:,}-account portfolio: launch, accounts/s",
+                _n(r["launch_accounts_per_s"], 2),
+                f"{_n(r['bare_starts_per_s'], 1)} (bare client starts)",
+                _n(r["ratio"], 3),
+                "",
+            ),
+            (
+                "filling the window, starts/s",
+                _n(r.get("window_fill_starts_per_s"), 1),
+                "bare parent starting children",
+                _n(r.get("window_fill_ratio_vs_bare_fan_out"), 2),
+                "",
+            ),
+            ("until all started", f"{_n(r.get('all_started_s'))} s", "", "", ""),
+            ("end to end, accounts/s", _n(r["end_to_end_accounts_per_s"], 2), "", "", ""),
+        ]
+    largest = r.get("largest_history", {})
     return [
-        (
-            f"{r['accounts']:,}-account portfolio: launch, accounts/s",
-            _n(r["launch_accounts_per_s"], 2),
-            f"{_n(r['bare_starts_per_s'], 1)} (bare client starts)",
-            _n(r["ratio"], 3),
-            "",
-        ),
-        (
-            "filling the window, starts/s",
-            _n(r.get("window_fill_starts_per_s"), 1),
-            "bare parent starting children",
-            _n(r.get("window_fill_ratio_vs_bare_fan_out"), 2),
-            "",
-        ),
-        ("until all started", f"{_n(r.get('all_started_s'))} s", "", "", ""),
-        ("end to end, accounts/s", _n(r["end_to_end_accounts_per_s"], 2), "", "", ""),
+        *progress,
         ("worker peak RSS", f"{_n(r['worker_peak_rss_mib'], 0)} MiB", "", "", "< 1024 MiB"),
         (
             "most pending children / window",
-            f"{r['max_pending_from_history']} / {r['window']}",
+            f"{r['max_pending_from_history']:,} / {r['window']:,}",
             "",
             "",
             "≤ window",

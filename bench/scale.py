@@ -61,8 +61,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from bench.common import machine
-from bench.engine import ChildWorker, cpu_seconds
+from bench.common import Child, machine, recoup_env
+from bench.engine import cpu_seconds
 from domain import agents
 from domain.campaign import account_workflow_id, portfolio_workflow_id
 from domain.portfolio import PortfolioInput, PortfolioStatus
@@ -368,17 +368,7 @@ def _drop_database(name: str) -> None:
 
 def child_env(settings: Settings) -> dict[str, str]:
     """The environment of ``recoup`` commands that use what ``settings`` point at."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
-    env.update(
-        RECOUP_TEMPORAL_ADDRESS=settings.temporal_address,
-        RECOUP_TASK_QUEUE_SUFFIX=settings.task_queue_suffix,
-        RECOUP_DATA_DIR=str(settings.data_dir),
-        RECOUP_SMTP_PORT=str(settings.smtp_port),
-        PYTHONUNBUFFERED="1",
-    )
-    if settings.database_url:
-        env["RECOUP_DATABASE_URL"] = settings.database_url
-    return env
+    return {**recoup_env(settings), "PYTHONUNBUFFERED": "1"}
 
 
 async def launch(
@@ -459,7 +449,13 @@ async def run_scale(args: argparse.Namespace) -> dict[str, object]:
         bare = await bare_start_rate(client, args.baseline, args.window)
         log(f"bare: {bare['per_s']} starts/s")
 
-        worker = ChildWorker(["-m", "cli.main", "worker"], env, root / "worker.log")
+        worker = Child(
+            "recoup worker",
+            ["-m", "cli.main", "worker"],
+            env,
+            root / "worker.log",
+            "worker serving",
+        )
         await worker.start()
         stack.push_async_callback(worker.stop)
 

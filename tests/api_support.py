@@ -1,18 +1,23 @@
-"""What the API tests share: a tenant with a key, an account record, waiting."""
+"""What the API tests (and bench.latency) share: a tenant with a key, an account record,
+providers' webhook payloads, waiting."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from adapters.tenants import TenantStore
 from domain.account import Tenant
-from tests.conftest import DAYTIME_ZONE
+from tests.conftest import DAYTIME_ZONE, TWILIO_SID
 from workers.settings import Settings
 
 T = TypeVar("T")
+
+# The number our simulated Twilio account sends from and receives on.
+OUR_NUMBER = "+15005550006"
 
 
 def new_tenant(settings: Settings, prefix: str = "t") -> tuple[Tenant, str]:
@@ -64,3 +69,64 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not reached in {within}s; last value: {value!r}")
         await asyncio.sleep(0.1)
+
+
+def sms_in(
+    sender: str, body: str, sid: str | None = None, *, account_sid: str = TWILIO_SID
+) -> dict[str, str]:
+    """An inbound SMS webhook's parameters, as Twilio sends them to ``OUR_NUMBER``."""
+    sid = sid or "SM" + uuid.uuid4().hex
+    return {
+        "ToCountry": "US",
+        "ToState": "CA",
+        "SmsMessageSid": sid,
+        "NumMedia": "0",
+        "ToCity": "",
+        "FromZip": "",
+        "SmsSid": sid,
+        "FromState": "NY",
+        "SmsStatus": "received",
+        "FromCity": "",
+        "Body": body,
+        "FromCountry": "US",
+        "To": OUR_NUMBER,
+        "ToZip": "",
+        "NumSegments": "1",
+        "MessageSid": sid,
+        "AccountSid": account_sid,
+        "From": sender,
+        "ApiVersion": "2010-04-01",
+    }
+
+
+def checkout_completed(
+    tenant_id: str, account_id: str, amount: int, *, event_id: str | None = None
+) -> dict[str, Any]:
+    """A Stripe ``checkout.session.completed`` event for a Payment Link of ours."""
+    created = int(time.time())
+    return {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": created,
+        "data": {
+            "object": {
+                "id": f"cs_test_{uuid.uuid4().hex}",
+                "object": "checkout.session",
+                "amount_subtotal": amount,
+                "amount_total": amount,
+                "created": created,
+                "currency": "usd",
+                "livemode": False,
+                "metadata": {"tenant_id": tenant_id, "account_id": account_id},
+                "mode": "payment",
+                "payment_intent": f"pi_{uuid.uuid4().hex[:24]}",
+                "payment_link": f"plink_{uuid.uuid4().hex[:24]}",
+                "payment_status": "paid",
+                "status": "complete",
+            }
+        },
+        "livemode": False,
+        "pending_webhooks": 1,
+        "type": "checkout.session.completed",
+    }

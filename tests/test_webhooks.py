@@ -50,12 +50,11 @@ from simulators.payments import PaymentsSimulator
 from simulators.payments import stripe_signature as sim_stripe_signature
 from simulators.twilio import TwilioSimulator
 from simulators.twilio import twilio_signature as sim_twilio_signature
-from tests.api_support import account_record, eventually
+from tests.api_support import OUR_NUMBER, account_record, checkout_completed, eventually, sms_in
 from tests.conftest import PAYMENTS_KEY, TWILIO_SID, TWILIO_TOKEN
 from workers.settings import Settings
 
 PROBLEM = "application/problem+json"
-OUR_NUMBER = "+15005550006"
 
 # --- signatures (pure) ------------------------------------------------------------
 
@@ -337,32 +336,6 @@ def accepted(provider: str, kind: str, outcome: str) -> float:
     return metric("recoup_webhooks_total", provider=provider, kind=kind, outcome=outcome)
 
 
-def sms_in(sender: str, body: str, sid: str | None = None) -> dict[str, str]:
-    """An inbound SMS webhook's parameters, as Twilio sends them."""
-    sid = sid or "SM" + uuid.uuid4().hex
-    return {
-        "ToCountry": "US",
-        "ToState": "CA",
-        "SmsMessageSid": sid,
-        "NumMedia": "0",
-        "ToCity": "",
-        "FromZip": "",
-        "SmsSid": sid,
-        "FromState": "NY",
-        "SmsStatus": "received",
-        "FromCity": "",
-        "Body": body,
-        "FromCountry": "US",
-        "To": OUR_NUMBER,
-        "ToZip": "",
-        "NumSegments": "1",
-        "MessageSid": sid,
-        "AccountSid": TWILIO_SID,
-        "From": sender,
-        "ApiVersion": "2010-04-01",
-    }
-
-
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
@@ -373,39 +346,6 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 def phone() -> str:
     return f"+1415555{uuid.uuid4().int % 10000:04d}"
-
-
-def checkout_completed(
-    tenant_id: str, account_id: str, amount: int, *, event_id: str | None = None
-) -> dict[str, Any]:
-    """A Stripe ``checkout.session.completed`` event for a Payment Link of ours."""
-    created = int(time.time())
-    return {
-        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-        "object": "event",
-        "api_version": "2024-06-20",
-        "created": created,
-        "data": {
-            "object": {
-                "id": f"cs_test_{uuid.uuid4().hex}",
-                "object": "checkout.session",
-                "amount_subtotal": amount,
-                "amount_total": amount,
-                "created": created,
-                "currency": "usd",
-                "livemode": False,
-                "metadata": {"tenant_id": tenant_id, "account_id": account_id},
-                "mode": "payment",
-                "payment_intent": f"pi_{uuid.uuid4().hex[:24]}",
-                "payment_link": f"plink_{uuid.uuid4().hex[:24]}",
-                "payment_status": "paid",
-                "status": "complete",
-            }
-        },
-        "livemode": False,
-        "pending_webhooks": 1,
-        "type": "checkout.session.completed",
-    }
 
 
 # --- Twilio ----------------------------------------------------------------------------
