@@ -226,12 +226,28 @@ ROWS: dict[str, Callable[[Record], list[Row]]] = {
 }
 
 
+class ResultsError(ValueError):
+    """A results file that cannot be read, or a line of it that is not a JSON object."""
+
+
 def latest(paths: Iterable[Path]) -> dict[str, Record]:
-    """The last successful record of each benchmark, in file and line order."""
+    """The last successful record of each benchmark, in file and line order.
+
+    Raises ResultsError naming the file (and line) that cannot be read.
+    """
     found: dict[str, Record] = {}
     for path in sorted(paths):
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise ResultsError(f"{path}: {exc.strerror or exc}") from exc
+        for number, line in enumerate(lines, 1):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ResultsError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+            if not isinstance(record, dict):
+                raise ResultsError(f"{path}:{number}: not a JSON object")
             result = record.get("result")
             if record.get("ok") and result:
                 # A launch-only scale run (100,000 accounts) sits beside a complete one.
@@ -278,7 +294,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path, help="results files (default: all)")
     args = parser.parse_args(argv)
     files = args.files or list(RESULTS_DIR.glob("*.jsonl"))
-    records = latest(files)
+    try:
+        records = latest(files)
+    except ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not records:
         print("no successful benchmark records in " + ", ".join(map(str, files)), file=sys.stderr)
         return 1

@@ -6,7 +6,10 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from bench.report import latest, table
+from bench.report import main as report_main
 from bench.suite import ROOT, last_json_line
 
 
@@ -74,3 +77,14 @@ def test_the_result_is_the_last_json_object_printed() -> None:
     out = 'warming up\n{"a": 1}\nnot json {\n{"b": 2}\n[1, 2]\n'
     assert last_json_line(out) == {"b": 2}
     assert last_json_line("no result\n") is None
+
+
+def test_a_results_file_that_cannot_be_read_is_named_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "2026-12-03.jsonl"
+    broken.write_text('{"benchmark": "engine", "ok": false, "result": null}\n{"truncated\n')
+    assert report_main([str(broken)]) == 2
+    assert f"{broken}:2: not JSON" in capsys.readouterr().err
+    assert report_main([str(tmp_path / "missing.jsonl")]) == 2
+    assert "missing.jsonl: No such file or directory" in capsys.readouterr().err
