@@ -14,7 +14,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -34,7 +34,13 @@ from cli.report import print_report
 from cli.stack import PLAINTEXT_TEMPORAL, PortInUse, embedded_stack, stop_event
 from domain import agents
 from domain.account import Account, Tenant
-from domain.campaign import CollectionStatus, InboundReply, PaymentReceived, account_workflow_id
+from domain.campaign import (
+    CampaignSnapshot,
+    CollectionStatus,
+    InboundReply,
+    PaymentReceived,
+    account_workflow_id,
+)
 from domain.channels import Channel
 from domain.portfolio import PortfolioStatus
 from simulators.debtors import (
@@ -50,6 +56,9 @@ from workers.campaigns import launch_portfolio, portfolio_progress
 from workers.devserver import DevServerError, free_port
 from workers.export import SQL_SINK
 from workers.settings import Settings
+
+# The demo looks for campaigns held by a real-time rule only when this few are left.
+WAITING_CHECK_MAX = 20
 
 
 class Debtors:
@@ -250,9 +259,13 @@ def demo(
                     seconds_per_day=day_seconds,
                     window=window,
                 )
-                status = await follow(stack.client, tenant.tenant_id, f"demo-{seed}")
-                await handle.result()
-                status = await portfolio_progress(stack.client, tenant.tenant_id, f"demo-{seed}")
+                campaign_id = f"demo-{seed}"
+                status, waiting = await follow(
+                    stack.client, tenant.tenant_id, campaign_id, day_seconds
+                )
+                if not waiting:
+                    await handle.result()
+                status = await portfolio_progress(stack.client, tenant.tenant_id, campaign_id)
                 elapsed = time.monotonic() - started
                 await debtors.drain()
                 seen: Counter[str] = Counter(
@@ -262,6 +275,17 @@ def demo(
                 )
                 console.print(summary_table(status, due, seen))
                 console.print(f"finished in {elapsed:.1f} s")
+                if waiting:
+                    console.print(
+                        f"{len(waiting)} campaign(s) still wait for a rule that counts real "
+                        "days (the demo compresses the playbook's days, not the law's):"
+                    )
+                    for snap in waiting:
+                        assert snap.next_action_at is not None  # see waiting_on_the_law
+                        console.print(
+                            f"  {snap.account_id}: {snap.next_action} at "
+                            f"{snap.next_action_at:%Y-%m-%d %H:%M} UTC"
+                        )
                 await show_report(settings, tenant.tenant_id, f"demo-{seed}")
                 if keep:
                     console.print(f"web UI still up at {settings.ui_url} — Ctrl-C to stop")
@@ -273,8 +297,12 @@ def demo(
             fail(str(exc))
 
 
-async def follow(client: Client, tenant_id: str, campaign_id: str) -> PortfolioStatus:
-    """A live progress bar until every account campaign has finished."""
+async def follow(
+    client: Client, tenant_id: str, campaign_id: str, day_seconds: float
+) -> tuple[PortfolioStatus, list[CampaignSnapshot]]:
+    """A live progress bar until every account campaign has finished, or until every one
+    still running waits for the compliance gate beyond the demo's horizon (those
+    campaigns are returned: a post-conversation or state limit counts real days)."""
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -282,6 +310,9 @@ async def follow(client: Client, tenant_id: str, campaign_id: str) -> PortfolioS
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
     )
+    # Further away than any compressed step of a demo playbook could be.
+    horizon = timedelta(seconds=max(60.0, 20 * day_seconds))
+    checked = time.monotonic()
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("campaigns", total=None, detail="launching")
         while True:
@@ -298,8 +329,43 @@ async def follow(client: Client, tenant_id: str, campaign_id: str) -> PortfolioS
                 detail=f"{status.active} active · {paid} paid · {money(status.collected)}",
             )
             if status.launching_done and status.finished >= status.total:
-                return status
+                return status, []
+            # Only near the end, and every few seconds: it queries each running campaign.
+            if (
+                status.launching_done
+                and status.total - status.finished <= WAITING_CHECK_MAX
+                and time.monotonic() - checked > 2.0
+            ):
+                checked = time.monotonic()
+                waiting = await waiting_on_the_law(client, tenant_id, campaign_id, horizon)
+                if waiting:
+                    return status, waiting
             await asyncio.sleep(0.25)
+
+
+async def waiting_on_the_law(
+    client: Client, tenant_id: str, campaign_id: str, horizon: timedelta
+) -> list[CampaignSnapshot]:
+    """The campaign's running account campaigns if every one of them waits for the
+    compliance gate until later than ``horizon`` from now; else (or if none) nothing."""
+    query = (
+        f"WorkflowType = '{agents.ACCOUNT_CAMPAIGN}' AND ExecutionStatus = 'Running' "
+        f"AND RecoupTenant = '{tenant_id}' AND RecoupCampaign = '{campaign_id}'"
+    )
+    later = datetime.now(UTC) + horizon
+    waiting: list[CampaignSnapshot] = []
+    async for execution in client.list_workflows(query):
+        try:
+            snap = await client.get_workflow_handle(execution.id).query(
+                agents.QUERY_STATUS, result_type=CampaignSnapshot
+            )
+        except RPCError:
+            return []  # finished since the listing (visibility lags): not waiting
+        due = snap.next_action_at
+        if not (snap.next_action or "").startswith("compliance") or due is None or due < later:
+            return []
+        waiting.append(snap)
+    return waiting
 
 
 async def show_report(settings: Settings, tenant_id: str, campaign_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from activities.email import EmailAgent
 from adapters.contact_ledger import ContactLedger
 from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
+from cli.demo import waiting_on_the_law
 from domain import agents
 from domain.campaign import CampaignSnapshot, CollectionStatus, PaymentReceived
 from domain.channels import Channel
@@ -315,3 +317,31 @@ async def test_a_cease_cancels_a_send_stuck_in_retries(
     snapshot = await status(client, account.account_id)
     assert "cancelled" in (snapshot.attempts[0].detail or "")
     assert any(d.stage == "legal event" and not d.allowed for d in snapshot.decisions)
+
+
+async def test_the_demo_tells_campaigns_held_by_a_real_time_rule_from_busy_ones(
+    client: Client, settings: Settings, running: object
+) -> None:
+    # The demo compresses playbook days, not the law's: a campaign the gate holds until
+    # 08:00 where its debtor sleeps must not keep `recoup demo` waiting for hours.
+    campaign = f"night-{uuid.uuid4().hex[:6]}"
+    asleep = make_account(timezones=[most_asleep(datetime.now(UTC))], phones=[])
+    await start_account_campaign(
+        client, settings, tenant=TENANT, campaign_id=campaign, playbook=EMAIL_NOW, account=asleep
+    )
+
+    async def held() -> bool:
+        snapshot = await status(client, asleep.account_id)
+        return (snapshot.next_action or "").startswith("compliance (quiet_hours)")
+
+    await until(held)
+    found: list[CampaignSnapshot] = []
+
+    async def listed() -> bool:  # visibility lags the start a little
+        found[:] = await waiting_on_the_law(client, TENANT.tenant_id, campaign, timedelta(0))
+        return bool(found)
+
+    await until(listed)
+    assert [s.account_id for s in found] == [asleep.account_id]
+    # Not beyond a horizon past the debtor's morning: the demo would keep waiting.
+    assert await waiting_on_the_law(client, TENANT.tenant_id, campaign, timedelta(days=1)) == []
