@@ -41,6 +41,9 @@ class LedgerEntry(SQLModel, table=True):
     outcome: str = Field(max_length=32)
     to: str | None = Field(default=None, max_length=320)
     direction: str = Field(default="outbound", max_length=16)
+    # The provider's id of what went out (message SID, call SID, Message-ID): what
+    # ``recoup reconcile`` matches against the provider's own records.
+    provider_ref: str | None = Field(default=None, max_length=300)
 
 
 class ContactLedger:
@@ -61,6 +64,7 @@ class ContactLedger:
         attempt_id: str,
         contact: PastContact,
         audit: dict[str, object] | None = None,
+        provider_ref: str | None = None,
     ) -> None:
         """Record one contact; recording the same attempt again changes nothing.
 
@@ -81,6 +85,7 @@ class ContactLedger:
                             "account_id": account_id,
                             "attempt_id": attempt_id,
                             "contact": contact.model_dump(mode="json"),
+                            **({"provider_ref": provider_ref} if provider_ref else {}),
                             **(audit or {}),
                         },
                     )
@@ -95,6 +100,7 @@ class ContactLedger:
             outcome=contact.outcome,
             to=contact.to,
             direction=contact.direction,
+            provider_ref=provider_ref,
         )
         with Session(self._engine) as session:
             if session.get(LedgerEntry, attempt_id) is not None:
@@ -114,6 +120,24 @@ class ContactLedger:
         with Session(self._engine) as session:
             row = session.get(LedgerEntry, attempt_id)
         return None if row is None else _past_contact(row)
+
+    def sent(self, attempt_id: str) -> tuple[PastContact, str | None] | None:
+        """The contact recorded for ``attempt_id`` and the provider's reference for it."""
+        with Session(self._engine) as session:
+            row = session.get(LedgerEntry, attempt_id)
+        return None if row is None else (_past_contact(row), row.provider_ref)
+
+    def entries(self, tenant_id: str, account_ids: Sequence[str]) -> list[LedgerEntry]:
+        """Every ledger entry of these accounts (``recoup reconcile`` reads them)."""
+        found: list[LedgerEntry] = []
+        for start in range(0, len(account_ids), 500):
+            query = select(LedgerEntry).where(
+                LedgerEntry.tenant_id == tenant_id,
+                col(LedgerEntry.account_id).in_(list(account_ids[start : start + 500])),
+            )
+            with Session(self._engine) as session:
+                found += list(session.exec(query).all())
+        return found
 
     def history(self, tenant_id: str, account_id: str, since: datetime) -> list[PastContact]:
         """The debt's contacts after ``since``, oldest first."""

@@ -56,6 +56,7 @@ TABLE_MODULES = (
     "adapters.tenants",
     "adapters.inbound",
     "adapters.action_stats",
+    "adapters.suppressions",
 )
 
 BASELINE = "0001"

@@ -36,6 +36,7 @@ from adapters.playbook_files import PlaybookError, load_playbook
 from adapters.portfolio_file import parse_records
 from adapters.portfolio_store import PortfolioStoreError
 from adapters.report import campaign_report
+from adapters.suppressions import SuppressionStore
 from adapters.tenants import TenantStore
 from api import models as m
 from domain import agents
@@ -54,6 +55,7 @@ from domain.operator import Approval, ApprovalDecision, ApprovalStatus, PauseReq
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
 from workers.campaigns import launch_portfolio, start_account_campaign
+from workers.revocations import Revocations
 from workers.settings import Settings
 from workers.tracing import current_trace_id
 from workflows import search_attributes as sa
@@ -108,6 +110,9 @@ class RecoupService:
     tenants: TenantStore
     inbound: InboundStore
     events: EventLog = field(init=False)
+    # Revocations are stored before the campaign is told (workers.revocations).
+    suppressions: SuppressionStore = field(init=False)
+    revocations: Revocations = field(init=False)
     # Parsed playbooks by name, with the stamp of their files (``_playbook``).
     _playbooks: dict[str, tuple[tuple[tuple[int, int, int] | None, ...], Playbook]] = field(
         init=False, default_factory=dict
@@ -115,6 +120,8 @@ class RecoupService:
 
     def __post_init__(self) -> None:
         self.events = EventLog(self.settings.sql_url)
+        self.suppressions = SuppressionStore(self.settings.sql_url)
+        self.revocations = Revocations(self.suppressions)
 
     @classmethod
     def build(cls, client: Client, settings: Settings) -> RecoupService:
@@ -133,6 +140,7 @@ class RecoupService:
         self.tenants.dispose()
         self.inbound.dispose()
         self.events.dispose()
+        self.suppressions.dispose()
 
     # --- starting ------------------------------------------------------------
 
@@ -325,7 +333,13 @@ class RecoupService:
         )
         return await self._signal(tenant, account_id, agents.SIGNAL_PAYMENT, payment)
 
-    async def record_reply(self, tenant: Tenant, account_id: str, body: m.ReplyIn) -> m.Accepted:
+    # Revocations (a STOP, a cease, a dispute ...) are stored before the campaign is told:
+    # a send already on its way checks the store (``source``/``ref`` say where it came
+    # from, so that a redelivery is stored once).
+
+    async def record_reply(
+        self, tenant: Tenant, account_id: str, body: m.ReplyIn, source: str = "api"
+    ) -> m.Accepted:
         reply = InboundReply(
             reply_id=body.reply_id,
             channel=body.channel,
@@ -333,27 +347,50 @@ class RecoupService:
             from_address=body.from_address,
             received_at=body.received_at or datetime.now(UTC),
         )
+        await self.revocations.reply(tenant.tenant_id, account_id, reply, source=source)
         return await self._signal(tenant, account_id, agents.SIGNAL_REPLY, reply)
 
-    async def open_dispute(self, tenant: Tenant, account_id: str, body: m.DisputeIn) -> m.Accepted:
+    async def open_dispute(
+        self, tenant: Tenant, account_id: str, body: m.DisputeIn, source: str = "api"
+    ) -> m.Accepted:
         event = LegalEvent(
             kind=LegalEventKind.DISPUTE,
             note=body.note,
             received_at=body.received_at or datetime.now(UTC),
         )
-        return await self._signal(tenant, account_id, agents.SIGNAL_LEGAL, event)
+        return await self.legal_event(tenant, account_id, event, source)
 
-    async def cease(self, tenant: Tenant, account_id: str, body: m.CeaseIn) -> m.Accepted:
+    async def cease(
+        self, tenant: Tenant, account_id: str, body: m.CeaseIn, source: str = "api"
+    ) -> m.Accepted:
         event = LegalEvent(
             kind=LegalEventKind.ATTORNEY if body.attorney else LegalEventKind.CEASE,
             note=body.note,
             received_at=body.received_at or datetime.now(UTC),
         )
-        return await self._signal(tenant, account_id, agents.SIGNAL_LEGAL, event)
+        return await self.legal_event(tenant, account_id, event, source)
 
-    async def opt_out(self, tenant: Tenant, account_id: str, body: m.OptOutIn) -> m.Accepted:
+    async def legal_event(
+        self, tenant: Tenant, account_id: str, event: LegalEvent, source: str = "api"
+    ) -> m.Accepted:
+        stored = await self.revocations.legal_event(
+            tenant.tenant_id, account_id, event, source=source
+        )
+        return await self._signal(tenant, account_id, agents.SIGNAL_LEGAL, stored)
+
+    async def opt_out(
+        self,
+        tenant: Tenant,
+        account_id: str,
+        body: m.OptOutIn,
+        source: str = "api",
+        ref: str | None = None,
+    ) -> m.Accepted:
         request = OptOutRequest(channel=body.channel, address=body.address, reason=body.reason)
-        return await self._signal(tenant, account_id, agents.SIGNAL_OPT_OUT, request)
+        stored = await self.revocations.opt_out(
+            tenant.tenant_id, account_id, request, source=source, ref=ref
+        )
+        return await self._signal(tenant, account_id, agents.SIGNAL_OPT_OUT, stored)
 
     async def pause_account(self, tenant: Tenant, account_id: str, body: m.PauseIn) -> m.Accepted:
         request = PauseRequest(reason=body.reason, operator=body.operator)

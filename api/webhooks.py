@@ -266,7 +266,7 @@ class _Receiver:
             opt_out = m.OptOutIn(
                 channel=Channel.SMS, address=to, reason="SMS unsubscribed (Twilio 21610)"
             )
-            signals = [self._opt_out(tenant, opt_out)] * len(accounts)
+            signals = [self._opt_out("twilio", tenant, opt_out, event_id)] * len(accounts)
             return await self._deliver("twilio", tenant, kind, event_id, accounts, signals)
         call_sid = params.get("CallSid")
         if call_sid:
@@ -296,7 +296,7 @@ class _Receiver:
             body = m.OptOutIn(
                 channel=Channel.SMS, address=sender, reason=f"SMS keyword {text.strip()[:20]}"
             )
-            signals = [self._opt_out(tenant, body)] * len(accounts)
+            signals = [self._opt_out("twilio", tenant, body, sid)] * len(accounts)
             ack = await self._deliver_ack("twilio", tenant, "sms_stop", sid, accounts, signals)
         else:
             reply = m.ReplyIn(
@@ -306,7 +306,7 @@ class _Receiver:
                 from_address=sender,
                 received_at=datetime.now(UTC),
             )
-            signals = [self._reply(tenant, reply)] * len(accounts)
+            signals = [self._reply("twilio", tenant, reply)] * len(accounts)
             ack = await self._deliver_ack("twilio", tenant, "sms_inbound", sid, accounts, signals)
         return _twiml(ack)
 
@@ -334,11 +334,11 @@ class _Receiver:
                 from_address=event.email,
                 received_at=event.occurred_at or datetime.now(UTC),
             )
-            signals = [self._reply(tenant, reply)] * len(accounts)
+            signals = [self._reply("email", tenant, reply)] * len(accounts)
         else:
             reason = "hard bounce" if event.type == "bounce" else "spam complaint"
             opt_out = m.OptOutIn(channel=Channel.EMAIL, address=event.email, reason=reason)
-            signals = [self._opt_out(tenant, opt_out)] * len(accounts)
+            signals = [self._opt_out("email", tenant, opt_out, event.id)] * len(accounts)
         return await self._deliver("email", tenant, kind, event.id, accounts, signals)
 
     # --- payments ----------------------------------------------------------------
@@ -469,15 +469,21 @@ class _Receiver:
     async def _accounts(self, tenant: Tenant, address: str) -> list[str]:
         return await asyncio.to_thread(self.service.inbound.accounts_for, tenant.tenant_id, address)
 
-    def _opt_out(self, tenant: Tenant, body: m.OptOutIn) -> Signal:
+    def _opt_out(
+        self, provider: Provider, tenant: Tenant, body: m.OptOutIn, event_id: str
+    ) -> Signal:
         async def signal(account: str) -> m.Accepted:
-            return await self.service.opt_out(tenant, account, body)
+            return await self.service.opt_out(
+                tenant, account, body, source=f"webhook:{provider}", ref=event_id
+            )
 
         return signal
 
-    def _reply(self, tenant: Tenant, body: m.ReplyIn) -> Signal:
+    def _reply(self, provider: Provider, tenant: Tenant, body: m.ReplyIn) -> Signal:
         async def signal(account: str) -> m.Accepted:
-            return await self.service.record_reply(tenant, account, body)
+            return await self.service.record_reply(
+                tenant, account, body, source=f"webhook:{provider}"
+            )
 
         return signal
 

@@ -151,7 +151,7 @@ def legal(
     signal = LegalEvent(kind=event, channel=channel, address=address, note=note)
 
     async def go(client: Client) -> CampaignSnapshot:
-        await send_legal_event(client, tenant, account_id, signal)
+        await send_legal_event(client, settings, tenant, account_id, signal)
         return await account_status(client, tenant, account_id)
 
     snapshot = run(with_client(settings, go))

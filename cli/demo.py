@@ -29,6 +29,7 @@ from adapters.event_log import EventLog
 from adapters.playbook_files import load_playbook
 from adapters.portfolio_file import parse_portfolio
 from adapters.report import campaign_report
+from adapters.suppressions import SuppressionStore
 from cli.common import console, fail, load_settings, money, run
 from cli.report import print_report
 from cli.stack import PLAINTEXT_TEMPORAL, PortInUse, embedded_stack, stop_event
@@ -55,6 +56,7 @@ from simulators.twilio import SimulatedCall, SimulatedMessage, TwilioSimulator
 from workers.campaigns import launch_portfolio, portfolio_progress
 from workers.devserver import DevServerError, free_port
 from workers.export import SQL_SINK
+from workers.revocations import Revocations
 from workers.settings import Settings
 
 # The demo looks for campaigns held by a real-time rule only when this few are left.
@@ -71,8 +73,10 @@ class Debtors:
         accounts: list[Account],
         tenant_id: str,
         seconds_per_day: float,
+        revocations: Revocations,
     ) -> None:
         self._client = client
+        self._revocations = revocations
         self._sim = sim
         self._tenant_id = tenant_id
         self._day = seconds_per_day
@@ -124,12 +128,17 @@ class Debtors:
                     ),
                 )
             elif reaction.text is not None:
-                await handle.signal(
-                    agents.SIGNAL_REPLY,
-                    InboundReply(
-                        reply_id=f"sim-{ref}", channel=reaction.channel, text=reaction.text
-                    ),
+                reply = InboundReply(
+                    reply_id=f"sim-{ref}",
+                    channel=reaction.channel,
+                    text=reaction.text,
+                    received_at=datetime.now(UTC),
                 )
+                # As the webhooks do: a STOP is stored before the campaign hears of it.
+                await self._revocations.reply(
+                    self._tenant_id, account.account_id, reply, source="demo-debtor"
+                )
+                await handle.signal(agents.SIGNAL_REPLY, reply)
             self.reactions[reaction.kind] += 1
         except RPCError:
             pass  # the campaign already ended: a late reaction changes nothing
@@ -238,12 +247,14 @@ def demo(
                     "debtors placed where it is daytime now (calling hours are real): "
                     + ", ".join(zones)
                 )
+                suppressions = SuppressionStore(settings.sql_url)
                 debtors = Debtors(
                     stack.client,
                     DebtorSimulator(seed=seed),
                     parsed.accounts,
                     tenant.tenant_id,
                     day_seconds,
+                    Revocations(suppressions),
                 )
                 stack.smtp.on_message(debtors.on_mail)
                 stack.twilio.on_message(debtors.on_sms)
@@ -268,6 +279,7 @@ def demo(
                 status = await portfolio_progress(stack.client, tenant.tenant_id, campaign_id)
                 elapsed = time.monotonic() - started
                 await debtors.drain()
+                suppressions.dispose()
                 seen: Counter[str] = Counter(
                     email=len(stack.smtp.messages),
                     sms=len(stack.twilio.messages),

@@ -82,6 +82,9 @@ class OptOutRequest(BaseModel):
     channel: Channel
     address: str | None = None
     reason: str = "debtor request"
+    revocation_id: str | None = Field(
+        default=None, description="Its record in the suppression store, when it has one."
+    )
 
 
 class WatchRequest(BaseModel):
@@ -170,6 +173,9 @@ class CampaignState(BaseModel):
     # Disagreements between agents waiting for the supervisor, and its standing rulings.
     disagreements: list[Disagreement] = Field(default_factory=list)
     model_may_write: bool = True
+    # Stored revocations already applied (domain.revocations): a signal carrying one that
+    # a channel agent's refusal applied first changes nothing twice. Newest last.
+    revocations_applied: list[str] = Field(default_factory=list)
 
 
 class AccountCampaignInput(BaseModel):

@@ -18,6 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from adapters.inbound import InboundStore
 from adapters.portfolio_store import PortfolioStore
+from adapters.suppressions import SuppressionStore
 from domain import agents
 from domain.account import Account, Tenant
 from domain.arrangements import Arrangement, ArrangementRequest
@@ -32,6 +33,7 @@ from domain.campaign import (
 from domain.compliance.facts import LegalEvent
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioInput, PortfolioStatus
+from workers.revocations import Revocations
 from workers.settings import Settings
 from workers.tracing import current_trace_id
 from workflows import search_attributes as sa
@@ -244,10 +246,22 @@ async def account_status(client: Client, tenant_id: str, account_id: str) -> Cam
 
 
 async def send_legal_event(
-    client: Client, tenant_id: str, account_id: str, event: LegalEvent
+    client: Client,
+    settings: Settings,
+    tenant_id: str,
+    account_id: str,
+    event: LegalEvent,
+    source: str = "cli",
 ) -> None:
+    """Store the event in the suppression store, then tell the account's campaign."""
+    store = SuppressionStore(settings.sql_url)
+    try:
+        await asyncio.to_thread(store.create_tables)
+        stored = await Revocations(store).legal_event(tenant_id, account_id, event, source=source)
+    finally:
+        store.dispose()
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
-    await handle.signal(agents.SIGNAL_LEGAL, event)
+    await handle.signal(agents.SIGNAL_LEGAL, stored)
 
 
 async def record_payment(

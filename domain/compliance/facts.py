@@ -50,6 +50,9 @@ class LegalEvent(BaseModel):
     address: str | None = None
     note: str = Field(default="", max_length=500)
     received_at: datetime | None = None
+    revocation_id: str | None = Field(
+        default=None, description="Its record in the suppression store, when it has one."
+    )
 
 
 def facts_for(
