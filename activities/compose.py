@@ -1,7 +1,8 @@
 """What every channel agent does around its provider call.
 
-Render the message (a template problem is permanent: retrying cannot fix it),
-and once the provider accepted the contact, record it in the debt's ledger.
+Call the provider through its breaker, turn its failures into Temporal errors, render
+templates (a template problem is permanent: retrying cannot fix it), and find a send an
+earlier try already made.
 """
 
 from __future__ import annotations
@@ -9,18 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import circuit_open, classify, template_failure
-from activities.gate import record_contact
 from adapters.breakers import CircuitBreaker, CircuitOpen
 from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError, TemplateError
 from adapters.templates import RenderedMessage, TemplateRenderer
-from domain.compliance.model import Decision
 from domain.contact import ContactOutcome, ContactRequest, ContactResult
 from domain.resilience import RetryRules
 
@@ -56,14 +54,16 @@ async def provider_call(breaker: CircuitBreaker | None) -> AsyncIterator[None]:
 async def already_sent(ledger: ContactLedger, request: ContactRequest) -> ContactResult | None:
     """The result of this attempt if an earlier try sent it (checked before the gate:
     a message that went out at 20:59 is still sent when the retry runs at 21:01)."""
-    contact = await asyncio.to_thread(ledger.recorded, request.attempt_id)
-    if contact is None:
+    found = await asyncio.to_thread(ledger.sent, request.attempt_id)
+    if found is None:
         return None
+    contact, provider_ref = found
     activity.logger.info("attempt %s was sent by an earlier try: not resent", request.attempt_id)
     # The ledger keeps what the gate counts ("delivered"); the agent reported "sent".
     outcome = ContactOutcome.SENT if contact.outcome == "delivered" else contact.outcome
     return ContactResult(
         outcome=ContactOutcome(outcome),
+        provider_ref=provider_ref,
         sent_at=contact.at,
         detail="sent by an earlier try (sent-ledger)",
     )
@@ -74,13 +74,3 @@ def render(renderer: TemplateRenderer, request: ContactRequest) -> RenderedMessa
         return renderer.render(request.template, request.channel, request.language, request.message)
     except TemplateError as err:
         raise template_failure(err) from err
-
-
-async def record_sent(
-    ledger: ContactLedger, request: ContactRequest, decision: Decision, outcome: ContactOutcome
-) -> datetime:
-    """Record the contact at the moment the gate allowed it; return that moment."""
-    sent_at = decision.earliest_allowed
-    assert sent_at is not None  # an allowed decision carries its own moment
-    await asyncio.to_thread(record_contact, ledger, request, outcome, sent_at, decision.ruleset)
-    return sent_at

@@ -1,4 +1,4 @@
-"""The email agent: re-check the gate, compose the message, send it over SMTP, record it."""
+"""The email agent: a written message handed to the SMTP relay."""
 
 from __future__ import annotations
 
@@ -6,20 +6,23 @@ from datetime import datetime
 
 from temporalio import activity
 
-from activities.compose import already_sent, provider_call, provider_failure, record_sent
+from activities.compose import provider_call, provider_failure
 from activities.composer import Composer
 from activities.export import ContactExport
-from activities.gate import check_before_send
+from activities.message_agent import Handed, MessageAgent, hand_over_time
+from activities.sending import SendCheck
 from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError
 from adapters.smtp import SmtpMailer
-from adapters.templates import TemplateRenderer
+from adapters.suppressions import SuppressionStore
+from adapters.templates import RenderedMessage, TemplateRenderer
 from domain import agents
-from domain.contact import ContactOutcome, ContactRequest, ContactResult
+from domain.contact import ContactRequest, ContactResult
+from domain.revocations import Revocation
 
 
-class EmailAgent:
+class EmailAgent(MessageAgent):
     def __init__(
         self,
         mailer: SmtpMailer,
@@ -28,30 +31,25 @@ class EmailAgent:
         breaker: CircuitBreaker | None = None,
         export: ContactExport | None = None,
         composer: Composer | None = None,
+        suppressions: SuppressionStore | None = None,
     ) -> None:
+        super().__init__(renderer, ledger, breaker, export, composer, suppressions)
         self._mailer = mailer
-        self._composer = composer or Composer(renderer)
-        self._ledger = ledger
-        self._breaker = breaker
-        self._export = export or ContactExport(None)
 
     @activity.defn(name=agents.SEND_EMAIL)
     async def send_email(self, request: ContactRequest) -> ContactResult:
-        started = self._export.started()
-        return await self._export.finished(request, await self._send_email(request), started)
+        return await self.contact(request)
 
-    async def _send_email(self, request: ContactRequest) -> ContactResult:
-        if sent := await already_sent(self._ledger, request):
-            return sent
-        decision = check_before_send(request)
-        composed = await self._composer.compose(request)
-        message = composed.message
-        recorded: list[datetime] = []
+    async def _hand_over(
+        self, request: ContactRequest, message: RenderedMessage, check: SendCheck
+    ) -> Handed:
+        handed_at = hand_over_time()
+        recorded: list[tuple[datetime, list[Revocation]]] = []
 
-        async def accepted(_message_id: str) -> None:
+        async def accepted(message_id: str) -> None:
             # Into the sent-ledger the moment the relay has it (SMTP takes no
             # idempotency key: this record is what stops a retry from resending).
-            recorded.append(await record_sent(self._ledger, request, decision, ContactOutcome.SENT))
+            recorded.append(await self._record(request, check, handed_at, message_id))
 
         try:
             async with provider_call(self._breaker):
@@ -65,13 +63,5 @@ class EmailAgent:
                 )
         except ProviderError as err:
             raise provider_failure(err, request) from err
-        [sent_at] = recorded
-        return ContactResult(
-            outcome=ContactOutcome.SENT,
-            provider_ref=message_id,
-            sent_at=sent_at,
-            ruleset=decision.ruleset,
-            composed_by=composed.composed_by,
-            compose_fallback=composed.fallback_reason,
-            compose_disagreement=composed.disagreement,
-        )
+        [(sent_at, late)] = recorded
+        return Handed(message_id, None, sent_at, handed_at, late)

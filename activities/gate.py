@@ -1,24 +1,24 @@
-"""The compliance gate again, at the moment of sending, and the contact ledger.
+"""The time of the send-time check, and the contact ledger every contact goes into.
 
 The workflow asked the gate when it planned the contact; a send delayed by
-retries, a provider outage or a queue backlog could still go out at 21:05 local.
-So every channel agent asks once more, with the time it actually sends, and
-refuses (non-retryably, with the decision attached) if the answer changed.
+retries, a provider outage or a queue backlog could still go out at 21:05 local,
+or after a STOP. So every channel agent asks once more (``activities.sending``),
+with the time it actually sends and the stored revocations, and refuses
+(non-retryably, with the decision attached) if the answer changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from adapters.contact_ledger import ContactLedger
 from domain import agents
-from domain.compliance.engine import decide
 from domain.compliance.facts import as_past_contact
-from domain.compliance.model import Decision, ProposedContact
 from domain.contact import ContactAttempt, ContactOutcome, ContactRequest
+from domain.revocations import Revocation
 
 BLOCKED = agents.COMPLIANCE_BLOCKED
 
@@ -33,34 +33,23 @@ def send_time() -> datetime:
     return max(datetime.now(UTC), scheduled.astimezone(UTC))
 
 
-def check_before_send(request: ContactRequest) -> Decision:
-    """Raise ``ComplianceBlocked`` (carrying the decision) unless the gate allows it now."""
-    decision = decide(
-        request.compliance.facts,
-        request.compliance.history,
-        ProposedContact(at=send_time(), channel=request.channel, to=request.to),
-    )
-    if not decision.allowed:
-        raise ApplicationError(
-            f"compliance gate at send time: {', '.join(r.value for r in decision.reasons)}",
-            decision.model_dump(mode="json"),
-            type=BLOCKED,
-            non_retryable=True,
-        )
-    return decision
-
-
 def record_contact(
     ledger: ContactLedger,
     request: ContactRequest,
     outcome: ContactOutcome,
     at: datetime,
     ruleset: str | None = None,
+    *,
+    provider_ref: str | None = None,
+    revocations: Sequence[Revocation] = (),
+    after_revocation: Sequence[Revocation] = (),
 ) -> None:
     """Add a contact that reached the debtor's side to the debt's ledger (and audit log).
 
     The audit record carries what the gate decided on: the facts and history size it
-    was given and the rule set that allowed the contact at ``at``.
+    was given, the stored revocations it read, and the rule set that allowed the
+    contact at ``at``; and, if the message went out after a revocation that arrived
+    in the gap between the check and the hand-over, that revocation.
     """
     contact = as_past_contact(
         ContactAttempt(
@@ -84,5 +73,12 @@ def record_contact(
                 "template": request.template,
                 "facts": request.compliance.facts.model_dump(mode="json"),
                 "history_size": len(request.compliance.history),
+                "revocations_checked": [r.revocation_id for r in revocations],
+                **(
+                    {"after_revocation": [r.model_dump(mode="json") for r in after_revocation]}
+                    if after_revocation
+                    else {}
+                ),
             },
+            provider_ref=provider_ref,
         )

@@ -1,23 +1,25 @@
-"""The SMS agent: re-check the gate, compose the text, send it, record it."""
+"""The SMS agent: a written message handed to the SMS provider's Messages API."""
 
 from __future__ import annotations
 
 from temporalio import activity
 
-from activities.compose import already_sent, provider_call, provider_failure, record_sent
+from activities.compose import provider_call, provider_failure
 from activities.composer import Composer
 from activities.export import ContactExport
-from activities.gate import check_before_send
+from activities.message_agent import Handed, MessageAgent, hand_over_time
+from activities.sending import SendCheck
 from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
 from adapters.errors import ProviderError
-from adapters.templates import TemplateRenderer
+from adapters.suppressions import SuppressionStore
+from adapters.templates import RenderedMessage, TemplateRenderer
 from adapters.twilio import TwilioClient
 from domain import agents
-from domain.contact import ContactOutcome, ContactRequest, ContactResult
+from domain.contact import ContactRequest, ContactResult
 
 
-class SmsAgent:
+class SmsAgent(MessageAgent):
     def __init__(
         self,
         client: TwilioClient,
@@ -26,24 +28,19 @@ class SmsAgent:
         breaker: CircuitBreaker | None = None,
         export: ContactExport | None = None,
         composer: Composer | None = None,
+        suppressions: SuppressionStore | None = None,
     ) -> None:
+        super().__init__(renderer, ledger, breaker, export, composer, suppressions)
         self._client = client
-        self._composer = composer or Composer(renderer)
-        self._ledger = ledger
-        self._breaker = breaker
-        self._export = export or ContactExport(None)
 
     @activity.defn(name=agents.SEND_SMS)
     async def send_sms(self, request: ContactRequest) -> ContactResult:
-        started = self._export.started()
-        return await self._export.finished(request, await self._send_sms(request), started)
+        return await self.contact(request)
 
-    async def _send_sms(self, request: ContactRequest) -> ContactResult:
-        if sent := await already_sent(self._ledger, request):
-            return sent
-        decision = check_before_send(request)
-        composed = await self._composer.compose(request)
-        message = composed.message
+    async def _hand_over(
+        self, request: ContactRequest, message: RenderedMessage, check: SendCheck
+    ) -> Handed:
+        handed_at = hand_over_time()
         try:
             async with provider_call(self._breaker):
                 receipt = await self._client.send_sms(
@@ -54,15 +51,6 @@ class SmsAgent:
                 )
         except ProviderError as err:
             raise provider_failure(err, request) from err
-        sent_at = await record_sent(self._ledger, request, decision, ContactOutcome.SENT)
+        sent_at, late = await self._record(request, check, handed_at, receipt.sid)
         # Delivery is reported later by the provider's status callback.
-        return ContactResult(
-            outcome=ContactOutcome.SENT,
-            provider_ref=receipt.sid,
-            detail=receipt.status,
-            sent_at=sent_at,
-            ruleset=decision.ruleset,
-            composed_by=composed.composed_by,
-            compose_fallback=composed.fallback_reason,
-            compose_disagreement=composed.disagreement,
-        )
+        return Handed(receipt.sid, receipt.status, sent_at, handed_at, late)

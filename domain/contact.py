@@ -14,6 +14,7 @@ from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts, PastContact
 from domain.events import ExportContext
 from domain.resilience import RetryRule
+from domain.revocations import Revocation
 
 
 class ContactOutcome(StrEnum):
@@ -100,6 +101,18 @@ class ContactResult(BaseModel):
         default=False,
         description="The model's draft failed the guardrail twice (a redraft included): "
         "the composer and the guardrail disagree, the supervisor should rule.",
+    )
+    handed_at: datetime | None = Field(
+        default=None, description="When the agent handed the message (or call) to the provider."
+    )
+    revocations: list[Revocation] = Field(
+        default_factory=list,
+        description="The stored revocations in force that the send-time check decided with.",
+    )
+    after_revocation: list[Revocation] = Field(
+        default_factory=list,
+        description="Revocations received before the hand-over that the check had not seen "
+        "(they arrived in the gap): the message went out after them, and says so.",
     )
 
 

@@ -13,6 +13,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -46,6 +47,7 @@ from adapters.llm import LlmClient
 from adapters.payments import PaymentsClient
 from adapters.portfolio_store import PortfolioStore
 from adapters.smtp import SmtpMailer
+from adapters.suppressions import SuppressionStore
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
 from domain.channels import Channel
@@ -53,6 +55,8 @@ from workers.export import both, breaker_events, exporter_for, report_status
 from workers.metrics import breaker_metrics
 from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
+
+SEND_HEARTBEAT_THROTTLE = timedelta(seconds=1)
 
 
 def workflow_runner(settings: Settings) -> SandboxedWorkflowRunner:
@@ -122,6 +126,9 @@ async def workers(
         events = EventLog(settings.sql_url)
         stack.callback(events.dispose)
         contact_export = ContactExport(events)
+        # Every revocation, read by the channel agents right before each send.
+        suppressions = SuppressionStore(settings.sql_url)
+        stack.callback(suppressions.dispose)
         # One breaker per provider, shared with every other worker through Redis.
         runtime = client.service_client.config.runtime or Runtime.default()
         store = settings.breaker_store()
@@ -153,6 +160,10 @@ async def workers(
                 queues.for_channel(channel),
                 activities=[activity],
                 max_task_queue_activities_per_second=limit,
+                # A send that waits heartbeats every second (activities.sending): let each
+                # through, so the campaign's cancellation reaches it within about a second.
+                max_heartbeat_throttle_interval=SEND_HEARTBEAT_THROTTLE,
+                default_heartbeat_throttle_interval=SEND_HEARTBEAT_THROTTLE,
             )
 
         def worker(task_queue: str, **kwargs: object) -> None:
@@ -212,7 +223,13 @@ async def workers(
             channel_worker(
                 Channel.EMAIL,
                 EmailAgent(
-                    mailer, renderer, ledger, breakers.get("email"), contact_export, composer
+                    mailer,
+                    renderer,
+                    ledger,
+                    breakers.get("email"),
+                    contact_export,
+                    composer,
+                    suppressions,
                 ).send_email,
             )
         if roles & {Role.SMS, Role.PHONE}:
@@ -228,7 +245,13 @@ async def workers(
                 channel_worker(
                     Channel.SMS,
                     SmsAgent(
-                        twilio, renderer, ledger, breakers.get("sms"), contact_export, composer
+                        twilio,
+                        renderer,
+                        ledger,
+                        breakers.get("sms"),
+                        contact_export,
+                        composer,
+                        suppressions,
                     ).send_sms,
                 )
             if Role.PHONE in roles:
@@ -240,6 +263,7 @@ async def workers(
                     breaker=breakers.get("phone"),
                     export=contact_export,
                     composer=composer,
+                    suppressions=suppressions,
                 )
                 channel_worker(Channel.PHONE, phone.place_call)
         if Role.PAYMENTS in roles:
