@@ -18,6 +18,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain import agents
@@ -90,6 +91,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.replies import ReplyIntent, classify, is_stop_keyword
     from domain.reply_reading import ReadBy, ReadReply, ReplyToRead
     from domain.resilience import Backoff, RetryRule
+    from domain.revocations import Revocation, RevocationKind
     from domain.supervision import Disagreement, DisagreementKind, Position, offline_ruling
     from workflows import search_attributes as sa
     from workflows.arrangement_saga import ArrangementSaga, arrangement_problem
@@ -144,6 +146,18 @@ HEARTBEAT = {Channel.PHONE: timedelta(seconds=30)}
 MAX_DECISIONS_CARRIED = 300
 # Returned by a contact that a promise interrupted: the step is tried again later.
 _PAUSED = "paused by a promise to pay"
+# Returned by a send that never left (cancelled, or refused on a revocation the campaign
+# now knows of): the gate is asked again with what the campaign knows now.
+_ASK_AGAIN = "ask the gate again"
+# Sends cancelled with WAIT_CANCELLATION_COMPLETED report what really happened, and email
+# and SMS heartbeat so that a cancellation reaches them (workflow.patched: campaigns that
+# were already running when this shipped keep their histories' path).
+TRUTHFUL_SENDS = "sends-report-what-happened"
+SEND_HEARTBEAT = {
+    Channel.EMAIL: timedelta(seconds=10),
+    Channel.SMS: timedelta(seconds=10),
+    Channel.PHONE: timedelta(seconds=30),
+}
 # The reply reader's errors that another try cannot fix (see activities.replies).
 LLM_PERMANENT_ERRORS = ["LlmRejected", "LlmRefused", "LlmMalformed"]
 
@@ -402,6 +416,8 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
 
     @workflow.signal(name=agents.SIGNAL_OPT_OUT)
     def opt_out(self, request: OptOutRequest) -> None:
+        if not self._first_time(request.revocation_id):
+            return  # a channel agent's refusal already applied it from the store
         self._opt_out(request.channel, request.address)
         self._emit(
             EventType.OPT_OUT,
@@ -423,6 +439,8 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
         and a send in flight is cancelled if the gate now bars it.
         """
         st = self._state
+        if not self._first_time(event.revocation_id):
+            return  # a channel agent's refusal already applied it from the store
         holds = st.holds
         kind = event.kind
         meta = {"kind": kind.value, **({"channel": event.channel.value} if event.channel else {})}
@@ -455,6 +473,48 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
             self._after_opt_out()
         self._legal_epoch += 1
         self._changed = True
+
+    def _first_time(self, revocation_id: str | None) -> bool:
+        """Record a stored revocation as applied; False if it already was."""
+        if revocation_id is None:
+            return True
+        applied = self._state.revocations_applied
+        if revocation_id in applied:
+            return False
+        applied.append(revocation_id)
+        del applied[:-MAX_DECISIONS_CARRIED]
+        return True
+
+    def _apply_stored(self, revocations: list[Revocation]) -> bool:
+        """Apply revocations a channel agent found in the suppression store before this
+        campaign heard of them (their signals, arriving later, change nothing twice).
+        True when one of them was new here."""
+        changed = False
+        for r in revocations:
+            if r.revocation_id in self._state.revocations_applied:
+                continue
+            changed = True
+            if r.kind is RevocationKind.OPT_OUT and r.channel is not None:
+                self.opt_out(
+                    OptOutRequest(
+                        channel=r.channel,
+                        address=r.address,
+                        reason=f"{r.note or r.source} (found in the suppression store)"[:300],
+                        revocation_id=r.revocation_id,
+                    )
+                )
+            else:
+                self.legal_event(
+                    LegalEvent(
+                        kind=LegalEventKind(r.kind.value),
+                        channel=r.channel,
+                        address=r.address,
+                        note=r.note,
+                        received_at=r.received_at,
+                        revocation_id=r.revocation_id,
+                    )
+                )
+        return changed
 
     @workflow.signal(name=agents.SIGNAL_PAUSE)
     def pause(self, request: PauseRequest) -> None:
@@ -910,6 +970,8 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
             if st.status is CollectionStatus.SCHEDULED:
                 self._set_status(CollectionStatus.ACTIVE)
             sent = await self._send(step, channel, template, to, facts, history, redrive, terms)
+            if sent is _ASK_AGAIN:
+                continue
             if isinstance(sent, timedelta):
                 # The provider's breaker is open: nothing was tried and no attempt used.
                 await self._wait_until(
@@ -1085,13 +1147,19 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
         attempted_at = workflow.now()  # when the contact was made, not when it returned
         # Watched from now: a debtor may pay while the agent is still on the line.
         self._watch_contact(step.id, request.attempt_id, channel)
+        truthful = workflow.patched(TRUTHFUL_SENDS)
         handle = workflow.start_activity(
             agents.CONTACT_ACTIVITY[channel],
             request,
             result_type=ContactResult,
             task_queue=self._inp.queues.for_channel(channel),
             start_to_close_timeout=START_TO_CLOSE[channel],
-            heartbeat_timeout=HEARTBEAT.get(channel),
+            heartbeat_timeout=SEND_HEARTBEAT[channel] if truthful else HEARTBEAT.get(channel),
+            # Wait for the agent's answer: a send the provider already has is reported
+            # sent, and only one that never left is reported cancelled.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+            if truthful
+            else ActivityCancellationType.TRY_CANCEL,
             retry_policy=retry_policy(rule),
             # A call backlog (the provider's rate limit) serves priority 1 accounts first.
             priority=Priority(priority_key=st.account.priority)
@@ -1100,24 +1168,67 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
             summary=f"{channel} · {template} · step {step.id}",
         )
         seen_epoch = self._legal_epoch
+        barred: Decision | None = None
+        barred_at: datetime | None = None
         while not handle.done():
             await workflow.wait_condition(
                 lambda seen=seen_epoch: handle.done() or self._legal_epoch != seen  # type: ignore[misc]
             )
             seen_epoch = self._legal_epoch
-            if (
-                not handle.done()
-                and not self._ask_gate(step, channel, to, "legal event")[0].allowed
-            ):
+            if barred is not None or handle.done():
+                continue  # cancelled already: wait for the agent to say what happened
+            decision = self._ask_gate(step, channel, to, "legal event")[0]
+            if not decision.allowed:
                 handle.cancel()  # e.g. a cease while the send waits for a retry
-                break
+                barred, barred_at = decision, workflow.now()
+                if not truthful:
+                    break
         try:
             result: ContactResult = await handle
         except ActivityError as err:
             self._unwatch(request.attempt_id)
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == agents.COMPLIANCE_BLOCKED:
-                return Decision.model_validate(cause.details[0])
+                refusal = Decision.model_validate(cause.details[0])
+                if not truthful:
+                    return refusal
+                stored = [
+                    Revocation.model_validate(r)
+                    for r in (cause.details[1]["revocations"] if len(cause.details) > 1 else [])
+                ]
+                if self._apply_stored(stored):
+                    # A revocation this campaign had not heard of yet: record the refusal,
+                    # then plan again with it (a fallback channel, or the end).
+                    self._record_decision(refusal, step, channel, to, facts, len(history), "send")
+                    return _ASK_AGAIN
+                if refusal.earliest_allowed is None:
+                    # Barred for good by what the store holds and this campaign already
+                    # applied: asking again would send the same refusal round forever.
+                    self._record_decision(refusal, step, channel, to, facts, len(history), "send")
+                    return "barred at send time: " + ", ".join(r.value for r in refusal.reasons)
+                return refusal
+            if truthful and barred is not None and isinstance(cause, CancelledError):
+                # The agent confirmed it never reached the provider: not sent, not failed.
+                reasons = ", ".join(r.value for r in barred.reasons)
+                detail = f"not sent: cancelled before it reached the provider ({reasons})"
+                self._emit_record(
+                    interaction_record(
+                        export, request.attempt_id, channel.value, "cancelled", attempted_at,
+                        detail=detail,
+                    )
+                )  # fmt: skip
+                st.attempts.append(
+                    ContactAttempt(
+                        attempt_id=request.attempt_id,
+                        step_id=step.id,
+                        channel=channel,
+                        to=to,
+                        at=attempted_at,
+                        outcome=ContactOutcome.SKIPPED,
+                        detail=detail[:300],
+                    )
+                )
+                return _ASK_AGAIN
             if isinstance(cause, ApplicationError) and cause.type == agents.CIRCUIT_OPEN:
                 return timedelta(seconds=float(cause.details[0]["retry_after_seconds"]))
             if isinstance(cause, CancelledError):
@@ -1160,6 +1271,8 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
             )
             return "failed"
         self._exported(pending)  # the agent wrote them to the event log with its outcome
+        if truthful:
+            self._after_revocation(step, channel, request.attempt_id, result, barred_at)
         st.attempts.append(
             ContactAttempt(
                 attempt_id=request.attempt_id,
@@ -1183,6 +1296,41 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
         if result.compose_disagreement:
             self._composer_disagrees(request.attempt_id, result.compose_fallback or "")
         return None if result.outcome is not ContactOutcome.FAILED else "failed"
+
+    def _after_revocation(
+        self,
+        step: Step,
+        channel: Channel,
+        attempt_id: str,
+        result: ContactResult,
+        barred_at: datetime | None,
+    ) -> None:
+        """Say so when a message went out after a revocation: never hidden.
+
+        Either the agent found one in the store that arrived between its check and the
+        hand-over, or this campaign learnt of one (and cancelled) before the agent
+        handed the message over and the agent's check could not see it (a signal with
+        no stored record).
+        """
+        late = list(result.after_revocation)
+        known_first = (
+            barred_at is not None and result.handed_at is not None and result.handed_at >= barred_at
+        )
+        if not late and not known_first:
+            return
+        self._apply_stored(late)
+        self._emit(
+            EventType.COMPLIANCE_AUDIT,
+            "sent_after_revocation",
+            {
+                "attemptId": attempt_id,
+                "stepId": step.id,
+                "channel": channel.value,
+                "handedAt": result.handed_at.isoformat() if result.handed_at else None,
+                "revocations": [r.describe() for r in late]
+                or [f"known to the campaign at {barred_at:%Y-%m-%dT%H:%M:%S.%fZ}"],
+            },
+        )
 
     async def _dead_letter(self, step: Step, template: str, redrive: int) -> None:
         st = self._state
