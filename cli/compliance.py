@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.table import Table
+from temporalio.client import Client
 
+from adapters.suppressions import SuppressionStore
 from cli.common import (
     EXIT_INPUT,
     EXIT_PARTIAL,
@@ -24,7 +26,7 @@ from cli.common import (
 )
 from domain.compliance.check import CheckRequest, check
 from domain.errors import problems
-from workers.audit import audit_account
+from workers.audit import AuditReport, audit_account
 
 app = typer.Typer(help="Check contacts against Regulation F, the TCPA and state rules.")
 
@@ -97,11 +99,20 @@ def audit(
     """Replay every contact of the account's campaigns from Temporal's history.
 
     Each contact is decided again with the inputs its channel agent was given, at
-    the moment it was sent, and checked against legal holds received before it.
-    Exit code 4 when any contact fails.
+    the moment it was sent, and checked against every revocation received before it
+    (cease, attorney, dispute, opt-out, consent withdrawn: by signal or in the
+    suppression store). Exit code 4 when any contact fails.
     """
     settings = load_settings()
-    report = run(with_client(settings, lambda c: audit_account(c, tenant, account_id)))
+
+    async def go(client: Client) -> AuditReport:
+        store = SuppressionStore(settings.sql_url)
+        try:
+            return await audit_account(client, tenant, account_id, store)
+        finally:
+            store.dispose()
+
+    report = run(with_client(settings, go))
     if as_json:
         print_json(report)
     else:

@@ -29,6 +29,7 @@ from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.compliance.model import ComplianceFacts, Reason
 from domain.contact import ComplianceContext, ContactRequest, MessageContext
 from domain.playbook import Playbook, Step
+from domain.revocations import Revocation, RevocationKind
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_asleep
@@ -234,29 +235,59 @@ def test_verification_finds_a_send_in_quiet_hours_and_an_ignored_cease() -> None
     day = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 11:00 EDT
     ok = verify_contact(
         run_id="r", attempt_id="a", channel=Channel.EMAIL, to="x@example.com",
-        sent_at=day, facts=facts, history=[], legal_events=[],
+        sent_at=day, facts=facts, history=[],
     )  # fmt: skip
     assert ok.passed and ok.findings == []
     late = verify_contact(
         run_id="r", attempt_id="a", channel=Channel.EMAIL, to="x@example.com",
-        sent_at=night, facts=facts, history=[], legal_events=[],
+        sent_at=night, facts=facts, history=[],
     )  # fmt: skip
     assert not late.passed and "quiet_hours" in late.findings[0]
-    cease = (day - timedelta(hours=1), LegalEvent(kind=LegalEventKind.CEASE))
+    cease = _revoked(RevocationKind.CEASE, day - timedelta(hours=1))
     ignored = verify_contact(
         run_id="r", attempt_id="a", channel=Channel.EMAIL, to="x@example.com",
-        sent_at=day, facts=facts, history=[], legal_events=[cease],
+        sent_at=day, facts=facts, history=[], received=[cease],
     )  # fmt: skip
     assert ignored.findings == ["sent while a cease received earlier was in force"]
     lifted = [
-        (day - timedelta(hours=2), LegalEvent(kind=LegalEventKind.DISPUTE)),
-        (day - timedelta(hours=1), LegalEvent(kind=LegalEventKind.VERIFICATION_SENT)),
+        _revoked(RevocationKind.DISPUTE, day - timedelta(hours=2)),
+        _revoked(RevocationKind.VERIFICATION_SENT, day - timedelta(hours=1)),
     ]
     after_verification = verify_contact(
         run_id="r", attempt_id="a", channel=Channel.EMAIL, to="x@example.com",
-        sent_at=day, facts=facts, history=[], legal_events=lifted,
+        sent_at=day, facts=facts, history=[], received=lifted,
     )  # fmt: skip
     assert after_verification.passed
+    # An opt-out of that address received before the send: a finding; of another: none.
+    stop = _revoked(RevocationKind.OPT_OUT, day - timedelta(minutes=1), "x@example.com")
+    after_stop = verify_contact(
+        run_id="r", attempt_id="a", channel=Channel.EMAIL, to="x@example.com",
+        sent_at=day, facts=facts, history=[], received=[stop],
+    )  # fmt: skip
+    assert not after_stop.passed and "opt-out of email:x@example.com" in after_stop.findings[0]
+    elsewhere = verify_contact(
+        run_id="r", attempt_id="a", channel=Channel.EMAIL, to="y@example.com",
+        sent_at=day, facts=facts, history=[], received=[stop],
+    )  # fmt: skip
+    assert elsewhere.passed
+    # An opt-out received after the message left is no finding.
+    later = verify_contact(
+        run_id="r", attempt_id="a", channel=Channel.EMAIL, to="x@example.com",
+        sent_at=day - timedelta(minutes=2), facts=facts, history=[], received=[stop],
+    )  # fmt: skip
+    assert later.passed
+
+
+def _revoked(kind: RevocationKind, at: datetime, address: str | None = None) -> Revocation:
+    return Revocation(
+        revocation_id=f"{kind}-{at.isoformat()}",
+        tenant_id="t",
+        account_id="a",
+        kind=kind,
+        channel=Channel.EMAIL if address else None,
+        address=address,
+        received_at=at,
+    )
 
 
 async def test_audit_replays_every_contact_from_temporal_history(

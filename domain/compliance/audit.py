@@ -1,9 +1,11 @@
 """Re-deciding a contact after the fact: the evidence that it passed the rules in force.
 
 An auditor replays each contact a campaign sent with the inputs the gate was given
-(recorded in the contact activity's input) at the moment it was sent, and checks
-that no legal hold received before that moment (a cease, an attorney, a dispute)
-was missing from those inputs.
+(recorded in the contact activity's input, plus the stored revocations the agent read,
+recorded in its result) at the moment it was sent, and checks that no revocation
+received before that moment (a cease, an attorney, a dispute, an opt-out, consent
+withdrawn), by signal or in the suppression store, was ignored. A message that went
+out after a revocation is a finding, whichever way it happened.
 """
 
 from __future__ import annotations
@@ -15,8 +17,19 @@ from pydantic import BaseModel
 
 from domain.channels import Channel
 from domain.compliance.engine import decide
-from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.compliance.model import ComplianceFacts, PastContact, ProposedContact, Reason
+from domain.revocations import Revocation, RevocationKind, barring, live_facts
+
+_CHANNEL_KINDS = {
+    RevocationKind.OPT_OUT: "an opt-out",
+    RevocationKind.CONSENT_REVOKED: "a withdrawal of consent",
+    RevocationKind.MEDIUM_OPT_OUT: "an opt-out of the whole medium",
+}
+_HOLDS = {
+    RevocationKind.CEASE: "cease",
+    RevocationKind.ATTORNEY: "attorney",
+    RevocationKind.DISPUTE: "dispute",
+}
 
 
 class AuditedContact(BaseModel):
@@ -31,19 +44,16 @@ class AuditedContact(BaseModel):
     findings: list[str]
 
 
-def holds_at(events: Sequence[tuple[datetime, LegalEvent]], moment: datetime) -> set[str]:
-    """The legal holds in force at ``moment`` from the signals received before it."""
-    holds: set[str] = set()
-    for at, event in sorted(events, key=lambda pair: pair[0]):
-        if at > moment:
-            break
-        if event.kind in {LegalEventKind.CEASE, LegalEventKind.ATTORNEY}:
-            holds.add(event.kind.value)
-        elif event.kind is LegalEventKind.DISPUTE:
-            holds.add("dispute")
-        elif event.kind is LegalEventKind.VERIFICATION_SENT:
-            holds.discard("dispute")
-    return holds
+def _finding(revocation: Revocation) -> str:
+    hold = _HOLDS.get(revocation.kind)
+    if hold is not None:
+        return f"sent while a {hold} received earlier was in force"
+    assert revocation.channel is not None
+    where = f"{revocation.channel.value}:{revocation.address or '*'}"
+    return (
+        f"sent after {_CHANNEL_KINDS[revocation.kind]} of {where} received "
+        f"{revocation.received_at.isoformat()} ({revocation.source})"
+    )
 
 
 def verify_contact(
@@ -55,24 +65,26 @@ def verify_contact(
     sent_at: datetime,
     facts: ComplianceFacts,
     history: Sequence[PastContact],
-    legal_events: Sequence[tuple[datetime, LegalEvent]],
+    received: Sequence[Revocation] = (),
+    used: Sequence[Revocation] = (),
 ) -> AuditedContact:
-    decision = decide(facts, history, ProposedContact(at=sent_at, channel=channel, to=to))
+    """``received``: every revocation of the account known to the auditor (signals in the
+    history, the suppression store); ``used``: those the agent decided with."""
+    decision = decide(
+        live_facts(facts, list(used), channel, to),
+        history,
+        ProposedContact(at=sent_at, channel=channel, to=to),
+    )
     findings = []
     if not decision.allowed:
         findings.append(
             "the gate denies it at the moment it was sent: "
             + ", ".join(r.value for r in decision.reasons)
         )
-    held = holds_at(legal_events, sent_at)
-    known = {
-        "cease": facts.cease,
-        "attorney": facts.attorney,
-        "dispute": facts.disputed_unverified,
-    }
-    for hold in sorted(held):
-        if not known[hold]:
-            findings.append(f"sent while a {hold} received earlier was in force")
+    for revocation in barring([*received, *used], channel, to, at=sent_at):
+        finding = _finding(revocation)
+        if finding not in findings:
+            findings.append(finding)
     return AuditedContact(
         run_id=run_id,
         attempt_id=attempt_id,
