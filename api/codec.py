@@ -8,6 +8,10 @@ configured namespace is served, and only to an authenticated caller: the CLI sen
 URL/codec --codec-auth "Bearer KEY"``); the web UI calls from the browser, hence
 CORS for its origins (``settings.codec_cors_origins``).
 
+A key reads its own tenant's payloads and nothing else: ``/decode`` answers 403 for a
+batch holding any payload bound to another tenant or to none (``workers.codec``
+explains the binding), and ``/encode`` binds what it encrypts to the caller's tenant.
+
 ``codec_router`` is what the HTTP API mounts (with ``codec_cors_options`` for its
 CORS middleware); ``codec_app`` is a standalone app with both.
 """
@@ -23,11 +27,13 @@ from google.protobuf import json_format
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payloads
 
-from workers.codec import CodecKeyError, EncryptionCodec, codec
+from domain.account import Tenant
+from workers.codec import CodecKeyError, EncryptionCodec, PayloadTenantError, codec
 from workers.keyring import KeyRingError
 from workers.settings import Settings
 
-Authenticate = Callable[..., Awaitable[object]]
+# A FastAPI dependency that answers the caller's tenant (or raises for a bad key).
+Authenticate = Callable[..., Awaitable[Tenant]]
 
 CODEC_HEADERS = ["Authorization", "Content-Type", "X-Namespace", "X-API-Key"]
 
@@ -62,14 +68,20 @@ def codec_router(
 ) -> APIRouter:
     """``POST {prefix}/encode`` and ``POST {prefix}/decode`` for authenticated callers."""
     payload_codec: EncryptionCodec = codec(settings)
+    # A default, not ``Annotated[Tenant, Depends(authenticate)]``: annotations are strings
+    # here (``from __future__ import annotations``) that FastAPI resolves in the module's
+    # globals, where ``authenticate`` is not, and it would silently become a query field.
+    caller_tenant = Depends(authenticate)
     router = APIRouter(
         prefix=prefix,
         tags=["codec"],
-        dependencies=[Depends(authenticate)],
         responses={
             400: {"description": "Not Payloads JSON, or a payload that does not decrypt."},
             401: {"description": "Not authenticated."},
-            403: {"description": "A namespace this codec server does not serve."},
+            403: {
+                "description": "A namespace this codec server does not serve, or payloads "
+                "of another tenant (or of none) than the key's."
+            },
         },
     )
 
@@ -84,12 +96,14 @@ def codec_router(
     @router.post("/encode", summary="Encrypt payloads (Temporal remote codec protocol).")
     async def encode(
         body: JsonPayloads,
+        caller: Tenant = caller_tenant,
         x_namespace: Annotated[str | None, Header()] = None,
     ) -> JsonPayloads:
         check_namespace(x_namespace)
         payloads = _to_proto(body)
         try:
-            encoded = await payload_codec.encode(payloads.payloads)
+            # e.g. a signal's input typed in the UI: it is for the caller's own workflows.
+            encoded = payload_codec.for_tenant(caller.tenant_id).encrypt(payloads.payloads)
         except KeyRingError as exc:
             raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, str(exc)) from exc
         return _from_proto(Payloads(payloads=encoded))
@@ -97,12 +111,15 @@ def codec_router(
     @router.post("/decode", summary="Decrypt payloads (Temporal remote codec protocol).")
     async def decode(
         body: JsonPayloads,
+        caller: Tenant = caller_tenant,
         x_namespace: Annotated[str | None, Header()] = None,
     ) -> JsonPayloads:
         check_namespace(x_namespace)
         payloads = _to_proto(body)
         try:
-            decoded = await payload_codec.decode(payloads.payloads)
+            decoded = payload_codec.decrypt_for_tenant(payloads.payloads, caller.tenant_id)
+        except PayloadTenantError as exc:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
         except CodecKeyError as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
         except KeyRingError as exc:

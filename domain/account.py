@@ -12,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from domain.zones import known_zones
 
 # Ids end up inside workflow ids (``account/{tenant}/{account_id}``) and search
-# attributes, so they are restricted to characters that need no escaping there.
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+# attributes, so they are restricted to characters that need no escaping there (and no
+# ``/``: a workflow id's segments can be told apart, see ``domain.campaign``).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
 EmailAddress = Annotated[
     str,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from domain.account import Account, CurrencyCode, Identifier, Money, Tenant
+from domain.account import ID_PATTERN, Account, CurrencyCode, Identifier, Money, Tenant
 from domain.arrangements import Arrangement, InstalmentReminder
 from domain.channels import Channel, TaskQueues
 from domain.compliance.facts import GateRecord, LegalHolds
@@ -270,9 +271,34 @@ class AccountOutcome(BaseModel):
     promises: int = Field(default=0, description="Promises to pay the debtor made.")
 
 
+# Every workflow of a tenant has an id ``{kind}/{tenant}/…`` with one of these kinds; the
+# payload codec binds the tenant it names into what the workflow's payloads encrypt.
+TENANT_WORKFLOW_KINDS = frozenset({"account", "portfolio", "plan"})
+_TENANT_ID = re.compile(ID_PATTERN)
+
+
 def account_workflow_id(tenant_id: str, account_id: str) -> str:
     return f"account/{tenant_id}/{account_id}"
 
 
 def portfolio_workflow_id(tenant_id: str, campaign_id: str) -> str:
     return f"portfolio/{tenant_id}/{campaign_id}"
+
+
+def plan_workflow_id(tenant_id: str, account_id: str, arrangement_id: str) -> str:
+    """The payment-plan child of an account's arrangement saga."""
+    return f"plan/{tenant_id}/{account_id}/{arrangement_id}"
+
+
+def tenant_of_workflow_id(workflow_id: str) -> str | None:
+    """The tenant a workflow id names, or None for workflows of no tenant.
+
+    Only the kinds above name one (simulator and benchmark workflows, e.g.
+    ``sim-debtor/A-1/…``, have other first segments). Tenant ids cannot hold ``/``
+    (``ID_PATTERN``), so the second segment is the whole tenant id.
+    """
+    kind, _, rest = workflow_id.partition("/")
+    tenant, slash, tail = rest.partition("/")
+    if kind not in TENANT_WORKFLOW_KINDS or not slash or not tail:
+        return None
+    return tenant if _TENANT_ID.fullmatch(tenant) else None

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
+from google.protobuf.json_format import MessageToDict
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
@@ -350,8 +351,8 @@ TENANT_SCOPED_WITHOUT_IDS = {
     ("GET", "/v1/approvals"): "filtered by the key's tenant (asserted in the approvals test)",
     ("GET", "/v1/events"): "filtered by the key's tenant (asserted below)",
     ("GET", "/v1/health"): "no tenant data",
-    ("POST", "/codec/encode"): "no stored data: encodes what it is given",
-    ("POST", "/codec/decode"): "no stored data: decodes what it is given",
+    ("POST", "/codec/encode"): "binds what it encrypts to the key's tenant",
+    ("POST", "/codec/decode"): "decodes the key's tenant's payloads only (asserted below)",
 }
 BODIES: dict[str, dict[str, Any]] = {
     "PauseIn": {},
@@ -376,7 +377,7 @@ def _body_for(method: str, path: str, operation: dict[str, Any]) -> dict[str, An
 
 
 async def test_another_tenants_key_finds_nothing_on_any_route(
-    api: Api, settings: Settings, running: object
+    api: Api, client: Client, settings: Settings, running: object
 ) -> None:
     _, token = new_tenant(settings)
     _, intruder = new_tenant(settings)
@@ -397,7 +398,7 @@ async def test_another_tenants_key_finds_nothing_on_any_route(
         if path_template.startswith("/v1/webhooks/"):
             continue  # provider-signed, tenant in the signed URL: tests/test_webhooks.py
         if path_template.startswith("/codec/key/"):
-            continue  # the key is in the path; no stored data: it decodes what it is given
+            continue  # the key is in the path; its tenant's payloads only (asserted below)
         params = re.findall(r"{(\w+)}", path_template)
         if not params:
             assert (method, path_template) in TENANT_SCOPED_WITHOUT_IDS, (
@@ -422,6 +423,19 @@ async def test_another_tenants_key_finds_nothing_on_any_route(
     )
     theirs = await api.get("/v1/events", intruder, params={"after": 0, "follow": "false"})
     assert theirs.status_code == 200 and started["account_id"] not in theirs.text
+
+    # The codec server decodes the campaign's payloads for its own tenant's key only, the
+    # key in the header (the CLI) or in the path (the web UI); every workflow kind, the
+    # other way round and tampering: tests/test_codec_tenants.py.
+    history = await client.get_workflow_handle(started["workflow_id"]).fetch_history()
+    started_event = history.events[0].workflow_execution_started_event_attributes
+    body = {"payloads": [MessageToDict(started_event.input.payloads[0])]}
+    for key, expected in ((intruder, 403), (token, 200)):
+        for path, headers in (("/codec/decode", auth(key)), (f"/codec/key/{key}/decode", {})):
+            answer = await api.http.post(path, json=body, headers=headers)
+            assert answer.status_code == expected, f"{path}: {answer.text}"
+            if expected == 403:
+                assert "another tenant's workflows" in is_problem(answer, 403)["detail"]
 
 
 async def test_the_event_stream_is_server_sent_events_that_resume(

@@ -26,11 +26,21 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.history.v1 import History
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    WorkflowSerializationContext,
+)
 from temporalio.worker import Worker
 
 from api.codec import codec_app
-from domain.campaign import AccountCampaignInput, AccountOutcome, CollectionStatus
+from domain.account import Tenant
+from domain.campaign import (
+    AccountCampaignInput,
+    AccountOutcome,
+    CollectionStatus,
+    account_workflow_id,
+)
 from domain.channels import Channel
 from domain.playbook import Playbook, Step, StepCondition
 from simulators.smtp import SmtpSimulator
@@ -39,7 +49,15 @@ from tests.cli_support import recoup
 from tests.conftest import CODEC_KEY_ID, TENANT, codec_settings, make_account
 from workers import keyring
 from workers.campaigns import start_account_campaign
-from workers.codec import ENCODING, KEY_ID, CodecKeyError, EncryptionCodec, data_converter
+from workers.codec import (
+    ENCODING,
+    KEY_ID,
+    TENANT_LABEL,
+    CodecKeyError,
+    EncryptionCodec,
+    bound_tenant,
+    data_converter,
+)
 from workers.devserver import dev_server_args, free_port, start_dev_server, temporal_binary
 from workers.keyring import KeyRingError, KeyRingSource
 from workers.settings import Settings
@@ -188,6 +206,8 @@ async def test_a_history_read_without_the_codec_holds_no_pii(
     assert len(encrypted) > 20
     assert {p.metadata["encoding"] for p in encrypted} == {ENCODING}
     assert {p.metadata[KEY_ID].decode() for p in encrypted} == {CODEC_KEY_ID}
+    # ...and bound to the campaign's tenant (tests/test_codec_tenants.py: what for).
+    assert {bound_tenant(p) for p in encrypted} == {TENANT.tenant_id}
     # Search attributes stay readable (the UI filters on them) and hold no PII.
     searchable = history.SerializeToString()
     assert len(searchable) > len(stripped) and found(searchable, campaign.secrets) == []
@@ -326,11 +346,14 @@ def test_keys_from_the_environment_are_checked_and_never_echoed(tmp_path: Path) 
 # --- the codec server -------------------------------------------------------------------
 
 
-async def bearer(authorization: Annotated[str | None, Header()] = None) -> str:
-    """The tests' stand-in for the API's tenant authentication."""
+async def bearer(authorization: Annotated[str | None, Header()] = None) -> Tenant:
+    """The tests' stand-in for the API's tenant authentication: one key, of TENANT.
+
+    (tests/test_codec_tenants.py runs the codec server behind the API's real keys.)
+    """
     if authorization != f"Bearer {API_KEY}":
         raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
-    return TENANT.tenant_id
+    return TENANT
 
 
 def codec_server_settings(**fields: Any) -> Settings:
@@ -367,6 +390,8 @@ async def test_codec_server_encodes_and_decodes_for_an_authenticated_caller() ->
         sealed = from_json(encoded.json())
         assert [p.metadata["encoding"] for p in sealed] == [ENCODING, ENCODING]
         assert [key_id_of(p) for p in sealed] == [CODEC_KEY_ID, CODEC_KEY_ID]
+        # What a caller encodes is for its own workflows: bound to its tenant.
+        assert [bound_tenant(p) for p in sealed] == [TENANT.tenant_id, TENANT.tenant_id]
         assert (
             NAME not in encoded.text
             and base64.b64encode(NAME.encode()).decode() not in encoded.text
@@ -375,15 +400,24 @@ async def test_codec_server_encodes_and_decodes_for_an_authenticated_caller() ->
         decoded = await http.post("/codec/decode", json=encoded.json(), headers=auth)
         assert decoded.status_code == 200, decoded.text
         assert from_json(decoded.json()) == list(plain)
-        # What the worker's codec wrote, the server reads (the UI shows it decrypted).
-        by_worker = await data_converter(codec_server_settings()).encode(values)
+        # What the worker's codec wrote for one of the tenant's workflows, the server
+        # reads (the UI shows it decrypted).
+        in_workflow = WorkflowSerializationContext(
+            namespace="default", workflow_id=account_workflow_id(TENANT.tenant_id, "A-1")
+        )
+        by_worker = (
+            await data_converter(codec_server_settings()).with_context(in_workflow).encode(values)
+        )
         shown = await http.post("/codec/decode", json=as_json(by_worker), headers=auth)
         assert (
             pydantic_data_converter.payload_converter.from_payloads(from_json(shown.json()))
             == values
         )
         # Payloads it does not hold the key of: a clear 400 naming the key id.
-        foreign = Payload(metadata={"encoding": ENCODING, KEY_ID: b"k-gone"}, data=b"x" * 40)
+        label = {TENANT_LABEL: TENANT.tenant_id.encode()}
+        foreign = Payload(
+            metadata={"encoding": ENCODING, KEY_ID: b"k-gone", **label}, data=b"x" * 40
+        )
         unknown = await http.post("/codec/decode", json=as_json([foreign]), headers=auth)
         assert unknown.status_code == 400 and "k-gone" in unknown.json()["detail"]
         # Another namespace is not served; a body that is not Payloads is refused.

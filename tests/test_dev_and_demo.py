@@ -143,6 +143,8 @@ async def test_dev_shows_launched_campaigns_and_a_second_run_continues(tmp_path:
             started = history.events[0].workflow_execution_started_event_attributes
             payload = MessageToDict(started.input.payloads[0])
             assert "Hana" not in json.dumps(payload)
+            # Bound to the dev tenant, whose key the UI's endpoint carries.
+            assert base64.b64decode(payload["metadata"]["recoup-tenant"]) == b"default"
             decoded = await http.post(
                 f"{endpoint}/decode",
                 json={"payloads": [payload]},

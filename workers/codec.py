@@ -8,47 +8,123 @@ keys still decrypt what they wrote. Failure messages and stack traces move into 
 failure's encoded attributes and are encrypted with them. Search attributes are not
 payloads the codec sees: they must never hold PII (``workflows.search_attributes``).
 
+Each payload of a tenant's workflow is bound to that tenant: the codec is
+context-aware (``WithSerializationContext``); the SDK hands it the workflow id a
+payload belongs to (the workflow's own for its input, result, signals, queries,
+updates, memo and failures; the child's or the signalled workflow's for what goes to
+them; the calling workflow's for activities), and when that id names a tenant
+(``domain.campaign.tenant_of_workflow_id``) the payload carries ``recoup-tenant`` in
+its metadata and the same tenant is AES-GCM associated data, so the label cannot be
+changed or removed without the payload failing to decrypt. The codec server decodes
+only payloads bound to the caller's tenant (``decrypt_for_tenant``); workers decode
+every tenant's (they serve all of them). Payloads with no tenant to bind (written
+before tenant binding, for workflows whose id names no tenant: the simulators' and
+benchmarks', or by a conversion that names no workflow) are encrypted as they always
+were, with no associated data.
+
 The format is the one of Temporal's ``encryption`` samples (the encrypted content
-is the original ``Payload`` serialized), so a codec server in another language can
-read it given the keys. Payloads without the encrypted encoding pass through
-decoding untouched: histories written before the codec stay readable.
+is the original ``Payload`` serialized; the associated data is ``recoup-tenant``, a
+NUL byte and the tenant id when the metadata names a tenant, none otherwise), so a
+codec server in another language can read it given the keys. Payloads without the
+encrypted encoding pass through decoding untouched: histories written before the codec
+stay readable.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections.abc import Sequence
+from typing import Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
+    ActivitySerializationContext,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
 )
 
+from domain.campaign import tenant_of_workflow_id
 from workers.keyring import KeyRing, KeyRingSource
 from workers.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+TENANT_LABEL = "recoup-tenant"  # the metadata key naming the bound tenant
 NONCE_BYTES = 12
+# Prefixes the tenant in the associated data, so that these bytes mean "tenant" and
+# nothing else should associated data ever carry more.
+TENANT_AAD_PREFIX = b"recoup-tenant\0"
 
 
 class CodecKeyError(ValueError):
     """A payload cannot be decrypted: its key is unknown, or the key does not fit."""
 
 
-class EncryptionCodec(PayloadCodec):
-    """AES-256-GCM over whole payloads, with the key id in the metadata."""
+class PayloadTenantError(PermissionError):
+    """Payloads a tenant may not decode: another tenant's, or bound to none."""
 
-    def __init__(self, keys: KeyRingSource | KeyRing) -> None:
+
+def tenant_of(context: SerializationContext) -> str | None:
+    """The tenant whose workflow a payload of ``context`` belongs to, if any."""
+    workflow_contexts = WorkflowSerializationContext | ActivitySerializationContext
+    if isinstance(context, workflow_contexts) and context.workflow_id:
+        return tenant_of_workflow_id(context.workflow_id)
+    return None  # e.g. a Nexus operation, or an activity started by a client
+
+
+def bound_tenant(payload: Payload) -> str | None:
+    """The tenant an encrypted payload is labelled with (authenticated only by decrypting)."""
+    label = payload.metadata.get(TENANT_LABEL)
+    return None if label is None else label.decode(errors="replace")
+
+
+def associated_data(tenant: str | None) -> bytes | None:
+    """What AES-GCM authenticates besides the ciphertext: the tenant, when there is one.
+
+    None for unbound payloads, as for every payload written before tenant binding, so
+    that those decrypt exactly as they always did.
+    """
+    return None if tenant is None else TENANT_AAD_PREFIX + tenant.encode()
+
+
+def is_encrypted(payload: Payload) -> bool:
+    return payload.metadata.get("encoding") == ENCODING
+
+
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
+    """AES-256-GCM over whole payloads, with the key id and the tenant in the metadata."""
+
+    def __init__(self, keys: KeyRingSource | KeyRing, *, tenant: str | None = None) -> None:
         super().__init__()
         self._keys = keys
         self._ciphers: dict[tuple[str, bytes], AESGCM] = {}
+        self._tenant = tenant
+
+    @property
+    def tenant(self) -> str | None:
+        """The tenant this codec binds what it encrypts to (None: no tenant)."""
+        return self._tenant
+
+    def with_context(self, context: SerializationContext) -> Self:
+        """The SDK calls this for every payload it converts, with the workflow it is for."""
+        return self.for_tenant(tenant_of(context))
+
+    def for_tenant(self, tenant: str | None) -> Self:
+        """This codec binding what it encrypts to ``tenant`` (same keys, same ciphers)."""
+        if tenant == self._tenant:
+            return self
+        bound = copy.copy(self)  # shallow: the key ring and the cipher cache are shared
+        bound._tenant = tenant
+        return bound
 
     def _ring(self) -> KeyRing:
         return self._keys.current() if isinstance(self._keys, KeyRingSource) else self._keys
@@ -72,22 +148,60 @@ class EncryptionCodec(PayloadCodec):
     def encrypt(self, payloads: Sequence[Payload]) -> list[Payload]:
         key = self._ring().active_key
         cipher = self._cipher(key.key_id, key.secret)
+        metadata = {"encoding": ENCODING, KEY_ID: key.key_id.encode()}
+        if self._tenant is not None:
+            metadata[TENANT_LABEL] = self._tenant.encode()
+        aad = associated_data(self._tenant)
         encoded: list[Payload] = []
         for payload in payloads:
             nonce = os.urandom(NONCE_BYTES)
-            sealed = cipher.encrypt(nonce, payload.SerializeToString(), None)
-            encoded.append(
-                Payload(
-                    metadata={"encoding": ENCODING, KEY_ID: key.key_id.encode()},
-                    data=nonce + sealed,
-                )
-            )
+            sealed = cipher.encrypt(nonce, payload.SerializeToString(), aad)
+            encoded.append(Payload(metadata=metadata, data=nonce + sealed))
         return encoded
 
+    def decrypt_for_tenant(self, payloads: Sequence[Payload], tenant: str) -> list[Payload]:
+        """Decrypt for a caller of ``tenant`` (the codec server): only that tenant's payloads.
+
+        Refuses the whole batch (``PayloadTenantError``, naming the payloads by position
+        and never the tenant they belong to) when any encrypted payload is bound to
+        another tenant or to none: a partial answer would hide from the caller why the
+        rest stayed ciphertext. Unencrypted payloads pass (they are plaintext already).
+        """
+        foreign: list[int] = []
+        unbound: list[int] = []
+        for index, payload in enumerate(payloads):
+            if not is_encrypted(payload):
+                continue
+            owner = bound_tenant(payload)
+            if owner is None:
+                unbound.append(index)
+            elif owner != tenant:
+                foreign.append(index)
+        problems = []
+        if foreign:
+            problems.append(
+                f"payload(s) {_positions(foreign)} belong to another tenant's workflows"
+            )
+        if unbound:
+            problems.append(
+                f"payload(s) {_positions(unbound)} are bound to no tenant (encrypted before "
+                "payloads were bound to tenants, or for a workflow of no tenant), so whose "
+                "they are cannot be told: only processes that hold the key ring (workers) "
+                "decode them, never the codec server"
+            )
+        if problems:
+            raise PayloadTenantError(
+                f"{'; '.join(problems)}. A key of tenant {tenant!r} decodes only payloads of "
+                f"tenant {tenant!r}'s workflows; none of the {len(payloads)} were decoded."
+            )
+        # decrypt() authenticates each label: one edited to say `tenant` does not decrypt.
+        return self.decrypt(payloads)
+
     def decrypt(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Decrypt payloads of any tenant (workers serve every tenant)."""
         decoded: list[Payload] = []
         for payload in payloads:
-            if payload.metadata.get("encoding") != ENCODING:
+            if not is_encrypted(payload):
                 decoded.append(payload)  # never encrypted (e.g. written before the codec)
                 continue
             key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
@@ -105,16 +219,22 @@ class EncryptionCodec(PayloadCodec):
             data = payload.data
             try:
                 plain = self._cipher(key.key_id, key.secret).decrypt(
-                    data[:NONCE_BYTES], data[NONCE_BYTES:], None
+                    data[:NONCE_BYTES], data[NONCE_BYTES:], associated_data(bound_tenant(payload))
                 )
             except InvalidTag as exc:
                 raise CodecKeyError(
                     f"payload encrypted with codec key id {key_id!r} does not decrypt with "
                     "the key of that id here: a different key under the same id, or the "
-                    "payload was altered"
+                    f"payload or its {TENANT_LABEL!r} label was altered"
                 ) from exc
             decoded.append(Payload.FromString(plain))
         return decoded
+
+
+def _positions(indexes: list[int]) -> str:
+    """``0, 3, 4`` (at most ten, then how many more)."""
+    shown = ", ".join(str(i) for i in indexes[:10])
+    return shown if len(indexes) <= 10 else f"{shown} and {len(indexes) - 10} more"
 
 
 def codec(settings: Settings) -> EncryptionCodec:

@@ -39,7 +39,12 @@ with workflow.unsafe.imports_passed_through():
         SagaStep,
         ScheduledInstalment,
     )
-    from domain.campaign import AccountCampaignInput, CampaignState, CollectionStatus
+    from domain.campaign import (
+        AccountCampaignInput,
+        CampaignState,
+        CollectionStatus,
+        plan_workflow_id,
+    )
     from domain.channels import Channel
     from domain.playbook import Step
 
@@ -230,7 +235,9 @@ class ArrangementSaga:
                 currency=st.account.currency,
                 instalments=scheduled,
             ),
-            id=f"plan/{self._inp.tenant.tenant_id}/{st.account.account_id}/{req.arrangement_id}",
+            id=plan_workflow_id(
+                self._inp.tenant.tenant_id, st.account.account_id, req.arrangement_id
+            ),
             task_queue=self._inp.queues.campaigns,
             result_type=PlanOutcome,
             static_summary=f"{req.kind.value} · {len(scheduled)} instalment(s) · "
