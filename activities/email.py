@@ -6,14 +6,12 @@ from datetime import datetime
 
 from temporalio import activity
 
-from activities.compose import provider_call, provider_failure
 from activities.composer import Composer
 from activities.export import ContactExport
 from activities.message_agent import Handed, MessageAgent, hand_over_time
 from activities.sending import SendCheck
 from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
-from adapters.errors import ProviderError
 from adapters.smtp import SmtpMailer
 from adapters.suppressions import SuppressionStore
 from adapters.templates import RenderedMessage, TemplateRenderer
@@ -51,17 +49,13 @@ class EmailAgent(MessageAgent):
             # idempotency key: this record is what stops a retry from resending).
             recorded.append(await self._record(request, check, handed_at, message_id))
 
-        try:
-            async with provider_call(self._breaker):
-                message_id = await self._mailer.send(
-                    to=request.to,
-                    subject=message.subject or request.template.replace("_", " ").title(),
-                    text=message.text,
-                    html=message.html,
-                    idempotency_key=request.attempt_id,
-                    on_accepted=accepted,
-                )
-        except ProviderError as err:
-            raise provider_failure(err, request) from err
+        message_id = await self._mailer.send(
+            to=request.to,
+            subject=message.subject or request.template.replace("_", " ").title(),
+            text=message.text,
+            html=message.html,
+            idempotency_key=request.attempt_id,
+            on_accepted=accepted,
+        )
         [(sent_at, late)] = recorded
         return Handed(message_id, None, sent_at, handed_at, late)

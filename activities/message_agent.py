@@ -15,13 +15,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
-from activities.compose import already_sent
+from activities.compose import already_sent, call_provider, provider_failure
 from activities.composer import Composer
 from activities.export import ContactExport
 from activities.gate import record_contact, send_time
 from activities.sending import SendCheck, SendGate, heartbeating, to_completion
 from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
+from adapters.errors import ProviderError
 from adapters.suppressions import SuppressionStore
 from adapters.templates import RenderedMessage, TemplateRenderer
 from domain.contact import ContactOutcome, ContactRequest, ContactResult
@@ -62,10 +63,20 @@ class MessageAgent(ABC):
     async def _contact(self, request: ContactRequest) -> ContactResult:
         if sent := await already_sent(self._ledger, request):
             return sent
-        composed = await self._composer.compose(request)
         async with heartbeating():
-            check = await self._gate.check(request)
-            handed = await to_completion(self._hand_over(request, composed.message, check))
+            composed = await self._composer.compose(request)
+            message = composed.message
+
+            async def hand_over(check: SendCheck) -> Handed:
+                # From here the provider may have it: finish, whatever is cancelled.
+                return await to_completion(self._hand_over(request, message, check))
+
+            try:
+                check, handed = await call_provider(
+                    self._breaker, lambda: self._gate.check(request), hand_over
+                )
+            except ProviderError as err:
+                raise provider_failure(err, request) from err
         return ContactResult(
             outcome=ContactOutcome.SENT,
             provider_ref=handed.provider_ref,
@@ -84,7 +95,8 @@ class MessageAgent(ABC):
     async def _hand_over(
         self, request: ContactRequest, message: RenderedMessage, check: SendCheck
     ) -> Handed:
-        """Give the message to the provider and ``_record`` it once the provider has it."""
+        """Give the message to the provider (``ProviderError`` if it refused) and
+        ``_record`` it once the provider has it."""
 
     async def _record(
         self, request: ContactRequest, check: SendCheck, handed_at: datetime, provider_ref: str

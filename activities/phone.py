@@ -18,7 +18,7 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.compose import provider_call, provider_failure
+from activities.compose import call_provider, provider_failure
 from activities.composer import Composer
 from activities.export import ContactExport
 from activities.gate import record_contact
@@ -86,12 +86,18 @@ class PhoneAgent:
             else:
                 composed = await self._composer.compose(request)
                 composed_by = composed.composed_by
-                check = await self._gate.check(request)
-                assert check.decision.earliest_allowed is not None
-                placed_at, handed_at = check.decision.earliest_allowed, hand_over_time()
-                receipt = await to_completion(self._dial(request, composed.message.text))
-                sid = receipt.sid
-                late = await self._gate.late(request, check, handed_at)
+
+                async def dial(_: SendCheck) -> tuple[CallReceipt, datetime]:
+                    # Once dialled the phone may ring: finish, whatever is cancelled.
+                    at = hand_over_time()
+                    return await to_completion(self._dial(request, composed.message.text)), at
+
+                checked, (receipt, handed_at) = await call_provider(
+                    self._breaker, lambda: self._gate.check(request), dial
+                )
+                assert checked.decision.earliest_allowed is not None
+                check, placed_at, sid = checked, checked.decision.earliest_allowed, receipt.sid
+                late = await self._gate.late(request, checked, handed_at)
             activity.heartbeat(sid, placed_at.isoformat())
             call, hung_up = await self._watch(sid, placed_at)
         except ProviderError as err:
@@ -125,14 +131,13 @@ class PhoneAgent:
         )
 
     async def _dial(self, request: ContactRequest, script: str) -> CallReceipt:
-        async with provider_call(self._breaker):
-            return await self._client.place_call(
-                request.to,
-                script,
-                language=request.language,
-                idempotency_key=request.attempt_id,
-                tenant_id=request.tenant_id,
-            )
+        return await self._client.place_call(
+            request.to,
+            script,
+            language=request.language,
+            idempotency_key=request.attempt_id,
+            tenant_id=request.tenant_id,
+        )
 
     async def _watch(self, sid: str, placed_at: datetime) -> tuple[CallState, bool]:
         """The call once it ended; True with it when it ended because we hung up."""

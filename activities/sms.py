@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.compose import provider_call, provider_failure
 from activities.composer import Composer
 from activities.export import ContactExport
 from activities.message_agent import Handed, MessageAgent, hand_over_time
 from activities.sending import SendCheck
 from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
-from adapters.errors import ProviderError
 from adapters.suppressions import SuppressionStore
 from adapters.templates import RenderedMessage, TemplateRenderer
 from adapters.twilio import TwilioClient
@@ -41,16 +39,12 @@ class SmsAgent(MessageAgent):
         self, request: ContactRequest, message: RenderedMessage, check: SendCheck
     ) -> Handed:
         handed_at = hand_over_time()
-        try:
-            async with provider_call(self._breaker):
-                receipt = await self._client.send_sms(
-                    request.to,
-                    message.text,
-                    idempotency_key=request.attempt_id,
-                    tenant_id=request.tenant_id,
-                )
-        except ProviderError as err:
-            raise provider_failure(err, request) from err
+        receipt = await self._client.send_sms(
+            request.to,
+            message.text,
+            idempotency_key=request.attempt_id,
+            tenant_id=request.tenant_id,
+        )
         sent_at, late = await self._record(request, check, handed_at, receipt.sid)
         # Delivery is reported later by the provider's status callback.
         return Handed(receipt.sid, receipt.status, sent_at, handed_at, late)

@@ -24,14 +24,9 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from activities.composer import Composer
-from activities.export import ContactExport
-from activities.sms import SmsAgent
 from adapters.contact_ledger import ContactLedger
 from adapters.event_log import EventLog
 from adapters.suppressions import SuppressionStore
-from adapters.templates import TemplateRenderer
-from adapters.twilio import TwilioClient
 from domain import agents
 from domain.account import Account
 from domain.campaign import AccountOutcome, CampaignSnapshot, OptOutRequest
@@ -46,7 +41,7 @@ from tests.conftest import TENANT, make_account
 from workers.audit import audit_account
 from workers.campaigns import start_account_campaign
 from workers.revocations import Revocations
-from workers.run import Role, workers
+from workers.run import workers
 from workers.settings import Settings
 
 # A text now (an email when it may not be sent), then nothing for a long time.
@@ -183,28 +178,13 @@ class RacingStore(SuppressionStore):
 
 
 @asynccontextmanager
-async def racing_sms_worker(
-    client: Client, settings: Settings, twilio_sim: TwilioSimulator, revocation: Revocation
+async def racing_workers(
+    client: Client, settings: Settings, revocation: Revocation
 ) -> AsyncIterator[None]:
-    """Every role from ``workers`` but SMS, whose agent reads the racing store."""
+    """Every worker role, the channel agents reading the racing store."""
     store = RacingStore(settings.sql_url, revocation)
-    ledger = ContactLedger(settings.sql_url, settings.audit_log())
-    events = EventLog(settings.sql_url)
-    twilio = TwilioClient(
-        twilio_sim.base_url,
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        settings.twilio_from_number,
-    )
-    renderer = TemplateRenderer(settings.template_dir)
-    agent = SmsAgent(
-        twilio, renderer, ledger, None, ContactExport(events), Composer(renderer), store
-    )
     try:
-        async with (
-            workers(client, settings, set(Role) - {Role.SMS}) as built,
-            Worker(client, task_queue=settings.queues.sms, activities=[agent.send_sms]),
-        ):
+        async with workers(client, settings, suppressions=store) as built:
             for w in built:
                 await w.__aenter__()
             try:
@@ -213,10 +193,7 @@ async def racing_sms_worker(
                 for w in built:
                     await w.__aexit__(None, None, None)
     finally:
-        await twilio.aclose()
         store.dispose()
-        ledger.dispose()
-        events.dispose()
 
 
 async def test_a_stop_in_the_gap_is_recorded_as_a_text_sent_after_it(
@@ -234,7 +211,7 @@ async def test_a_stop_in_the_gap_is_recorded_as_a_text_sent_after_it(
         received_at=datetime.now(UTC),
         source="webhook:twilio",
     )
-    async with racing_sms_worker(client, settings, twilio_sim, revocation):
+    async with racing_workers(client, settings, revocation):
         handle = await _start(client, settings, account)
         snapshot = await eventually(lambda: _status(handle), lambda s: len(s.attempts) >= 1)
         [attempt] = snapshot.attempts

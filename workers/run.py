@@ -105,12 +105,14 @@ async def workers(
     roles: Iterable[Role] = tuple(Role),
     *,
     workflow_task_executor: concurrent.futures.ThreadPoolExecutor | None = None,
+    suppressions: SuppressionStore | None = None,
 ) -> AsyncIterator[list[Worker]]:
     """Build the workers for ``roles`` and the adapters they need; close them on exit.
 
     ``workflow_task_executor``: where the campaigns worker runs workflow activations
     (default: the SDK's own pool); ``bench.engine --profile`` passes a one-thread pool
-    it can profile.
+    it can profile. ``suppressions``: the store the channel agents check before each
+    send (default: the settings' database); ``bench.send_gap`` passes one it times.
     """
     roles = set(roles)
     queues = settings.queues
@@ -127,8 +129,9 @@ async def workers(
         stack.callback(events.dispose)
         contact_export = ContactExport(events)
         # Every revocation, read by the channel agents right before each send.
-        suppressions = SuppressionStore(settings.sql_url)
-        stack.callback(suppressions.dispose)
+        if suppressions is None:
+            suppressions = SuppressionStore(settings.sql_url)
+            stack.callback(suppressions.dispose)
         # One breaker per provider, shared with every other worker through Redis.
         runtime = client.service_client.config.runtime or Runtime.default()
         store = settings.breaker_store()
