@@ -214,6 +214,27 @@ def policy(r: Record) -> list[Row]:
     return rows
 
 
+def send_gap(r: Record) -> list[Row]:
+    gap, window, wire = r["check_to_call_ms"], r["scheduled_to_call_ms"], r["call_to_provider_ms"]
+    return [
+        (
+            f"{r['sends']} texts at once: last store check → provider call, P50 / P95 / P99 ms",
+            f"{gap['p50']:.0f} / {gap['p95']:.0f} / {gap['p99']:.0f}",
+            f"{window['p50']:.0f} / {window['p95']:.0f} / {window['p99']:.0f} "
+            "(scheduling snapshot → call)",
+            _n(r["ratio_p99"], 3),
+            "",
+        ),
+        (
+            "provider call → message at the provider, P50 / P95 / P99 ms",
+            f"{wire['p50']:.0f} / {wire['p95']:.0f} / {wire['p99']:.0f}",
+            "",
+            "",
+            "",
+        ),
+    ]
+
+
 ROWS: dict[str, Callable[[Record], list[Row]]] = {
     "engine": engine,
     "latency": latency,
@@ -223,6 +244,7 @@ ROWS: dict[str, Callable[[Record], list[Row]]] = {
     "compliance_gate": compliance_gate,
     "chaos": chaos,
     "policy": policy,
+    "send_gap": send_gap,
 }
 
 

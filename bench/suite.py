@@ -55,6 +55,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--messages", "2000", "--rounds", "2")),
     Benchmark("compliance_gate", "gate decisions/s, realistic history vs empty", (),
               ("--seconds", "1")),
+    Benchmark("send_gap", "last suppression-store check → provider call, vs scheduling snapshot",
+              (), ("--accounts", "30")),
     Benchmark("chaos", "SIGKILLed workers: exactly-once contacts, throughput kept", (),
               ("--accounts", "100", "--kills", "2")),
     Benchmark("policy", "adaptive vs fixed cadence, recovered per contact",
