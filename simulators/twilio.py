@@ -7,6 +7,10 @@ numbers, and signed, form-encoded status callbacks. What a real network would
 decide (does the debtor pick up? voicemail?) is decided deterministically from
 the number and ``seed``, so demos and tests replay identically.
 
+Besides creating and fetching, it lists Messages and Calls the way Twilio does
+(newest first; ``To``/``From``/``Status`` and day-granular date filters; pages of
+``PageSize`` with ``next_page_uri``).
+
 Beyond Twilio it accepts an ``Idempotency-Key`` header (a repeated create
 returns the first resource) and can inject 4xx/5xx outages with ``fail_next``.
 """
@@ -21,19 +25,19 @@ import inspect
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
-from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, Literal, TypeVar, get_args
+from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, QueryParams
 
 from domain.account import E164
 from simulators.http import EmbeddedServer
@@ -68,6 +72,10 @@ _DEFAULT_CALL_EVENTS = frozenset({"completed"})
 _CALL_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 _MACHINE_DETECTION = frozenset({"Enable", "DetectMessageEnd"})
 _SIP_CODES = {"completed": "200", "busy": "486", "no-answer": "487", "failed": "500"}
+_CALL_STATUSES = frozenset(get_args(CallStatus))
+# Twilio's list defaults: 50 records a page, at most 1000.
+_DEFAULT_PAGE_SIZE = 50
+_MAX_PAGE_SIZE = 1000
 
 # Twilio's test-credential magic numbers (docs: /docs/iam/test-credentials).
 _SMS_TO_ERRORS = {
@@ -161,7 +169,8 @@ class SimulatedCall(BaseModel):
 
     ``answered_by`` is only reported when the call asked for MachineDetection,
     as on Twilio. ``duration`` is simulated talk time in seconds, not wall time.
-    ``twiml`` is the inline Twiml, or what ``url`` returned when answered.
+    ``start_time`` is when the call was dialled (None while queued), answered or not,
+    as on Twilio. ``twiml`` is the inline Twiml, or what ``url`` returned when answered.
     """
 
     sid: str
@@ -381,6 +390,11 @@ class TwilioSimulator:
         async def create_message(request: Request, account_sid: str) -> JSONResponse:
             return await self._create_message(request, account_sid)
 
+        @app.get(f"{base}/Messages.json")
+        async def list_messages(request: Request, account_sid: str) -> JSONResponse:
+            self._authenticate(request, account_sid)
+            return JSONResponse(self._list_messages(request))
+
         @app.get(f"{base}/Messages/{{sid}}.json")
         async def fetch_message(request: Request, account_sid: str, sid: str) -> JSONResponse:
             self._authenticate(request, account_sid)
@@ -392,6 +406,11 @@ class TwilioSimulator:
         @app.post(f"{base}/Calls.json")
         async def create_call(request: Request, account_sid: str) -> JSONResponse:
             return await self._create_call(request, account_sid)
+
+        @app.get(f"{base}/Calls.json")
+        async def list_calls(request: Request, account_sid: str) -> JSONResponse:
+            self._authenticate(request, account_sid)
+            return JSONResponse(self._list_calls(request))
 
         @app.get(f"{base}/Calls/{{sid}}.json")
         async def fetch_call(request: Request, account_sid: str, sid: str) -> JSONResponse:
@@ -553,6 +572,39 @@ class TwilioSimulator:
         self._spawn(self._progress_call(call, self._outcome_for(to)))
         return JSONResponse(self._call_json(call), status_code=201)
 
+    # -- listing ----------------------------------------------------------------------
+
+    def _list_messages(self, request: Request) -> dict[str, Any]:
+        query = request.query_params
+        to, from_ = query.get("To") or None, query.get("From") or None
+        sent = _day_filter(query, "DateSent")
+        matching = [
+            m
+            for m in reversed(self.messages)  # newest first, as Twilio lists
+            if (to is None or m.to == to)
+            and (from_ is None or m.from_ == from_)
+            and sent(m.date_sent)
+        ]
+        return _page(request, "messages", self.messages, matching, self._message_json)
+
+    def _list_calls(self, request: Request) -> dict[str, Any]:
+        query = request.query_params
+        to, from_ = query.get("To") or None, query.get("From") or None
+        status = query.get("Status") or None
+        if status is not None and status not in _CALL_STATUSES:
+            raise _ApiError(400, 21200, f"Invalid Status: {status}")
+        started, ended = _day_filter(query, "StartTime"), _day_filter(query, "EndTime")
+        matching = [
+            c
+            for c in reversed(self.calls)
+            if (to is None or c.to == to)
+            and (from_ is None or c.from_ == from_)
+            and (status is None or c.status == status)
+            and started(c.start_time)
+            and ended(c.end_time)
+        ]
+        return _page(request, "calls", self.calls, matching, self._call_json)
+
     # -- progress and callbacks --------------------------------------------------
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -609,6 +661,8 @@ class TwilioSimulator:
 
         try:
             await asyncio.sleep(self._step)
+            # Dialled: Twilio's start_time is when the call was placed, answered or not.
+            self._set_call(call, start_time=_now())
             await event("initiated", CallStatus="initiated")
             if outcome.status != "failed":
                 self._set_call(call, status="ringing")
@@ -623,9 +677,7 @@ class TwilioSimulator:
                         and answered_by == "machine_start"
                     ):
                         answered_by = "machine_end_beep"
-                self._set_call(
-                    call, status="in-progress", answered_by=answered_by, start_time=_now()
-                )
+                self._set_call(call, status="in-progress", answered_by=answered_by)
                 if call.url is not None:
                     call.twiml = await self._fetch_twiml(call)
                 await _notify(self._answer_listeners, call)
@@ -808,6 +860,129 @@ async def _notify(listeners: list[Listener[_T]], item: _T) -> None:
                 await result
         except Exception:
             log.exception("Twilio simulator listener failed")
+
+
+_R = TypeVar("_R", SimulatedMessage, SimulatedCall)
+
+
+def _page(
+    request: Request,
+    key: str,
+    everything: Sequence[_R],
+    matching: list[_R],
+    render: Callable[[_R], dict[str, Any]],
+) -> dict[str, Any]:
+    """One page of ``matching`` (newest first) in Twilio's list envelope.
+
+    ``Page`` alone counts pages from the newest record. The ``PageToken`` in
+    ``next_page_uri`` names the record the page ends at (``PA<sid>``; ``PB<sid>`` the
+    one ``previous_page_uri`` starts at), so a client following it neither repeats nor
+    skips records while new ones arrive at the front.
+    """
+    query = request.query_params
+    size = _page_size(query.get("PageSize"))
+    page = _page_number(query.get("Page"))
+    token = query.get("PageToken") or None
+    if token is None:
+        start = min(page * size, len(matching))
+        end = min(start + size, len(matching))
+    else:
+        order = {r.sid: i for i, r in enumerate(everything)}  # creation order
+        anchor = order.get(token[2:])
+        if token[:2] not in ("PA", "PB") or anchor is None:
+            raise _ApiError(400, 21200, f"Invalid PageToken: {token}")
+        if token.startswith("PA"):  # the page after the anchor (older records)
+            start = next(
+                (i for i, r in enumerate(matching) if order[r.sid] < anchor), len(matching)
+            )
+            end = min(start + size, len(matching))
+        else:  # the page before it (newer records)
+            end = next((i for i, r in enumerate(matching) if order[r.sid] <= anchor), len(matching))
+            start = max(0, end - size)
+    items = matching[start:end]
+    filters: list[tuple[str, str]] = [
+        (k, v) for k, v in query.multi_items() if k not in ("PageSize", "Page", "PageToken")
+    ]
+
+    def uri(number: int, page_token: str | None) -> str:
+        params = [*filters, ("PageSize", str(size)), ("Page", str(number))]
+        if page_token is not None:
+            params.append(("PageToken", page_token))
+        return f"{request.url.path}?{urlencode(params)}"
+
+    previous = None
+    if start > 0:
+        previous = uri(max(page - 1, 0), "PB" + items[0].sid if items else None)
+    return {
+        key: [render(r) for r in items],
+        "end": page * size + max(len(items) - 1, 0),
+        "first_page_uri": uri(0, None),
+        "next_page_uri": uri(page + 1, "PA" + items[-1].sid) if end < len(matching) else None,
+        "page": page,
+        "page_size": size,
+        "previous_page_uri": previous,
+        "start": page * size,
+        "uri": uri(page, token),
+    }
+
+
+def _page_size(value: str | None) -> int:
+    if not value:
+        return _DEFAULT_PAGE_SIZE
+    if not value.isdigit() or not 1 <= int(value) <= _MAX_PAGE_SIZE:
+        raise _ApiError(
+            400, 21200, f"Invalid PageSize: {value}; it must be from 1 to {_MAX_PAGE_SIZE}"
+        )
+    return int(value)
+
+
+def _page_number(value: str | None) -> int:
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise _ApiError(400, 21200, f"Invalid Page: {value}")
+    return int(value)
+
+
+def _day_filter(query: QueryParams, name: str) -> Callable[[datetime | None], bool]:
+    """Twilio's date filter ``name``: ``name`` (that UTC day), ``name<`` and ``name>``.
+
+    Twilio compares days (YYYY-MM-DD, UTC), and words the bounds both as "on or before
+    / after midnight of the date" and "on and before / after the date"; both bounds
+    include the day here, so a client that narrows by day and then filters precisely
+    never loses a record. A record without the date matches no date filter.
+    """
+    on, before, after = (_day(query, name + suffix) for suffix in ("", "<", ">"))
+
+    def keep(moment: datetime | None) -> bool:
+        if on is None and before is None and after is None:
+            return True
+        if moment is None:
+            return False
+        day = moment.astimezone(UTC).date()
+        return (
+            (on is None or day == on)
+            and (before is None or day <= before)
+            and (after is None or day >= after)
+        )
+
+    return keep
+
+
+def _day(query: QueryParams, name: str) -> date | None:
+    value = query.get(name)
+    if not value:
+        return None
+    try:
+        if len(value) == len("YYYY-MM-DD"):
+            return date.fromisoformat(value)
+        # Twilio's helper libraries send a full ISO 8601 time; only its day counts.
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _ApiError(400, 21200, f"Invalid {name}: {value}; expected YYYY-MM-DD") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date()
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str]:
