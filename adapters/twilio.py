@@ -2,8 +2,8 @@
 
 Speaks the plain 2010-04-01 REST protocol with httpx (no Twilio SDK), so the
 same client runs against api.twilio.com and against ``simulators.twilio``.
-Besides sending, it lists what the account sent (Twilio's own records, which
-reconciliation compares with ours).
+Besides sending, it hangs calls up and lists what the account sent (Twilio's own
+records, which reconciliation compares with ours).
 """
 
 from __future__ import annotations
@@ -211,6 +211,16 @@ class TwilioClient(JsonApiClient):
     async def get_message(self, sid: str) -> MessageState:
         data = await self._request("GET", f"Messages/{sid}.json")
         return self._parse(MessageState, data)
+
+    async def end_call(self, sid: str) -> CallState:
+        """Hang ``sid`` up, whatever its state, and return the call as Twilio left it.
+
+        ``Status=completed`` ends a call in progress and cancels one still queued or
+        ringing (``canceled``); a call already over comes back unchanged. Not a create,
+        so no idempotency key: hanging up twice is harmless.
+        """
+        data = await self._request("POST", f"Calls/{sid}.json", {"Status": "completed"})
+        return self._parse(CallState, data)
 
     async def list_messages(
         self,

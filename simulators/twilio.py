@@ -9,7 +9,8 @@ the number and ``seed``, so demos and tests replay identically.
 
 Besides creating and fetching, it lists Messages and Calls the way Twilio does
 (newest first; ``To``/``From``/``Status`` and day-granular date filters; pages of
-``PageSize`` with ``next_page_uri``).
+``PageSize`` with ``next_page_uri``), and updates a Call with ``Status=canceled``
+or ``Status=completed`` to hang it up.
 
 Beyond Twilio it accepts an ``Idempotency-Key`` header (a repeated create
 returns the first resource) and can inject 4xx/5xx outages with ``fail_next``.
@@ -26,6 +27,7 @@ import logging
 import math
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
@@ -72,6 +74,7 @@ _DEFAULT_CALL_EVENTS = frozenset({"completed"})
 _CALL_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 _MACHINE_DETECTION = frozenset({"Enable", "DetectMessageEnd"})
 _SIP_CODES = {"completed": "200", "busy": "486", "no-answer": "487", "failed": "500"}
+_FINAL_CALL_STATUSES = frozenset(get_args(FinalCallStatus))
 _CALL_STATUSES = frozenset(get_args(CallStatus))
 # Twilio's list defaults: 50 records a page, at most 1000.
 _DEFAULT_PAGE_SIZE = 50
@@ -201,6 +204,16 @@ class _Outcome(BaseModel):
     duration: int = 0
 
 
+@dataclass
+class _CallRun:
+    """What drives one call: its drawn outcome, its progress task, its callback count."""
+
+    outcome: _Outcome
+    task: asyncio.Task[None] | None = None
+    sequence: int = 0  # SequenceNumber of the next status callback
+    answered_at: float | None = None  # loop time the call was answered
+
+
 class _ApiError(Exception):
     """Rendered as Twilio's error body by the app's exception handler."""
 
@@ -229,7 +242,8 @@ class TwilioSimulator:
     no-answer, ``ring_seconds`` per stage. Whether a number answers, and
     whether a person or a machine does, is drawn from ``(seed, number)`` with
     ``answer_rate`` and ``machine_rate`` — the same number always gets the same
-    outcome — unless ``force_call_outcome`` says otherwise.
+    outcome — unless ``force_call_outcome`` says otherwise. A call updated with
+    ``Status=completed`` (or ``canceled``) ends at once, as on Twilio.
     """
 
     def __init__(
@@ -257,6 +271,7 @@ class TwilioSimulator:
         self._by_sid: dict[str, SimulatedMessage | SimulatedCall] = {}
         self._idempotent: dict[tuple[str, str], SimulatedMessage | SimulatedCall] = {}
         self._forced: dict[str, _Outcome] = {}
+        self._runs: dict[str, _CallRun] = {}
         self._failures: list[int] = []
         self._stalls: list[float] = []
         self._message_listeners: list[Listener[SimulatedMessage]] = []
@@ -315,7 +330,8 @@ class TwilioSimulator:
 
         Awaited before the call can complete, so whatever it does happens while the
         caller is still waiting for the call to end (``recoup simulate`` relies on
-        that: a simulated debtor reacts during the conversation). Exceptions are logged.
+        that: a simulated debtor reacts during the conversation). A hang-up meanwhile
+        ends the call at once and lets the callback finish. Exceptions are logged.
         """
         self._answer_listeners.append(callback)
 
@@ -419,6 +435,10 @@ class TwilioSimulator:
             if not isinstance(call, SimulatedCall):
                 raise _not_found(request.url.path)
             return JSONResponse(self._call_json(call))
+
+        @app.post(f"{base}/Calls/{{sid}}.json")
+        async def update_call(request: Request, account_sid: str, sid: str) -> JSONResponse:
+            return await self._update_call(request, account_sid, sid)
 
         return app
 
@@ -569,8 +589,66 @@ class TwilioSimulator:
         )
         self.calls.append(call)
         self._remember("Calls", request, call)
-        self._spawn(self._progress_call(call, self._outcome_for(to)))
+        run = self._runs[call.sid] = _CallRun(self._outcome_for(to))
+        run.task = self._spawn(self._progress_call(call, run))
         return JSONResponse(self._call_json(call), status_code=201)
+
+    async def _update_call(self, request: Request, account_sid: str, sid: str) -> JSONResponse:
+        self._admit_post(request, account_sid)
+        form = await request.form()
+        call = self._by_sid.get(sid)
+        if not isinstance(call, SimulatedCall):
+            raise _not_found(request.url.path)
+        status = _field(form, "Status")
+        if not status:
+            # Twilio also redirects a live call to new TwiML (Url, Twiml); Recoup never does.
+            raise _ApiError(400, 21200, "Status is required (the simulator only hangs calls up)")
+        if status not in ("canceled", "completed"):
+            raise _ApiError(
+                400, 21200, f"Invalid Status: {status}; a call can be canceled or completed"
+            )
+        self._end_call(call, cancel_only=status == "canceled")
+        return JSONResponse(self._call_json(call))
+
+    def _end_call(self, call: SimulatedCall, *, cancel_only: bool) -> None:
+        """Hang ``call`` up as Twilio's update does.
+
+        ``completed`` ends a call in progress (status completed, the talk time so far)
+        and cancels one still queued or ringing; ``canceled`` only does the latter. A
+        finished call stays as it is. No ``await`` until the call is final, so of two
+        hang-ups arriving together only the first ends it and says so.
+        """
+        if call.status in _FINAL_CALL_STATUSES:
+            return
+        answered = call.status == "in-progress"
+        if answered and cancel_only:
+            return  # Twilio: canceled does not affect a call in progress
+        run = self._runs.get(call.sid)
+        if run is not None and run.task is not None:
+            # Cancelled, not awaited: its next step never runs, and a hang-up requested
+            # by one of its own listeners cannot wait for itself.
+            run.task.cancel()
+        self._set_call(
+            call,
+            status="completed" if answered else "canceled",
+            duration=self._talk_so_far(run) if answered else 0,
+            end_time=_now(),
+        )
+        # Like Twilio, the status callback follows the API's answer.
+        self._spawn(self._call_ended(call))
+
+    def _talk_so_far(self, run: _CallRun | None) -> int:
+        """Simulated seconds talked until now.
+
+        An answered call's drawn duration passes in ``ring_seconds`` of wall time, so a
+        hang-up halfway there talked half of it.
+        """
+        if run is None or run.answered_at is None:
+            return 0
+        if self._ring <= 0:
+            return run.outcome.duration
+        share = (asyncio.get_running_loop().time() - run.answered_at) / self._ring
+        return min(run.outcome.duration, int(run.outcome.duration * share))
 
     # -- listing ----------------------------------------------------------------------
 
@@ -607,10 +685,11 @@ class TwilioSimulator:
 
     # -- progress and callbacks --------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _progress_message(self, message: SimulatedMessage) -> None:
         try:
@@ -643,30 +722,16 @@ class TwilioSimulator:
         }
         await self._post_webhook(message.status_callback, params)
 
-    async def _progress_call(self, call: SimulatedCall, outcome: _Outcome) -> None:
-        sequence = 0
-
-        async def event(name: str, **extra: str) -> None:
-            nonlocal sequence
-            if call.status_callback is None or name not in call.status_callback_events:
-                return
-            params = self._call_params(call) | extra
-            params |= {
-                "CallbackSource": "call-progress-events",
-                "SequenceNumber": str(sequence),
-                "Timestamp": format_datetime(_now()),
-            }
-            sequence += 1
-            await self._post_webhook(call.status_callback, params)
-
+    async def _progress_call(self, call: SimulatedCall, run: _CallRun) -> None:
+        outcome = run.outcome
         try:
             await asyncio.sleep(self._step)
             # Dialled: Twilio's start_time is when the call was placed, answered or not.
             self._set_call(call, start_time=_now())
-            await event("initiated", CallStatus="initiated")
+            await self._call_event(call, "initiated", detached=True, CallStatus="initiated")
             if outcome.status != "failed":
                 self._set_call(call, status="ringing")
-                await event("ringing")
+                await self._call_event(call, "ringing", detached=True)
                 await asyncio.sleep(self._ring)
             if outcome.status == "completed":
                 answered_by: AnsweredBy | None = None
@@ -678,21 +743,53 @@ class TwilioSimulator:
                     ):
                         answered_by = "machine_end_beep"
                 self._set_call(call, status="in-progress", answered_by=answered_by)
+                run.answered_at = asyncio.get_running_loop().time()
                 if call.url is not None:
                     call.twiml = await self._fetch_twiml(call)
-                await _notify(self._answer_listeners, call)
-                await event("answered")
+                # Detached like the callbacks: a hang-up ends the call, not the listener.
+                await asyncio.shield(self._spawn(_notify(self._answer_listeners, call)))
+                await self._call_event(call, "answered", detached=True)
                 await asyncio.sleep(self._ring)
             self._set_call(call, status=outcome.status, duration=outcome.duration, end_time=_now())
-            await event(
-                "completed",
-                CallDuration=str(outcome.duration),
-                Duration=str(math.ceil(outcome.duration / 60)),
-                SipResponseCode=_SIP_CODES.get(outcome.status, "487"),
-            )
-            await _notify(self._call_listeners, call)
+            await self._call_ended(call)
         except Exception:
             log.exception("call %s progress failed", call.sid)
+
+    async def _call_ended(self, call: SimulatedCall) -> None:
+        """Say once that ``call`` is over: its "completed" status callback, then ``on_call``."""
+        duration = call.duration or 0
+        await self._call_event(
+            call,
+            "completed",
+            CallDuration=str(duration),
+            Duration=str(math.ceil(duration / 60)),
+            SipResponseCode=_SIP_CODES.get(call.status, "487"),
+        )
+        await _notify(self._call_listeners, call)
+
+    async def _call_event(
+        self, call: SimulatedCall, name: str, *, detached: bool = False, **extra: str
+    ) -> None:
+        """Post the call's status callback for event ``name``, if it asked for it.
+
+        The parameters are taken now. ``detached``: the post runs to its end even if
+        the progress awaiting it is hung up (Twilio would have delivered it).
+        """
+        if call.status_callback is None or name not in call.status_callback_events:
+            return
+        run = self._runs[call.sid]
+        params = self._call_params(call) | extra
+        params |= {
+            "CallbackSource": "call-progress-events",
+            "SequenceNumber": str(run.sequence),
+            "Timestamp": format_datetime(_now()),
+        }
+        run.sequence += 1
+        post = self._post_webhook(call.status_callback, params)
+        if detached:
+            await asyncio.shield(self._spawn(post))
+        else:
+            await post
 
     def _set_call(self, call: SimulatedCall, **changes: Any) -> None:
         for name, value in changes.items():

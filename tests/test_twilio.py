@@ -684,3 +684,165 @@ async def test_calls_list_with_filters_through_the_client(
     assert later.json()["calls"] == [] and later.json()["next_page_uri"] is None
     assert len(ended.json()["calls"]) == 3
     assert (bogus.status_code, bogus.json()["code"]) == (400, 21200)
+
+
+# -- hanging up --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def slow_sim() -> AsyncIterator[TwilioSimulator]:
+    """Calls ring (and talk) for 0.4 s: long enough to hang up while they do."""
+    simulator = TwilioSimulator(ACCOUNT, TOKEN, ring_seconds=0.4)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def slow(slow_sim: TwilioSimulator, receiver: WebhookReceiver) -> AsyncIterator[TwilioClient]:
+    async with TwilioClient(
+        slow_sim.base_url, ACCOUNT, TOKEN, FROM, status_callback_url=f"{receiver.base}/status"
+    ) as api:
+        yield api
+
+
+class Ends:
+    """What the simulator's listeners saw."""
+
+    def __init__(self, sim: TwilioSimulator) -> None:
+        self.ended: list[tuple[str, str]] = []
+        self.answered: list[str] = []
+        sim.on_call(lambda call: self.ended.append((call.sid, call.status)))
+        sim.on_answer(lambda call: self.answered.append(call.sid))
+
+
+async def reaches(twilio: TwilioClient, sid: str, status: str) -> None:
+    async def probe() -> bool:
+        return (await twilio.get_call(sid)).status == status
+
+    await eventually(probe)
+
+
+async def test_hanging_up_a_ringing_call_cancels_it_once(
+    slow_sim: TwilioSimulator, slow: TwilioClient, receiver: WebhookReceiver
+) -> None:
+    slow_sim.force_call_outcome(DEBTOR, "completed", "human")
+    ends = Ends(slow_sim)
+    receipt = await slow.place_call(DEBTOR, "Hi", language="en", idempotency_key="ring")
+    await reaches(slow, receipt.sid, "ringing")
+
+    # Three hang-ups at once: one ends the call, the others find it over.
+    states = await asyncio.gather(*(slow.end_call(receipt.sid) for _ in range(3)))
+    assert {(s.status, s.duration, s.answered_by) for s in states} == {("canceled", 0, None)}
+    hits = await eventually(lambda: _ready(receiver.on("/status", CallStatus="canceled"), count=1))
+    assert hits[0].form["SipResponseCode"] == "487"
+    assert hits[0].form["CallDuration"] == "0"
+    assert (
+        twilio_signature(TOKEN, hits[0].url, hits[0].params)
+        == hits[0].headers["x-twilio-signature"]
+    )
+
+    await asyncio.sleep(1.0)  # past when it would have been answered and ended
+    call = slow_sim.calls[0]
+    assert (call.status, call.answered_by) == ("canceled", None)
+    assert call.start_time is not None and call.end_time is not None  # dialled, then ended
+    assert ends.ended == [(receipt.sid, "canceled")]
+    assert ends.answered == []
+    events = [h.form["CallStatus"] for h in receiver.on("/status", CallSid=receipt.sid)]
+    assert events == ["initiated", "ringing", "canceled"]
+    assert (await slow.end_call(receipt.sid)).status == "canceled"  # over: unchanged
+
+
+async def test_hanging_up_a_call_in_progress_completes_it_with_the_talk_so_far(
+    slow_sim: TwilioSimulator, slow: TwilioClient, receiver: WebhookReceiver
+) -> None:
+    slow_sim.force_call_outcome(DEBTOR, "completed", "human")
+    ends = Ends(slow_sim)
+    receipt = await slow.place_call(DEBTOR, "Hi", language="en", idempotency_key="talk")
+    # The same call left alone says how long the whole conversation would have been.
+    whole = await slow.place_call(DEBTOR, "Hi", language="en", idempotency_key="whole")
+    await reaches(slow, receipt.sid, "in-progress")
+
+    # Status=canceled leaves a call in progress alone, as on Twilio.
+    async with httpx.AsyncClient(auth=(ACCOUNT, TOKEN)) as raw:
+        url = f"{list_url(slow_sim, 'Calls')[:-5]}/{receipt.sid}.json"
+        kept = await raw.post(url, data={"Status": "canceled"})
+    assert (kept.status_code, kept.json()["status"]) == (200, "in-progress")
+
+    state = await slow.end_call(receipt.sid)
+    assert (state.status, state.answered_by) == ("completed", "human")
+    planned = (await final_call(slow, whole.sid)).duration
+    assert state.duration is not None and planned is not None
+    assert 0 <= state.duration < planned
+
+    await asyncio.sleep(0.6)  # past when it would have ended by itself
+    call = slow_sim.calls[0]
+    assert (call.status, call.duration) == ("completed", state.duration)
+    assert receipt.sid in ends.answered
+    assert [status for sid, status in ends.ended if sid == receipt.sid] == ["completed"]
+    hits = receiver.on("/status", CallSid=receipt.sid)
+    assert [h.form["CallStatus"] for h in hits] == [
+        "initiated",
+        "ringing",
+        "in-progress",
+        "completed",
+    ]
+    assert [h.form["SequenceNumber"] for h in hits] == ["0", "1", "2", "3"]
+    assert hits[-1].form["CallDuration"] == str(state.duration)
+
+
+async def test_hanging_up_a_queued_call_cancels_it_before_it_is_dialled(
+    receiver: WebhookReceiver,
+) -> None:
+    sim = TwilioSimulator(ACCOUNT, TOKEN, step_seconds=0.4)
+    ends = Ends(sim)
+    await sim.start()
+    try:
+        async with TwilioClient(
+            sim.base_url, ACCOUNT, TOKEN, FROM, status_callback_url=f"{receiver.base}/status"
+        ) as twilio:
+            receipt = await twilio.place_call(DEBTOR, "Hi", language="en", idempotency_key="q")
+            state = await twilio.end_call(receipt.sid)
+            assert (state.status, state.duration) == ("canceled", 0)
+            await asyncio.sleep(0.8)
+            listed = await twilio.list_calls()
+    finally:
+        await sim.stop()
+    assert ends.ended == [(receipt.sid, "canceled")]
+    assert [h.form["CallStatus"] for h in receiver.on("/status", CallSid=receipt.sid)] == [
+        "canceled"
+    ]
+    # Never dialled: no start time.
+    assert [(c.sid, c.status, c.start_time) for c in listed] == [(receipt.sid, "canceled", None)]
+    assert listed[0].end_time is not None
+
+
+async def test_call_updates_fail_like_twilio(sim: TwilioSimulator, twilio: TwilioClient) -> None:
+    sim.force_call_outcome(DEBTOR, "busy")
+    receipt = await twilio.place_call(DEBTOR, "Hi", language="en", idempotency_key="u")
+    finished = await final_call(twilio, receipt.sid)
+    assert (await twilio.end_call(receipt.sid)) == finished  # over: returned unchanged
+
+    url = f"{list_url(sim, 'Calls')[:-5]}/{receipt.sid}.json"
+    async with httpx.AsyncClient(auth=(ACCOUNT, TOKEN)) as raw:
+        for form in ({"Status": "busy"}, {}, {"Url": "https://example.com/twiml"}):
+            refused = await raw.post(url, data=form)
+            assert (refused.status_code, refused.json()["code"]) == (400, 21200), form
+    with pytest.raises(ProviderError) as missing:
+        await twilio.end_call("CA" + "0" * 32)
+    assert (missing.value.status_code, missing.value.code, missing.value.retryable) == (
+        404,
+        "20404",
+        False,
+    )
+    sim.fail_next(1)
+    with pytest.raises(ProviderError) as outage:
+        await twilio.end_call(receipt.sid)
+    assert (outage.value.status_code, outage.value.retryable) == (503, True)
+    async with TwilioClient(sim.base_url, ACCOUNT, "wrong", FROM) as bad:
+        with pytest.raises(ProviderError) as denied:
+            await bad.end_call(receipt.sid)
+        with pytest.raises(ProviderError) as denied_list:
+            await bad.list_calls()
+    assert (denied.value.status_code, denied.value.code) == (401, "20003")
+    assert (denied_list.value.status_code, denied_list.value.retryable) == (401, False)
