@@ -42,7 +42,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.datastructures import FormData, QueryParams
 
 from domain.account import E164
-from simulators.http import EmbeddedServer
+from simulators.http import EmbeddedServer, basic_credentials
 
 log = logging.getLogger(__name__)
 
@@ -443,7 +443,7 @@ class TwilioSimulator:
         return app
 
     def _authenticate(self, request: Request, account_sid: str) -> None:
-        user, password = _basic_credentials(request.headers.get("authorization"))
+        user, password = basic_credentials(request.headers.get("authorization"))
         if not (
             hmac.compare_digest(user.encode(), self.account_sid.encode())
             and hmac.compare_digest(password.encode(), self.auth_token.encode())
@@ -1080,17 +1080,6 @@ def _day(query: QueryParams, name: str) -> date | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).date()
-
-
-def _basic_credentials(header: str | None) -> tuple[str, str]:
-    if not header or not header.lower().startswith("basic "):
-        return "", ""
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        return "", ""
-    user, _, password = decoded.partition(":")
-    return user, password
 
 
 def _idempotency_key(request: Request) -> str | None:
