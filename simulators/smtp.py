@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from simulators.mail_events import DEFAULT_API_KEY, DEFAULT_DOMAIN, AcceptedEvent, MailEventsApi
 
@@ -58,7 +58,9 @@ class SmtpSimulator:
 
     Every accepted message is also an "accepted" event per recipient, listed by the
     events API for ``domain`` with ``api_key`` once it is started (``api_port`` of
-    ``start``, or ``start_api``).
+    ``start``, or ``start_api``). With a ``record_path``, the mail recorded there by an
+    earlier run is in the events too: a provider does not forget what it accepted
+    when ``recoup dev`` restarts.
     """
 
     def __init__(
@@ -87,6 +89,9 @@ class SmtpSimulator:
 
         With ``api_port`` (0: a free one), serve the events API on ``host`` too.
         """
+        if self.record_path is not None and not self._events.events:
+            for mail in await asyncio.to_thread(_read_record, self.record_path):
+                self._record_event(mail)
         await self._start_smtp(host, port)
         if api_port is not None:
             try:
@@ -196,9 +201,7 @@ class SmtpSimulator:
     def _take_failure(self) -> int | None:
         return self._failures.pop(0) if self._failures else None
 
-    async def _accept(self, envelope: Envelope) -> None:
-        mail = _parse(envelope)
-        self.messages.append(mail)
+    def _record_event(self, mail: ReceivedMail) -> None:
         self._events.record(
             recipients=mail.to,
             sender=mail.mail_from,
@@ -208,6 +211,11 @@ class SmtpSimulator:
             subject=mail.subject,
             accepted_at=mail.received_at.timestamp(),
         )
+
+    async def _accept(self, envelope: Envelope) -> None:
+        mail = _parse(envelope)
+        self.messages.append(mail)
+        self._record_event(mail)
         if self.record_path is not None:
             await asyncio.to_thread(_append_line, self.record_path, mail.model_dump_json())
         for listener in list(self._listeners):
@@ -283,6 +291,23 @@ def _body(msg: EmailMessage, subtype: str) -> str | None:
         return None
     content = part.get_content()
     return content if isinstance(content, str) else None
+
+
+def _read_record(path: Path) -> list[ReceivedMail]:
+    """The mail an earlier run recorded in ``path`` (none if there is no such file)."""
+    if not path.exists():
+        return []
+    found: list[ReceivedMail] = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                found.append(ReceivedMail.model_validate_json(line))
+            except ValidationError:
+                # A line cut short by a crash loses that message's event, not the rest.
+                log.warning("%s:%d is not a recorded message; skipped", path, number)
+    return found
 
 
 def _append_line(path: Path, line: str) -> None:

@@ -422,3 +422,27 @@ async def test_a_next_page_elsewhere_is_not_followed() -> None:
     finally:
         await server.stop()
     assert caught.value.retryable is False
+
+
+async def test_a_restarted_simulator_still_lists_what_it_accepted(tmp_path: Path) -> None:
+    record = tmp_path / "mail.jsonl"
+    first = SmtpSimulator(record_path=record, api_key=KEY, domain=DOMAIN)
+    await first.start(api_port=0)
+    try:
+        sent = await mail_to(first, DEBTOR, OTHER, key="r")
+    finally:
+        await first.stop()
+    with record.open("a") as fh:
+        fh.write('{"cut short by a crash"\n')
+
+    second = SmtpSimulator(record_path=record, api_key=KEY, domain=DOMAIN)
+    await second.start(api_port=0)
+    try:
+        later = await mail_to(second, DEBTOR, key="r2")
+        async with MailEvents(second.api_url, KEY, DOMAIN) as api:
+            listed = await api.accepted()
+    finally:
+        await second.stop()
+    assert [r.message_id for r in listed] == [*sent, *later]
+    assert [r.recipient for r in listed] == [DEBTOR, OTHER, DEBTOR]
+    assert len(second.messages) == 1  # this run's deliveries; the events remember more
