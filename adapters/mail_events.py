@@ -83,6 +83,11 @@ class MailEvents(JsonApiClient):
         super().__init__(http, name="Mail events", provider=PROVIDER)
         self._events_url = self._http.base_url.join(f"v3/{domain}/events")
 
+    @property
+    def url(self) -> str:
+        """The events endpoint it reads (``…/v3/{domain}/events``)."""
+        return str(self._events_url)
+
     async def accepted(
         self,
         *,

@@ -14,12 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from adapters.errors import ProviderError
 from adapters.mail_events import MailEvents
 from adapters.smtp import SmtpMailer
 from simulators.http import EmbeddedServer
 from simulators.smtp import ReceivedMail, SmtpSimulator
+from workers.settings import Settings
 
 SENDER = "collections@agency.example"
 DEBTOR = "maria.nunez@debtor.example"
@@ -446,3 +448,16 @@ async def test_a_restarted_simulator_still_lists_what_it_accepted(tmp_path: Path
     assert [r.message_id for r in listed] == [*sent, *later]
     assert [r.recipient for r in listed] == [DEBTOR, OTHER, DEBTOR]
     assert len(second.messages) == 1  # this run's deliveries; the events remember more
+
+
+async def test_settings_build_the_mail_events_client_only_when_configured() -> None:
+    assert Settings(mail_events_url=None).mail_events() is None
+    configured = Settings(
+        mail_events_url="https://api.eu.mailgun.net/",
+        mail_events_key=SecretStr("key-live"),
+        mail_domain="mg.agency.example",
+    )
+    client = configured.mail_events()
+    assert client is not None
+    async with client:
+        assert client.url == "https://api.eu.mailgun.net/v3/mg.agency.example/events"
