@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request, Response
 
 from adapters.errors import ProviderError
 from adapters.twilio import CallState, TwilioClient, say_twiml
+from simulators.http import EmbeddedServer
 from simulators.twilio import (
     AnsweredBy,
     FinalCallStatus,
@@ -684,6 +685,26 @@ async def test_calls_list_with_filters_through_the_client(
     assert later.json()["calls"] == [] and later.json()["next_page_uri"] is None
     assert len(ended.json()["calls"]) == 3
     assert (bogus.status_code, bogus.json()["code"]) == (400, 21200)
+
+
+async def test_a_next_page_off_the_api_is_not_followed() -> None:
+    """The credentials go with every request: a next_page_uri elsewhere is refused."""
+    app = FastAPI()
+    base = f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json"
+
+    @app.get(base)
+    async def page() -> dict[str, object]:
+        return {"calls": [], "next_page_uri": "https://elsewhere.example/2010-04-01/x.json"}
+
+    server = EmbeddedServer(app, name="a provider gone wrong")
+    url = await server.start()
+    try:
+        async with TwilioClient(url, ACCOUNT, TOKEN, FROM) as twilio:
+            with pytest.raises(ProviderError, match="cannot follow") as caught:
+                await twilio.list_calls()
+    finally:
+        await server.stop()
+    assert caught.value.retryable is False
 
 
 # -- hanging up --------------------------------------------------------------------------------
