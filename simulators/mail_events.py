@@ -44,6 +44,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import TypeAdapter
 
 from simulators.http import EmbeddedServer, basic_credentials
 
@@ -118,8 +119,9 @@ class _Query:
     @classmethod
     def from_token(cls, token: str) -> _Query:
         try:
-            return cls(**json.loads(base64.urlsafe_b64decode(token.encode())))
-        except (binascii.Error, ValueError, TypeError):
+            # Tokens come back from clients: read them as strictly as a request.
+            return _TOKEN.validate_json(base64.urlsafe_b64decode(token.encode()), strict=True)
+        except (binascii.Error, ValueError):  # pydantic's ValidationError is a ValueError
             raise _ApiError(400, "Invalid page token") from None
 
     def matches(self, e: AcceptedEvent) -> bool:
@@ -135,6 +137,9 @@ class _Query:
     def ahead(self, seq: int, cursor: int) -> bool:
         """Whether ``seq`` comes after ``cursor`` in this query's direction."""
         return seq > cursor if self.ascending else seq < cursor
+
+
+_TOKEN = TypeAdapter(_Query)
 
 
 class _ApiError(Exception):

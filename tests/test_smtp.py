@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import socket
@@ -352,8 +353,10 @@ async def test_events_api_answers_like_mailgun(provider: SmtpSimulator) -> None:
             404,
             {"message": "Domain not found: elsewhere.example"},
         )
-        garbled = await raw.get(f"{url}/not-a-token")
-        assert garbled.status_code == 400
+        forged = base64.urlsafe_b64encode(json.dumps({"ascending": "sideways"}).encode())
+        for token in ("not-a-token", forged.decode()):
+            refused = await raw.get(f"{url}/{token}")
+            assert (refused.status_code, refused.json()) == (400, {"message": "Invalid page token"})
 
     for auth in (("api", "wrong-key"), ("user", KEY)):
         async with httpx.AsyncClient(auth=auth) as stranger:
