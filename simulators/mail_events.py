@@ -120,9 +120,12 @@ class _Query:
     def from_token(cls, token: str) -> _Query:
         try:
             # Tokens come back from clients: read them as strictly as a request.
-            return _TOKEN.validate_json(base64.urlsafe_b64decode(token.encode()), strict=True)
+            query = _TOKEN.validate_json(base64.urlsafe_b64decode(token.encode()), strict=True)
         except (binascii.Error, ValueError):  # pydantic's ValidationError is a ValueError
             raise _ApiError(400, "Invalid page token") from None
+        if not 1 <= query.limit <= MAX_LIMIT:
+            raise _ApiError(400, "Invalid page token")
+        return query
 
     def matches(self, e: AcceptedEvent) -> bool:
         low, high = (self.begin, self.end) if self.ascending else (self.end, self.begin)
