@@ -2,15 +2,19 @@
 
 Speaks the plain 2010-04-01 REST protocol with httpx (no Twilio SDK), so the
 same client runs against api.twilio.com and against ``simulators.twilio``.
+Besides sending, it hangs calls up and lists what the account sent (Twilio's own
+records, which reconciliation compares with ours).
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Annotated, Any, TypeVar
 from xml.etree import ElementTree
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from adapters.errors import ProviderError
 from adapters.http_api import JsonApiClient
@@ -32,6 +36,8 @@ _SAY_LOCALES = {
 # Every call reports each stage so webhooks can show a live call.
 _CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+# The largest page Twilio serves: fewest round trips for a whole listing.
+MAX_PAGE_SIZE = 1000
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -75,6 +81,56 @@ class CallState(BaseModel):
     @property
     def finished(self) -> bool:
         return self.status in FINAL_CALL_STATUSES
+
+
+def _rfc2822(value: Any) -> Any:
+    """Twilio's dates ("Tue, 03 Dec 2024 10:00:00 +0000") as aware datetimes."""
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not an RFC 2822 date: {value!r}") from exc
+    # "-0000" (no zone information) parses naive; Twilio means GMT by it.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+Rfc2822 = Annotated[datetime, BeforeValidator(_rfc2822)]
+
+
+class MessageRecord(BaseModel):
+    """A Message as Twilio's list shows it: to whom, from which number, when, how far.
+
+    ``date_sent`` is None until Twilio has handed the message on (queued, scheduled).
+    """
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    sid: str
+    to: str
+    from_: str = Field(alias="from")
+    status: str
+    date_created: Rfc2822
+    date_sent: Rfc2822 | None = None
+
+
+class CallRecord(BaseModel):
+    """A Call as Twilio's list shows it.
+
+    ``start_time`` is when Twilio dialled (None while queued, or if cancelled before
+    dialling); ``end_time`` when it ended; ``answered_by`` only with machine detection.
+    """
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    sid: str
+    to: str
+    from_: str = Field(alias="from")
+    status: str
+    answered_by: str | None = None
+    date_created: Rfc2822
+    start_time: Rfc2822 | None = None
+    end_time: Rfc2822 | None = None
 
 
 class TwilioClient(JsonApiClient):
@@ -156,6 +212,101 @@ class TwilioClient(JsonApiClient):
         data = await self._request("GET", f"Messages/{sid}.json")
         return self._parse(MessageState, data)
 
+    async def end_call(self, sid: str) -> CallState:
+        """Hang ``sid`` up, whatever its state, and return the call as Twilio left it.
+
+        ``Status=completed`` ends a call in progress and cancels one still queued or
+        ringing (``canceled``); a call already over comes back unchanged. Not a create,
+        so no idempotency key: hanging up twice is harmless.
+        """
+        data = await self._request("POST", f"Calls/{sid}.json", {"Status": "completed"})
+        return self._parse(CallState, data)
+
+    async def list_messages(
+        self,
+        *,
+        to: str | None = None,
+        sent_after: datetime | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> list[MessageRecord]:
+        """Every message of the account (to ``to``), newest first, all pages.
+
+        With ``sent_after`` (timezone-aware): those whose ``date_sent`` is at or after
+        it. Twilio filters by whole UTC days (``DateSent>``), so the day narrows the
+        listing and the instant is applied here, to the second: Twilio's times have
+        whole seconds, so one sent earlier in that same second is kept too, and none
+        sent after it is lost. Like Twilio's filter, it leaves out messages not handed
+        on yet (``date_sent`` empty: queued, scheduled).
+        """
+        filters = {"To": to} if to is not None else {}
+        if sent_after is not None:
+            filters["DateSent>"] = _utc_day(sent_after, "sent_after")
+        found = await self._list("Messages.json", "messages", MessageRecord, filters, page_size)
+        if sent_after is None:
+            return found
+        since = _whole_second(sent_after)
+        return [m for m in found if m.date_sent is not None and m.date_sent >= since]
+
+    async def list_calls(
+        self,
+        *,
+        to: str | None = None,
+        started_after: datetime | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> list[CallRecord]:
+        """Every call of the account (to ``to``), newest first, all pages.
+
+        With ``started_after`` (timezone-aware): those whose ``start_time`` (when Twilio
+        dialled) is at or after it, narrowed by day with ``StartTime>`` and applied here
+        to the second, as for ``list_messages``. Calls never dialled (cancelled while
+        queued) have no start time and are left out, as by Twilio's filter.
+        """
+        filters = {"To": to} if to is not None else {}
+        if started_after is not None:
+            filters["StartTime>"] = _utc_day(started_after, "started_after")
+        found = await self._list("Calls.json", "calls", CallRecord, filters, page_size)
+        if started_after is None:
+            return found
+        since = _whole_second(started_after)
+        return [c for c in found if c.start_time is not None and c.start_time >= since]
+
+    async def _list(
+        self, path: str, key: str, model: type[_M], filters: dict[str, str], page_size: int
+    ) -> list[_M]:
+        """Follow ``next_page_uri`` from the first page to the last (where it is null)."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be from 1 to {MAX_PAGE_SIZE}")
+        url: str | None = f"/{API_VERSION}/Accounts/{self.account_sid}/{path}"
+        query: dict[str, str] | None = filters | {"PageSize": str(page_size)}
+        seen: set[str] = set()
+        found: list[_M] = []
+        while url is not None:
+            seen.add(url)
+            data = await self._send("GET", url, path, _http_error, params=query)
+            items = data.get(key)
+            if not isinstance(items, list):
+                raise self._unexpected(f"a page without its {key!r} list", retryable=True)
+            found.extend(self._parse(model, item) for item in items)
+            query = None  # the next page's URI carries the whole query
+            url = self._next_page(data.get("next_page_uri"), seen)
+        return found
+
+    def _next_page(self, uri: object, seen: set[str]) -> str | None:
+        if uri is None:
+            return None
+        # A path on this API only: our credentials go with every request, so a page
+        # link to another host is refused, and one already followed would never end.
+        if not isinstance(uri, str) or not uri.startswith(f"/{API_VERSION}/") or uri in seen:
+            raise self._unexpected(f"a next_page_uri it cannot follow: {uri!r}", retryable=False)
+        return uri
+
+    def _unexpected(self, what: str, *, retryable: bool) -> ProviderError:
+        # A page without its list is a partial answer, like a garbled body; a link
+        # elsewhere will be the same on a retry.
+        return ProviderError(
+            f"Twilio answered with {what}", retryable=retryable, provider=PROVIDER, status_code=200
+        )
+
     async def _request(
         self,
         method: str,
@@ -166,6 +317,16 @@ class TwilioClient(JsonApiClient):
         url = f"/{API_VERSION}/Accounts/{self.account_sid}/{path}"
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return await self._send(method, url, path, _http_error, data=form, headers=headers)
+
+
+def _utc_day(moment: datetime, name: str) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def _whole_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
 
 
 def say_twiml(text: str, language: str) -> str:

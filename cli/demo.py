@@ -207,6 +207,7 @@ def demo(
                 "database_url": None,
                 "smtp_host": "127.0.0.1",
                 "smtp_port": free_port(),
+                "mail_events_url": f"http://127.0.0.1:{free_port()}",
                 "twilio_base_url": f"http://127.0.0.1:{free_port()}",
                 "payments_base_url": f"http://127.0.0.1:{free_port()}",
                 "ledger_base_url": f"http://127.0.0.1:{free_port()}",

@@ -29,6 +29,9 @@ def dev(
         Path, typer.Option(help="Where the server's SQLite file, logs and mail go.")
     ] = Path(".recoup"),
     smtp_port: Annotated[int, typer.Option(help="SMTP simulator port.")] = 2525,
+    mail_api_port: Annotated[
+        int, typer.Option(help="Port of the SMTP simulator's events API (Mailgun-compatible).")
+    ] = 2526,
     sms_port: Annotated[
         int, typer.Option(help="SMS/voice (Twilio-compatible) simulator port.")
     ] = 8765,
@@ -61,6 +64,7 @@ def dev(
             "data_dir": data_dir,
             "smtp_host": "127.0.0.1",
             "smtp_port": smtp_port,
+            "mail_events_url": f"http://127.0.0.1:{mail_api_port}",
             "twilio_base_url": f"http://127.0.0.1:{sms_port}",
             "payments_base_url": f"http://127.0.0.1:{payments_port}",
             "ledger_base_url": f"http://127.0.0.1:{ledger_port}",
@@ -110,6 +114,8 @@ def dev(
                     f"[bold]Web UI[/]     {settings.ui_url}/workflows\n"
                     f"[bold]SMTP sim[/]   127.0.0.1:{smtp_port} (mail kept in "
                     f"{data_dir / 'mail.jsonl'})\n"
+                    f"[bold]Mail API[/]   {stack.smtp.api_url}/v3/{settings.mail_domain}/events "
+                    f"(what it accepted; RECOUP_MAIL_EVENTS_URL={stack.smtp.api_url})\n"
                     f"[bold]SMS/voice[/]  {stack.twilio.base_url}\n"
                     f"[bold]Payments[/]   {stack.payments.base_url} · ledger "
                     f"{stack.crm.base_url}\n"

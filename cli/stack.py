@@ -83,13 +83,19 @@ async def embedded_stack(
     """Start everything ``settings`` points at on this machine; stop it all on exit.
 
     ``ui_codec_endpoint`` (``f"{settings.api_url}/codec"`` when the API runs) lets the
-    web UI show decrypted payloads.
+    web UI show decrypted payloads. The SMTP simulator's events API (the mail provider's
+    records) listens where ``mail_events_url`` says, or on a free port; the stack's
+    settings carry its URL either way.
     """
     port = int(settings.temporal_address.rsplit(":", 1)[1])
     ensure_free(port, "Temporal gRPC")
     if ui:
         ensure_free(settings.temporal_ui_port, "Temporal web UI")
     ensure_free(settings.smtp_port, "SMTP simulator")
+    # The mail provider's records: where settings say, else on any free port.
+    events_port = port_of(settings.mail_events_url) if settings.mail_events_url else 0
+    if events_port:
+        ensure_free(events_port, "mail events API (SMTP simulator)")
     sms_port = port_of(settings.twilio_base_url)
     ensure_free(sms_port, "SMS/voice simulator")
     ensure_free(port_of(settings.payments_base_url), "payments simulator")
@@ -105,9 +111,15 @@ async def embedded_stack(
             ui_codec_endpoint=ui_codec_endpoint,
         )
         stack.push_async_callback(server.stop)
-        smtp = SmtpSimulator(record_path=settings.data_dir / "mail.jsonl")
-        await smtp.start(port=settings.smtp_port)
+        smtp = SmtpSimulator(
+            record_path=settings.data_dir / "mail.jsonl",
+            api_key=settings.mail_events_key.get_secret_value(),
+            domain=settings.mail_domain,
+        )
+        await smtp.start(port=settings.smtp_port, api_port=events_port)
         stack.push_async_callback(smtp.stop)
+        # Whoever is handed these settings can list what the simulator accepted.
+        settings = settings.model_copy(update={"mail_events_url": smtp.api_url})
         sms = twilio or TwilioSimulator(settings.twilio_account_sid, settings.twilio_auth_token)
         await sms.start(port=sms_port)
         stack.push_async_callback(sms.stop)

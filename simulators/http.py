@@ -9,6 +9,7 @@ stays in each simulator; what is the same mechanism lives here.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
 from collections.abc import Generator
@@ -80,6 +81,18 @@ class EmbeddedServer:
             self._server.should_exit = True
             await self._task
         self._server = self._task = self._base_url = None
+
+
+def basic_credentials(header: str | None) -> tuple[str, str]:
+    """User and password of an ``Authorization: Basic`` header; empty ones if it is not."""
+    if not header or not header.lower().startswith("basic "):
+        return "", ""
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return "", ""
+    user, _, password = decoded.partition(":")
+    return user, password
 
 
 class _QuietServer(uvicorn.Server):

@@ -4,6 +4,10 @@ It speaks real SMTP (aiosmtpd) on the caller's event loop, so the production
 mailer is exercised over a socket exactly as against Postfix or SES, and tests
 can inject the replies that matter to a collection campaign: hard bounces
 (550 on RCPT) and transient failures (4xx on MAIL, as greylisting does).
+
+Like a provider that takes mail over SMTP, it keeps its own record of what it
+accepted and can serve it over Mailgun's Events API (``simulators.mail_events``),
+which is what reconciliation compares Recoup's records with.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+
+from simulators.mail_events import DEFAULT_API_KEY, DEFAULT_DOMAIN, AcceptedEvent, MailEventsApi
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +55,22 @@ class SmtpSimulator:
     permanent ``550`` at RCPT, which a sender must treat as a hard bounce.
     ``fail_next`` makes whole transactions fail at MAIL FROM (451 by default,
     as greylisting does; any 4xx/5xx code can be scripted).
+
+    Every accepted message is also an "accepted" event per recipient, listed by the
+    events API for ``domain`` with ``api_key`` once it is started (``api_port`` of
+    ``start``, or ``start_api``). With a ``record_path``, the mail recorded there by an
+    earlier run is in the events too: a provider does not forget what it accepted
+    when ``recoup dev`` restarts.
     """
 
-    def __init__(self, *, record_path: Path | None = None, hostname: str = "smtp.sim") -> None:
+    def __init__(
+        self,
+        *,
+        record_path: Path | None = None,
+        hostname: str = "smtp.sim",
+        api_key: str = DEFAULT_API_KEY,
+        domain: str = DEFAULT_DOMAIN,
+    ) -> None:
         self.messages: list[ReceivedMail] = []
         self.reject: set[str] = set()
         self.record_path = record_path
@@ -61,9 +80,42 @@ class SmtpSimulator:
         self._server: asyncio.Server | None = None
         # Live sessions, so stop() can drop clients that keep a connection open.
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
+        self._events = MailEventsApi(api_key=api_key, domain=domain)
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Listen on ``host:port`` (0 picks a free port) and return the bound port."""
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, api_port: int | None = None
+    ) -> int:
+        """Listen on ``host:port`` (0 picks a free port) and return the bound port.
+
+        With ``api_port`` (0: a free one), serve the events API on ``host`` too.
+        """
+        if self.record_path is not None and not self._events.events:
+            for mail in await asyncio.to_thread(_read_record, self.record_path):
+                self._record_event(mail)
+        await self._start_smtp(host, port)
+        if api_port is not None:
+            try:
+                await self.start_api(host, api_port)
+            except BaseException:
+                await self.stop()
+                raise
+        return self.port
+
+    async def start_api(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve the events API on ``host:port`` (0 picks a free port); return its URL."""
+        return await self._events.start(host, port)
+
+    @property
+    def api_url(self) -> str:
+        """The events API's base URL (``https://api.mailgun.net`` for Mailgun)."""
+        return self._events.base_url
+
+    @property
+    def events(self) -> list[AcceptedEvent]:
+        """Every "accepted" event so far, oldest first."""
+        return self._events.events
+
+    async def _start_smtp(self, host: str, port: int) -> None:
         if self._server is not None:
             raise RuntimeError("SMTP simulator already started")
         loop = asyncio.get_running_loop()
@@ -82,7 +134,6 @@ class SmtpSimulator:
             return session
 
         self._server = await loop.create_server(factory, host=host, port=port)
-        return self.port
 
     @property
     def port(self) -> int:
@@ -93,7 +144,9 @@ class SmtpSimulator:
         return bound
 
     async def stop(self) -> None:
-        """Stop listening and close any client connection still open."""
+        """Stop listening, close any client connection still open, stop the events API."""
+        if self._events.started:
+            await self._events.stop()
         server, self._server = self._server, None
         if server is None:
             return
@@ -148,9 +201,21 @@ class SmtpSimulator:
     def _take_failure(self) -> int | None:
         return self._failures.pop(0) if self._failures else None
 
+    def _record_event(self, mail: ReceivedMail) -> None:
+        self._events.record(
+            recipients=mail.to,
+            sender=mail.mail_from,
+            message_id=mail.message_id,
+            to=_header(mail, "To"),
+            from_=_header(mail, "From"),
+            subject=mail.subject,
+            accepted_at=mail.received_at.timestamp(),
+        )
+
     async def _accept(self, envelope: Envelope) -> None:
         mail = _parse(envelope)
         self.messages.append(mail)
+        self._record_event(mail)
         if self.record_path is not None:
             await asyncio.to_thread(_append_line, self.record_path, mail.model_dump_json())
         for listener in list(self._listeners):
@@ -215,12 +280,34 @@ def _parse(envelope: Envelope) -> ReceivedMail:
     )
 
 
+def _header(mail: ReceivedMail, name: str) -> str:
+    # Header names are case-insensitive; ``headers`` keeps them as the sender wrote them.
+    return next((v for k, v in mail.headers.items() if k.lower() == name.lower()), "")
+
+
 def _body(msg: EmailMessage, subtype: str) -> str | None:
     part = msg.get_body(preferencelist=(subtype,))
     if part is None:
         return None
     content = part.get_content()
     return content if isinstance(content, str) else None
+
+
+def _read_record(path: Path) -> list[ReceivedMail]:
+    """The mail an earlier run recorded in ``path`` (none if there is no such file)."""
+    if not path.exists():
+        return []
+    found: list[ReceivedMail] = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                found.append(ReceivedMail.model_validate_json(line))
+            except ValidationError:
+                # A line cut short by a crash loses that message's event, not the rest.
+                log.warning("%s:%d is not a recorded message; skipped", path, number)
+    return found
 
 
 def _append_line(path: Path, line: str) -> None:

@@ -7,6 +7,11 @@ numbers, and signed, form-encoded status callbacks. What a real network would
 decide (does the debtor pick up? voicemail?) is decided deterministically from
 the number and ``seed``, so demos and tests replay identically.
 
+Besides creating and fetching, it lists Messages and Calls the way Twilio does
+(newest first; ``To``/``From``/``Status`` and day-granular date filters; pages of
+``PageSize`` with ``next_page_uri``), and updates a Call with ``Status=canceled``
+or ``Status=completed`` to hang it up.
+
 Beyond Twilio it accepts an ``Idempotency-Key`` header (a repeated create
 returns the first resource) and can inject 4xx/5xx outages with ``fail_next``.
 """
@@ -21,22 +26,23 @@ import inspect
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
-from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, Literal, TypeVar, get_args
+from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, QueryParams
 
 from domain.account import E164
-from simulators.http import EmbeddedServer
+from simulators.http import EmbeddedServer, basic_credentials
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,11 @@ _DEFAULT_CALL_EVENTS = frozenset({"completed"})
 _CALL_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 _MACHINE_DETECTION = frozenset({"Enable", "DetectMessageEnd"})
 _SIP_CODES = {"completed": "200", "busy": "486", "no-answer": "487", "failed": "500"}
+_FINAL_CALL_STATUSES = frozenset(get_args(FinalCallStatus))
+_CALL_STATUSES = frozenset(get_args(CallStatus))
+# Twilio's list defaults: 50 records a page, at most 1000.
+_DEFAULT_PAGE_SIZE = 50
+_MAX_PAGE_SIZE = 1000
 
 # Twilio's test-credential magic numbers (docs: /docs/iam/test-credentials).
 _SMS_TO_ERRORS = {
@@ -161,7 +172,8 @@ class SimulatedCall(BaseModel):
 
     ``answered_by`` is only reported when the call asked for MachineDetection,
     as on Twilio. ``duration`` is simulated talk time in seconds, not wall time.
-    ``twiml`` is the inline Twiml, or what ``url`` returned when answered.
+    ``start_time`` is when the call was dialled (None while queued), answered or not,
+    as on Twilio. ``twiml`` is the inline Twiml, or what ``url`` returned when answered.
     """
 
     sid: str
@@ -192,6 +204,16 @@ class _Outcome(BaseModel):
     duration: int = 0
 
 
+@dataclass
+class _CallRun:
+    """What drives one call: its drawn outcome, its progress task, its callback count."""
+
+    outcome: _Outcome
+    task: asyncio.Task[None] | None = None
+    sequence: int = 0  # SequenceNumber of the next status callback
+    answered_at: float | None = None  # loop time the call was answered
+
+
 class _ApiError(Exception):
     """Rendered as Twilio's error body by the app's exception handler."""
 
@@ -220,7 +242,8 @@ class TwilioSimulator:
     no-answer, ``ring_seconds`` per stage. Whether a number answers, and
     whether a person or a machine does, is drawn from ``(seed, number)`` with
     ``answer_rate`` and ``machine_rate`` — the same number always gets the same
-    outcome — unless ``force_call_outcome`` says otherwise.
+    outcome — unless ``force_call_outcome`` says otherwise. A call updated with
+    ``Status=completed`` (or ``canceled``) ends at once, as on Twilio.
     """
 
     def __init__(
@@ -248,6 +271,7 @@ class TwilioSimulator:
         self._by_sid: dict[str, SimulatedMessage | SimulatedCall] = {}
         self._idempotent: dict[tuple[str, str], SimulatedMessage | SimulatedCall] = {}
         self._forced: dict[str, _Outcome] = {}
+        self._runs: dict[str, _CallRun] = {}
         self._failures: list[int] = []
         self._stalls: list[float] = []
         self._message_listeners: list[Listener[SimulatedMessage]] = []
@@ -306,7 +330,8 @@ class TwilioSimulator:
 
         Awaited before the call can complete, so whatever it does happens while the
         caller is still waiting for the call to end (``recoup simulate`` relies on
-        that: a simulated debtor reacts during the conversation). Exceptions are logged.
+        that: a simulated debtor reacts during the conversation). A hang-up meanwhile
+        ends the call at once and lets the callback finish. Exceptions are logged.
         """
         self._answer_listeners.append(callback)
 
@@ -381,6 +406,11 @@ class TwilioSimulator:
         async def create_message(request: Request, account_sid: str) -> JSONResponse:
             return await self._create_message(request, account_sid)
 
+        @app.get(f"{base}/Messages.json")
+        async def list_messages(request: Request, account_sid: str) -> JSONResponse:
+            self._authenticate(request, account_sid)
+            return JSONResponse(self._list_messages(request))
+
         @app.get(f"{base}/Messages/{{sid}}.json")
         async def fetch_message(request: Request, account_sid: str, sid: str) -> JSONResponse:
             self._authenticate(request, account_sid)
@@ -393,6 +423,11 @@ class TwilioSimulator:
         async def create_call(request: Request, account_sid: str) -> JSONResponse:
             return await self._create_call(request, account_sid)
 
+        @app.get(f"{base}/Calls.json")
+        async def list_calls(request: Request, account_sid: str) -> JSONResponse:
+            self._authenticate(request, account_sid)
+            return JSONResponse(self._list_calls(request))
+
         @app.get(f"{base}/Calls/{{sid}}.json")
         async def fetch_call(request: Request, account_sid: str, sid: str) -> JSONResponse:
             self._authenticate(request, account_sid)
@@ -401,10 +436,14 @@ class TwilioSimulator:
                 raise _not_found(request.url.path)
             return JSONResponse(self._call_json(call))
 
+        @app.post(f"{base}/Calls/{{sid}}.json")
+        async def update_call(request: Request, account_sid: str, sid: str) -> JSONResponse:
+            return await self._update_call(request, account_sid, sid)
+
         return app
 
     def _authenticate(self, request: Request, account_sid: str) -> None:
-        user, password = _basic_credentials(request.headers.get("authorization"))
+        user, password = basic_credentials(request.headers.get("authorization"))
         if not (
             hmac.compare_digest(user.encode(), self.account_sid.encode())
             and hmac.compare_digest(password.encode(), self.auth_token.encode())
@@ -550,15 +589,107 @@ class TwilioSimulator:
         )
         self.calls.append(call)
         self._remember("Calls", request, call)
-        self._spawn(self._progress_call(call, self._outcome_for(to)))
+        run = self._runs[call.sid] = _CallRun(self._outcome_for(to))
+        run.task = self._spawn(self._progress_call(call, run))
         return JSONResponse(self._call_json(call), status_code=201)
+
+    async def _update_call(self, request: Request, account_sid: str, sid: str) -> JSONResponse:
+        self._admit_post(request, account_sid)
+        form = await request.form()
+        call = self._by_sid.get(sid)
+        if not isinstance(call, SimulatedCall):
+            raise _not_found(request.url.path)
+        status = _field(form, "Status")
+        if not status:
+            # Twilio also redirects a live call to new TwiML (Url, Twiml); Recoup never does.
+            raise _ApiError(400, 21200, "Status is required (the simulator only hangs calls up)")
+        if status not in ("canceled", "completed"):
+            raise _ApiError(
+                400, 21200, f"Invalid Status: {status}; a call can be canceled or completed"
+            )
+        self._end_call(call, cancel_only=status == "canceled")
+        return JSONResponse(self._call_json(call))
+
+    def _end_call(self, call: SimulatedCall, *, cancel_only: bool) -> None:
+        """Hang ``call`` up as Twilio's update does.
+
+        ``completed`` ends a call in progress (status completed, the talk time so far)
+        and cancels one still queued or ringing; ``canceled`` only does the latter. A
+        finished call stays as it is. No ``await`` until the call is final, so of two
+        hang-ups arriving together only the first ends it and says so.
+        """
+        if call.status in _FINAL_CALL_STATUSES:
+            return
+        answered = call.status == "in-progress"
+        if answered and cancel_only:
+            return  # Twilio: canceled does not affect a call in progress
+        run = self._runs.get(call.sid)
+        if run is not None and run.task is not None:
+            # Cancelled, not awaited: its next step never runs, and a hang-up requested
+            # by one of its own listeners cannot wait for itself.
+            run.task.cancel()
+        self._set_call(
+            call,
+            status="completed" if answered else "canceled",
+            duration=self._talk_so_far(run) if answered else 0,
+            end_time=_now(),
+        )
+        # Like Twilio, the status callback follows the API's answer.
+        self._spawn(self._call_ended(call))
+
+    def _talk_so_far(self, run: _CallRun | None) -> int:
+        """Simulated seconds talked until now.
+
+        An answered call's drawn duration passes in ``ring_seconds`` of wall time, so a
+        hang-up halfway there talked half of it.
+        """
+        if run is None or run.answered_at is None:
+            return 0
+        if self._ring <= 0:
+            return run.outcome.duration
+        share = (asyncio.get_running_loop().time() - run.answered_at) / self._ring
+        return min(run.outcome.duration, int(run.outcome.duration * share))
+
+    # -- listing ----------------------------------------------------------------------
+
+    def _list_messages(self, request: Request) -> dict[str, Any]:
+        query = request.query_params
+        to, from_ = query.get("To") or None, query.get("From") or None
+        sent = _day_filter(query, "DateSent")
+        matching = [
+            m
+            for m in reversed(self.messages)  # newest first, as Twilio lists
+            if (to is None or m.to == to)
+            and (from_ is None or m.from_ == from_)
+            and sent(m.date_sent)
+        ]
+        return _page(request, "messages", self.messages, matching, self._message_json)
+
+    def _list_calls(self, request: Request) -> dict[str, Any]:
+        query = request.query_params
+        to, from_ = query.get("To") or None, query.get("From") or None
+        status = query.get("Status") or None
+        if status is not None and status not in _CALL_STATUSES:
+            raise _ApiError(400, 21200, f"Invalid Status: {status}")
+        started, ended = _day_filter(query, "StartTime"), _day_filter(query, "EndTime")
+        matching = [
+            c
+            for c in reversed(self.calls)
+            if (to is None or c.to == to)
+            and (from_ is None or c.from_ == from_)
+            and (status is None or c.status == status)
+            and started(c.start_time)
+            and ended(c.end_time)
+        ]
+        return _page(request, "calls", self.calls, matching, self._call_json)
 
     # -- progress and callbacks --------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _progress_message(self, message: SimulatedMessage) -> None:
         try:
@@ -591,28 +722,16 @@ class TwilioSimulator:
         }
         await self._post_webhook(message.status_callback, params)
 
-    async def _progress_call(self, call: SimulatedCall, outcome: _Outcome) -> None:
-        sequence = 0
-
-        async def event(name: str, **extra: str) -> None:
-            nonlocal sequence
-            if call.status_callback is None or name not in call.status_callback_events:
-                return
-            params = self._call_params(call) | extra
-            params |= {
-                "CallbackSource": "call-progress-events",
-                "SequenceNumber": str(sequence),
-                "Timestamp": format_datetime(_now()),
-            }
-            sequence += 1
-            await self._post_webhook(call.status_callback, params)
-
+    async def _progress_call(self, call: SimulatedCall, run: _CallRun) -> None:
+        outcome = run.outcome
         try:
             await asyncio.sleep(self._step)
-            await event("initiated", CallStatus="initiated")
+            # Dialled: Twilio's start_time is when the call was placed, answered or not.
+            self._set_call(call, start_time=_now())
+            await self._call_event(call, "initiated", detached=True, CallStatus="initiated")
             if outcome.status != "failed":
                 self._set_call(call, status="ringing")
-                await event("ringing")
+                await self._call_event(call, "ringing", detached=True)
                 await asyncio.sleep(self._ring)
             if outcome.status == "completed":
                 answered_by: AnsweredBy | None = None
@@ -623,24 +742,54 @@ class TwilioSimulator:
                         and answered_by == "machine_start"
                     ):
                         answered_by = "machine_end_beep"
-                self._set_call(
-                    call, status="in-progress", answered_by=answered_by, start_time=_now()
-                )
+                self._set_call(call, status="in-progress", answered_by=answered_by)
+                run.answered_at = asyncio.get_running_loop().time()
                 if call.url is not None:
                     call.twiml = await self._fetch_twiml(call)
-                await _notify(self._answer_listeners, call)
-                await event("answered")
+                # Detached like the callbacks: a hang-up ends the call, not the listener.
+                await asyncio.shield(self._spawn(_notify(self._answer_listeners, call)))
+                await self._call_event(call, "answered", detached=True)
                 await asyncio.sleep(self._ring)
             self._set_call(call, status=outcome.status, duration=outcome.duration, end_time=_now())
-            await event(
-                "completed",
-                CallDuration=str(outcome.duration),
-                Duration=str(math.ceil(outcome.duration / 60)),
-                SipResponseCode=_SIP_CODES.get(outcome.status, "487"),
-            )
-            await _notify(self._call_listeners, call)
+            await self._call_ended(call)
         except Exception:
             log.exception("call %s progress failed", call.sid)
+
+    async def _call_ended(self, call: SimulatedCall) -> None:
+        """Say once that ``call`` is over: its "completed" status callback, then ``on_call``."""
+        duration = call.duration or 0
+        await self._call_event(
+            call,
+            "completed",
+            CallDuration=str(duration),
+            Duration=str(math.ceil(duration / 60)),
+            SipResponseCode=_SIP_CODES.get(call.status, "487"),
+        )
+        await _notify(self._call_listeners, call)
+
+    async def _call_event(
+        self, call: SimulatedCall, name: str, *, detached: bool = False, **extra: str
+    ) -> None:
+        """Post the call's status callback for event ``name``, if it asked for it.
+
+        The parameters are taken now. ``detached``: the post runs to its end even if
+        the progress awaiting it is hung up (Twilio would have delivered it).
+        """
+        if call.status_callback is None or name not in call.status_callback_events:
+            return
+        run = self._runs[call.sid]
+        params = self._call_params(call) | extra
+        params |= {
+            "CallbackSource": "call-progress-events",
+            "SequenceNumber": str(run.sequence),
+            "Timestamp": format_datetime(_now()),
+        }
+        run.sequence += 1
+        post = self._post_webhook(call.status_callback, params)
+        if detached:
+            await asyncio.shield(self._spawn(post))
+        else:
+            await post
 
     def _set_call(self, call: SimulatedCall, **changes: Any) -> None:
         for name, value in changes.items():
@@ -810,15 +959,127 @@ async def _notify(listeners: list[Listener[_T]], item: _T) -> None:
             log.exception("Twilio simulator listener failed")
 
 
-def _basic_credentials(header: str | None) -> tuple[str, str]:
-    if not header or not header.lower().startswith("basic "):
-        return "", ""
+_R = TypeVar("_R", SimulatedMessage, SimulatedCall)
+
+
+def _page(
+    request: Request,
+    key: str,
+    everything: Sequence[_R],
+    matching: list[_R],
+    render: Callable[[_R], dict[str, Any]],
+) -> dict[str, Any]:
+    """One page of ``matching`` (newest first) in Twilio's list envelope.
+
+    ``Page`` alone counts pages from the newest record. The ``PageToken`` in
+    ``next_page_uri`` names the record the page ends at (``PA<sid>``; ``PB<sid>`` the
+    one ``previous_page_uri`` starts at), so a client following it neither repeats nor
+    skips records while new ones arrive at the front.
+    """
+    query = request.query_params
+    size = _page_size(query.get("PageSize"))
+    page = _page_number(query.get("Page"))
+    token = query.get("PageToken") or None
+    if token is None:
+        start = min(page * size, len(matching))
+        end = min(start + size, len(matching))
+    else:
+        order = {r.sid: i for i, r in enumerate(everything)}  # creation order
+        anchor = order.get(token[2:])
+        if token[:2] not in ("PA", "PB") or anchor is None:
+            raise _ApiError(400, 21200, f"Invalid PageToken: {token}")
+        if token.startswith("PA"):  # the page after the anchor (older records)
+            start = next(
+                (i for i, r in enumerate(matching) if order[r.sid] < anchor), len(matching)
+            )
+            end = min(start + size, len(matching))
+        else:  # the page before it (newer records)
+            end = next((i for i, r in enumerate(matching) if order[r.sid] <= anchor), len(matching))
+            start = max(0, end - size)
+    items = matching[start:end]
+    filters: list[tuple[str, str]] = [
+        (k, v) for k, v in query.multi_items() if k not in ("PageSize", "Page", "PageToken")
+    ]
+
+    def uri(number: int, page_token: str | None) -> str:
+        params = [*filters, ("PageSize", str(size)), ("Page", str(number))]
+        if page_token is not None:
+            params.append(("PageToken", page_token))
+        return f"{request.url.path}?{urlencode(params)}"
+
+    previous = None
+    if start > 0:
+        previous = uri(max(page - 1, 0), "PB" + items[0].sid if items else None)
+    return {
+        key: [render(r) for r in items],
+        "end": page * size + max(len(items) - 1, 0),
+        "first_page_uri": uri(0, None),
+        "next_page_uri": uri(page + 1, "PA" + items[-1].sid) if end < len(matching) else None,
+        "page": page,
+        "page_size": size,
+        "previous_page_uri": previous,
+        "start": page * size,
+        "uri": uri(page, token),
+    }
+
+
+def _page_size(value: str | None) -> int:
+    if not value:
+        return _DEFAULT_PAGE_SIZE
+    if not value.isdigit() or not 1 <= int(value) <= _MAX_PAGE_SIZE:
+        raise _ApiError(
+            400, 21200, f"Invalid PageSize: {value}; it must be from 1 to {_MAX_PAGE_SIZE}"
+        )
+    return int(value)
+
+
+def _page_number(value: str | None) -> int:
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise _ApiError(400, 21200, f"Invalid Page: {value}")
+    return int(value)
+
+
+def _day_filter(query: QueryParams, name: str) -> Callable[[datetime | None], bool]:
+    """Twilio's date filter ``name``: ``name`` (that UTC day), ``name<`` and ``name>``.
+
+    Twilio compares days (YYYY-MM-DD, UTC), and words the bounds both as "on or before
+    / after midnight of the date" and "on and before / after the date"; both bounds
+    include the day here, so a client that narrows by day and then filters precisely
+    never loses a record. A record without the date matches no date filter.
+    """
+    on, before, after = (_day(query, name + suffix) for suffix in ("", "<", ">"))
+
+    def keep(moment: datetime | None) -> bool:
+        if on is None and before is None and after is None:
+            return True
+        if moment is None:
+            return False
+        day = moment.astimezone(UTC).date()
+        return (
+            (on is None or day == on)
+            and (before is None or day <= before)
+            and (after is None or day >= after)
+        )
+
+    return keep
+
+
+def _day(query: QueryParams, name: str) -> date | None:
+    value = query.get(name)
+    if not value:
+        return None
     try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        return "", ""
-    user, _, password = decoded.partition(":")
-    return user, password
+        if len(value) == len("YYYY-MM-DD"):
+            return date.fromisoformat(value)
+        # Twilio's helper libraries send a full ISO 8601 time; only its day counts.
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _ApiError(400, 21200, f"Invalid {name}: {value}; expected YYYY-MM-DD") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date()
 
 
 def _idempotency_key(request: Request) -> str | None:

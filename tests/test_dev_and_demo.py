@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from google.protobuf.json_format import MessageToDict
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from adapters.mail_events import MailRecord
 from tests.cli_support import ROOT, recoup
 from tests.conftest import DAYTIME_ZONE
 from tests.test_cli import HEADER
@@ -35,6 +37,7 @@ class DevProcess:
         self.data_dir = data_dir
         self.port, self.ui_port = free_port(), free_port()
         self.smtp_port, self.sms_port = free_port(), free_port()
+        self.mail_api_port = free_port()
         self.payments_port, self.ledger_port = free_port(), free_port()
         self.api_port, self.grpc_port = free_port(), free_port()
         self.process: asyncio.subprocess.Process | None = None
@@ -61,6 +64,7 @@ class DevProcess:
             "--port", str(self.port), "--ui-port", str(self.ui_port),
             "--data-dir", str(self.data_dir),
             "--smtp-port", str(self.smtp_port), "--sms-port", str(self.sms_port),
+            "--mail-api-port", str(self.mail_api_port),
             "--payments-port", str(self.payments_port), "--ledger-port", str(self.ledger_port),
             "--api-port", str(self.api_port), "--grpc-port", str(self.grpc_port),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -74,6 +78,19 @@ class DevProcess:
             self.output.append(line.decode())
             if "Ctrl-C stops everything" in self.output[-1]:
                 return
+
+    async def mail_accepted(self, recipient: str) -> list[MailRecord]:
+        """What the SMTP simulator's events API lists for ``recipient``, read as any
+        process with the URL `recoup dev` printed (and the default key) reads it."""
+        settings = Settings(
+            mail_events_url=f"http://127.0.0.1:{self.mail_api_port}",
+            mail_events_key=Settings.model_fields["mail_events_key"].default,
+            mail_domain=Settings.model_fields["mail_domain"].default,
+        )
+        events = settings.mail_events()
+        assert events is not None
+        async with events:
+            return await events.accepted(recipient=recipient)
 
     async def stop(self) -> int:
         assert self.process is not None
@@ -127,6 +144,13 @@ async def test_dev_shows_launched_campaigns_and_a_second_run_continues(tmp_path:
                 break
             await asyncio.sleep(0.1)
         assert "next: step 2/4 (sms-reminder)" in details
+        # The mail provider's records list that first email, with Recoup's Message-ID.
+        assert f"http://127.0.0.1:{dev.mail_api_port}/v3/recoup.example/events" in printed
+        accepted = await dev.mail_accepted("hana@example.com")
+        assert accepted, "the first email is not in the provider's records"
+        # One message (a retried send would be listed again with the same Message-ID).
+        assert {r.message_id for r in accepted} == {accepted[0].message_id}
+        assert re.fullmatch(r"<[0-9a-f]{32}@recoup>", accepted[0].message_id)
         summary = await (await account.describe()).static_summary()
         assert summary is not None and "devtest" in summary and "dev-1" in summary
         assert "Hana" not in summary and "hana@" not in summary  # no PII in what the UI lists
@@ -173,6 +197,9 @@ async def test_dev_shows_launched_campaigns_and_a_second_run_continues(tmp_path:
         client = await Client.connect(f"127.0.0.1:{again.port}", data_converter=codec)
         description = await client.get_workflow_handle("account/default/dev-2").describe()
         assert description.status is WorkflowExecutionStatus.RUNNING  # picked up again
+        # The provider's records outlive the restart, like a real provider's.
+        relisted = await again.mail_accepted("hana@example.com")
+        assert relisted[: len(accepted)] == accepted
     finally:
         assert await again.stop() == 0
 

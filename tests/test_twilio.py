@@ -7,6 +7,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 from xml.etree import ElementTree
@@ -18,6 +19,7 @@ from fastapi import FastAPI, Request, Response
 
 from adapters.errors import ProviderError
 from adapters.twilio import CallState, TwilioClient, say_twiml
+from simulators.http import EmbeddedServer
 from simulators.twilio import (
     AnsweredBy,
     FinalCallStatus,
@@ -481,3 +483,387 @@ async def test_call_with_url_fetches_signed_twiml(
 
 async def _ready(hits: list[Hit], *, count: int) -> list[Hit] | None:
     return hits if len(hits) >= count else None
+
+
+# -- listing ---------------------------------------------------------------------------------
+
+OTHER = "+14155550199"
+
+
+async def sent_messages(
+    twilio: TwilioClient, to: str, count: int, *, key: str, body: str = "hi"
+) -> list[str]:
+    """Send ``count`` texts one after the other (so their order is known); their sids."""
+    return [
+        (await twilio.send_sms(to, body, idempotency_key=f"{key}/{n}")).sid for n in range(count)
+    ]
+
+
+async def all_sent(sim: TwilioSimulator) -> None:
+    async def probe() -> bool:
+        return all(m.date_sent is not None for m in sim.messages)
+
+    await eventually(probe)
+
+
+def list_url(sim: TwilioSimulator, resource: str) -> str:
+    return f"{sim.base_url}/2010-04-01/Accounts/{ACCOUNT}/{resource}.json"
+
+
+async def test_messages_list_pages_newest_first_in_twilios_envelope(
+    sim: TwilioSimulator, twilio: TwilioClient
+) -> None:
+    sids = await sent_messages(twilio, DEBTOR, 7, key="page")
+    newest_first = sids[::-1]
+    async with httpx.AsyncClient(base_url=sim.base_url, auth=(ACCOUNT, TOKEN)) as raw:
+        first = (await raw.get(list_url(sim, "Messages"), params={"PageSize": "3"})).json()
+        assert set(first) == {
+            "messages", "end", "first_page_uri", "next_page_uri", "page", "page_size",
+            "previous_page_uri", "start", "uri",
+        }  # fmt: skip
+        assert [m["sid"] for m in first["messages"]] == newest_first[:3]
+        assert (first["page"], first["page_size"], first["start"], first["end"]) == (0, 3, 0, 2)
+        assert first["previous_page_uri"] is None
+        base = f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+        assert first["uri"] == f"{base}?PageSize=3&Page=0"
+        assert first["first_page_uri"] == f"{base}?PageSize=3&Page=0"
+        assert first["next_page_uri"] == f"{base}?PageSize=3&Page=1&PageToken=PA{sids[4]}"
+        assert first["messages"][0] == (await raw.get(f"{base[:-5]}/{newest_first[0]}.json")).json()
+
+        # A message that arrives while paging is at the front: the next page, held by
+        # its token, neither repeats nor skips anything.
+        late = await twilio.send_sms(DEBTOR, "late", idempotency_key="page/late")
+        second = (await raw.get(first["next_page_uri"])).json()
+        assert [m["sid"] for m in second["messages"]] == newest_first[3:6]
+        assert (second["page"], second["start"], second["end"]) == (1, 3, 5)
+        third = (await raw.get(second["next_page_uri"])).json()
+        assert [m["sid"] for m in third["messages"]] == newest_first[6:]
+        assert third["next_page_uri"] is None
+        back = (await raw.get(third["previous_page_uri"])).json()
+        assert [m["sid"] for m in back["messages"]] == newest_first[3:6]
+        fresh = (await raw.get(list_url(sim, "Messages"), params={"PageSize": "3"})).json()
+        assert [m["sid"] for m in fresh["messages"]] == [late.sid, *newest_first[:2]]
+
+        default = (await raw.get(list_url(sim, "Messages"))).json()
+        assert default["page_size"] == 50 and len(default["messages"]) == 8
+        for bad in ({"PageSize": "1001"}, {"PageSize": "0"}, {"Page": "-1"}, {"PageToken": "x"}):
+            refused = await raw.get(list_url(sim, "Messages"), params=bad)
+            assert (refused.status_code, refused.json()["code"]) == (400, 21200), bad
+    async with httpx.AsyncClient(auth=(ACCOUNT, "wrong")) as stranger:
+        denied = await stranger.get(list_url(sim, "Messages"))
+    assert (denied.status_code, denied.json()["code"]) == (401, 20003)
+
+
+async def test_messages_list_filters_by_number_and_day(
+    sim: TwilioSimulator, twilio: TwilioClient
+) -> None:
+    to_debtor = await sent_messages(twilio, DEBTOR, 2, key="f-debtor")
+    to_other = await sent_messages(twilio, OTHER, 1, key="f-other")
+    await all_sent(sim)
+    today = datetime.now(UTC).date()
+    yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
+
+    async def listed(**params: str) -> list[str]:
+        async with httpx.AsyncClient(auth=(ACCOUNT, TOKEN)) as raw:
+            response = await raw.get(list_url(sim, "Messages"), params=params)
+        assert response.status_code == 200, response.text
+        return [m["sid"] for m in response.json()["messages"]]
+
+    everything = [*to_other[::-1], *to_debtor[::-1]]
+    assert await listed(To=OTHER) == to_other
+    assert await listed(To=DEBTOR, From=FROM) == to_debtor[::-1]
+    assert await listed(From=OTHER) == []
+    # Day granularity, both bounds including the day; a full ISO time counts by its day.
+    assert await listed(DateSent=today.isoformat()) == everything
+    assert await listed(DateSent=yesterday.isoformat()) == []
+    assert await listed(**{"DateSent>": today.isoformat()}) == everything
+    assert await listed(**{"DateSent>": tomorrow.isoformat()}) == []
+    assert await listed(**{"DateSent<": today.isoformat()}) == everything
+    assert await listed(**{"DateSent<": yesterday.isoformat()}) == []
+    assert await listed(**{"DateSent>": f"{today.isoformat()}T23:59:59Z"}) == everything
+
+    async with httpx.AsyncClient(auth=(ACCOUNT, TOKEN)) as raw:
+        # As Twilio's docs write it: DateSent>=YYYY-MM-DD is the parameter "DateSent>".
+        written = await raw.get(f"{list_url(sim, 'Messages')}?DateSent>={today.isoformat()}")
+        refused = await raw.get(list_url(sim, "Messages"), params={"DateSent": "03/12/2026"})
+    assert len(written.json()["messages"]) == 3
+    assert (refused.status_code, refused.json()["code"]) == (400, 21200)
+
+
+async def test_client_lists_messages_through_every_page_and_filters_exactly(
+    sim: TwilioSimulator, twilio: TwilioClient
+) -> None:
+    before = await sent_messages(twilio, DEBTOR, 3, key="c-before")
+    await sent_messages(twilio, OTHER, 2, key="c-other")
+    await all_sent(sim)
+
+    listed = await twilio.list_messages(page_size=2)
+    assert [m.sid for m in listed] == [m.sid for m in reversed(sim.messages)]
+    record = next(m for m in listed if m.sid == before[0])
+    held = sim.messages[0]
+    assert (record.to, record.from_, record.status) == (DEBTOR, FROM, held.status)
+    assert record.date_created.utcoffset() == timedelta(0)
+    # RFC 2822 keeps whole seconds.
+    assert record.date_created == held.date_created.replace(microsecond=0)
+    assert record.date_sent is not None and held.date_sent is not None
+    assert record.date_sent == held.date_sent.replace(microsecond=0)
+    assert [m.sid for m in await twilio.list_messages(to=OTHER, page_size=1)] == [
+        m.sid for m in reversed(sim.messages) if m.to == OTHER
+    ]
+
+    # A cutoff inside today: Twilio's day filter lets every message through, the client
+    # keeps those sent at or after it. Twilio's times have whole seconds, so the client
+    # counts from the cutoff's second: start a new second for the messages after it.
+    now = datetime.now(UTC)
+    await asyncio.sleep(1.02 - now.microsecond / 1e6)
+    cutoff = datetime.now(UTC)
+    after = await sent_messages(twilio, DEBTOR, 2, key="c-after")
+    await sent_messages(twilio, OTHER, 1, key="c-after-other")
+    await all_sent(sim)
+    assert [m.sid for m in await twilio.list_messages(to=DEBTOR, sent_after=cutoff)] == after[::-1]
+    assert len(await twilio.list_messages(sent_after=cutoff, page_size=1)) == 3
+    assert await twilio.list_messages(sent_after=cutoff + timedelta(days=1)) == []
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await twilio.list_messages(sent_after=datetime.now())
+    with pytest.raises(ValueError, match="page_size"):
+        await twilio.list_messages(page_size=1001)
+
+
+async def test_client_follows_pages_beyond_a_thousand(sim: TwilioSimulator) -> None:
+    async with TwilioClient(sim.base_url, ACCOUNT, TOKEN, FROM) as quiet:  # no callbacks
+        gate = asyncio.Semaphore(20)
+
+        async def send(n: int) -> None:
+            async with gate:
+                await quiet.send_sms(DEBTOR, f"#{n}", idempotency_key=f"bulk/{n}")
+
+        await asyncio.gather(*(send(n) for n in range(1001)))
+        listed = await quiet.list_messages()  # PageSize 1000: two pages
+    assert len(listed) == 1001
+    assert [m.sid for m in listed] == [m.sid for m in reversed(sim.messages)]
+
+
+async def test_calls_list_with_filters_through_the_client(
+    sim: TwilioSimulator, twilio: TwilioClient
+) -> None:
+    numbers: dict[str, FinalCallStatus] = {
+        "+14155550111": "busy",
+        "+14155550112": "completed",
+        "+14155550113": "no-answer",
+    }
+    for number, status in numbers.items():
+        sim.force_call_outcome(number, status)
+    sids = []
+    for number in numbers:
+        receipt = await twilio.place_call(number, "Hi", language="en", idempotency_key=number)
+        sids.append(receipt.sid)
+    for sid in sids:
+        await final_call(twilio, sid)
+
+    calls = await twilio.list_calls(page_size=1)
+    assert [c.sid for c in calls] == sids[::-1]
+    by_to = {c.to: c for c in calls}
+    for number, status in numbers.items():
+        call = by_to[number]
+        assert (call.status, call.from_) == (status, FROM)
+        # Dialled, answered or not: each has its start and end.
+        assert call.start_time is not None and call.end_time is not None
+        assert call.date_created <= call.start_time <= call.end_time
+    assert by_to["+14155550112"].answered_by == "human"
+    assert by_to["+14155550111"].answered_by is None
+    assert [c.sid for c in await twilio.list_calls(to="+14155550113")] == [sids[2]]
+    assert await twilio.list_calls(started_after=datetime.now(UTC) + timedelta(seconds=5)) == []
+    assert len(await twilio.list_calls(started_after=datetime.now(UTC) - timedelta(hours=1))) == 3
+
+    async with httpx.AsyncClient(auth=(ACCOUNT, TOKEN)) as raw:
+        busy = await raw.get(list_url(sim, "Calls"), params={"Status": "busy"})
+        tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+        later = await raw.get(list_url(sim, "Calls"), params={"StartTime>": tomorrow})
+        ended = await raw.get(list_url(sim, "Calls"), params={"EndTime<": tomorrow})
+        bogus = await raw.get(list_url(sim, "Calls"), params={"Status": "answered"})
+    assert [c["sid"] for c in busy.json()["calls"]] == [sids[0]]
+    assert later.json()["calls"] == [] and later.json()["next_page_uri"] is None
+    assert len(ended.json()["calls"]) == 3
+    assert (bogus.status_code, bogus.json()["code"]) == (400, 21200)
+
+
+async def test_a_next_page_off_the_api_is_not_followed() -> None:
+    """The credentials go with every request: a next_page_uri elsewhere is refused."""
+    app = FastAPI()
+    base = f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json"
+
+    @app.get(base)
+    async def page() -> dict[str, object]:
+        return {"calls": [], "next_page_uri": "https://elsewhere.example/2010-04-01/x.json"}
+
+    server = EmbeddedServer(app, name="a provider gone wrong")
+    url = await server.start()
+    try:
+        async with TwilioClient(url, ACCOUNT, TOKEN, FROM) as twilio:
+            with pytest.raises(ProviderError, match="cannot follow") as caught:
+                await twilio.list_calls()
+    finally:
+        await server.stop()
+    assert caught.value.retryable is False
+
+
+# -- hanging up --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def slow_sim() -> AsyncIterator[TwilioSimulator]:
+    """Calls ring (and talk) for 0.4 s: long enough to hang up while they do."""
+    simulator = TwilioSimulator(ACCOUNT, TOKEN, ring_seconds=0.4)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def slow(slow_sim: TwilioSimulator, receiver: WebhookReceiver) -> AsyncIterator[TwilioClient]:
+    async with TwilioClient(
+        slow_sim.base_url, ACCOUNT, TOKEN, FROM, status_callback_url=f"{receiver.base}/status"
+    ) as api:
+        yield api
+
+
+class Ends:
+    """What the simulator's listeners saw."""
+
+    def __init__(self, sim: TwilioSimulator) -> None:
+        self.ended: list[tuple[str, str]] = []
+        self.answered: list[str] = []
+        sim.on_call(lambda call: self.ended.append((call.sid, call.status)))
+        sim.on_answer(lambda call: self.answered.append(call.sid))
+
+
+async def reaches(twilio: TwilioClient, sid: str, status: str) -> None:
+    async def probe() -> bool:
+        return (await twilio.get_call(sid)).status == status
+
+    await eventually(probe)
+
+
+async def test_hanging_up_a_ringing_call_cancels_it_once(
+    slow_sim: TwilioSimulator, slow: TwilioClient, receiver: WebhookReceiver
+) -> None:
+    slow_sim.force_call_outcome(DEBTOR, "completed", "human")
+    ends = Ends(slow_sim)
+    receipt = await slow.place_call(DEBTOR, "Hi", language="en", idempotency_key="ring")
+    await reaches(slow, receipt.sid, "ringing")
+
+    # Three hang-ups at once: one ends the call, the others find it over.
+    states = await asyncio.gather(*(slow.end_call(receipt.sid) for _ in range(3)))
+    assert {(s.status, s.duration, s.answered_by) for s in states} == {("canceled", 0, None)}
+    hits = await eventually(lambda: _ready(receiver.on("/status", CallStatus="canceled"), count=1))
+    assert hits[0].form["SipResponseCode"] == "487"
+    assert hits[0].form["CallDuration"] == "0"
+    assert (
+        twilio_signature(TOKEN, hits[0].url, hits[0].params)
+        == hits[0].headers["x-twilio-signature"]
+    )
+
+    await asyncio.sleep(1.0)  # past when it would have been answered and ended
+    call = slow_sim.calls[0]
+    assert (call.status, call.answered_by) == ("canceled", None)
+    assert call.start_time is not None and call.end_time is not None  # dialled, then ended
+    assert ends.ended == [(receipt.sid, "canceled")]
+    assert ends.answered == []
+    events = [h.form["CallStatus"] for h in receiver.on("/status", CallSid=receipt.sid)]
+    assert events == ["initiated", "ringing", "canceled"]
+    assert (await slow.end_call(receipt.sid)).status == "canceled"  # over: unchanged
+
+
+async def test_hanging_up_a_call_in_progress_completes_it_with_the_talk_so_far(
+    slow_sim: TwilioSimulator, slow: TwilioClient, receiver: WebhookReceiver
+) -> None:
+    slow_sim.force_call_outcome(DEBTOR, "completed", "human")
+    ends = Ends(slow_sim)
+    receipt = await slow.place_call(DEBTOR, "Hi", language="en", idempotency_key="talk")
+    # The same call left alone says how long the whole conversation would have been.
+    whole = await slow.place_call(DEBTOR, "Hi", language="en", idempotency_key="whole")
+    await reaches(slow, receipt.sid, "in-progress")
+
+    # Status=canceled leaves a call in progress alone, as on Twilio.
+    async with httpx.AsyncClient(auth=(ACCOUNT, TOKEN)) as raw:
+        url = f"{list_url(slow_sim, 'Calls')[:-5]}/{receipt.sid}.json"
+        kept = await raw.post(url, data={"Status": "canceled"})
+    assert (kept.status_code, kept.json()["status"]) == (200, "in-progress")
+
+    state = await slow.end_call(receipt.sid)
+    assert (state.status, state.answered_by) == ("completed", "human")
+    planned = (await final_call(slow, whole.sid)).duration
+    assert state.duration is not None and planned is not None
+    assert 0 <= state.duration < planned
+
+    await asyncio.sleep(0.6)  # past when it would have ended by itself
+    call = slow_sim.calls[0]
+    assert (call.status, call.duration) == ("completed", state.duration)
+    assert receipt.sid in ends.answered
+    assert [status for sid, status in ends.ended if sid == receipt.sid] == ["completed"]
+    hits = receiver.on("/status", CallSid=receipt.sid)
+    assert [h.form["CallStatus"] for h in hits] == [
+        "initiated",
+        "ringing",
+        "in-progress",
+        "completed",
+    ]
+    assert [h.form["SequenceNumber"] for h in hits] == ["0", "1", "2", "3"]
+    assert hits[-1].form["CallDuration"] == str(state.duration)
+
+
+async def test_hanging_up_a_queued_call_cancels_it_before_it_is_dialled(
+    receiver: WebhookReceiver,
+) -> None:
+    sim = TwilioSimulator(ACCOUNT, TOKEN, step_seconds=0.4)
+    ends = Ends(sim)
+    await sim.start()
+    try:
+        async with TwilioClient(
+            sim.base_url, ACCOUNT, TOKEN, FROM, status_callback_url=f"{receiver.base}/status"
+        ) as twilio:
+            receipt = await twilio.place_call(DEBTOR, "Hi", language="en", idempotency_key="q")
+            state = await twilio.end_call(receipt.sid)
+            assert (state.status, state.duration) == ("canceled", 0)
+            await asyncio.sleep(0.8)
+            listed = await twilio.list_calls()
+    finally:
+        await sim.stop()
+    assert ends.ended == [(receipt.sid, "canceled")]
+    assert [h.form["CallStatus"] for h in receiver.on("/status", CallSid=receipt.sid)] == [
+        "canceled"
+    ]
+    # Never dialled: no start time.
+    assert [(c.sid, c.status, c.start_time) for c in listed] == [(receipt.sid, "canceled", None)]
+    assert listed[0].end_time is not None
+
+
+async def test_call_updates_fail_like_twilio(sim: TwilioSimulator, twilio: TwilioClient) -> None:
+    sim.force_call_outcome(DEBTOR, "busy")
+    receipt = await twilio.place_call(DEBTOR, "Hi", language="en", idempotency_key="u")
+    finished = await final_call(twilio, receipt.sid)
+    assert (await twilio.end_call(receipt.sid)) == finished  # over: returned unchanged
+
+    url = f"{list_url(sim, 'Calls')[:-5]}/{receipt.sid}.json"
+    async with httpx.AsyncClient(auth=(ACCOUNT, TOKEN)) as raw:
+        for form in ({"Status": "busy"}, {}, {"Url": "https://example.com/twiml"}):
+            refused = await raw.post(url, data=form)
+            assert (refused.status_code, refused.json()["code"]) == (400, 21200), form
+    with pytest.raises(ProviderError) as missing:
+        await twilio.end_call("CA" + "0" * 32)
+    assert (missing.value.status_code, missing.value.code, missing.value.retryable) == (
+        404,
+        "20404",
+        False,
+    )
+    sim.fail_next(1)
+    with pytest.raises(ProviderError) as outage:
+        await twilio.end_call(receipt.sid)
+    assert (outage.value.status_code, outage.value.retryable) == (503, True)
+    async with TwilioClient(sim.base_url, ACCOUNT, "wrong", FROM) as bad:
+        with pytest.raises(ProviderError) as denied:
+            await bad.end_call(receipt.sid)
+        with pytest.raises(ProviderError) as denied_list:
+            await bad.list_calls()
+    assert (denied.value.status_code, denied.value.code) == (401, "20003")
+    assert (denied_list.value.status_code, denied_list.value.retryable) == (401, False)

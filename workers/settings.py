@@ -24,6 +24,7 @@ from adapters.breakers import (
     RedisBreakerStore,
 )
 from adapters.inbound import InboundStore
+from adapters.mail_events import MailEvents
 from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
 from domain.channels import Channel, TaskQueues
 from domain.policy import ContactPolicy
@@ -106,6 +107,17 @@ class Settings(BaseSettings):
     smtp_use_tls: bool = False
     smtp_start_tls: bool = False
     email_from: str = "Recoup Collections <collections@recoup.example>"
+    # The mail provider's own records of what it accepted (Mailgun's Events API), which
+    # reconciliation compares with Recoup's; unset, email is not checked against them.
+    mail_events_url: str | None = Field(
+        default=None,
+        description="e.g. https://api.mailgun.net (EU: https://api.eu.mailgun.net); "
+        "recoup dev serves the SMTP simulator's at http://127.0.0.1:2526.",
+    )
+    mail_events_key: SecretStr = SecretStr("key-recoup-dev")
+    mail_domain: str = Field(
+        default="recoup.example", description="The sending domain whose events are read."
+    )
 
     # SMS and voice over a Twilio-compatible REST API
     twilio_base_url: str = "http://127.0.0.1:8765"
@@ -299,6 +311,15 @@ class Settings(BaseSettings):
     def inbound_store(self) -> InboundStore:
         """Which account an address reaches (webhooks), keyed under the audit key."""
         return InboundStore(self.sql_url, self.audit_key.get_secret_value().encode())
+
+    def mail_events(self) -> MailEvents | None:
+        """A client for the mail provider's records (the caller closes it); None when
+        ``mail_events_url`` is unset."""
+        if not self.mail_events_url:
+            return None
+        return MailEvents(
+            self.mail_events_url, self.mail_events_key.get_secret_value(), self.mail_domain
+        )
 
     def audit_log(self) -> AuditLog:
         return AuditLog(self.sql_url, self.audit_key.get_secret_value().encode(), self.audit_key_id)
