@@ -101,6 +101,18 @@ class AuditLog:
     def dispose(self) -> None:
         self._engine.dispose()
 
+    def contacts_recorded(self, tenant_id: str, attempt_ids: Sequence[str]) -> set[str]:
+        """Which of these attempts have a contact record in the tenant's chain."""
+        found: set[str] = set()
+        for start in range(0, len(attempt_ids), 500):
+            wanted = [f"contact:{a}" for a in attempt_ids[start : start + 500]]
+            query = select(AuditRecord.event_id).where(
+                AuditRecord.tenant_id == tenant_id, col(AuditRecord.event_id).in_(wanted)
+            )
+            with Session(self._engine) as session:
+                found |= {event_id.removeprefix("contact:") for event_id in session.exec(query)}
+        return found
+
     # --- writing --------------------------------------------------------------------
 
     def append(self, entries: Iterable[AuditEntry]) -> int:

@@ -139,6 +139,16 @@ class ContactLedger:
                 found += list(session.exec(query).all())
         return found
 
+    def known_refs(self, provider_refs: Sequence[str]) -> set[str]:
+        """Which of these provider references the ledger holds, for any account."""
+        found: set[str] = set()
+        for start in range(0, len(provider_refs), 500):
+            chunk = list(provider_refs[start : start + 500])
+            query = select(LedgerEntry.provider_ref).where(col(LedgerEntry.provider_ref).in_(chunk))
+            with Session(self._engine) as session:
+                found |= {ref for ref in session.exec(query) if ref is not None}
+        return found
+
     def history(self, tenant_id: str, account_id: str, since: datetime) -> list[PastContact]:
         """The debt's contacts after ``since``, oldest first."""
         query = (

@@ -29,6 +29,9 @@ once with them, each with fresh accounts and task queues, and prints one JSON li
   deliveries that match no planned message (wrong recipient, unknown step);
 - ``smtp_resends`` — raw SMTP deliveries of an email already delivered, with the same
   attempt and Message-ID (the mailbox shows one);
+- ``reconciled_differences`` — what ``recoup reconcile`` found between the campaign's
+  histories, ledger, audit chain, exported events, dead letters, totals and the
+  providers' own records (0 when every record agrees with what went out);
 - ``elapsed_s``/``accounts_per_s`` — launch to Portfolio completion, with kills;
 - ``elapsed_no_kills_s``/``accounts_per_s_no_kills`` — the same for the baseline;
 - ``ratio_vs_no_kills`` = ``elapsed_no_kills_s / elapsed_s``: the share of the
@@ -79,6 +82,7 @@ from simulators.zones import most_awake
 from workers.campaigns import launch_portfolio
 from workers.client import connect
 from workers.devserver import free_port, start_dev_server
+from workers.reconcile import Reconciliation, reconcile
 from workers.settings import REPO_ROOT, Settings
 
 TENANT = Tenant(tenant_id="chaos", name="Chaos Recovery")
@@ -371,6 +375,8 @@ class ChaosReport:
     status: PortfolioStatus | None = None
     still_running: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
+    reconciliation: Reconciliation | None = None
+    """``recoup reconcile`` of the campaign: its records against each other and the providers."""
 
 
 async def running_campaigns(client: Client, campaign_id: str) -> list[str]:
@@ -454,6 +460,8 @@ async def run_scenario(
         # Asked while the worker still runs: a child reports its outcome to the
         # portfolio just before it completes, so the last ones need the worker too.
         report.still_running = await running_campaigns(client, campaign_id)
+        # While the worker (and its exporter) still runs: the read model catches up.
+        report.reconciliation = await reconcile(client, settings, TENANT.tenant_id, campaign_id)
     finally:
         await worker.close()
     tally.refresh()
@@ -475,6 +483,8 @@ def healthy(report: ChaosReport) -> bool:
         and status.finished == status.total == report.accounts
         and not report.still_running
         and found.exactly_once
+        and report.reconciliation is not None
+        and not report.reconciliation.differences
     )
 
 
@@ -492,6 +502,9 @@ def _summary(report: ChaosReport) -> dict[str, object]:
         "unexpected": len(found.unexpected),
         "finished": report.status.finished,
         "still_running": len(report.still_running),
+        "reconciled_differences": len(report.reconciliation.differences)
+        if report.reconciliation
+        else None,
         "exhausted": report.status.by_status.get(CollectionStatus.EXHAUSTED, 0),
         "elapsed_s": round(report.elapsed, 2),
         "accounts_per_s": round(report.accounts / report.elapsed, 2),
@@ -513,6 +526,7 @@ async def bench(
         twilio = TwilioSimulator(TWILIO_SID, TWILIO_TOKEN, answer_rate=1.0, machine_rate=0.0)
         try:
             await smtp.start()
+            await smtp.start_api()
             await twilio.start()
             # A SIGKILL cuts the worker's requests to the Twilio simulator, which uvicorn
             # logs with a traceback each: expected here, and noise around the JSON line.
@@ -527,6 +541,7 @@ async def bench(
                     data_dir=root / run,
                     database_url=None,
                     smtp_port=smtp.port,
+                    mail_events_url=smtp.api_url,
                     twilio_base_url=twilio.base_url,
                     twilio_account_sid=TWILIO_SID,
                     twilio_auth_token=TWILIO_TOKEN,

@@ -42,6 +42,7 @@ async def simulated_stack(
     for sim in (smtp, twilio, payments, crm):
         await sim.start()
         stack.push_async_callback(sim.stop)
+    await smtp.start_api()  # the mail provider's records, for reconciliation
     settings = Settings(
         **{
             "temporal_address": server.address,
@@ -49,6 +50,7 @@ async def simulated_stack(
             "data_dir": root / "recoup",
             "database_url": None,
             "smtp_port": smtp.port,
+            "mail_events_url": smtp.api_url,
             "twilio_base_url": twilio.base_url,
             "twilio_account_sid": twilio.account_sid,
             "twilio_auth_token": twilio.auth_token,
@@ -72,6 +74,7 @@ def recoup_env(settings: Settings) -> dict[str, str]:
         RECOUP_TASK_QUEUE_SUFFIX=settings.task_queue_suffix,
         RECOUP_DATA_DIR=str(settings.data_dir),
         RECOUP_SMTP_PORT=str(settings.smtp_port),
+        RECOUP_MAIL_EVENTS_URL=settings.mail_events_url or "",
         RECOUP_TWILIO_BASE_URL=settings.twilio_base_url,
         RECOUP_TWILIO_ACCOUNT_SID=settings.twilio_account_sid,
         RECOUP_TWILIO_AUTH_TOKEN=settings.twilio_auth_token,

@@ -29,6 +29,7 @@ EXIT_ERROR = 1  # the operation failed (service unreachable, workflow missing, .
 EXIT_INPUT = 2  # the input was wrong (bad file, bad option value): nothing was done
 EXIT_PARTIAL = 3  # done for the good part of the input; the bad part is listed on stderr
 EXIT_VIOLATIONS = 4  # an audit found a contact that broke the rules
+EXIT_DIFFERENCES = 5  # reconciliation found records that disagree
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

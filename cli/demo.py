@@ -30,7 +30,8 @@ from adapters.playbook_files import load_playbook
 from adapters.portfolio_file import parse_portfolio
 from adapters.report import campaign_report
 from adapters.suppressions import SuppressionStore
-from cli.common import console, fail, load_settings, money, run
+from cli.common import EXIT_DIFFERENCES, console, fail, load_settings, money, run
+from cli.reconcile import print_reconciliation
 from cli.report import print_report
 from cli.stack import PLAINTEXT_TEMPORAL, PortInUse, embedded_stack, stop_event
 from domain import agents
@@ -56,6 +57,7 @@ from simulators.twilio import SimulatedCall, SimulatedMessage, TwilioSimulator
 from workers.campaigns import launch_portfolio, portfolio_progress
 from workers.devserver import DevServerError, free_port
 from workers.export import SQL_SINK
+from workers.reconcile import reconcile
 from workers.revocations import Revocations
 from workers.settings import Settings
 
@@ -149,7 +151,14 @@ class Debtors:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def summary_table(status: PortfolioStatus, due: dict[str, Decimal], sims: Counter[str]) -> Table:
+def summary_table(
+    status: PortfolioStatus,
+    due: dict[str, Decimal],
+    sims: Counter[str],
+    contacts: dict[Channel, int],
+) -> Table:
+    """``contacts``: every campaign's contacts by channel, from the histories (the
+    reconciliation's count), finished or not."""
     table = Table(title=f"Demo campaign {status.campaign_id} · {status.playbook} playbook")
     table.add_column("outcome")
     table.add_column("accounts", justify="right")
@@ -178,7 +187,7 @@ def summary_table(status: PortfolioStatus, due: dict[str, Decimal], sims: Counte
     for channel in Channel:
         table.add_row(
             f"{channel.value} contacts",
-            f"{status.contacts.get(channel, 0)} (simulator saw {sims[channel.value]})",
+            f"{contacts.get(channel, 0)} (simulator saw {sims[channel.value]})",
         )
     return table
 
@@ -229,7 +238,7 @@ def demo(
         for account in parsed.accounts:
             due[account.currency] = due.get(account.currency, Decimal(0)) + account.amount_due
 
-        async def main() -> None:
+        async def main() -> int:
             twilio = TwilioSimulator(
                 settings.twilio_account_sid,
                 settings.twilio_auth_token,
@@ -286,7 +295,9 @@ def demo(
                     sms=len(stack.twilio.messages),
                     phone=sum(1 for c in stack.twilio.calls if c.status == "completed"),
                 )
-                console.print(summary_table(status, due, seen))
+                # Every record of what went out, against each other and the providers.
+                found = await reconcile(stack.client, settings, tenant.tenant_id, campaign_id)
+                console.print(summary_table(status, due, seen, found.contacts))
                 console.print(f"finished in {elapsed:.1f} s")
                 if waiting:
                     console.print(
@@ -300,14 +311,18 @@ def demo(
                             f"{snap.next_action_at:%Y-%m-%d %H:%M} UTC"
                         )
                 await show_report(settings, tenant.tenant_id, f"demo-{seed}")
+                print_reconciliation(found)
                 if keep:
                     console.print(f"web UI still up at {settings.ui_url} — Ctrl-C to stop")
                     await stop_event().wait()
+                return len(found.differences)
 
         try:
-            run(main())
+            differences = run(main())
         except (PortInUse, DevServerError) as exc:
             fail(str(exc))
+    if differences:
+        raise typer.Exit(EXIT_DIFFERENCES)
 
 
 async def follow(

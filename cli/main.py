@@ -29,6 +29,7 @@ from cli.classify import classify
 from cli.cost import cost
 from cli.demo import demo
 from cli.dev import dev, worker
+from cli.reconcile import reconcile_command
 from cli.report import report
 from cli.simulate import simulate_command
 
@@ -50,6 +51,7 @@ app.add_typer(breakers.app, name="breakers")
 app.add_typer(audit.app, name="audit")
 app.add_typer(events.app, name="events")
 app.command()(report)
+app.command(name="reconcile")(reconcile_command)
 app.add_typer(brokers.app, name="brokers")
 app.add_typer(db.app, name="db")
 app.add_typer(schemas.app, name="schemas")

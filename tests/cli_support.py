@@ -30,7 +30,10 @@ def env_for(settings: Settings) -> dict[str, str]:
             "RECOUP_TASK_QUEUE_SUFFIX": settings.task_queue_suffix,
             "RECOUP_DATA_DIR": str(settings.data_dir),
             "RECOUP_SMTP_PORT": str(settings.smtp_port),
+            "RECOUP_MAIL_EVENTS_URL": settings.mail_events_url or "",
             "RECOUP_TWILIO_BASE_URL": settings.twilio_base_url,
+            "RECOUP_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+            "RECOUP_TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
             # The same codec keys as the test's workers, or the CLI could not read them.
             "RECOUP_CODEC_KEYS": json.dumps(
                 {k: v.get_secret_value() for k, v in settings.codec_keys.items()}

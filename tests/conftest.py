@@ -91,6 +91,7 @@ def client(env: WorkflowEnvironment) -> Client:
 async def smtp_sim() -> AsyncIterator[SmtpSimulator]:
     sim = SmtpSimulator()
     await sim.start()
+    await sim.start_api()  # the mail provider's records (reconciliation reads them)
     yield sim
     await sim.stop()
 
@@ -133,6 +134,7 @@ def make_settings(
         task_queue_suffix=f"-{uuid.uuid4().hex[:10]}",
         data_dir=data_dir,
         smtp_port=smtp_sim.port,
+        mail_events_url=smtp_sim.api_url,
         twilio_base_url=twilio_sim.base_url,
         twilio_account_sid=TWILIO_SID,
         twilio_auth_token=TWILIO_TOKEN,

@@ -83,4 +83,8 @@ async def test_sigkilled_workers_neither_duplicate_nor_lose_a_contact(
         problems.append(f"contacts counted by the campaigns: {status.contacts}")
     if not found.exactly_once:
         problems.append(found.explain())
+    # Every record agrees with the others and with the providers (recoup reconcile).
+    reconciled = report.reconciliation
+    if reconciled is None or reconciled.differences or reconciled.unchecked:
+        problems.append(f"reconciliation: {reconciled}")
     assert not problems, f"kills at (s, delivered): {report.kills}\n" + "\n".join(problems)

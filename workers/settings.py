@@ -114,7 +114,7 @@ class Settings(BaseSettings):
         description="e.g. https://api.mailgun.net (EU: https://api.eu.mailgun.net); "
         "recoup dev serves the SMTP simulator's at http://127.0.0.1:2526.",
     )
-    mail_events_key: SecretStr = SecretStr("key-recoup-dev")
+    mail_events_key: SecretStr = SecretStr("key-simulator")  # the simulator's, like Twilio's
     mail_domain: str = Field(
         default="recoup.example", description="The sending domain whose events are read."
     )
