@@ -234,6 +234,17 @@ class _ApiError(Exception):
         return JSONResponse(body, status_code=self.status, headers=headers)
 
 
+class ProviderHold:
+    """A create the simulator holds (``TwilioSimulator.hold_next``)."""
+
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+        self.released = asyncio.Event()
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class TwilioSimulator:
     """Twilio's Messages and Calls API on the running event loop (uvicorn).
 
@@ -274,6 +285,7 @@ class TwilioSimulator:
         self._runs: dict[str, _CallRun] = {}
         self._failures: list[int] = []
         self._stalls: list[float] = []
+        self._holds: list[ProviderHold] = []
         self._message_listeners: list[Listener[SimulatedMessage]] = []
         self._call_listeners: list[Listener[SimulatedCall]] = []
         self._answer_listeners: list[Listener[SimulatedCall]] = []
@@ -356,6 +368,22 @@ class TwilioSimulator:
         if n < 0 or seconds < 0:
             raise ValueError("n and seconds must be >= 0")
         self._stalls.extend([seconds] * n)
+
+    def hold_next(self) -> ProviderHold:
+        """Hold the next create until ``release()``: the provider has the request (its
+        ``arrived`` event is set) and has not answered yet. Tests use it to make a
+        revocation land exactly while the message is with the provider."""
+        hold = ProviderHold()
+        self._holds.append(hold)
+        return hold
+
+    async def _held(self) -> None:
+        if self._holds:  # the request is in: it is handled even if the client gives up
+            hold = self._holds.pop(0)
+            hold.arrived.set()
+            await hold.released.wait()
+        if self._stalls:
+            await asyncio.sleep(self._stalls.pop(0))
 
     def force_call_outcome(
         self,
@@ -474,8 +502,7 @@ class TwilioSimulator:
     async def _create_message(self, request: Request, account_sid: str) -> JSONResponse:
         self._admit_post(request, account_sid)
         form = await request.form()
-        if self._stalls:  # the request is in: it is handled even if the client gives up
-            await asyncio.sleep(self._stalls.pop(0))
+        await self._held()
         earlier = self._replay("Messages", request)
         if isinstance(earlier, SimulatedMessage):
             return JSONResponse(self._message_json(earlier), status_code=201)
@@ -523,8 +550,7 @@ class TwilioSimulator:
     async def _create_call(self, request: Request, account_sid: str) -> JSONResponse:
         self._admit_post(request, account_sid)
         form = await request.form()
-        if self._stalls:  # the request is in: it is handled even if the client gives up
-            await asyncio.sleep(self._stalls.pop(0))
+        await self._held()
         earlier = self._replay("Calls", request)
         if isinstance(earlier, SimulatedCall):
             return JSONResponse(self._call_json(earlier), status_code=201)

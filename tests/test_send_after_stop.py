@@ -29,17 +29,19 @@ from adapters.event_log import EventLog
 from adapters.suppressions import SuppressionStore
 from domain import agents
 from domain.account import Account
-from domain.campaign import AccountOutcome, CampaignSnapshot, OptOutRequest
+from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus, OptOutRequest
 from domain.channels import Channel
+from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.contact import ContactOutcome
 from domain.playbook import Playbook, Step
 from domain.revocations import Revocation
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.api_support import eventually
-from tests.conftest import TENANT, make_account
+from tests.conftest import TENANT, make_account, serving
 from workers.audit import audit_account
 from workers.campaigns import start_account_campaign
+from workers.reconcile import reconcile
 from workers.revocations import Revocations
 from workers.run import workers
 from workers.settings import Settings
@@ -59,11 +61,12 @@ DAY = 2.0
 async def _start(
     client: Client, settings: Settings, account: Account
 ) -> WorkflowHandle[Any, AccountOutcome]:
+    # A campaign of the test's own: its records live in the test's own database.
     return await start_account_campaign(
         client,
         settings,
         tenant=TENANT,
-        campaign_id="stop-race",
+        campaign_id=f"stop-race-{account.account_id}",
         playbook=TEXT_NOW,
         account=account,
         seconds_per_day=DAY,
@@ -243,3 +246,108 @@ async def test_a_stop_in_the_gap_is_recorded_as_a_text_sent_after_it(
         [opt_out] = _opt_outs(settings, account.account_id)
         assert opt_out["channel"] == "sms" and "suppression store" in opt_out["reason"]
         await handle.terminate("test over")
+
+
+async def _cancel_requested(handle: WorkflowHandle[Any, AccountOutcome]) -> bool:
+    history = await handle.fetch_history()
+    return any(
+        e.HasField("activity_task_cancel_requested_event_attributes") for e in history.events
+    )
+
+
+async def test_a_stop_while_the_provider_has_the_text_is_recorded_as_it_happened(
+    client: Client,
+    settings: Settings,
+    running: list[Worker],
+    twilio_sim: TwilioSimulator,
+) -> None:
+    account = make_account()
+    number = account.phones[0].number
+    hold = twilio_sim.hold_next()  # the provider takes the text and does not answer yet
+    handle = await _start(client, settings, account)
+    await asyncio.wait_for(hold.arrived.wait(), timeout=30)
+    # The STOP arrives as the webhook brings it: stored, then signalled. The campaign asks
+    # the agent to cancel, and waits for its answer rather than assuming one.
+    stored = await _stop(settings, account, number)
+    await handle.signal(agents.SIGNAL_OPT_OUT, stored)
+    await eventually(lambda: _cancel_requested(handle), bool)
+    hold.release()
+    snapshot = await eventually(lambda: _status(handle), lambda s: len(s.attempts) >= 1)
+    [attempt] = snapshot.attempts
+    # It had left before the STOP: sent, in every record, as at the provider.
+    assert attempt.outcome is ContactOutcome.SENT
+    assert _texts(twilio_sim, number) == [attempt.provider_ref]
+    [entry] = _ledger(settings, account)
+    assert (entry.attempt_id, entry.provider_ref) == (attempt.attempt_id, attempt.provider_ref)
+    audit = settings.audit_log()
+    try:
+        assert audit.contacts_recorded(TENANT.tenant_id, [entry.attempt_id]) == {entry.attempt_id}
+    finally:
+        audit.dispose()
+    statuses = [
+        r["body"]["event"]["status"]
+        for r in _exported(settings, account.account_id)
+        if r["kind"] == "event"
+    ]
+    assert "sent_after_revocation" not in statuses
+    store = SuppressionStore(settings.sql_url)
+    try:
+        report = await audit_account(client, TENANT.tenant_id, account.account_id, store)
+    finally:
+        store.dispose()
+    assert [c.passed for c in report.contacts] == [True]  # the STOP came after it left
+    found = await reconcile(client, settings, TENANT.tenant_id, f"stop-race-{account.account_id}")
+    assert found.differences == [] and found.unchecked == []
+    await handle.terminate("test over")
+
+
+CALL_NOW = Playbook(
+    name="call-now",
+    steps=[Step(id="call", day=0, channel=Channel.PHONE, template="call_script")],
+    closing_days=0,
+)
+
+
+async def test_a_cease_while_the_phone_rings_hangs_up_and_records_the_call(
+    client: Client, settings: Settings
+) -> None:
+    ringing = TwilioSimulator(
+        settings.twilio_account_sid, settings.twilio_auth_token, ring_seconds=30.0
+    )
+    await ringing.start()
+    slow = settings.model_copy(update={"twilio_base_url": ringing.base_url})
+    try:
+        async with serving(client, slow):
+            account = make_account()
+            number = account.phones[0].number
+            handle = await start_account_campaign(
+                client, slow, tenant=TENANT, campaign_id="cease-call", playbook=CALL_NOW,
+                account=account, seconds_per_day=DAY,
+            )  # fmt: skip
+
+            async def rings() -> bool:
+                return any(c.to == number and c.status == "ringing" for c in ringing.calls)
+
+            await eventually(rings, bool)
+            store = SuppressionStore(slow.sql_url)
+            try:
+                cease = await Revocations(store).legal_event(
+                    TENANT.tenant_id, account.account_id, LegalEvent(kind=LegalEventKind.CEASE),
+                    source="api",
+                )  # fmt: skip
+            finally:
+                store.dispose()
+            await handle.signal(agents.SIGNAL_LEGAL, cease)
+            outcome = await handle.result()
+            snapshot = await _status(handle)
+    finally:
+        await ringing.stop()
+    assert outcome.status is CollectionStatus.CEASED
+    [call] = [c for c in ringing.calls if c.to == number]
+    assert call.status == "canceled"  # hung up while it rang
+    [attempt] = snapshot.attempts
+    assert attempt.outcome is ContactOutcome.NO_ANSWER and attempt.provider_ref == call.sid
+    assert "hung up" in (attempt.detail or "")
+    # A call that rang is a contact: it is in the ledger (the gate counts it tomorrow).
+    [entry] = _ledger(slow, account)
+    assert (entry.channel, entry.outcome, entry.provider_ref) == ("phone", "no_answer", call.sid)
