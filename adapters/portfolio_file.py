@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
@@ -25,7 +26,7 @@ import phonenumbers
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from adapters.errors import AdapterError
-from domain.account import Account, Identifier
+from domain.account import MAX_AMOUNT, Account, Identifier
 from domain.errors import FieldProblem, problems
 from domain.portfolio import PORTFOLIO_COLUMNS
 
@@ -412,7 +413,13 @@ def _amount(value: object) -> Decimal:
         raise _Invalid("required")
     if isinstance(value, bool):
         raise _Invalid(f"expected an amount, got {_kind(value)}")
-    if isinstance(value, int | Decimal):
+    if isinstance(value, float):
+        # A JSON number in an API body (files read fractions as Decimal). repr is the
+        # shortest text that reads back as the same float: 250.35 stays 250.35.
+        if not math.isfinite(value):
+            raise _Invalid(f"must be a finite amount such as 1234.50{_got(value)}")
+        amount = Decimal(repr(value))
+    elif isinstance(value, int | Decimal):
         amount = Decimal(value)
     elif isinstance(value, str):
         # Only plain decimals: "1,234.50" could be European "1.234,50" misread,
@@ -428,6 +435,8 @@ def _amount(value: object) -> Decimal:
         raise _Invalid(f"must be a plain decimal number such as 1234.50{_got(value)}")
     if amount <= 0:
         raise _Invalid(f"must be greater than zero{_got(value)}")
+    if amount > MAX_AMOUNT:
+        raise _Invalid(f"must be at most {MAX_AMOUNT}{_got(value)}")
     try:
         cents = amount.quantize(_CENT)
     except InvalidOperation:

@@ -248,7 +248,21 @@ def _when(message: Message, field: str) -> datetime | None:
     if not message.HasField(field):
         return None
     stamp: timestamp_pb2.Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except ValueError as exc:  # seconds or nanos outside what a Timestamp may hold
+        raise InvalidInput(
+            f"{field} is not a valid timestamp: {exc}",
+            field=field,
+            problems=[
+                FieldProblem(
+                    location="",
+                    field=field,
+                    message="must be an instant from 0001-01-01 to 9999-12-31 "
+                    f"(got seconds={stamp.seconds}, nanos={stamp.nanos})",
+                )
+            ],
+        ) from None
 
 
 def _day(value: str, field: str) -> date | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -502,3 +503,40 @@ async def test_an_approval_nobody_answers_takes_its_safe_default(
     assert (approval["status"], approval["decided_by"]) == ("rejected", "timeout")
     assert expired["arrangement"]["status"] == "rejected"
     assert expired["status"] in {"active", "scheduled"}  # collection goes on
+
+
+# --- bounds: input the system cannot act on is refused (issue 15, finding 3) ----------
+
+
+async def raw_post(api: Api, path: str, token: str, body: str, **headers: str) -> httpx.Response:
+    """POST a JSON text as written (1e400 is a JSON number no encoder writes)."""
+    return await api.http.post(
+        path,
+        content=body.encode(),
+        headers={**auth(token), "Content-Type": "application/json", **headers},
+    )
+
+
+async def test_a_playbook_day_that_is_infinite_or_out_of_range_is_refused(
+    api: Api, settings: Settings
+) -> None:
+    # Finding: seconds_per_day of 1e400 started a campaign whose workflow task then
+    # failed for ever (timedelta overflow), its queries answering 503.
+    _, token = new_tenant(settings)
+    record = json.dumps(account_record())
+    for raw in ("1e400", "-1e400", "1e308", "86401", "0", "-0.0", "0.001", "NaN", "Infinity"):
+        campaign_id = f"c-{uuid.uuid4().hex[:8]}"
+        body = (
+            f'{{"campaign_id": "{campaign_id}", "playbook": "demo", "accounts": [{record}], '
+            f'"seconds_per_day": {raw}}}'
+        )
+        problem = is_problem(await raw_post(api, "/v1/campaigns", token, body), 422)
+        assert problem["field"] == "seconds_per_day", (raw, problem)
+        # Nothing was started.
+        is_problem(await api.get(f"/v1/campaigns/{campaign_id}", token), 404)
+        one = (
+            f'{{"campaign_id": "{campaign_id}", "playbook": "demo", "account": {record}, '
+            f'"seconds_per_day": {raw}}}'
+        )
+        problem = is_problem(await raw_post(api, "/v1/accounts", token, one), 422)
+        assert problem["field"] == "seconds_per_day", (raw, problem)

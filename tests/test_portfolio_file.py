@@ -133,7 +133,8 @@ BAD_VALUES = [
     ("amount_due", "1e3", "plain decimal number"),
     ("amount_due", "-+5", "plain decimal number"),
     ("amount_due", "١٢٣", "plain decimal number"),  # non-ASCII digits
-    ("amount_due", "99999999999999999", "no more than 15 digits"),
+    ("amount_due", "99999999999999999", "at most 999999999999.99"),
+    ("amount_due", "1000000000000.00", "at most 999999999999.99"),
     ("currency", "US", "3-letter currency code"),
     ("currency", "dollars", "3-letter currency code"),
     ("due_date", "", "required"),
@@ -380,3 +381,22 @@ def test_default_region_reads_national_numbers(tmp_path: Path) -> None:
     assert result.accounts[0].country == "GB"
     with pytest.raises(ValueError, match="unknown phone region"):
         parse_portfolio(path, as_of=AS_OF, default_region="XX")
+
+
+def test_amounts_that_are_json_numbers_are_exact_and_bounded(tmp_path: Path) -> None:
+    # An API body's JSON numbers arrive as floats; files read them as Decimal.
+    from adapters.portfolio_file import parse_records
+
+    base = {"name": "Jo", "email": "jo@example.com", "due_date": "2024-01-01"}
+    amounts: list[object] = [250.35, 7, float("inf"), float("nan"), 1e400, 2**63, -0.0, 0.001]
+    result = parse_records(
+        [{**base, "account_id": f"N{i}", "amount_due": a} for i, a in enumerate(amounts)],
+        as_of=AS_OF,
+    )
+    assert [(a.account_id, a.amount_due) for a in result.accounts] == [
+        ("N0", Decimal("250.35")),
+        ("N1", Decimal("7.00")),
+    ]
+    assert {p.location: p.field for p in result.problems} == {
+        f"accounts[{i}]": "amount_due" for i in range(2, len(amounts))
+    }
