@@ -146,6 +146,7 @@ class RecoupService:
             request.accounts,
             as_of=request.as_of or datetime.now(UTC).date(),
             default_region=request.default_region,
+            latest_due=self.settings.latest_due_date(),
         )
         if not parsed.accounts:
             raise InvalidInput(
@@ -190,6 +191,7 @@ class RecoupService:
             as_of=request.as_of or datetime.now(UTC).date(),
             default_region=request.default_region,
             location="account",
+            latest_due=self.settings.latest_due_date(),
         )
         if not parsed.accounts:
             problems = [p.model_copy(update={"location": "account"}) for p in parsed.problems]

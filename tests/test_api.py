@@ -540,3 +540,36 @@ async def test_a_playbook_day_that_is_infinite_or_out_of_range_is_refused(
         )
         problem = is_problem(await raw_post(api, "/v1/accounts", token, one), 422)
         assert problem["field"] == "seconds_per_day", (raw, problem)
+
+
+async def test_due_dates_not_yet_come_or_before_1900_are_refused_and_good_rows_start(
+    api: Api, settings: Settings
+) -> None:
+    # Finding: a due date in 2999 (or year 1) was accepted, and a collection notice
+    # went out at once for a debt not yet due.
+    _, token = new_tenant(settings)
+    future, good, ancient = (
+        account_record(due_date="2999-01-01"),
+        account_record(),
+        account_record(due_date="0001-01-01"),
+    )
+    body = {"playbook": "demo", "accounts": [future, good, ancient], "seconds_per_day": 600}
+    response = await api.post("/v1/campaigns", token, body)
+    assert response.status_code == 202, response.text
+    started = m.CampaignStarted.model_validate(response.json())
+    assert started.accepted == 1
+    assert [(p.location, p.field) for p in started.rejected] == [
+        ("accounts[0]", "due_date"),
+        ("accounts[2]", "due_date"),
+    ]
+    not_due, too_old = started.rejected
+    assert "or earlier: a debt that is not due yet" in not_due.message
+    assert "2999-01-01" in not_due.message
+    assert too_old.message == "must be 1900-01-01 or later (got '0001-01-01')"
+
+    one = {"campaign_id": "c-future", "playbook": "demo", "account": future}
+    problem = is_problem(await api.post("/v1/accounts", token, one), 422)
+    assert problem["field"] == "account.due_date"
+    # Days past due may not be counted to a day that has not come either.
+    as_of = {**one, "account": good, "as_of": "2999-01-01"}
+    assert is_problem(await api.post("/v1/accounts", token, as_of), 422)["field"] == "as_of"
