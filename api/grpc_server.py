@@ -457,8 +457,7 @@ class RecoupGrpc(pb_grpc.RecoupServicer):
         limit = request.limit if request.HasField("limit") else 200
         if not 1 <= limit <= 1000:
             raise InvalidInput(f"limit must be 1-1000 (got {limit})", field="limit")
-        if request.after < 0:
-            raise InvalidInput(f"after must be 0 or more (got {request.after})", field="after")
+        # ``after`` (int64) is checked by the service: 0 and up, as on HTTP.
         history = await self.service.history(tenant, account_id, request.after, limit)
         return pb.AccountHistory(
             account_id=history.account_id,
@@ -479,9 +478,7 @@ class RecoupGrpc(pb_grpc.RecoupServicer):
                 raise InvalidInput(f"types[{i}] must be 1-64 characters", field=f"types[{i}]")
         follow = request.follow if request.HasField("follow") else True
         if request.HasField("after"):
-            if request.after < 0:
-                raise InvalidInput(f"after must be 0 or more (got {request.after})", field="after")
-            after = request.after
+            after = request.after  # the service refuses a negative one, as on HTTP
         else:
             after = await asyncio.to_thread(self.service.last_position)
         async for row in self.service.tail(tenant, after, campaign_id, types, follow):

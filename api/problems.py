@@ -71,8 +71,16 @@ def problem_response(
     )
 
 
+# Where a request's parameters are (FastAPI's first ``loc`` item); the rest is the body.
+_PARAMETERS = frozenset({"path", "query", "header", "cookie"})
+# Headers as clients spell them (FastAPI reports them lower-cased).
+_HEADER_NAMES = {"last-event-id": "Last-Event-ID", "idempotency-key": "Idempotency-Key"}
+
+
 def _location(loc: tuple[Any, ...]) -> str:
     # ("body", "account", "amount_due") → "account.amount_due"; ("path", "id") → "id".
+    if len(loc) == 2 and loc[0] == "header" and isinstance(loc[1], str):
+        return _HEADER_NAMES.get(loc[1], loc[1])
     parts = list(loc[1:]) if loc and loc[0] in {"body", "path", "query", "header"} else list(loc)
     return dotted(parts)
 
@@ -115,17 +123,29 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
         invalid = [
-            InvalidParam(name=_location(tuple(e["loc"])), reason=str(e["msg"]))
-            for e in exc.errors()
+            InvalidParam(name=_location(tuple(e["loc"])), reason=str(e["msg"])) for e in errors
         ]
+        if errors and all(e["loc"] and e["loc"][0] in _PARAMETERS for e in errors):
+            # The URL or a header is malformed (a cursor beyond the database's integers,
+            # a limit out of range): 400. 422 is kept for a body that cannot be acted on.
+            return problem_response(
+                request,
+                400,
+                "Bad request",
+                "a parameter of the request is not valid",
+                invalid=invalid,
+            )
         return problem_response(
             request, 422, "Invalid input", "the request does not match its schema", invalid=invalid
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        title = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}.get(
+            exc.status_code, "Error"
+        )
         return problem_response(
             request,
             exc.status_code,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 
+from adapters.event_log import MAX_POSITION
 from api import models as m
 from api.deps import AccountId, ApprovalId, CampaignId, CurrentTenant, Service
 from api.problems import Problem
@@ -14,7 +15,7 @@ from domain.operator import Approval
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 404, 409, 422, 429, 503)
+    for code in (400, 401, 404, 409, 422, 429, 503)
 }
 
 router = APIRouter(prefix="/v1", responses=_ERRORS)
@@ -110,7 +111,14 @@ async def get_history(
     account_id: AccountId,
     tenant: CurrentTenant,
     service: Service,
-    after: Annotated[int, Query(ge=0, description="Events after this position.")] = 0,
+    after: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_POSITION,
+            description="Events after this position (0 to 2^63-1: a 400 otherwise).",
+        ),
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> m.AccountHistory:
     return await service.history(tenant, account_id, after, limit)

@@ -29,7 +29,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.event_log import EventLog, EventRow
+from adapters.event_log import MAX_POSITION, EventLog, EventRow
 from adapters.inbound import InboundStore
 from adapters.playbook_files import EXTENSIONS as PLAYBOOK_EXTENSIONS
 from adapters.playbook_files import PlaybookError, load_playbook
@@ -79,6 +79,13 @@ class ServiceError(Exception):
         self.detail = detail
         self.field = field
         self.problems = problems or []
+
+
+class InvalidParameter(ServiceError):
+    """A malformed parameter (a cursor out of range): the request, not its content."""
+
+    status = 400
+    title = "Bad request"
 
 
 class InvalidInput(ServiceError):
@@ -261,6 +268,7 @@ class RecoupService:
         self, tenant: Tenant, account_id: str, after: int = 0, limit: int = 200
     ) -> m.AccountHistory:
         """The account's exported events, oldest first, ``limit`` after position ``after``."""
+        _cursor(after, "after")
         rows = await asyncio.to_thread(
             self.events.read_after,
             after,
@@ -289,6 +297,7 @@ class RecoupService:
         With ``follow`` it polls for new ones for ever, yielding None after each idle
         poll so the caller can send a keep-alive or notice its client has gone.
         """
+        _cursor(after, "after")
         kinds = list(types)
         while True:
             rows = await asyncio.to_thread(
@@ -537,6 +546,23 @@ def history_event(row: EventRow) -> m.HistoryEvent:
 def message_json(row: EventRow) -> str:
     """The exported message of an event-log row, as compact JSON (what a sink publishes)."""
     return json.dumps(json.loads(row.record)["body"], separators=(",", ":"))
+
+
+def _cursor(position: int, field: str) -> None:
+    """A cursor into the event log lies in 0..MAX_POSITION (a signed 64-bit integer)."""
+    if not 0 <= position <= MAX_POSITION:
+        raise InvalidParameter(
+            f"{field} must be 0 to {MAX_POSITION} (got {position})",
+            field=field,
+            problems=[
+                FieldProblem(
+                    location="",
+                    field=field,
+                    message=f"must be 0 to {MAX_POSITION}, a position in the event log "
+                    f"(got {position})",
+                )
+            ],
+        )
 
 
 def _campaign_id(tenant: Tenant, idempotency_key: str | None) -> str:

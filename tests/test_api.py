@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
+from adapters.event_log import MAX_POSITION
 from api import models as m
 from api.app import create_app
 from domain.arrangements import ArrangementStatus
@@ -540,6 +541,36 @@ async def test_a_playbook_day_that_is_infinite_or_out_of_range_is_refused(
         )
         problem = is_problem(await raw_post(api, "/v1/accounts", token, one), 422)
         assert problem["field"] == "seconds_per_day", (raw, problem)
+
+
+async def test_cursors_beyond_the_databases_integers_are_400_not_500(
+    api: Api, settings: Settings
+) -> None:
+    # Finding: after=2^63 on account history gave a 500, and a huge `after` or
+    # Last-Event-ID dropped the event stream (OverflowError in the event log).
+    _, token = new_tenant(settings)
+    too_far = str(MAX_POSITION + 1)
+    for value in (too_far, str(10**30), "-1"):
+        history = await api.get("/v1/accounts/A-1/history", token, params={"after": value})
+        assert is_problem(history, 400)["field"] == "after"
+        stream = await api.get("/v1/events", token, params={"after": value, "follow": "false"})
+        assert is_problem(stream, 400)["field"] == "after"
+        resumed = await api.http.get(
+            "/v1/events",
+            params={"follow": "false"},
+            headers={**auth(token), "Last-Event-ID": value},
+        )
+        problem = is_problem(resumed, 400)
+        assert problem["field"] == "Last-Event-ID"
+        assert problem["title"] == "Bad request"
+    # The largest position is a cursor like any other: nothing after it.
+    last = str(MAX_POSITION)
+    history = await api.get("/v1/accounts/A-1/history", token, params={"after": last})
+    assert history.status_code == 200 and history.json()["events"] == []
+    stream = await api.http.get(
+        "/v1/events", params={"follow": "false"}, headers={**auth(token), "Last-Event-ID": last}
+    )
+    assert stream.status_code == 200 and stream.text == ""
 
 
 async def test_due_dates_not_yet_come_or_before_1900_are_refused_and_good_rows_start(
