@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import uuid
@@ -16,7 +17,11 @@ from sqlalchemy import create_engine, text
 from adapters.portfolio_store import PortfolioStore, PortfolioStoreError
 from domain.account import Account, EmailContact, PhoneContact
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The shared test database; RECOUP_TEST_POSTGRES_URL names another, for a branch whose
+# schema differs from the one the shared database has been migrated to.
+POSTGRES_URL = os.environ.get(
+    "RECOUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
