@@ -401,7 +401,7 @@ class RecoupGrpc(pb_grpc.RecoupServicer):
         body = _model(m.StartCampaign, values)
         try:
             started = await self.service.start_campaign(
-                tenant, body, request.idempotency_key or None
+                tenant, body, request.idempotency_key or None, key_field="idempotency_key"
             )
         except Conflict as exc:
             raise _AlreadyExists(exc.detail, field=exc.field, problems=exc.problems) from exc

@@ -24,7 +24,8 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         max_length=200,
-        description="A retried request with the same key returns the first result.",
+        description="A retried request with the same key returns the first result; the same "
+        "key with any other body is a 409 naming what differs.",
     ),
 ]
 
@@ -46,8 +47,9 @@ async def start_campaign(
 ) -> m.CampaignStarted:
     """Valid accounts start; invalid ones are listed in ``rejected`` with field and problem.
 
-    Idempotent: the same ``campaign_id`` (or ``Idempotency-Key``) returns the first
-    start's workflow and run instead of starting another.
+    Idempotent: the same ``campaign_id`` (or ``Idempotency-Key``) with the same body
+    returns the first start's workflow and run instead of starting another; with any
+    other body (playbook, options, accounts) it is a 409 naming each field that differs.
     """
     return await service.start_campaign(tenant, body, idempotency_key)
 

@@ -34,7 +34,7 @@ from adapters.inbound import InboundStore
 from adapters.playbook_files import EXTENSIONS as PLAYBOOK_EXTENSIONS
 from adapters.playbook_files import PlaybookError, load_playbook
 from adapters.portfolio_file import parse_records
-from adapters.portfolio_store import PortfolioStoreError
+from adapters.portfolio_store import PortfolioStoreError, RequestMismatch
 from adapters.report import campaign_report
 from adapters.tenants import TenantStore
 from api import models as m
@@ -144,9 +144,18 @@ class RecoupService:
     # --- starting ------------------------------------------------------------
 
     async def start_campaign(
-        self, tenant: Tenant, request: m.StartCampaign, idempotency_key: str | None = None
+        self,
+        tenant: Tenant,
+        request: m.StartCampaign,
+        idempotency_key: str | None = None,
+        key_field: str = "Idempotency-Key",
     ) -> m.CampaignStarted:
-        """Start a portfolio campaign; a retry with the same id or key returns the first."""
+        """Start a portfolio campaign; a retry with the same id or key returns the first.
+
+        A retry must repeat the whole request: a campaign id or key reused with any
+        other body is a ``Conflict`` naming what differs. ``key_field`` is what the
+        caller's transport calls the key (the HTTP header, gRPC's field).
+        """
         playbook = self._playbook(request.playbook)
         parsed = await asyncio.to_thread(
             parse_records,
@@ -160,6 +169,8 @@ class RecoupService:
                 "no valid account in the request", field="accounts", problems=parsed.problems
             )
         campaign_id = request.campaign_id or _campaign_id(tenant, idempotency_key)
+        # What names the campaign: the body's campaign_id, else the key it came from.
+        named_by = "campaign_id" if request.campaign_id or not idempotency_key else key_field
         try:
             handle = await self._temporal(
                 launch_portfolio(
@@ -172,11 +183,14 @@ class RecoupService:
                     seconds_per_day=request.seconds_per_day,
                     window=request.window,
                     trace_id=current_trace_id(),
+                    request=start_request(request),
                 )
             )
+        except RequestMismatch as exc:
+            raise _replay_conflict(exc, named_by) from exc
         except PortfolioStoreError as exc:
             raise Conflict(
-                f"campaign {campaign_id!r} exists with other accounts: {exc}", field="campaign_id"
+                f"campaign {campaign_id!r} exists with other accounts: {exc}", field=named_by
             ) from exc
         return m.CampaignStarted(
             campaign_id=campaign_id,
@@ -546,6 +560,63 @@ def history_event(row: EventRow) -> m.HistoryEvent:
 def message_json(row: EventRow) -> str:
     """The exported message of an event-log row, as compact JSON (what a sink publishes)."""
     return json.dumps(json.loads(row.record)["body"], separators=(",", ":"))
+
+
+def start_request(request: m.StartCampaign) -> dict[str, object]:
+    """The normalized start request a replay must repeat (``PortfolioStore.save``).
+
+    Every field of the body but the campaign id (it names the campaign): values as
+    validated, so ``600`` and ``600.0`` or a default left out and given are the same;
+    the account records (PII) only as a digest of their canonical JSON, with their
+    count, for the message when they differ.
+    """
+    records = json.dumps(request.accounts, sort_keys=True, separators=(",", ":"), default=str)
+    return {
+        "playbook": request.playbook,
+        "seconds_per_day": request.seconds_per_day,
+        "window": request.window,
+        "as_of": request.as_of.isoformat() if request.as_of else None,
+        "default_region": request.default_region.upper(),
+        "accounts": {
+            "records": len(request.accounts),
+            "sha256": hashlib.sha256(records.encode()).hexdigest(),
+        },
+    }
+
+
+def _replay_conflict(exc: RequestMismatch, named_by: str) -> Conflict:
+    """409 naming the reused id or key, then each field that differs from the first request."""
+    if named_by == "campaign_id":
+        subject, fresh = f"campaign_id {exc.campaign_id!r}", "campaign_id"
+    else:
+        subject, fresh = f"this {named_by}", "key"
+    found = [
+        FieldProblem(
+            location="",
+            field=named_by,
+            message=f"already used for another request: a new campaign needs a new {fresh}",
+        )
+    ]
+    for name, (first, now) in exc.differences.items():
+        if name == "accounts":
+            before = first.get("records") if isinstance(first, dict) else None
+            after = now.get("records") if isinstance(now, dict) else None
+            counts = f" ({before} records then, {after} now)" if before != after else ""
+            message = f"other account records than the first request's{counts}"
+        else:
+            message = f"{_shown(now)} differs from the first request's {_shown(first)}"
+        found.append(FieldProblem(location="", field=name, message=message))
+    differing = ", ".join(exc.differences)
+    return Conflict(
+        f"{subject} was first used for another request ({differing} differ): "
+        f"a retry must repeat the request, a new campaign needs a new {fresh}",
+        field=named_by,
+        problems=found,
+    )
+
+
+def _shown(value: object) -> str:
+    return "not given" if value is None else repr(value)
 
 
 def _cursor(position: int, field: str) -> None:

@@ -189,7 +189,9 @@ async def test_a_portfolio_start_is_idempotent_and_keeps_the_good_rows(
     )
     other = {**body, "accounts": [account_record()]}
     reused = is_problem(await api.post("/v1/campaigns", token, other, headers=key), 409)
-    assert reused["field"] == "campaign_id"
+    assert reused["field"] == "Idempotency-Key"
+    assert [p["name"] for p in reused["invalid_params"]] == ["Idempotency-Key", "accounts"]
+    assert "(3 records then, 1 now)" in reused["invalid_params"][1]["reason"]
 
     view = await api.get(f"/v1/campaigns/{started.campaign_id}", token)
     assert view.status_code == 200, view.text
@@ -604,3 +606,47 @@ async def test_due_dates_not_yet_come_or_before_1900_are_refused_and_good_rows_s
     # Days past due may not be counted to a day that has not come either.
     as_of = {**one, "account": good, "as_of": "2999-01-01"}
     assert is_problem(await api.post("/v1/accounts", token, as_of), 422)["field"] == "as_of"
+
+
+async def test_an_idempotency_key_reused_with_another_body_is_409_naming_what_differs(
+    api: Api, settings: Settings
+) -> None:
+    # Finding: a reused Idempotency-Key with a different playbook returned the first
+    # campaign silently (only a different account list got its 409).
+    _, token = new_tenant(settings)
+    accounts = [account_record(), account_record()]
+    body = {"playbook": "demo", "accounts": accounts, "seconds_per_day": 600}
+    key = {"Idempotency-Key": f"crm-{uuid.uuid4().hex}"}
+    first = await api.post("/v1/campaigns", token, body, headers=key)
+    assert first.status_code == 202, first.text
+
+    # The same request, written otherwise (key order, 600.0, a default given), replays.
+    same = {"seconds_per_day": 600.0, "window": 200, "accounts": accounts, "playbook": "demo"}
+    replay = await api.post("/v1/campaigns", token, same, headers=key)
+    assert replay.status_code == 202, replay.text
+    assert (replay.json()["workflow_id"], replay.json()["run_id"]) == (
+        first.json()["workflow_id"],
+        first.json()["run_id"],
+    )
+
+    changes: list[tuple[dict[str, Any], list[str]]] = [
+        ({"playbook": "gentle"}, ["playbook"]),
+        ({"seconds_per_day": 60}, ["seconds_per_day"]),
+        ({"window": 5, "default_region": "GB"}, ["default_region", "window"]),
+        ({"as_of": "2026-01-01"}, ["as_of"]),
+    ]
+    for change, fields in changes:
+        conflict = await api.post("/v1/campaigns", token, {**body, **change}, headers=key)
+        problem = is_problem(conflict, 409)
+        assert problem["field"] == "Idempotency-Key", problem
+        assert [p["name"] for p in problem["invalid_params"]] == ["Idempotency-Key", *fields]
+        assert "a retry must repeat the request" in problem["detail"]
+    gentle = await api.post("/v1/campaigns", token, {**body, "playbook": "gentle"}, headers=key)
+    reason = is_problem(gentle, 409)["invalid_params"][1]["reason"]
+    assert reason == "'gentle' differs from the first request's 'demo'"
+
+    # A campaign named in the body is held to its first request the same way.
+    named = {**body, "campaign_id": f"c-{uuid.uuid4().hex[:8]}"}
+    assert (await api.post("/v1/campaigns", token, named)).status_code == 202
+    clash = await api.post("/v1/campaigns", token, {**named, "playbook": "gentle"})
+    assert is_problem(clash, 409)["field"] == "campaign_id"

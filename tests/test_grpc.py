@@ -596,6 +596,28 @@ async def test_an_infinite_playbook_day_and_other_numbers_out_of_bounds_are_inva
     assert [e async for e in streamed] == []
 
 
+async def test_a_reused_idempotency_key_with_another_playbook_already_exists(
+    api: Grpc, settings: Settings
+) -> None:
+    # Finding: the same key with another playbook returned the first campaign silently.
+    _, token = new_tenant(settings)
+    request = pb.StartCampaignRequest(
+        playbook="demo", accounts=[record()], seconds_per_day=600, idempotency_key=unique("k")
+    )
+    first = await api.stub.StartCampaign(request, metadata=key(token))
+    again = await api.stub.StartCampaign(request, metadata=key(token))
+    assert (again.workflow_id, again.run_id) == (first.workflow_id, first.run_id)
+
+    other = pb.StartCampaignRequest()
+    other.CopyFrom(request)
+    other.playbook = "gentle"
+    clash = await fails(
+        api.stub.StartCampaign(other, metadata=key(token)), grpc.StatusCode.ALREADY_EXISTS
+    )
+    assert clash.field == "idempotency_key"
+    assert clash.violations["playbook"] == "'gentle' differs from the first request's 'demo'"
+
+
 async def test_a_mixed_batch_starts_the_good_accounts_and_reports_the_bad_one(
     api: Grpc, settings: Settings, running: object
 ) -> None:
