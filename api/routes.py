@@ -135,6 +135,7 @@ async def get_history(
 async def record_payment(
     account_id: AccountId, body: m.PaymentIn, tenant: CurrentTenant, service: Service
 ) -> m.Accepted:
+    """A payment in another currency than the account's is a 422 naming ``currency``."""
     return await service.record_payment(tenant, account_id, body)
 
 

@@ -25,6 +25,7 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -276,6 +277,12 @@ class RecoupService:
             )
         except RPCError as exc:
             raise self._rpc_error(exc, account_id) from exc
+        except WorkflowQueryFailedError as exc:
+            # The workflow could not run the query (its task fails): it exists, and
+            # cannot answer now. Not the caller's fault, so not a 4xx; not a bug here.
+            raise Unavailable(
+                f"the campaign of account {account_id!r} cannot answer: {exc}"
+            ) from exc
         return snapshot
 
     async def history(
@@ -338,9 +345,37 @@ class RecoupService:
     # --- steering an account -----------------------------------------------
 
     async def record_payment(
-        self, tenant: Tenant, account_id: str, body: m.PaymentIn, source: str = "api"
+        self,
+        tenant: Tenant,
+        account_id: str,
+        body: m.PaymentIn,
+        source: str = "api",
+        check_currency: bool = True,
     ) -> m.Accepted:
-        """``source`` says where it came from: the API, or a provider's webhook."""
+        """``source`` says where it came from: the API, or a provider's webhook.
+
+        A payment in another currency than the account's is refused (``InvalidInput``
+        naming ``currency``): the campaign would ignore it, and the caller would never
+        know. The account's currency is asked of the campaign itself (its status
+        query), the one authority on it. ``check_currency=False`` skips that round
+        trip for callers that made the payment in the account's currency themselves.
+        """
+        if check_currency:
+            snapshot = await self.account(tenant, account_id)
+            if body.currency != snapshot.currency:
+                raise InvalidInput(
+                    f"account {account_id!r} is in {snapshot.currency}: a payment in "
+                    f"{body.currency} cannot be applied to it",
+                    field="currency",
+                    problems=[
+                        FieldProblem(
+                            location="",
+                            field="currency",
+                            message=f"must be {snapshot.currency}, the account's currency "
+                            f"(got {body.currency!r})",
+                        )
+                    ],
+                )
         payment = PaymentReceived(
             payment_id=body.payment_id,
             amount=body.amount,

@@ -650,3 +650,33 @@ async def test_an_idempotency_key_reused_with_another_body_is_409_naming_what_di
     assert (await api.post("/v1/campaigns", token, named)).status_code == 202
     clash = await api.post("/v1/campaigns", token, {**named, "playbook": "gentle"})
     assert is_problem(clash, 409)["field"] == "campaign_id"
+
+
+async def test_a_payment_in_another_currency_is_422_naming_the_accounts_currency(
+    api: Api, settings: Settings, running: object
+) -> None:
+    # Finding: a EUR payment on a USD account answered 202, and nothing happened.
+    _, token = new_tenant(settings)
+    started = await start_account(api, token)
+    account_id = started["account_id"]
+    payment = {"payment_id": f"pay-{account_id}", "amount": "100.00", "currency": "EUR"}
+    refused = await api.post(f"/v1/accounts/{account_id}/payments", token, payment)
+    problem = is_problem(refused, 422)
+    assert problem["field"] == "currency"
+    assert problem["invalid_params"] == [
+        {"name": "currency", "reason": "must be USD, the account's currency (got 'EUR')"}
+    ]
+    assert "is in USD" in problem["detail"]
+
+    # In the account's currency the same payment is applied.
+    paid = await api.post(
+        f"/v1/accounts/{account_id}/payments", token, {**payment, "currency": "USD"}
+    )
+    assert paid.status_code == 202, paid.text
+    after = await eventually(
+        lambda: snapshot(api, token, account_id), lambda s: s["amount_paid"] != "0"
+    )
+    assert after["amount_paid"] == "100.00"
+    # An account without a campaign is still a 404, not a currency question.
+    missing = {**payment, "currency": "USD"}
+    assert is_problem(await api.post("/v1/accounts/A-none/payments", token, missing), 404)

@@ -618,6 +618,24 @@ async def test_a_reused_idempotency_key_with_another_playbook_already_exists(
     assert clash.violations["playbook"] == "'gentle' differs from the first request's 'demo'"
 
 
+async def test_a_payment_in_another_currency_is_invalid_argument_naming_currency(
+    api: Grpc, settings: Settings, running: object
+) -> None:
+    # Finding: a EUR payment on a USD account was accepted, and nothing happened.
+    _, token = new_tenant(settings)
+    started, _ = await start_account(api, token)
+    euros = pb.RecordPaymentRequest(
+        account_id=started.account_id, payment_id=unique("pay"), amount="100.00", currency="EUR"
+    )
+    refused = await fails(
+        api.stub.RecordPayment(euros, metadata=key(token)), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert refused.field == "currency"
+    assert refused.violations == {"currency": "must be USD, the account's currency (got 'EUR')"}
+    account = await get_account(api, token, started.account_id)
+    assert Decimal(account.amount_paid) == 0
+
+
 async def test_a_mixed_batch_starts_the_good_accounts_and_reports_the_bad_one(
     api: Grpc, settings: Settings, running: object
 ) -> None:
