@@ -26,6 +26,10 @@ from domain.events import ExportRecord
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL needs 64 bits.
 _POSITION = BigInteger().with_variant(Integer, "sqlite")
+# The largest position either database can hold (a signed 64-bit integer). Readers'
+# cursors must lie in 0..MAX_POSITION: a larger one does not fit the driver's integer
+# (OverflowError on SQLite, an out-of-range error on PostgreSQL).
+MAX_POSITION = 2**63 - 1
 
 
 class EventRow(SQLModel, table=True):
@@ -126,7 +130,13 @@ class EventLog:
         types: Sequence[str] = (),
         customer_id: str | None = None,
     ) -> list[EventRow]:
-        """Rows after ``position`` in log order, optionally filtered."""
+        """Rows after ``position`` in log order, optionally filtered.
+
+        ``position`` must be 0..``MAX_POSITION``: the APIs refuse other cursors before
+        they get here, and anything else calling with one is a bug, said as such.
+        """
+        if not 0 <= position <= MAX_POSITION:
+            raise ValueError(f"event log position must be 0..{MAX_POSITION}, got {position}")
         query = select(EventRow).where(col(EventRow.position) > position)
         if tenant_id is not None:
             query = query.where(EventRow.tenant_id == tenant_id)

@@ -5,6 +5,11 @@ and input column, and every other row still comes back, so the caller decides
 whether a partly bad file is acceptable (``--strict``). Only problems that make
 the whole file unusable (unreadable, not UTF-8, not JSON, bad header) raise
 ``PortfolioFileError``.
+
+Due dates must fall in a window: not before 1900 (a typo, or a spreadsheet's zero
+date) and not after ``latest_due`` (the caller's setting; by default today, UTC):
+a campaign's first message is a collection notice, sent at once, and a debt that is
+not due yet must not get one.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -25,7 +31,7 @@ import phonenumbers
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from adapters.errors import AdapterError
-from domain.account import Account, Identifier
+from domain.account import MAX_AMOUNT, Account, Identifier
 from domain.errors import FieldProblem, problems
 from domain.portfolio import PORTFOLIO_COLUMNS
 
@@ -59,6 +65,8 @@ _EMAIL = re.compile(
     r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})$"
 )
 _CENT = Decimal("0.01")
+# The earliest due date accepted: older ones are typos or a spreadsheet's day zero.
+EARLIEST_DUE_DATE = date(1900, 1, 1)
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 
 T = TypeVar("T")
@@ -80,12 +88,15 @@ class _Invalid(Exception):
     """One value failed to parse; the message is shown to the user as is."""
 
 
-def parse_portfolio(path: Path, *, as_of: date, default_region: str = "US") -> PortfolioFile:
+def parse_portfolio(
+    path: Path, *, as_of: date, default_region: str = "US", latest_due: date | None = None
+) -> PortfolioFile:
     """Parse ``path`` (by extension: ``.csv``, ``.json`` or ``.jsonl``).
 
     ``as_of`` is the day ``days_past_due`` is counted to; ``default_region`` (ISO
     3166 alpha-2) is used for phone numbers written without a country code and is
-    the accounts' country.
+    the accounts' country. ``latest_due`` is the latest due date accepted (default:
+    today, UTC; ``Settings.latest_due_date`` applies the deployment's setting).
     """
     region = default_region.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
@@ -103,7 +114,7 @@ def parse_portfolio(path: Path, *, as_of: date, default_region: str = "US") -> P
     else:
         records = _jsonl_records(text)
 
-    return _parse_records(records, as_of=as_of, region=region)
+    return _parse_records(records, as_of=as_of, region=region, latest_due=latest_due)
 
 
 def parse_records(
@@ -112,10 +123,12 @@ def parse_records(
     as_of: date,
     default_region: str = "US",
     location: str = "accounts",
+    latest_due: date | None = None,
 ) -> PortfolioFile:
     """Parse account records given as JSON objects (the API's body), like a JSON file.
 
     A problem's location is ``{location}[i]``, counting from 0 as JSON does.
+    ``latest_due`` as for ``parse_portfolio``.
     """
     region = default_region.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
@@ -123,11 +136,15 @@ def parse_records(
     numbered: Iterator[_Record] = (
         (f"{location}[{i}]", _json_object(r)) for i, r in enumerate(records)
     )
-    return _parse_records(numbered, as_of=as_of, region=region)
+    return _parse_records(numbered, as_of=as_of, region=region, latest_due=latest_due)
 
 
-def _parse_records(records: Iterable[_Record], *, as_of: date, region: str) -> PortfolioFile:
-    parser = _RowParser(as_of=as_of, region=region)
+def _parse_records(
+    records: Iterable[_Record], *, as_of: date, region: str, latest_due: date | None
+) -> PortfolioFile:
+    parser = _RowParser(
+        as_of=as_of, region=region, latest_due=latest_due or datetime.now(UTC).date()
+    )
     accounts: list[Account] = []
     found: list[FieldProblem] = []
     rows = 0
@@ -260,9 +277,10 @@ def _json_object(item: object) -> Mapping[str, object] | _Invalid:
 class _RowParser:
     """Turns one row into an Account, or into every problem the row has."""
 
-    def __init__(self, *, as_of: date, region: str) -> None:
+    def __init__(self, *, as_of: date, region: str, latest_due: date) -> None:
         self._as_of = as_of
         self._region = region
+        self._latest_due = latest_due
         self._first_seen: dict[str, str] = {}
 
     def parse(
@@ -308,7 +326,7 @@ class _RowParser:
                 FieldProblem(location=where, field="email", message="needs an email or a phone")
             )
         amount_due = value("amount_due", _amount)
-        due_date = value("due_date", _due_date)
+        due_date = value("due_date", lambda v: _due_date(v, self._latest_due))
 
         fields: dict[str, Any] = {
             "account_id": account_id,
@@ -412,7 +430,13 @@ def _amount(value: object) -> Decimal:
         raise _Invalid("required")
     if isinstance(value, bool):
         raise _Invalid(f"expected an amount, got {_kind(value)}")
-    if isinstance(value, int | Decimal):
+    if isinstance(value, float):
+        # A JSON number in an API body (files read fractions as Decimal). repr is the
+        # shortest text that reads back as the same float: 250.35 stays 250.35.
+        if not math.isfinite(value):
+            raise _Invalid(f"must be a finite amount such as 1234.50{_got(value)}")
+        amount = Decimal(repr(value))
+    elif isinstance(value, int | Decimal):
         amount = Decimal(value)
     elif isinstance(value, str):
         # Only plain decimals: "1,234.50" could be European "1.234,50" misread,
@@ -428,6 +452,8 @@ def _amount(value: object) -> Decimal:
         raise _Invalid(f"must be a plain decimal number such as 1234.50{_got(value)}")
     if amount <= 0:
         raise _Invalid(f"must be greater than zero{_got(value)}")
+    if amount > MAX_AMOUNT:
+        raise _Invalid(f"must be at most {MAX_AMOUNT}{_got(value)}")
     try:
         cents = amount.quantize(_CENT)
     except InvalidOperation:
@@ -446,14 +472,22 @@ def _currency(value: object) -> str:
     return text.upper()
 
 
-def _due_date(value: object) -> date:
+def _due_date(value: object, latest: date) -> date:
     text = _required_text(value)
-    if _ISO_DATE.match(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise _Invalid(f"not a real date{_got(text)}") from None
-    raise _Invalid(f"must be a date as YYYY-MM-DD{_got(text)}")
+    if not _ISO_DATE.match(text):
+        raise _Invalid(f"must be a date as YYYY-MM-DD{_got(text)}")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise _Invalid(f"not a real date{_got(text)}") from None
+    if day < EARLIEST_DUE_DATE:
+        raise _Invalid(f"must be {EARLIEST_DUE_DATE.isoformat()} or later{_got(text)}")
+    if day > latest:
+        raise _Invalid(
+            f"must be {latest.isoformat()} or earlier: a debt that is not due yet "
+            f"gets no collection notice{_got(text)}"
+        )
+    return day
 
 
 def _timezones(value: object) -> list[str]:

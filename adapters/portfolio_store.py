@@ -11,6 +11,13 @@ digest of its accounts, so a repeat is recognised without reading them back,
 and a *different* list under an existing campaign id is refused rather than
 mixed into the portfolio a running workflow is paging through.
 
+A launch from the API also stores its *request*: the normalized start request
+(playbook, options, a digest of the account records as sent), without PII. That is
+what an ``Idempotency-Key`` (or a campaign id) is held to: a replay must repeat it
+exactly, and any difference is refused naming the fields that differ. Rows stored
+before requests were (and launches that give none, like the CLI's) keep the older
+rule: the same accounts.
+
 The tables are made by the alembic migrations (``adapters.schema``); ``create_tables``
 brings the database to the latest revision.
 """
@@ -18,8 +25,9 @@ brings the database to the latest revision.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +60,21 @@ class PortfolioStoreError(AdapterError):
     """A save that would change an already stored campaign, or duplicate account ids."""
 
 
+class RequestMismatch(PortfolioStoreError):
+    """A save under a stored campaign whose request differs from the one stored.
+
+    ``differences`` maps each field that differs to (stored value, given value).
+    """
+
+    def __init__(self, campaign_id: str, differences: dict[str, tuple[object, object]]) -> None:
+        super().__init__(
+            f"campaign {campaign_id!r} was started by another request "
+            f"({', '.join(differences)} differ)"
+        )
+        self.campaign_id = campaign_id
+        self.differences = differences
+
+
 class StagedPortfolio(SQLModel, table=True):
     """One row per stored campaign: how many accounts, and their digest."""
 
@@ -62,6 +85,11 @@ class StagedPortfolio(SQLModel, table=True):
     accounts: int
     digest: str = Field(max_length=64, description="sha256 of the accounts' JSON, in order")
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    request: str | None = Field(
+        default=None,
+        sa_column=Column(Text, nullable=True),
+        description="The normalized start request (JSON, no PII); None for older rows.",
+    )
 
 
 class StagedAccount(SQLModel, table=True):
@@ -93,22 +121,31 @@ class PortfolioStore:
         """Migrate the database to the latest schema (every store's tables, not only these)."""
         migrate(self._engine)
 
-    def save(self, tenant_id: str, campaign_id: str, accounts: Sequence[Account]) -> int:
+    def save(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        accounts: Sequence[Account],
+        request: Mapping[str, object] | None = None,
+    ) -> int:
         """Store ``accounts`` as the campaign's portfolio; returns how many it holds.
 
-        Saving the same accounts again is a no-op. Saving different ones under a
-        campaign that already exists raises ``PortfolioStoreError``.
+        ``request``: the normalized start request (JSON values, no PII), when the
+        launch has one. Saving again under a stored campaign is a no-op when it is a
+        replay: the same request, if both saves have one (``RequestMismatch`` names
+        what differs otherwise), else the same accounts (``PortfolioStoreError``).
         """
         repeated = sorted(i for i, n in Counter(a.account_id for a in accounts).items() if n > 1)
         if repeated:
             raise PortfolioStoreError(f"account ids repeated: {', '.join(repeated[:10])}")
         documents = [a.model_dump_json() for a in accounts]
         digest = _digest(documents)
+        given = _canonical(request) if request is not None else None
         try:
             with Session(self._engine) as session:
                 existing = self._header(session, tenant_id, campaign_id)
                 if existing is not None:
-                    return _same_or_refuse(existing, len(documents), digest)
+                    return _same_or_refuse(existing, len(documents), digest, given)
                 session.add(
                     StagedPortfolio(
                         tenant_id=tenant_id,
@@ -116,6 +153,7 @@ class PortfolioStore:
                         accounts=len(documents),
                         digest=digest,
                         created_at=datetime.now(UTC),
+                        request=given,
                     )
                 )
                 # The header goes first: a concurrent save of the same campaign
@@ -133,7 +171,7 @@ class PortfolioStore:
                 existing = self._header(session, tenant_id, campaign_id)
             if existing is None:
                 raise
-            return _same_or_refuse(existing, len(documents), digest)
+            return _same_or_refuse(existing, len(documents), digest, given)
         return len(documents)
 
     def count(self, tenant_id: str, campaign_id: str) -> int:
@@ -172,13 +210,32 @@ class PortfolioStore:
         return session.get(StagedPortfolio, (tenant_id, campaign_id))
 
 
-def _same_or_refuse(existing: StagedPortfolio, accounts: int, digest: str) -> int:
+def _same_or_refuse(
+    existing: StagedPortfolio, accounts: int, digest: str, request: str | None
+) -> int:
+    if existing.request is not None and request is not None:
+        # The request decides, not the parsed accounts: a replay after midnight without
+        # ``as_of`` parses to other days past due, and is still the same request.
+        stored, given = json.loads(existing.request), json.loads(request)
+        differences = {
+            key: (stored.get(key), given.get(key))
+            for key in sorted(stored.keys() | given.keys())
+            if stored.get(key) != given.get(key)
+        }
+        if differences:
+            raise RequestMismatch(existing.campaign_id, differences)
+        return existing.accounts
     if existing.digest != digest:
         raise PortfolioStoreError(
             f"campaign {existing.campaign_id!r} of tenant {existing.tenant_id!r} is already "
             f"stored with other accounts ({existing.accounts}); use a new campaign id"
         )
     return accounts
+
+
+def _canonical(request: Mapping[str, object]) -> str:
+    """One text per request, whatever the order its fields were given in."""
+    return json.dumps(request, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def _digest(documents: Sequence[str]) -> str:

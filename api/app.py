@@ -62,6 +62,7 @@ def create_app(settings: Settings, client: Client) -> FastAPI:
     app.state.service = service
     app.state.auth = auth
     problems.install(app)
+    problems.document(app)
     app.include_router(routes.router)
     app.include_router(stream.router)
     app.include_router(webhooks_router(service))

@@ -248,7 +248,21 @@ def _when(message: Message, field: str) -> datetime | None:
     if not message.HasField(field):
         return None
     stamp: timestamp_pb2.Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except ValueError as exc:  # seconds or nanos outside what a Timestamp may hold
+        raise InvalidInput(
+            f"{field} is not a valid timestamp: {exc}",
+            field=field,
+            problems=[
+                FieldProblem(
+                    location="",
+                    field=field,
+                    message="must be an instant from 0001-01-01 to 9999-12-31 "
+                    f"(got seconds={stamp.seconds}, nanos={stamp.nanos})",
+                )
+            ],
+        ) from None
 
 
 def _day(value: str, field: str) -> date | None:
@@ -387,7 +401,7 @@ class RecoupGrpc(pb_grpc.RecoupServicer):
         body = _model(m.StartCampaign, values)
         try:
             started = await self.service.start_campaign(
-                tenant, body, request.idempotency_key or None
+                tenant, body, request.idempotency_key or None, key_field="idempotency_key"
             )
         except Conflict as exc:
             raise _AlreadyExists(exc.detail, field=exc.field, problems=exc.problems) from exc
@@ -443,8 +457,7 @@ class RecoupGrpc(pb_grpc.RecoupServicer):
         limit = request.limit if request.HasField("limit") else 200
         if not 1 <= limit <= 1000:
             raise InvalidInput(f"limit must be 1-1000 (got {limit})", field="limit")
-        if request.after < 0:
-            raise InvalidInput(f"after must be 0 or more (got {request.after})", field="after")
+        # ``after`` (int64) is checked by the service: 0 and up, as on HTTP.
         history = await self.service.history(tenant, account_id, request.after, limit)
         return pb.AccountHistory(
             account_id=history.account_id,
@@ -465,9 +478,7 @@ class RecoupGrpc(pb_grpc.RecoupServicer):
                 raise InvalidInput(f"types[{i}] must be 1-64 characters", field=f"types[{i}]")
         follow = request.follow if request.HasField("follow") else True
         if request.HasField("after"):
-            if request.after < 0:
-                raise InvalidInput(f"after must be 0 or more (got {request.after})", field="after")
-            after = request.after
+            after = request.after  # the service refuses a negative one, as on HTTP
         else:
             after = await asyncio.to_thread(self.service.last_position)
         async for row in self.service.tail(tenant, after, campaign_id, types, follow):

@@ -4,25 +4,125 @@ An account in a request is the same flat record as a row of a portfolio file
 (README, "Portfolio files"): ``account_id, name, email, phone, amount_due, currency,
 due_date, timezone, state, ...``, validated by the same parser, so a CRM and a
 file upload get the same answers for the same data.
+
+Every number a client sends is bounded here, so that the schema (and the gRPC
+API, which validates into these models) refuses what the system cannot act on:
+infinite or huge playbook days, amounts beyond ``MAX_AMOUNT`` or with fractions of
+a cent, days outside 1900..tomorrow.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from adapters.report import CampaignReport
-from domain.account import Identifier
-from domain.campaign import CampaignSnapshot
+from domain.account import MAX_AMOUNT, Identifier
+from domain.campaign import MAX_DAY_SECONDS, CampaignSnapshot, DaySeconds
 from domain.channels import Channel
 from domain.errors import FieldProblem
 from domain.operator import Approval
 from domain.portfolio import PortfolioStatus
 
 AccountRecord = dict[str, Any]
+
+EARLIEST_DAY = date(1900, 1, 1)
+_CENT = Decimal("0.01")
+
+
+def _day_that_has_come(day: date | None) -> date | None:
+    """``as_of`` lies between 1900-01-01 and tomorrow (UTC).
+
+    Tomorrow, because at UTC+14 it is already tomorrow: a team there may count days
+    past due to its own today. Later days would overstate how late a debt is, which
+    settlement recommendations and reports read.
+    """
+    if day is None:
+        return None
+    if day < EARLIEST_DAY:
+        raise PydanticCustomError(
+            "day_too_early", "must be {earliest} or later", {"earliest": EARLIEST_DAY.isoformat()}
+        )
+    latest = datetime.now(UTC).date() + timedelta(days=1)
+    if day > latest:
+        raise PydanticCustomError(
+            "day_in_the_future",
+            "must be {latest} or earlier: days past due count to a day that has come",
+            {"latest": latest.isoformat()},
+        )
+    return day
+
+
+AsOf = Annotated[
+    date | None,
+    AfterValidator(_day_that_has_come),
+    Field(
+        description="Days past due count to this day (default: today, UTC); "
+        "1900-01-01 to tomorrow (UTC)."
+    ),
+]
+PlaybookDay = Annotated[
+    DaySeconds,
+    Field(
+        description=f"Length of a playbook day in seconds: {MAX_DAY_SECONDS:g} is real time, "
+        "less compresses days (demos, tests); finite, 0.01 to 86400."
+    ),
+]
+# A positive amount as a decimal string: up to 12 digits, at most 2 decimal places.
+AMOUNT_PATTERN = r"^(?:[1-9][0-9]{0,11}(?:\.[0-9]{1,2})?|0?\.(?:0[1-9]|[1-9][0-9]?))$"
+Amount = Annotated[
+    Decimal,
+    Field(
+        gt=0,
+        le=MAX_AMOUNT,
+        max_digits=14,
+        decimal_places=2,
+        allow_inf_nan=False,
+    ),
+    # "1E+2" and "100" are the same amount: carry it as 100.00.
+    AfterValidator(lambda amount: amount.quantize(_CENT)),
+    # Documented as what clients should send, a decimal string (a JSON number is read
+    # as its shortest decimal text, and held to the same bounds).
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": AMOUNT_PATTERN,
+            "examples": ["250.00"],
+            "description": f"A decimal amount: greater than 0, at most {MAX_AMOUNT}, "
+            "at most 2 decimal places.",
+        }
+    ),
+]
+
+
+def _phone_region(region: str) -> str:
+    if region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise PydanticCustomError(
+            "unknown_region",
+            "must be an ISO 3166 region with phone numbers, such as US or GB (got '{region}')",
+            {"region": region},
+        )
+    return region.upper()
+
+
+Region = Annotated[
+    str,
+    Field(min_length=2, max_length=2),
+    AfterValidator(_phone_region),
+    # Documented as the regions phonenumbers knows (lower case is read too).
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": sorted(phonenumbers.SUPPORTED_REGIONS),
+            "description": "ISO 3166 region of phone numbers written without a country code.",
+        }
+    ),
+]
 
 
 class StartCampaign(BaseModel):
@@ -34,12 +134,10 @@ class StartCampaign(BaseModel):
     )
     playbook: str = Field(min_length=1, max_length=200, description="A shipped playbook name.")
     accounts: list[AccountRecord] = Field(min_length=1, max_length=100_000)
-    seconds_per_day: float = Field(
-        default=86_400, gt=0, description="Length of a playbook day (86400: real time)."
-    )
+    seconds_per_day: PlaybookDay = 86_400
     window: int = Field(default=200, ge=1, le=2000, description="Max accounts running at once.")
-    as_of: date | None = Field(default=None, description="Days past due count to this date.")
-    default_region: str = Field(default="US", min_length=2, max_length=2)
+    as_of: AsOf = None
+    default_region: Region = "US"
 
 
 class StartAccountCampaign(BaseModel):
@@ -48,9 +146,9 @@ class StartAccountCampaign(BaseModel):
     campaign_id: Identifier
     playbook: str = Field(min_length=1, max_length=200)
     account: AccountRecord
-    seconds_per_day: float = Field(default=86_400, gt=0)
-    as_of: date | None = None
-    default_region: str = Field(default="US", min_length=2, max_length=2)
+    seconds_per_day: PlaybookDay = 86_400
+    as_of: AsOf = None
+    default_region: Region = "US"
 
 
 class CampaignStarted(BaseModel):
@@ -108,8 +206,10 @@ class AccountHistory(BaseModel):
 
 class PaymentIn(BaseModel):
     payment_id: Identifier
-    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount: Amount
+    currency: str = Field(
+        pattern=r"^[A-Z]{3}$", description="ISO 4217; must be the account's currency."
+    )
     paid_at: datetime | None = None
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 
+from adapters.event_log import MAX_POSITION
 from api import models as m
 from api.deps import AccountId, ApprovalId, CampaignId, CurrentTenant, Service
 from api.problems import Problem
@@ -14,7 +15,7 @@ from domain.operator import Approval
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 404, 409, 422, 429, 503)
+    for code in (400, 401, 404, 409, 422, 429, 503)
 }
 
 router = APIRouter(prefix="/v1", responses=_ERRORS)
@@ -23,7 +24,8 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         max_length=200,
-        description="A retried request with the same key returns the first result.",
+        description="A retried request with the same key returns the first result; the same "
+        "key with any other body is a 409 naming what differs.",
     ),
 ]
 
@@ -45,8 +47,9 @@ async def start_campaign(
 ) -> m.CampaignStarted:
     """Valid accounts start; invalid ones are listed in ``rejected`` with field and problem.
 
-    Idempotent: the same ``campaign_id`` (or ``Idempotency-Key``) returns the first
-    start's workflow and run instead of starting another.
+    Idempotent: the same ``campaign_id`` (or ``Idempotency-Key``) with the same body
+    returns the first start's workflow and run instead of starting another; with any
+    other body (playbook, options, accounts) it is a 409 naming each field that differs.
     """
     return await service.start_campaign(tenant, body, idempotency_key)
 
@@ -110,7 +113,14 @@ async def get_history(
     account_id: AccountId,
     tenant: CurrentTenant,
     service: Service,
-    after: Annotated[int, Query(ge=0, description="Events after this position.")] = 0,
+    after: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_POSITION,
+            description="Events after this position (0 to 2^63-1: a 400 otherwise).",
+        ),
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> m.AccountHistory:
     return await service.history(tenant, account_id, after, limit)
@@ -125,6 +135,7 @@ async def get_history(
 async def record_payment(
     account_id: AccountId, body: m.PaymentIn, tenant: CurrentTenant, service: Service
 ) -> m.Accepted:
+    """A payment in another currency than the account's is a 422 naming ``currency``."""
     return await service.record_payment(tenant, account_id, body)
 
 

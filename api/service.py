@@ -25,16 +25,17 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.event_log import EventLog, EventRow
+from adapters.event_log import MAX_POSITION, EventLog, EventRow
 from adapters.inbound import InboundStore
 from adapters.playbook_files import EXTENSIONS as PLAYBOOK_EXTENSIONS
 from adapters.playbook_files import PlaybookError, load_playbook
 from adapters.portfolio_file import parse_records
-from adapters.portfolio_store import PortfolioStoreError
+from adapters.portfolio_store import PortfolioStoreError, RequestMismatch
 from adapters.report import campaign_report
 from adapters.suppressions import SuppressionStore
 from adapters.tenants import TenantStore
@@ -81,6 +82,13 @@ class ServiceError(Exception):
         self.detail = detail
         self.field = field
         self.problems = problems or []
+
+
+class InvalidParameter(ServiceError):
+    """A malformed parameter (a cursor out of range): the request, not its content."""
+
+    status = 400
+    title = "Bad request"
 
 
 class InvalidInput(ServiceError):
@@ -145,21 +153,33 @@ class RecoupService:
     # --- starting ------------------------------------------------------------
 
     async def start_campaign(
-        self, tenant: Tenant, request: m.StartCampaign, idempotency_key: str | None = None
+        self,
+        tenant: Tenant,
+        request: m.StartCampaign,
+        idempotency_key: str | None = None,
+        key_field: str = "Idempotency-Key",
     ) -> m.CampaignStarted:
-        """Start a portfolio campaign; a retry with the same id or key returns the first."""
+        """Start a portfolio campaign; a retry with the same id or key returns the first.
+
+        A retry must repeat the whole request: a campaign id or key reused with any
+        other body is a ``Conflict`` naming what differs. ``key_field`` is what the
+        caller's transport calls the key (the HTTP header, gRPC's field).
+        """
         playbook = self._playbook(request.playbook)
         parsed = await asyncio.to_thread(
             parse_records,
             request.accounts,
             as_of=request.as_of or datetime.now(UTC).date(),
             default_region=request.default_region,
+            latest_due=self.settings.latest_due_date(),
         )
         if not parsed.accounts:
             raise InvalidInput(
                 "no valid account in the request", field="accounts", problems=parsed.problems
             )
         campaign_id = request.campaign_id or _campaign_id(tenant, idempotency_key)
+        # What names the campaign: the body's campaign_id, else the key it came from.
+        named_by = "campaign_id" if request.campaign_id or not idempotency_key else key_field
         try:
             handle = await self._temporal(
                 launch_portfolio(
@@ -172,11 +192,14 @@ class RecoupService:
                     seconds_per_day=request.seconds_per_day,
                     window=request.window,
                     trace_id=current_trace_id(),
+                    request=start_request(request),
                 )
             )
+        except RequestMismatch as exc:
+            raise _replay_conflict(exc, named_by) from exc
         except PortfolioStoreError as exc:
             raise Conflict(
-                f"campaign {campaign_id!r} exists with other accounts: {exc}", field="campaign_id"
+                f"campaign {campaign_id!r} exists with other accounts: {exc}", field=named_by
             ) from exc
         return m.CampaignStarted(
             campaign_id=campaign_id,
@@ -198,6 +221,7 @@ class RecoupService:
             as_of=request.as_of or datetime.now(UTC).date(),
             default_region=request.default_region,
             location="account",
+            latest_due=self.settings.latest_due_date(),
         )
         if not parsed.accounts:
             problems = [p.model_copy(update={"location": "account"}) for p in parsed.problems]
@@ -261,12 +285,19 @@ class RecoupService:
             )
         except RPCError as exc:
             raise self._rpc_error(exc, account_id) from exc
+        except WorkflowQueryFailedError as exc:
+            # The workflow could not run the query (its task fails): it exists, and
+            # cannot answer now. Not the caller's fault, so not a 4xx; not a bug here.
+            raise Unavailable(
+                f"the campaign of account {account_id!r} cannot answer: {exc}"
+            ) from exc
         return snapshot
 
     async def history(
         self, tenant: Tenant, account_id: str, after: int = 0, limit: int = 200
     ) -> m.AccountHistory:
         """The account's exported events, oldest first, ``limit`` after position ``after``."""
+        _cursor(after, "after")
         rows = await asyncio.to_thread(
             self.events.read_after,
             after,
@@ -295,6 +326,7 @@ class RecoupService:
         With ``follow`` it polls for new ones for ever, yielding None after each idle
         poll so the caller can send a keep-alive or notice its client has gone.
         """
+        _cursor(after, "after")
         kinds = list(types)
         while True:
             rows = await asyncio.to_thread(
@@ -321,9 +353,37 @@ class RecoupService:
     # --- steering an account -----------------------------------------------
 
     async def record_payment(
-        self, tenant: Tenant, account_id: str, body: m.PaymentIn, source: str = "api"
+        self,
+        tenant: Tenant,
+        account_id: str,
+        body: m.PaymentIn,
+        source: str = "api",
+        check_currency: bool = True,
     ) -> m.Accepted:
-        """``source`` says where it came from: the API, or a provider's webhook."""
+        """``source`` says where it came from: the API, or a provider's webhook.
+
+        A payment in another currency than the account's is refused (``InvalidInput``
+        naming ``currency``): the campaign would ignore it, and the caller would never
+        know. The account's currency is asked of the campaign itself (its status
+        query), the one authority on it. ``check_currency=False`` skips that round
+        trip for callers that made the payment in the account's currency themselves.
+        """
+        if check_currency:
+            snapshot = await self.account(tenant, account_id)
+            if body.currency != snapshot.currency:
+                raise InvalidInput(
+                    f"account {account_id!r} is in {snapshot.currency}: a payment in "
+                    f"{body.currency} cannot be applied to it",
+                    field="currency",
+                    problems=[
+                        FieldProblem(
+                            location="",
+                            field="currency",
+                            message=f"must be {snapshot.currency}, the account's currency "
+                            f"(got {body.currency!r})",
+                        )
+                    ],
+                )
         payment = PaymentReceived(
             payment_id=body.payment_id,
             amount=body.amount,
@@ -572,6 +632,80 @@ def history_event(row: EventRow) -> m.HistoryEvent:
 def message_json(row: EventRow) -> str:
     """The exported message of an event-log row, as compact JSON (what a sink publishes)."""
     return json.dumps(json.loads(row.record)["body"], separators=(",", ":"))
+
+
+def start_request(request: m.StartCampaign) -> dict[str, object]:
+    """The normalized start request a replay must repeat (``PortfolioStore.save``).
+
+    Every field of the body but the campaign id (it names the campaign): values as
+    validated, so ``600`` and ``600.0`` or a default left out and given are the same;
+    the account records (PII) only as a digest of their canonical JSON, with their
+    count, for the message when they differ.
+    """
+    records = json.dumps(request.accounts, sort_keys=True, separators=(",", ":"), default=str)
+    return {
+        "playbook": request.playbook,
+        "seconds_per_day": request.seconds_per_day,
+        "window": request.window,
+        "as_of": request.as_of.isoformat() if request.as_of else None,
+        "default_region": request.default_region.upper(),
+        "accounts": {
+            "records": len(request.accounts),
+            "sha256": hashlib.sha256(records.encode()).hexdigest(),
+        },
+    }
+
+
+def _replay_conflict(exc: RequestMismatch, named_by: str) -> Conflict:
+    """409 naming the reused id or key, then each field that differs from the first request."""
+    if named_by == "campaign_id":
+        subject, fresh = f"campaign_id {exc.campaign_id!r}", "campaign_id"
+    else:
+        subject, fresh = f"this {named_by}", "key"
+    found = [
+        FieldProblem(
+            location="",
+            field=named_by,
+            message=f"already used for another request: a new campaign needs a new {fresh}",
+        )
+    ]
+    for name, (first, now) in exc.differences.items():
+        if name == "accounts":
+            before = first.get("records") if isinstance(first, dict) else None
+            after = now.get("records") if isinstance(now, dict) else None
+            counts = f" ({before} records then, {after} now)" if before != after else ""
+            message = f"other account records than the first request's{counts}"
+        else:
+            message = f"{_shown(now)} differs from the first request's {_shown(first)}"
+        found.append(FieldProblem(location="", field=name, message=message))
+    differing = ", ".join(exc.differences)
+    return Conflict(
+        f"{subject} was first used for another request ({differing} differ): "
+        f"a retry must repeat the request, a new campaign needs a new {fresh}",
+        field=named_by,
+        problems=found,
+    )
+
+
+def _shown(value: object) -> str:
+    return "not given" if value is None else repr(value)
+
+
+def _cursor(position: int, field: str) -> None:
+    """A cursor into the event log lies in 0..MAX_POSITION (a signed 64-bit integer)."""
+    if not 0 <= position <= MAX_POSITION:
+        raise InvalidParameter(
+            f"{field} must be 0 to {MAX_POSITION} (got {position})",
+            field=field,
+            problems=[
+                FieldProblem(
+                    location="",
+                    field=field,
+                    message=f"must be 0 to {MAX_POSITION}, a position in the event log "
+                    f"(got {position})",
+                )
+            ],
+        )
 
 
 def _campaign_id(tenant: Tenant, idempotency_key: str | None) -> str:

@@ -16,11 +16,20 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from adapters.event_log import MAX_POSITION
 from api.deps import ID_PATTERN, CurrentTenant, Service
+from api.problems import Problem
 from api.service import RecoupService, message_json
 from domain.account import Tenant
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["events"],
+    responses={
+        code: {"model": Problem, "content": {"application/problem+json": {}}}
+        for code in (400, 401, 422, 429)
+    },
+)
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -59,10 +68,22 @@ async def stream_events(
     campaign_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     type: Annotated[list[str] | None, Query(description="Event types to keep.")] = None,
     after: Annotated[
-        int | None, Query(ge=0, description="Start after this position (default: now).")
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_POSITION,
+            description="Start after this position (default: now; 0 to 2^63-1).",
+        ),
     ] = None,
     follow: Annotated[bool, Query(description="Keep the stream open for new events.")] = True,
-    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    last_event_id: Annotated[
+        int | None,
+        Header(
+            ge=0,
+            le=MAX_POSITION,
+            description="The last event's id, sent by a reconnecting client (0 to 2^63-1).",
+        ),
+    ] = None,
 ) -> StreamingResponse:
     """Without ``after`` the stream starts at the newest event; ``after=0`` replays all."""
     start = last_event_id if last_event_id is not None else after

@@ -391,7 +391,11 @@ class _Receiver:
             raise _validation(exc, prefix="data.object") from exc
 
         async def record(account: str) -> m.Accepted:
-            return await self.service.record_payment(tenant, account, payment, source="webhook")
+            # No currency check: the payment link was made in the account's currency,
+            # and refusing a paid event would only make the provider send it again.
+            return await self.service.record_payment(
+                tenant, account, payment, source="webhook", check_currency=False
+            )
 
         return await self._deliver("payments", tenant, kind, event.id, [account_id], [record])
 

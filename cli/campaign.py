@@ -90,7 +90,7 @@ def launch(
     except ValueError:
         fail(f"--as-of: expected YYYY-MM-DD, got {as_of!r}", EXIT_INPUT)
     try:
-        parsed = parse_portfolio(file, as_of=reference)
+        parsed = parse_portfolio(file, as_of=reference, latest_due=settings.latest_due_date())
     except (PortfolioFileError, OSError) as exc:
         fail(f"{file}: {exc}", EXIT_INPUT)
     for problem in parsed.problems:

@@ -230,7 +230,7 @@ def demo(
         rows = sample_portfolio_rows(accounts, seed=seed, as_of=today, awake_at=datetime.now(UTC))
         write_portfolio_csv(rows, csv_path)
         zones = sorted({row["timezone"] for row in rows})
-        parsed = parse_portfolio(csv_path, as_of=today)
+        parsed = parse_portfolio(csv_path, as_of=today, latest_due=settings.latest_due_date())
         if parsed.problems:  # the generator only writes valid rows; say so loudly if not
             fail("; ".join(str(p) for p in parsed.problems[:5]))
         tenant = Tenant(tenant_id="demo", name=settings.collector_name)

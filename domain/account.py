@@ -25,6 +25,11 @@ EmailAddress = Annotated[
 ]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Money = Annotated[Decimal, Field(max_digits=15, decimal_places=2)]
+# The largest amount a debt or a payment may have when it enters Recoup (API, gRPC,
+# portfolio files). Twelve digits before the point: far beyond any debt in dollars or
+# euros, and still room for large debts in currencies of small units (dong, rupiah,
+# won). ``Money`` allows one digit more, so records already stored keep decoding.
+MAX_AMOUNT = Decimal("999999999999.99")
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 
 _STATE = re.compile(r"^[A-Z]{2}$")

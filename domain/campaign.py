@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +24,14 @@ from domain.policy import ContactPolicy
 from domain.research import Exchange, ResearchFacts
 from domain.resilience import RetryRules
 from domain.supervision import Disagreement
+
+# A playbook day lasts at most a real day (86,400 s) and at least 10 ms (the demo and
+# tests compress days to fractions of a second). The bounds keep timer arithmetic
+# finite: an infinite or huge day made ``timedelta`` overflow in the workflow, whose
+# task then failed on every attempt, for ever.
+MIN_DAY_SECONDS = 0.01
+MAX_DAY_SECONDS = 86_400.0
+DaySeconds = Annotated[float, Field(ge=MIN_DAY_SECONDS, le=MAX_DAY_SECONDS, allow_inf_nan=False)]
 
 
 class CollectionStatus(StrEnum):
@@ -184,8 +193,8 @@ class AccountCampaignInput(BaseModel):
     campaign_id: Identifier
     account: Account
     playbook: Playbook
-    seconds_per_day: float = Field(
-        default=86_400, gt=0, description="Compress playbook days (demo, tests)."
+    seconds_per_day: DaySeconds = Field(
+        default=86_400, description="Compress playbook days (demo, tests)."
     )
     queues: TaskQueues = Field(default_factory=TaskQueues)
     retry: RetryRules = Field(default_factory=RetryRules, description="The tenant's, resolved.")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from domain.account import Account, Identifier, Tenant
-from domain.campaign import AccountOutcome, CollectionStatus
+from domain.campaign import AccountOutcome, CollectionStatus, DaySeconds
 from domain.channels import Channel, TaskQueues
 from domain.operator import PauseRequest
 from domain.playbook import Playbook
@@ -86,7 +86,7 @@ class PortfolioInput(BaseModel):
     total_accounts: int = Field(ge=0)
     window: int = Field(default=200, ge=1, le=2000, description="Max running children.")
     page_size: int = Field(default=100, ge=1, le=1000)
-    seconds_per_day: float = Field(default=86_400, gt=0)
+    seconds_per_day: DaySeconds = 86_400
     queues: TaskQueues = Field(default_factory=TaskQueues)
     retry: RetryRules = Field(default_factory=RetryRules, description="The tenant's, resolved.")
     max_history_events: int = Field(default=10_000, ge=100)

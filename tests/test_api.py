@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from google.protobuf.json_format import MessageToDict
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
+from adapters.event_log import MAX_POSITION
 from api import models as m
 from api.app import create_app
 from domain.arrangements import ArrangementStatus
@@ -188,7 +190,9 @@ async def test_a_portfolio_start_is_idempotent_and_keeps_the_good_rows(
     )
     other = {**body, "accounts": [account_record()]}
     reused = is_problem(await api.post("/v1/campaigns", token, other, headers=key), 409)
-    assert reused["field"] == "campaign_id"
+    assert reused["field"] == "Idempotency-Key"
+    assert [p["name"] for p in reused["invalid_params"]] == ["Idempotency-Key", "accounts"]
+    assert "(3 records then, 1 now)" in reused["invalid_params"][1]["reason"]
 
     view = await api.get(f"/v1/campaigns/{started.campaign_id}", token)
     assert view.status_code == 200, view.text
@@ -516,3 +520,177 @@ async def test_an_approval_nobody_answers_takes_its_safe_default(
     assert (approval["status"], approval["decided_by"]) == ("rejected", "timeout")
     assert expired["arrangement"]["status"] == "rejected"
     assert expired["status"] in {"active", "scheduled"}  # collection goes on
+
+
+# --- bounds: input the system cannot act on is refused (issue 15, finding 3) ----------
+
+
+async def raw_post(api: Api, path: str, token: str, body: str, **headers: str) -> httpx.Response:
+    """POST a JSON text as written (1e400 is a JSON number no encoder writes)."""
+    return await api.http.post(
+        path,
+        content=body.encode(),
+        headers={**auth(token), "Content-Type": "application/json", **headers},
+    )
+
+
+async def test_a_playbook_day_that_is_infinite_or_out_of_range_is_refused(
+    api: Api, settings: Settings
+) -> None:
+    # Finding: seconds_per_day of 1e400 started a campaign whose workflow task then
+    # failed for ever (timedelta overflow), its queries answering 503.
+    _, token = new_tenant(settings)
+    record = json.dumps(account_record())
+    for raw in ("1e400", "-1e400", "1e308", "86401", "0", "-0.0", "0.001", "NaN", "Infinity"):
+        campaign_id = f"c-{uuid.uuid4().hex[:8]}"
+        body = (
+            f'{{"campaign_id": "{campaign_id}", "playbook": "demo", "accounts": [{record}], '
+            f'"seconds_per_day": {raw}}}'
+        )
+        problem = is_problem(await raw_post(api, "/v1/campaigns", token, body), 422)
+        assert problem["field"] == "seconds_per_day", (raw, problem)
+        # Nothing was started.
+        is_problem(await api.get(f"/v1/campaigns/{campaign_id}", token), 404)
+        one = (
+            f'{{"campaign_id": "{campaign_id}", "playbook": "demo", "account": {record}, '
+            f'"seconds_per_day": {raw}}}'
+        )
+        problem = is_problem(await raw_post(api, "/v1/accounts", token, one), 422)
+        assert problem["field"] == "seconds_per_day", (raw, problem)
+
+
+async def test_cursors_beyond_the_databases_integers_are_400_not_500(
+    api: Api, settings: Settings
+) -> None:
+    # Finding: after=2^63 on account history gave a 500, and a huge `after` or
+    # Last-Event-ID dropped the event stream (OverflowError in the event log).
+    _, token = new_tenant(settings)
+    too_far = str(MAX_POSITION + 1)
+    for value in (too_far, str(10**30), "-1"):
+        history = await api.get("/v1/accounts/A-1/history", token, params={"after": value})
+        assert is_problem(history, 400)["field"] == "after"
+        stream = await api.get("/v1/events", token, params={"after": value, "follow": "false"})
+        assert is_problem(stream, 400)["field"] == "after"
+        resumed = await api.http.get(
+            "/v1/events",
+            params={"follow": "false"},
+            headers={**auth(token), "Last-Event-ID": value},
+        )
+        problem = is_problem(resumed, 400)
+        assert problem["field"] == "Last-Event-ID"
+        assert problem["title"] == "Bad request"
+    # The largest position is a cursor like any other: nothing after it.
+    last = str(MAX_POSITION)
+    history = await api.get("/v1/accounts/A-1/history", token, params={"after": last})
+    assert history.status_code == 200 and history.json()["events"] == []
+    stream = await api.http.get(
+        "/v1/events", params={"follow": "false"}, headers={**auth(token), "Last-Event-ID": last}
+    )
+    assert stream.status_code == 200 and stream.text == ""
+
+
+async def test_due_dates_not_yet_come_or_before_1900_are_refused_and_good_rows_start(
+    api: Api, settings: Settings
+) -> None:
+    # Finding: a due date in 2999 (or year 1) was accepted, and a collection notice
+    # went out at once for a debt not yet due.
+    _, token = new_tenant(settings)
+    future, good, ancient = (
+        account_record(due_date="2999-01-01"),
+        account_record(),
+        account_record(due_date="0001-01-01"),
+    )
+    body = {"playbook": "demo", "accounts": [future, good, ancient], "seconds_per_day": 600}
+    response = await api.post("/v1/campaigns", token, body)
+    assert response.status_code == 202, response.text
+    started = m.CampaignStarted.model_validate(response.json())
+    assert started.accepted == 1
+    assert [(p.location, p.field) for p in started.rejected] == [
+        ("accounts[0]", "due_date"),
+        ("accounts[2]", "due_date"),
+    ]
+    not_due, too_old = started.rejected
+    assert "or earlier: a debt that is not due yet" in not_due.message
+    assert "2999-01-01" in not_due.message
+    assert too_old.message == "must be 1900-01-01 or later (got '0001-01-01')"
+
+    one = {"campaign_id": "c-future", "playbook": "demo", "account": future}
+    problem = is_problem(await api.post("/v1/accounts", token, one), 422)
+    assert problem["field"] == "account.due_date"
+    # Days past due may not be counted to a day that has not come either.
+    as_of = {**one, "account": good, "as_of": "2999-01-01"}
+    assert is_problem(await api.post("/v1/accounts", token, as_of), 422)["field"] == "as_of"
+
+
+async def test_an_idempotency_key_reused_with_another_body_is_409_naming_what_differs(
+    api: Api, settings: Settings
+) -> None:
+    # Finding: a reused Idempotency-Key with a different playbook returned the first
+    # campaign silently (only a different account list got its 409).
+    _, token = new_tenant(settings)
+    accounts = [account_record(), account_record()]
+    body = {"playbook": "demo", "accounts": accounts, "seconds_per_day": 600}
+    key = {"Idempotency-Key": f"crm-{uuid.uuid4().hex}"}
+    first = await api.post("/v1/campaigns", token, body, headers=key)
+    assert first.status_code == 202, first.text
+
+    # The same request, written otherwise (key order, 600.0, a default given), replays.
+    same = {"seconds_per_day": 600.0, "window": 200, "accounts": accounts, "playbook": "demo"}
+    replay = await api.post("/v1/campaigns", token, same, headers=key)
+    assert replay.status_code == 202, replay.text
+    assert (replay.json()["workflow_id"], replay.json()["run_id"]) == (
+        first.json()["workflow_id"],
+        first.json()["run_id"],
+    )
+
+    changes: list[tuple[dict[str, Any], list[str]]] = [
+        ({"playbook": "gentle"}, ["playbook"]),
+        ({"seconds_per_day": 60}, ["seconds_per_day"]),
+        ({"window": 5, "default_region": "GB"}, ["default_region", "window"]),
+        ({"as_of": "2026-01-01"}, ["as_of"]),
+    ]
+    for change, fields in changes:
+        conflict = await api.post("/v1/campaigns", token, {**body, **change}, headers=key)
+        problem = is_problem(conflict, 409)
+        assert problem["field"] == "Idempotency-Key", problem
+        assert [p["name"] for p in problem["invalid_params"]] == ["Idempotency-Key", *fields]
+        assert "a retry must repeat the request" in problem["detail"]
+    gentle = await api.post("/v1/campaigns", token, {**body, "playbook": "gentle"}, headers=key)
+    reason = is_problem(gentle, 409)["invalid_params"][1]["reason"]
+    assert reason == "'gentle' differs from the first request's 'demo'"
+
+    # A campaign named in the body is held to its first request the same way.
+    named = {**body, "campaign_id": f"c-{uuid.uuid4().hex[:8]}"}
+    assert (await api.post("/v1/campaigns", token, named)).status_code == 202
+    clash = await api.post("/v1/campaigns", token, {**named, "playbook": "gentle"})
+    assert is_problem(clash, 409)["field"] == "campaign_id"
+
+
+async def test_a_payment_in_another_currency_is_422_naming_the_accounts_currency(
+    api: Api, settings: Settings, running: object
+) -> None:
+    # Finding: a EUR payment on a USD account answered 202, and nothing happened.
+    _, token = new_tenant(settings)
+    started = await start_account(api, token)
+    account_id = started["account_id"]
+    payment = {"payment_id": f"pay-{account_id}", "amount": "100.00", "currency": "EUR"}
+    refused = await api.post(f"/v1/accounts/{account_id}/payments", token, payment)
+    problem = is_problem(refused, 422)
+    assert problem["field"] == "currency"
+    assert problem["invalid_params"] == [
+        {"name": "currency", "reason": "must be USD, the account's currency (got 'EUR')"}
+    ]
+    assert "is in USD" in problem["detail"]
+
+    # In the account's currency the same payment is applied.
+    paid = await api.post(
+        f"/v1/accounts/{account_id}/payments", token, {**payment, "currency": "USD"}
+    )
+    assert paid.status_code == 202, paid.text
+    after = await eventually(
+        lambda: snapshot(api, token, account_id), lambda s: s["amount_paid"] != "0"
+    )
+    assert after["amount_paid"] == "100.00"
+    # An account without a campaign is still a 404, not a currency question.
+    missing = {**payment, "currency": "USD"}
+    assert is_problem(await api.post("/v1/accounts/A-none/payments", token, missing), 404)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 import grpc
 import pytest
 import pytest_asyncio
-from google.protobuf import message_factory
+from google.protobuf import message_factory, timestamp_pb2
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.descriptor_pool import DescriptorPool
 from google.protobuf.message import Message
@@ -481,6 +482,158 @@ async def test_invalid_input_is_invalid_argument_naming_the_field(
         found = await fails(call, grpc.StatusCode.INVALID_ARGUMENT)
         assert found.field == field, found
         assert field in found.violations, found
+
+
+async def test_an_infinite_playbook_day_and_other_numbers_out_of_bounds_are_invalid_argument(
+    api: Grpc, settings: Settings
+) -> None:
+    # Finding: seconds_per_day=inf over gRPC started a campaign whose workflow task then
+    # failed for ever. gRPC has no schema at the edge: the requests are validated into
+    # the HTTP API's models, and each problem names its field.
+    _, token = new_tenant(settings)
+    for day in (math.inf, -math.inf, math.nan, 1e300, 86_401.0, 0.001, -0.0):
+        campaign_id = unique("c")
+        batch = await fails(
+            api.stub.StartCampaign(
+                pb.StartCampaignRequest(
+                    campaign_id=campaign_id,
+                    playbook="demo",
+                    accounts=[record()],
+                    seconds_per_day=day,
+                ),
+                metadata=key(token),
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        assert batch.field == "seconds_per_day" and "seconds_per_day" in batch.violations, day
+        one = await fails(
+            api.stub.StartAccountCampaign(
+                pb.StartAccountCampaignRequest(
+                    campaign_id=campaign_id, playbook="demo", account=record(), seconds_per_day=day
+                ),
+                metadata=key(token),
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        assert one.field == "seconds_per_day", day
+        await fails(campaign_of(api, token, campaign_id), grpc.StatusCode.NOT_FOUND)
+
+    cases: list[tuple[Awaitable[Any], str]] = [
+        (
+            api.stub.StartCampaign(
+                pb.StartCampaignRequest(playbook="demo", accounts=[record()], window=2**31 - 1),
+                metadata=key(token),
+            ),
+            "window",
+        ),
+        (
+            api.stub.StartAccountCampaign(
+                pb.StartAccountCampaignRequest(
+                    campaign_id=unique("c"), playbook="demo", account=record(), as_of="2999-01-01"
+                ),
+                metadata=key(token),
+            ),
+            "as_of",
+        ),
+        (
+            api.stub.StartAccountCampaign(
+                pb.StartAccountCampaignRequest(
+                    campaign_id=unique("c"), playbook="demo", account=record(due_date="2999-01-01")
+                ),
+                metadata=key(token),
+            ),
+            "account.due_date",
+        ),
+        (
+            api.stub.GetAccountHistory(
+                pb.GetAccountHistoryRequest(account_id="A-1", after=-1), metadata=key(token)
+            ),
+            "after",
+        ),
+        (
+            _first(
+                api.stub.StreamEvents(
+                    pb.StreamEventsRequest(after=-(2**63), follow=False), metadata=key(token)
+                )
+            ),
+            "after",
+        ),
+    ]
+    beyond_year_9999 = timestamp_pb2.Timestamp(seconds=2**62)
+    cases.append(
+        (
+            api.stub.RecordPayment(
+                pb.RecordPaymentRequest(
+                    account_id="A-1",
+                    payment_id="p-1",
+                    amount="1.00",
+                    currency="USD",
+                    paid_at=beyond_year_9999,
+                ),
+                metadata=key(token),
+            ),
+            "paid_at",
+        )
+    )
+    for amount in ("1e400", "NaN", "Infinity", "-0", "0.001", "1000000000000", "1e-400"):
+        payment = pb.RecordPaymentRequest(
+            account_id="A-1", payment_id="p-1", amount=amount, currency="USD"
+        )
+        cases.append((api.stub.RecordPayment(payment, metadata=key(token)), "amount"))
+    for call, field in cases:
+        found = await fails(call, grpc.StatusCode.INVALID_ARGUMENT)
+        assert found.field == field, found
+        assert field in found.violations, found
+
+    # int64's largest value is a cursor like any other: nothing after it.
+    history = await api.stub.GetAccountHistory(
+        pb.GetAccountHistoryRequest(account_id="A-1", after=2**63 - 1), metadata=key(token)
+    )
+    assert list(history.events) == [] and history.next_after == 2**63 - 1
+    streamed = api.stub.StreamEvents(
+        pb.StreamEventsRequest(after=2**63 - 1, follow=False), metadata=key(token)
+    )
+    assert [e async for e in streamed] == []
+
+
+async def test_a_reused_idempotency_key_with_another_playbook_already_exists(
+    api: Grpc, settings: Settings
+) -> None:
+    # Finding: the same key with another playbook returned the first campaign silently.
+    _, token = new_tenant(settings)
+    request = pb.StartCampaignRequest(
+        playbook="demo", accounts=[record()], seconds_per_day=600, idempotency_key=unique("k")
+    )
+    first = await api.stub.StartCampaign(request, metadata=key(token))
+    again = await api.stub.StartCampaign(request, metadata=key(token))
+    assert (again.workflow_id, again.run_id) == (first.workflow_id, first.run_id)
+
+    other = pb.StartCampaignRequest()
+    other.CopyFrom(request)
+    other.playbook = "gentle"
+    clash = await fails(
+        api.stub.StartCampaign(other, metadata=key(token)), grpc.StatusCode.ALREADY_EXISTS
+    )
+    assert clash.field == "idempotency_key"
+    assert clash.violations["playbook"] == "'gentle' differs from the first request's 'demo'"
+
+
+async def test_a_payment_in_another_currency_is_invalid_argument_naming_currency(
+    api: Grpc, settings: Settings, running: object
+) -> None:
+    # Finding: a EUR payment on a USD account was accepted, and nothing happened.
+    _, token = new_tenant(settings)
+    started, _ = await start_account(api, token)
+    euros = pb.RecordPaymentRequest(
+        account_id=started.account_id, payment_id=unique("pay"), amount="100.00", currency="EUR"
+    )
+    refused = await fails(
+        api.stub.RecordPayment(euros, metadata=key(token)), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert refused.field == "currency"
+    assert refused.violations == {"currency": "must be USD, the account's currency (got 'EUR')"}
+    account = await get_account(api, token, started.account_id)
+    assert Decimal(account.amount_paid) == 0
 
 
 async def test_a_mixed_batch_starts_the_good_accounts_and_reports_the_bad_one(

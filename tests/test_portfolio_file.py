@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -133,12 +133,16 @@ BAD_VALUES = [
     ("amount_due", "1e3", "plain decimal number"),
     ("amount_due", "-+5", "plain decimal number"),
     ("amount_due", "١٢٣", "plain decimal number"),  # non-ASCII digits
-    ("amount_due", "99999999999999999", "no more than 15 digits"),
+    ("amount_due", "99999999999999999", "at most 999999999999.99"),
+    ("amount_due", "1000000000000.00", "at most 999999999999.99"),
     ("currency", "US", "3-letter currency code"),
     ("currency", "dollars", "3-letter currency code"),
     ("due_date", "", "required"),
     ("due_date", "03/01/2024", "YYYY-MM-DD"),
     ("due_date", "2024-02-30", "not a real date"),
+    ("due_date", "0001-01-01", "must be 1900-01-01 or later"),
+    ("due_date", "1899-12-31", "must be 1900-01-01 or later"),
+    ("due_date", "2999-01-01", "or earlier: a debt that is not due yet"),
     ("timezone", "Mars/Olympus", "unknown IANA time zone"),
     ("timezone", "America/New_York|EST5EDT|Nowhere/City", "'Nowhere/City'"),
     ("state", "California", "2-letter state code"),
@@ -380,3 +384,87 @@ def test_default_region_reads_national_numbers(tmp_path: Path) -> None:
     assert result.accounts[0].country == "GB"
     with pytest.raises(ValueError, match="unknown phone region"):
         parse_portfolio(path, as_of=AS_OF, default_region="XX")
+
+
+def test_due_dates_outside_the_window_are_row_errors_and_good_rows_still_come_back(
+    tmp_path: Path,
+) -> None:
+    # Finding: a due date in 2999 (or year 1) was accepted, and the campaign sent a
+    # collection notice at once for a debt not yet due.
+    today = datetime.now(UTC).date()
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    cells = dict(zip(COLUMNS, GOOD.split(","), strict=True))
+
+    def row(account_id: str, due: str) -> str:
+        return ",".join({**cells, "account_id": account_id, "due_date": due}.values())
+
+    rows = [
+        row("D0", "2999-01-01"),
+        row("D1", "0001-01-01"),
+        row("D2", today.isoformat()),
+        row("D3", tomorrow),
+        row("D4", "1900-01-01"),
+    ]
+    path = write(tmp_path, "p.csv", "\n".join([HEADER, *rows]) + "\n")
+
+    # The default: a debt must already be due (today, UTC, at the latest).
+    result = parse_portfolio(path, as_of=today)
+    assert [a.account_id for a in result.accounts] == ["D2", "D4"]
+    assert [(p.location, p.field) for p in result.problems] == [
+        ("line 2", "due_date"),
+        ("line 3", "due_date"),
+        ("line 5", "due_date"),
+    ]
+    future, ancient, not_yet = result.problems
+    assert future.message == (
+        f"must be {today.isoformat()} or earlier: a debt that is not due yet gets no "
+        "collection notice (got '2999-01-01')"
+    )
+    assert ancient.message == "must be 1900-01-01 or later (got '0001-01-01')"
+    assert tomorrow in not_yet.message
+
+    # A deployment that also reminds before the due date (or loads debts east of UTC)
+    # allows some days ahead; 2999 stays refused.
+    ahead = parse_portfolio(path, as_of=today, latest_due=today + timedelta(days=7))
+    assert [a.account_id for a in ahead.accounts] == ["D2", "D3", "D4"]
+    assert [p.location for p in ahead.problems] == ["line 2", "line 3"]
+
+    # JSON files (and API bodies, which share the parser) get the same window.
+    records = [
+        {
+            "account_id": "J0",
+            "name": "Jo",
+            "email": "jo@example.com",
+            "amount_due": "5",
+            "due_date": "2999-12-31",
+        },
+        {
+            "account_id": "J1",
+            "name": "Jo",
+            "email": "jo@example.com",
+            "amount_due": "5",
+            "due_date": "2024-01-01",
+        },
+    ]
+    as_json = parse_portfolio(write(tmp_path, "p.json", json.dumps(records)), as_of=today)
+    assert [a.account_id for a in as_json.accounts] == ["J1"]
+    assert [(p.location, p.field) for p in as_json.problems] == [("record 1", "due_date")]
+
+
+def test_amounts_that_are_json_numbers_are_exact_and_bounded(tmp_path: Path) -> None:
+    # An API body's JSON numbers arrive as floats; files read them as Decimal.
+    from adapters.portfolio_file import parse_records
+
+    base = {"name": "Jo", "email": "jo@example.com", "due_date": "2024-01-01"}
+    amounts: list[object] = [250.35, 7, float("inf"), float("nan"), 1e400, 2**63, -0.0, 0.001]
+    result = parse_records(
+        [{**base, "account_id": f"N{i}", "amount_due": a} for i, a in enumerate(amounts)],
+        as_of=AS_OF,
+    )
+    assert [(a.account_id, a.amount_due) for a in result.accounts] == [
+        ("N0", Decimal("250.35")),
+        ("N1", Decimal("7.00")),
+    ]
+    assert {p.location: p.field for p in result.problems} == {
+        f"accounts[{i}]": "amount_due" for i in range(2, len(amounts))
+    }

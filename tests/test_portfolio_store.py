@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import uuid
@@ -13,10 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from adapters.portfolio_store import PortfolioStore, PortfolioStoreError
+from adapters.portfolio_store import PortfolioStore, PortfolioStoreError, RequestMismatch
 from domain.account import Account, EmailContact, PhoneContact
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The shared test database; RECOUP_TEST_POSTGRES_URL names another, for a branch whose
+# schema differs from the one the shared database has been migrated to.
+POSTGRES_URL = os.environ.get(
+    "RECOUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -106,6 +111,45 @@ def test_different_accounts_under_a_saved_campaign_are_refused(
         with pytest.raises(PortfolioStoreError, match="already stored"):
             store.save(tenant, "c1", other)
     assert store.page(tenant, "c1", 0, 100) == accounts
+
+
+REQUEST: dict[str, object] = {
+    "playbook": "standard",
+    "seconds_per_day": 600.0,
+    "window": 200,
+    "as_of": None,
+    "default_region": "US",
+    "accounts": {"records": 3, "sha256": "0" * 64},
+}
+
+
+def test_a_stored_request_is_what_a_replay_must_repeat(store: PortfolioStore, tenant: str) -> None:
+    accounts = make_accounts(3)
+    assert store.save(tenant, "c1", accounts, REQUEST) == 3
+    # The same request (its fields in another order) is a replay, even when its accounts
+    # parse to other days past due (a retry after midnight without as_of).
+    reordered = dict(reversed(list(REQUEST.items())))
+    a_day_later = [a.model_copy(update={"days_past_due": a.days_past_due + 1}) for a in accounts]
+    assert store.save(tenant, "c1", a_day_later, reordered) == 3
+    # Any other value is another request, named field by field.
+    with pytest.raises(RequestMismatch) as caught:
+        store.save(tenant, "c1", accounts, {**REQUEST, "playbook": "gentle", "window": 5})
+    assert caught.value.differences == {"playbook": ("standard", "gentle"), "window": (200, 5)}
+    assert store.page(tenant, "c1", 0, 10) == accounts
+
+
+def test_rows_stored_without_a_request_keep_the_accounts_rule(
+    store: PortfolioStore, tenant: str
+) -> None:
+    # Rows staged before requests were stored, and launches without one (the CLI), have
+    # no request: a replay is held to the same accounts, as it always was.
+    accounts = make_accounts(3)
+    assert store.save(tenant, "legacy", accounts) == 3
+    assert store.save(tenant, "legacy", accounts, REQUEST) == 3
+    with pytest.raises(PortfolioStoreError, match="already stored"):
+        store.save(tenant, "legacy", make_accounts(2), REQUEST)
+    assert store.save(tenant, "api", accounts, REQUEST) == 3
+    assert store.save(tenant, "api", accounts) == 3
 
 
 def test_campaigns_and_tenants_are_separate(

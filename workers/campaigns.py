@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from opentelemetry import trace
@@ -92,12 +92,20 @@ async def launch_portfolio(
     page_size: int = 100,
     max_history_events: int = 10_000,
     trace_id: str | None = None,
+    request: Mapping[str, object] | None = None,
 ) -> WorkflowHandle[object, PortfolioStatus]:
-    """Store the accounts, then start (or attach to) the campaign's Portfolio workflow."""
+    """Store the accounts, then start (or attach to) the campaign's Portfolio workflow.
+
+    ``request``: the normalized start request a replay must repeat (the API's
+    Idempotency-Key); ``PortfolioStore.save`` raises ``RequestMismatch`` when the
+    campaign was started by another one.
+    """
     store = PortfolioStore(settings.sql_url)
     try:
         await asyncio.to_thread(store.create_tables)
-        total = await asyncio.to_thread(store.save, tenant.tenant_id, campaign_id, accounts)
+        total = await asyncio.to_thread(
+            store.save, tenant.tenant_id, campaign_id, accounts, request
+        )
     finally:
         store.dispose()
     await index_contacts(settings, tenant.tenant_id, accounts)

@@ -7,6 +7,7 @@ Production points the same names at real services.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -92,6 +93,13 @@ class Settings(BaseSettings):
 
     # Who the debtor hears from (until tenants carry their own profile)
     collector_name: str = "Recoup Collections"
+
+    # How many days after today (UTC) a new account's due date may be. A campaign's
+    # first message is a collection notice, sent at once, so the default accepts only
+    # debts already due (due today or earlier). A team that also sends reminders
+    # before the due date, or works east of UTC and loads debts on their due date
+    # before midnight UTC, raises it; due dates before 1900 are always refused.
+    due_date_max_days_ahead: int = Field(default=0, ge=0, le=366)
 
     # Local state of the embedded stack
     data_dir: Path = Path(".recoup")
@@ -355,6 +363,11 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return (self.api_public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    def latest_due_date(self, today: date | None = None) -> date:
+        """The latest due date a new account may have (``due_date_max_days_ahead``)."""
+        today = today or datetime.now(UTC).date()
+        return today + timedelta(days=self.due_date_max_days_ahead)
 
     def settlement_approval_for(self, tenant_id: str) -> Decimal | None:
         return self.tenant_settlement_approval.get(tenant_id, self.settlement_approval_discount)
