@@ -60,8 +60,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 async def with_client(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
     try:
         client = await connect(settings)
-    except KeyRingError as exc:
-        fail(f"payload encryption keys: {exc}")
+    except KeyRingError as exc:  # codec keys that do not fit: a setting, as in `recoup worker`
+        fail(f"payload encryption keys: {exc}", EXIT_INPUT)
     except RuntimeError as exc:
         fail(f"{exc}; is `recoup dev` running, or RECOUP_TEMPORAL_ADDRESS set?")
     try:

@@ -29,9 +29,9 @@ from adapters.event_log import EventLog
 from adapters.playbook_files import load_playbook
 from adapters.portfolio_file import parse_portfolio
 from adapters.report import campaign_report
-from cli.common import console, fail, load_settings, money, run
+from cli.common import console, fail, load_settings, money
 from cli.report import print_report
-from cli.stack import PLAINTEXT_TEMPORAL, PortInUse, embedded_stack, stop_event
+from cli.stack import PLAINTEXT_TEMPORAL, embedded_stack, run_or_fail, stop_event
 from domain import agents
 from domain.account import Account, Tenant
 from domain.campaign import (
@@ -53,7 +53,7 @@ from simulators.debtors import (
 from simulators.smtp import ReceivedMail
 from simulators.twilio import SimulatedCall, SimulatedMessage, TwilioSimulator
 from workers.campaigns import launch_portfolio, portfolio_progress
-from workers.devserver import DevServerError, free_port
+from workers.devserver import free_port
 from workers.export import SQL_SINK
 from workers.settings import Settings
 
@@ -291,10 +291,7 @@ def demo(
                     console.print(f"web UI still up at {settings.ui_url} — Ctrl-C to stop")
                     await stop_event().wait()
 
-        try:
-            run(main())
-        except (PortInUse, DevServerError) as exc:
-            fail(str(exc))
+        run_or_fail(main())
 
 
 async def follow(

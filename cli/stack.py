@@ -10,23 +10,28 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from cli.common import EXIT_INPUT, fail, run
 from simulators.crm import CrmSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from workers.client import connect
-from workers.devserver import DevServer, start_dev_server
+from workers.devserver import DevServer, DevServerError, start_dev_server
+from workers.keyring import KeyRingError
 from workers.metrics import runtime_for
-from workers.run import workers
+from workers.run import StoreUnavailable, workers
 from workers.settings import Settings
+
+T = TypeVar("T")
 
 
 def port_of(base_url: str) -> int:
@@ -128,6 +133,20 @@ async def embedded_stack(
             for w in built:
                 await stack.enter_async_context(w)
         yield Stack(settings, client, server, smtp, sms, payments, crm, built)
+
+
+def run_or_fail(main: Coroutine[Any, Any, T]) -> T:
+    """Run a command that starts workers (``recoup dev``, ``demo``, ``worker``).
+
+    What stops them at start exits with one line: codec keys that do not fit are a
+    setting (2); a port taken, a server or a store that does not answer, a failure (1).
+    """
+    try:
+        return run(main)
+    except KeyRingError as exc:
+        fail(f"payload encryption keys: {exc}", EXIT_INPUT)
+    except (PortInUse, DevServerError, StoreUnavailable) as exc:
+        fail(str(exc))
 
 
 def stop_event() -> asyncio.Event:

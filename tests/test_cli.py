@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import sys
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from domain.campaign import CollectionStatus, portfolio_workflow_id
 from domain.portfolio import PortfolioStatus
-from tests.cli_support import env_for, recoup
+from tests.cli_support import ROOT, Result, env_for, recoup
 from tests.conftest import DAYTIME_ZONE, TENANT, make_account
 from tests.test_portfolio import ONE_EMAIL
+from tests.test_portfolio_store import POSTGRES_URL
 from workers.campaigns import start_account_campaign
+from workers.devserver import free_port
 from workers.settings import Settings
 
 HEADER = (
@@ -219,3 +225,140 @@ async def test_help_lists_every_command(settings: Settings) -> None:
     for command in ("dev", "demo", "worker", "campaign", "account", "playbook"):
         assert command in result.out
     await asyncio.sleep(0)
+
+
+# --- A worker checks its stores before it starts ---------------------------------------------
+
+
+async def worker_until_serving(env: dict[str, str], within: float = 60) -> Result:
+    """``recoup worker`` until it says it serves, then Ctrl-C; or until it exits by itself."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli.main", "worker",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    out: list[bytes] = []
+    async with asyncio.timeout(within):
+        while line := await process.stdout.readline():
+            out.append(line)
+            if b"worker serving" in line:
+                process.send_signal(signal.SIGINT)
+                break
+        rest, err = await process.communicate()
+    assert process.returncode is not None
+    return Result(process.returncode, (b"".join(out) + rest).decode(), err.decode())
+
+
+def one_error_line(result: Result) -> str:
+    """The refusal: exactly one line on stderr, and no traceback."""
+    assert "Traceback" not in result.err, result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert "worker serving" not in result.out
+    return lines[0]
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[str]:
+    """A PostgreSQL database of this test's own: the shared one may be at another
+    branch's schema."""
+    name = f"recoup_cli_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+async def test_a_worker_starts_when_every_store_answers(
+    settings: Settings, own_postgres: str
+) -> None:
+    env = env_for(settings) | {
+        "RECOUP_DATABASE_URL": own_postgres,
+        "RECOUP_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "RECOUP_REDIS_PREFIX": f"recoup-test-{uuid.uuid4().hex[:8]}:",
+        "RECOUP_TASK_QUEUE_SUFFIX": f"-{uuid.uuid4().hex[:10]}",  # no other test's tasks
+    }
+    result = await worker_until_serving(env)
+    assert result.code == 0, result.err
+    assert "worker serving" in result.out
+
+
+async def test_a_worker_refuses_an_unreachable_redis(settings: Settings) -> None:
+    port = free_port()  # nothing listens there
+    env = env_for(settings) | {"RECOUP_REDIS_URL": f"redis://:hunter2@127.0.0.1:{port}/0"}
+    result = await worker_until_serving(env)
+    assert result.code == 1
+    line = one_error_line(result)
+    assert f"RECOUP_REDIS_URL: circuit breaker store Redis 127.0.0.1:{port}/0 is unavailable" in (
+        line
+    )
+    assert "hunter2" not in line
+
+
+async def test_a_worker_refuses_an_unreachable_or_wrong_postgresql(settings: Settings) -> None:
+    port = free_port()
+    unreachable = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{port}/test"
+    result = await worker_until_serving(env_for(settings) | {"RECOUP_DATABASE_URL": unreachable})
+    assert result.code == 1
+    line = one_error_line(result)
+    assert "the database does not answer (RECOUP_DATABASE_URL: " in line
+    assert f"postgresql+psycopg://postgres:***@127.0.0.1:{port}/test" in line
+    assert "Connection refused" in line and "hunter2" not in line
+
+    missing = POSTGRES_URL.rsplit("/", 1)[0] + "/no_such_database"
+    result = await worker_until_serving(env_for(settings) | {"RECOUP_DATABASE_URL": missing})
+    assert result.code == 1
+    assert 'database "no_such_database" does not exist' in one_error_line(result)
+
+    # Any other command meets the same database the same way: one line, exit 1.
+    listed = await recoup("dlq", "list", env=env_for(settings) | {"RECOUP_DATABASE_URL": missing})
+    assert listed.code == 1
+    assert 'database "no_such_database" does not exist' in one_error_line(listed)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("not a url", "not a database URL"),
+        ("mysql://user@127.0.0.1/recoup", "no installed driver for 'mysql'"),
+    ],
+)
+async def test_a_worker_refuses_a_database_url_that_cannot_work(
+    settings: Settings, url: str, problem: str
+) -> None:
+    result = await worker_until_serving(env_for(settings) | {"RECOUP_DATABASE_URL": url})
+    assert result.code == 2
+    line = one_error_line(result)
+    assert "RECOUP_DATABASE_URL" in line and problem in line
+
+
+async def test_a_worker_refuses_a_sqlite_file_in_a_missing_directory(
+    settings: Settings, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-dir" / "recoup.db"
+    env = env_for(settings) | {"RECOUP_DATABASE_URL": f"sqlite:///{missing}"}
+    result = await worker_until_serving(env)
+    assert result.code == 2
+    line = one_error_line(result)
+    assert f"RECOUP_DATABASE_URL: Value error, the SQLite file's directory {missing.parent}" in line
+    assert not missing.parent.exists()  # no new, empty database somewhere unexpected
+
+
+async def test_a_worker_refuses_a_malformed_redis_url(settings: Settings) -> None:
+    result = await worker_until_serving(env_for(settings) | {"RECOUP_REDIS_URL": "http://x:1"})
+    assert result.code == 2
+    assert "RECOUP_REDIS_URL: Value error, not a Redis URL" in one_error_line(result)
+
+
+async def test_a_worker_refuses_a_missing_codec_key(settings: Settings) -> None:
+    env = env_for(settings) | {"RECOUP_CODEC_KEY_ID": "not-there"}
+    result = await worker_until_serving(env)
+    assert result.code == 2
+    line = one_error_line(result)
+    assert "RECOUP_CODEC_KEY_ID is 'not-there', which RECOUP_CODEC_KEYS does not hold" in line

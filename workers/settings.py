@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url as parse_redis_url
 
 from adapters.audit_log import AuditLog
 from adapters.breakers import (
@@ -25,6 +26,7 @@ from adapters.breakers import (
 )
 from adapters.inbound import InboundStore
 from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
+from adapters.sql import database_url_problem
 from domain.channels import Channel, TaskQueues
 from domain.policy import ContactPolicy
 from domain.resilience import RetryOverrides, RetryRules
@@ -246,6 +248,25 @@ class Settings(BaseSettings):
     # (e.g. http://127.0.0.1:4318); without one, trace ids still flow into events.
     otlp_endpoint: str | None = None
     service_name: str = "recoup"
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, url: str | None) -> str | None:
+        # Found at load, with the variable's name, not as a traceback from the first
+        # store that opens it (or, for SQLite, as a new empty database somewhere else).
+        if url is not None and (problem := database_url_problem(url)) is not None:
+            raise ValueError(problem)
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _usable_redis_url(cls, url: str | None) -> str | None:
+        if url:
+            try:
+                parse_redis_url(url)  # type: ignore[no-untyped-call]  # redis-py: unannotated
+            except ValueError as exc:  # its message names the schemes, never the URL
+                raise ValueError(f"not a Redis URL: {exc}") from None
+        return url
 
     @field_validator("temporal_tls_key")
     @classmethod
