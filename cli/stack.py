@@ -43,7 +43,17 @@ class PortInUse(RuntimeError):
 
 
 def ensure_free(port: int, what: str) -> None:
+    """Raise ``PortInUse`` when something listens on ``port``, before anything starts.
+
+    The probe binds the way every server of the stack does (asyncio, uvicorn, gRPC and
+    the Go dev server all set SO_REUSEADDR): without it, the connections of the last run
+    that the servers closed first (SMTP's QUIT, Ctrl-C) hold the port in TIME_WAIT and
+    the probe would refuse a restart for a minute, although the servers could bind.
+    Linux never lets SO_REUSEADDR bind beside a listening socket, so a port really in
+    use is still refused.
+    """
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError as exc:
