@@ -33,7 +33,7 @@ from cli.common import console, fail, load_settings, money
 from cli.report import print_report
 from cli.stack import PLAINTEXT_TEMPORAL, embedded_stack, run_or_fail, stop_event
 from domain import agents
-from domain.account import Account, Tenant
+from domain.account import Account
 from domain.campaign import (
     CampaignSnapshot,
     CollectionStatus,
@@ -214,7 +214,7 @@ def demo(
         parsed = parse_portfolio(csv_path, as_of=today)
         if parsed.problems:  # the generator only writes valid rows; say so loudly if not
             fail("; ".join(str(p) for p in parsed.problems[:5]))
-        tenant = Tenant(tenant_id="demo", name=settings.collector_name)
+        tenant = settings.tenant("demo")
         due: dict[str, Decimal] = {}
         for account in parsed.accounts:
             due[account.currency] = due.get(account.currency, Decimal(0)) + account.amount_due

@@ -14,7 +14,6 @@ from adapters.tenants import TenantStore
 from api.server import running_apis
 from cli.common import console, fail, load_settings
 from cli.stack import PLAINTEXT_TEMPORAL, embedded_stack, ensure_free, run_or_fail, stop_event
-from domain.account import Tenant
 from workers.client import connect
 from workers.metrics import runtime_for
 from workers.run import Role, workers
@@ -142,7 +141,10 @@ def dev_ui_key(settings: Settings) -> str:
     store = TenantStore(settings.sql_url)
     try:
         store.create_tables()
-        store.create_tenant(Tenant(tenant_id=DEV_TENANT, name=settings.collector_name))
+        # The dev tenant follows RECOUP_COLLECTOR_NAME and RECOUP_CREDITOR_NAME of each run.
+        tenant = settings.tenant(DEV_TENANT)
+        if not store.create_tenant(tenant):
+            store.update_tenant(tenant)
         for key in store.keys(DEV_TENANT):
             if key.label == _UI_KEY_LABEL and key.active:
                 store.revoke(key.key_id)

@@ -27,6 +27,7 @@ from adapters.breakers import (
 from adapters.inbound import InboundStore
 from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
 from adapters.sql import database_url_problem
+from domain.account import CompanyName, Tenant
 from domain.channels import Channel, TaskQueues
 from domain.policy import ContactPolicy
 from domain.resilience import RetryOverrides, RetryRules
@@ -91,8 +92,12 @@ class Settings(BaseSettings):
         default=None, description="Temporal Cloud API key (Authorization: Bearer); implies TLS."
     )
 
-    # Who the debtor hears from (until tenants carry their own profile)
-    collector_name: str = "Recoup Collections"
+    # The names debtors read, for a tenant that ``recoup tenant create`` did not store with
+    # its own (the CLI's default tenant, the demo): who they hear from (the collector), and
+    # whom the debts are owed to when the portfolio row does not say (unset: first-party,
+    # the collector collects its own debts).
+    collector_name: CompanyName = "Recoup Collections"
+    creditor_name: CompanyName | None = None
 
     # Local state of the embedded stack
     data_dir: Path = Path(".recoup")
@@ -248,6 +253,16 @@ class Settings(BaseSettings):
     # (e.g. http://127.0.0.1:4318); without one, trace ids still flow into events.
     otlp_endpoint: str | None = None
     service_name: str = "recoup"
+
+    @field_validator("creditor_name", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, name: object) -> object:
+        # RECOUP_CREDITOR_NAME= (empty) in a .env file means "not set", not a blank name.
+        return None if isinstance(name, str) and not name.strip() else name
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        """The tenant ``tenant_id`` with this deployment's names (a stored tenant has its own)."""
+        return Tenant(tenant_id=tenant_id, name=self.collector_name, creditor=self.creditor_name)
 
     @field_validator("database_url")
     @classmethod
