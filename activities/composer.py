@@ -249,9 +249,22 @@ def model_failure(err: LlmError) -> str:
 def system_prompt(request: ContactRequest) -> str:
     context = request.message
     language = _LANGUAGE_NAME[language_or_default(request.language)]
+    if context.first_party:
+        # The creditor collects its own debt: a model told "an agency collecting for X" in
+        # X's own voice writes "X has asked X to collect".
+        voice = (
+            f"Write in {language}, in the voice of {context.creditor}, writing about its own"
+            " customer's unpaid balance: say plainly that the account is with"
+            f" {context.creditor}, and never write as if another company had asked"
+            f" {context.creditor} to collect. Be polite, plain and respectful."
+        )
+    else:
+        voice = (
+            f"Write in {language}, in the voice of {context.collector}, a debt collection"
+            f" agency collecting for {context.creditor}. Be polite, plain and respectful."
+        )
     rules = [
-        f"Write in {language}, in the voice of {context.collector}, a debt collection agency"
-        f" collecting for {context.creditor}. Be polite, plain and respectful.",
+        voice,
         f"Write {_CHANNEL_LIMIT[request.channel]}.",
         f"State the exact balance as {format_amount(context.balance, context.currency)} and"
         f" name the creditor {context.creditor}. Mention no other amount of money and no other"
@@ -281,7 +294,8 @@ def user_prompt(request: ContactRequest, objections: list[str] | None = None) ->
     lines = [
         f"Message: {purpose}.",
         f"Creditor: {context.creditor}",
-        f"Collector: {context.collector}",
+        f"Collector: {context.collector}"
+        + (" (the creditor itself)" if context.first_party else " (on the creditor's behalf)"),
         f"Balance: {format_amount(context.balance, context.currency)}",
         f"Originally due: {context.due_date.isoformat()}",
         f"Days past due: {context.days_past_due}",

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-from adapters.breakers import CircuitOpen
+from adapters.breakers import CircuitOpen, CircuitUnknown
 from adapters.errors import ProviderError, TemplateError
 from domain import agents
 
@@ -53,9 +53,20 @@ def circuit_open(err: CircuitOpen) -> ApplicationError:
     up a message's attempts (or send it to the dead letters) without ever trying it.
     """
     seconds = max(1.0, err.retry_after.total_seconds())
+    details: dict[str, object] = {"retry_after_seconds": seconds, "breaker": err.breaker}
+    if isinstance(err, CircuitUnknown):
+        # Same path as an open breaker (the workflow waits, then tries again), but the
+        # message must send whoever reads it to the store, not to the provider.
+        details["store"] = err.store
+        message = (
+            f"{err.breaker} circuit breaker store unavailable ({err.store}: {err.reason}): "
+            f"nothing sent, provider calls resume in {seconds:.0f} s"
+        )
+    else:
+        message = f"{err.breaker} circuit breaker open: provider calls resume in {seconds:.0f} s"
     return ApplicationError(
-        f"{err.breaker} circuit breaker open: provider calls resume in {seconds:.0f} s",
-        {"retry_after_seconds": seconds, "breaker": err.breaker},
+        message,
+        details,
         type=agents.CIRCUIT_OPEN,
         non_retryable=True,
         next_retry_delay=err.retry_after,

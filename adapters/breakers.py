@@ -4,6 +4,11 @@ A breaker stops calling a provider that is failing, so an outage costs one
 quick ``CircuitOpen`` per attempt (which Temporal retries later) instead of a
 timeout per attempt, and the provider gets room to recover.
 
+A breaker whose store cannot be reached fails closed: it cannot tell whether the
+provider may be called, so it is not, and the caller gets ``CircuitUnknown`` (a
+``CircuitOpen``) with the store named, to wait out like an open breaker. Once the
+call was made, an unreachable store never fails it: its outcome is only not counted.
+
 The transition logic lives once, in the pure function ``advance``; a store only
 makes applying it atomic: ``MemoryBreakerStore`` for one process (tests, dev),
 ``RedisBreakerStore`` for several worker processes that must trip together.
@@ -19,7 +24,7 @@ import math
 import random
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +33,7 @@ from typing import Protocol
 
 import redis.asyncio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from redis.exceptions import WatchError
+from redis.exceptions import RedisError, WatchError
 
 from adapters.errors import AdapterError, ProviderError
 
@@ -108,9 +113,45 @@ class CircuitOpen(AdapterError):
         self.breaker = breaker
         self.retry_after = retry_after
 
-    def __reduce__(self) -> tuple[type[CircuitOpen], tuple[str, timedelta]]:
+    def __reduce__(self) -> tuple[type[CircuitOpen], tuple[object, ...]]:
         # Exceptions pickle via self.args (the message); rebuild from our fields.
         return (CircuitOpen, (self.breaker, self.retry_after))
+
+
+class BreakerStoreUnavailable(AdapterError):
+    """The store that keeps breaker state could not be read or written (Redis down,
+    not answering in time, or refusing the command); ``store`` names it, no secret."""
+
+    def __init__(self, store: str, reason: str) -> None:
+        super().__init__(f"circuit breaker store {store} is unavailable: {reason}")
+        self.store = store
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[BreakerStoreUnavailable], tuple[str, str]]:
+        return (BreakerStoreUnavailable, (self.store, self.reason))
+
+
+class CircuitUnknown(CircuitOpen):
+    """The breaker's state is unknown because its store is unavailable: fail closed.
+
+    Nothing was sent. A ``CircuitOpen`` so every caller that waits out an open breaker
+    (the campaign does, on a durable timer, without using up the message's attempts)
+    waits this out the same way, instead of failing the message as if it had been tried.
+    """
+
+    def __init__(self, breaker: str, retry_after: timedelta, store: str, reason: str) -> None:
+        AdapterError.__init__(
+            self,
+            f"circuit breaker {breaker!r}: its store {store} is unavailable ({reason}); "
+            f"nothing was sent, retry in {retry_after.total_seconds():.1f}s",
+        )
+        self.breaker = breaker
+        self.retry_after = retry_after
+        self.store = store
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[CircuitUnknown], tuple[str, timedelta, str, str]]:
+        return (CircuitUnknown, (self.breaker, self.retry_after, self.store, self.reason))
 
 
 class Ticket:
@@ -379,11 +420,18 @@ def _datetime(epoch: float) -> datetime:
 
 
 class BreakerStore(Protocol):
-    """Applies ``step`` to a breaker's record atomically and keeps the result."""
+    """Applies ``step`` to a breaker's record atomically and keeps the result.
+
+    A store that cannot do so raises ``BreakerStoreUnavailable``, never its client's
+    own errors, so breakers can fail closed on any store.
+    """
 
     async def update(
         self, name: str, config: BreakerConfig, step: Callable[[BreakerRecord | None], Step]
     ) -> Step: ...
+
+    async def check(self) -> None:
+        """Raise ``BreakerStoreUnavailable`` unless the store answers now (a worker's start)."""
 
     async def aclose(self) -> None: ...
 
@@ -408,6 +456,9 @@ class MemoryBreakerStore:
                 self._records[name] = result.record
             return result
 
+    async def check(self) -> None:
+        pass  # this process's memory is always there
+
     async def aclose(self) -> None:
         pass
 
@@ -421,6 +472,11 @@ class RedisBreakerStore:
     that change nothing (an acquire while closed) cost no write. Keys expire
     after ``idle_ttl`` without updates (or later, while the record still
     matters), so retired breaker names do not linger in Redis.
+
+    Every operation ends within ``timeout`` (queueing behind this process's other
+    updates of the key included) or raises ``BreakerStoreUnavailable``, as does any
+    error of Redis: a store that does not answer must not hold a send until its
+    activity times out, which would use up one of the message's attempts.
     """
 
     _MAX_ATTEMPTS = 100
@@ -431,10 +487,12 @@ class RedisBreakerStore:
         prefix: str = "recoup:breaker:",
         *,
         idle_ttl: timedelta = timedelta(days=1),
+        timeout: timedelta = timedelta(seconds=5),
     ) -> None:
         self._redis = redis
         self.prefix = prefix
         self.idle_ttl = idle_ttl
+        self.timeout = timeout
         self._owns_client = False
         # Concurrent updates of one key from one process would only collide on
         # WATCH (and each would hold a pooled connection meanwhile), so they
@@ -448,14 +506,40 @@ class RedisBreakerStore:
         store._owns_client = True
         return store
 
+    @property
+    def description(self) -> str:
+        """Where the store is, for messages: address and database, never a password."""
+        kwargs = self._redis.connection_pool.connection_kwargs
+        if "path" in kwargs:
+            where = f"unix://{kwargs['path']}"
+        else:
+            where = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        return f"Redis {where}/{kwargs.get('db', 0)}"
+
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
     async def update(
         self, name: str, config: BreakerConfig, step: Callable[[BreakerRecord | None], Step]
     ) -> Step:
-        async with self._locks.setdefault(name, asyncio.Lock()):
+        async with self._answering(), self._locks.setdefault(name, asyncio.Lock()):
             return await self._update(name, config, step)
+
+    async def check(self) -> None:
+        async with self._answering():
+            await self._redis.ping()
+
+    @asynccontextmanager
+    async def _answering(self) -> AsyncIterator[None]:
+        """Turn Redis failing or not answering within ``timeout`` into one error."""
+        try:
+            async with asyncio.timeout(self.timeout.total_seconds()):
+                yield
+        except TimeoutError as exc:
+            reason = f"no answer within {self.timeout.total_seconds():g}s"
+            raise BreakerStoreUnavailable(self.description, reason) from exc
+        except (RedisError, OSError) as exc:
+            raise BreakerStoreUnavailable(self.description, _reason(exc)) from exc
 
     async def _update(
         self, name: str, config: BreakerConfig, step: Callable[[BreakerRecord | None], Step]
@@ -483,11 +567,19 @@ class RedisBreakerStore:
             # Someone else's update won; back off with jitter so a crowd of
             # contenders spreads out instead of colliding again in lockstep.
             await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
-        raise AdapterError(f"circuit breaker {name!r}: Redis update kept conflicting")
+        raise BreakerStoreUnavailable(
+            self.description, f"the update of {name!r} kept conflicting with other processes"
+        )
 
     async def aclose(self) -> None:
         if self._owns_client:
             await self._redis.aclose()
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying what went wrong (redis-py's messages may span lines)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _parse(key: str, raw: bytes | str | None) -> BreakerRecord | None:
@@ -544,8 +636,17 @@ class CircuitBreaker:
         self._clock = clock
 
     async def acquire(self) -> Ticket:
-        """Permission for one call, or ``CircuitOpen`` if the breaker refuses it."""
-        step = await self._apply(Acquire(uuid.uuid4().hex))
+        """Permission for one call, or ``CircuitOpen`` if the breaker refuses it.
+
+        When the store is unavailable the breaker refuses too (``CircuitUnknown``),
+        for one open period: sending blind could hammer a provider that other
+        workers have seen failing, and waiting costs the message nothing.
+        """
+        try:
+            step = await self._apply(Acquire(uuid.uuid4().hex))
+        except BreakerStoreUnavailable as exc:
+            wait = timedelta(seconds=self.config.open_seconds)
+            raise CircuitUnknown(self.name, wait, exc.store, exc.reason) from exc
         if not step.admitted:
             raise CircuitOpen(self.name, timedelta(seconds=step.retry_after))
         return Ticket(self.name, step.probe)
@@ -569,17 +670,27 @@ class CircuitBreaker:
 
         An exception for which ``counts`` is false is recorded as a success:
         the provider answered, so it is healthy. Cancellation is no verdict.
+        An unavailable store fails the acquire (``CircuitUnknown``), never the
+        recording: by then the call was made, and failing it would hide that.
         """
         ticket = await self.acquire()
         try:
             yield ticket
         except Exception as exc:
-            await self.record(ticket, ok=not counts(exc))
+            await self._unless_store_down(self.record(ticket, ok=not counts(exc)))
             raise
         except BaseException:
-            await self.release(ticket)
+            await self._unless_store_down(self.release(ticket))
             raise
-        await self.record(ticket, ok=True)
+        await self._unless_store_down(self.record(ticket, ok=True))
+
+    async def _unless_store_down(self, settling: Awaitable[None]) -> None:
+        try:
+            await settling
+        except BreakerStoreUnavailable as exc:
+            # One outcome missing from the window (a probe's slot expires by itself)
+            # is a far smaller harm than reporting a call that happened as failed.
+            logger.warning("circuit breaker %r: outcome not counted: %s", self.name, exc)
 
     async def snapshot(self) -> BreakerSnapshot:
         step = await self._apply(Observe())

@@ -36,8 +36,9 @@ from domain.errors import FieldProblem, problems
 from domain.portfolio import PORTFOLIO_COLUMNS
 
 COLUMNS = PORTFOLIO_COLUMNS
-# Accepted beyond the documented portfolio columns (compliance facts).
-OPTIONAL_COLUMNS = ("time_barred", "priority")
+# Accepted beyond the documented portfolio columns (compliance facts, call order, and
+# whom the account's debt is owed to when not the tenant's creditor).
+OPTIONAL_COLUMNS = ("time_barred", "priority", "creditor")
 ACCEPTED_COLUMNS = COLUMNS + OPTIONAL_COLUMNS
 REQUIRED_COLUMNS = ("account_id", "name", "amount_due", "due_date")
 
@@ -351,6 +352,7 @@ class _RowParser:
             "language": value("language", _language),
             "time_barred": bool(value("time_barred", _flag)),
             "priority": value("priority", _priority),
+            "creditor": value("creditor", _creditor),
         }
         try:
             # Failed values are left out: their problem is already recorded.
@@ -520,6 +522,17 @@ def _language(value: object) -> str:
     if not _TWO_LETTERS.match(text):
         raise _Invalid(f"must be a 2-letter language code such as en{_got(text)}")
     return text.lower()
+
+
+def _creditor(value: object) -> str | None:
+    """The creditor the row's debt is owed to; blank: the tenant's (``Tenant.creditor_for``)."""
+    text = _text(value)
+    if text is not None and len(text) > _CREDITOR_MAX:
+        raise _Invalid(f"at most {_CREDITOR_MAX} characters{_got(text)}")
+    return None if text is None else " ".join(text.split())  # one line: it goes in subjects
+
+
+_CREDITOR_MAX = 200
 
 
 def _priority(value: object) -> int | None:

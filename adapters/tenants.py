@@ -32,8 +32,11 @@ class TenantRow(SQLModel, table=True):
     __tablename__ = "tenants"
 
     tenant_id: str = Field(primary_key=True, max_length=128)
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=200)  # the collector, who debtors hear from
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Whom its debts are owed to, when a portfolio row does not say; NULL: first-party.
+    # Last, where the migration that added it put it (the schema tests compare the order).
+    creditor: str | None = Field(default=None, max_length=200)
 
 
 class ApiKeyRow(SQLModel, table=True):
@@ -111,13 +114,16 @@ class TenantStore:
     # --- tenants -----------------------------------------------------------
 
     def create_tenant(self, tenant: Tenant) -> bool:
-        """Add a tenant; False if it exists (its name is then left as it was)."""
+        """Add a tenant; False if it exists (its names are then left as they were)."""
         with Session(self._engine) as session:
             if session.get(TenantRow, tenant.tenant_id) is not None:
                 return False
             session.add(
                 TenantRow(
-                    tenant_id=tenant.tenant_id, name=tenant.name, created_at=datetime.now(UTC)
+                    tenant_id=tenant.tenant_id,
+                    name=tenant.name,
+                    creditor=tenant.creditor,
+                    created_at=datetime.now(UTC),
                 )
             )
             try:
@@ -126,15 +132,31 @@ class TenantStore:
                 return False
         return True
 
+    def update_tenant(self, tenant: Tenant) -> bool:
+        """Give an existing tenant ``tenant``'s names; False if there is no such tenant.
+
+        Campaigns started from now on use them; running ones keep the names they
+        started with (they are part of the campaign's input).
+        """
+        with Session(self._engine) as session:
+            row = session.get(TenantRow, tenant.tenant_id)
+            if row is None:
+                return False
+            row.name = tenant.name
+            row.creditor = tenant.creditor
+            session.add(row)
+            session.commit()
+        return True
+
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         with Session(self._engine) as session:
             row = session.get(TenantRow, tenant_id)
-        return None if row is None else Tenant(tenant_id=row.tenant_id, name=row.name)
+        return None if row is None else _tenant(row)
 
     def tenants(self) -> list[Tenant]:
         with Session(self._engine) as session:
             rows = session.exec(select(TenantRow).order_by(col(TenantRow.tenant_id))).all()
-        return [Tenant(tenant_id=r.tenant_id, name=r.name) for r in rows]
+        return [_tenant(r) for r in rows]
 
     # --- keys --------------------------------------------------------------
 
@@ -193,4 +215,8 @@ class TenantStore:
             if not hmac.compare_digest(key.secret_sha256, _digest(secret)):
                 return None
             tenant = session.get(TenantRow, key.tenant_id)
-        return None if tenant is None else Tenant(tenant_id=tenant.tenant_id, name=tenant.name)
+        return None if tenant is None else _tenant(tenant)
+
+
+def _tenant(row: TenantRow) -> Tenant:
+    return Tenant(tenant_id=row.tenant_id, name=row.name, creditor=row.creditor)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from adapters.breakers import Breakers, BreakerSnapshot, BreakerState
+from adapters.breakers import Breakers, BreakerSnapshot, BreakerState, BreakerStoreUnavailable
 from cli.common import EXIT_ERROR, EXIT_INPUT, console, fail, load_settings, run
 from workers.settings import Settings
 
@@ -35,6 +35,8 @@ async def _snapshots(settings: Settings) -> list[BreakerSnapshot]:
     breakers = _breakers(settings)
     try:
         return await breakers.snapshots()
+    except BreakerStoreUnavailable as exc:
+        fail(f"{exc} (RECOUP_REDIS_URL)")
     finally:
         await breakers.store.aclose()
 
@@ -92,6 +94,8 @@ def reset(name: Annotated[str, typer.Argument(help="The breaker, e.g. email.")])
         breakers = _breakers(settings)
         try:
             await breakers.reset(name)
+        except BreakerStoreUnavailable as exc:
+            fail(f"{exc} (RECOUP_REDIS_URL)")
         finally:
             await breakers.store.aclose()
 

@@ -25,7 +25,7 @@ from cli.common import (
     money,
     print_json,
     run,
-    tenant_for,
+    tenant_profile,
     with_client,
 )
 from cli.operate import operate
@@ -101,12 +101,13 @@ def launch(
     if not parsed.accounts:
         fail("no valid accounts in the file; nothing launched", EXIT_INPUT)
     campaign = campaign_id or campaign_id_for(file)
+    profile = tenant_profile(tenant, settings)
 
     async def go(client: Client) -> str:
         handle = await launch_portfolio(
             client,
             settings,
-            tenant=tenant_for(tenant, settings),
+            tenant=profile,
             campaign_id=campaign,
             playbook=book,
             accounts=parsed.accounts,

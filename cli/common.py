@@ -13,6 +13,7 @@ from rich.console import Console
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.tenants import TenantStore
 from domain.account import Tenant
 from workers.client import connect
 from workers.keyring import KeyRingError
@@ -51,7 +52,19 @@ def load_settings() -> Settings:
 
 
 def tenant_for(tenant_id: str, settings: Settings) -> Tenant:
-    return Tenant(tenant_id=tenant_id, name=settings.collector_name)
+    """The tenant for operations that use only its id (pause, pay, ...)."""
+    return settings.tenant(tenant_id)
+
+
+def tenant_profile(tenant_id: str, settings: Settings) -> Tenant:
+    """The tenant as debtors will read of it: its own names when ``recoup tenant create``
+    stored it (as the API does), else RECOUP_COLLECTOR_NAME and RECOUP_CREDITOR_NAME."""
+    store = TenantStore(settings.sql_url)
+    try:
+        store.create_tables()
+        return store.get_tenant(tenant_id) or settings.tenant(tenant_id)
+    finally:
+        store.dispose()
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -61,8 +74,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 async def with_client(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
     try:
         client = await connect(settings)
-    except KeyRingError as exc:
-        fail(f"payload encryption keys: {exc}")
+    except KeyRingError as exc:  # codec keys that do not fit: a setting, as in `recoup worker`
+        fail(f"payload encryption keys: {exc}", EXIT_INPUT)
     except RuntimeError as exc:
         fail(f"{exc}; is `recoup dev` running, or RECOUP_TEMPORAL_ADDRESS set?")
     try:

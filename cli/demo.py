@@ -30,12 +30,12 @@ from adapters.playbook_files import load_playbook
 from adapters.portfolio_file import parse_portfolio
 from adapters.report import campaign_report
 from adapters.suppressions import SuppressionStore
-from cli.common import EXIT_DIFFERENCES, console, fail, load_settings, money, run
+from cli.common import EXIT_DIFFERENCES, console, fail, load_settings, money
 from cli.reconcile import print_reconciliation
 from cli.report import print_report
-from cli.stack import PLAINTEXT_TEMPORAL, PortInUse, embedded_stack, stop_event
+from cli.stack import PLAINTEXT_TEMPORAL, embedded_stack, run_or_fail, stop_event
 from domain import agents
-from domain.account import Account, Tenant
+from domain.account import Account
 from domain.campaign import (
     CampaignSnapshot,
     CollectionStatus,
@@ -55,7 +55,7 @@ from simulators.debtors import (
 from simulators.smtp import ReceivedMail
 from simulators.twilio import SimulatedCall, SimulatedMessage, TwilioSimulator
 from workers.campaigns import launch_portfolio, portfolio_progress
-from workers.devserver import DevServerError, free_port
+from workers.devserver import free_port
 from workers.export import SQL_SINK
 from workers.reconcile import reconcile
 from workers.revocations import Revocations
@@ -233,7 +233,7 @@ def demo(
         parsed = parse_portfolio(csv_path, as_of=today, latest_due=settings.latest_due_date())
         if parsed.problems:  # the generator only writes valid rows; say so loudly if not
             fail("; ".join(str(p) for p in parsed.problems[:5]))
-        tenant = Tenant(tenant_id="demo", name=settings.collector_name)
+        tenant = settings.tenant("demo")
         due: dict[str, Decimal] = {}
         for account in parsed.accounts:
             due[account.currency] = due.get(account.currency, Decimal(0)) + account.amount_due
@@ -317,10 +317,7 @@ def demo(
                     await stop_event().wait()
                 return len(found.differences)
 
-        try:
-            differences = run(main())
-        except (PortInUse, DevServerError) as exc:
-            fail(str(exc))
+        differences = run_or_fail(main())
     if differences:
         raise typer.Exit(EXIT_DIFFERENCES)
 

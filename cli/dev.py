@@ -12,13 +12,11 @@ from rich.panel import Panel
 
 from adapters.tenants import TenantStore
 from api.server import running_apis
-from cli.common import console, fail, load_settings, run
-from cli.stack import PLAINTEXT_TEMPORAL, PortInUse, embedded_stack, ensure_free, stop_event
-from domain.account import Tenant
+from cli.common import console, fail, load_settings
+from cli.stack import PLAINTEXT_TEMPORAL, embedded_stack, ensure_free, run_or_fail, stop_event
 from workers.client import connect
-from workers.devserver import DevServerError
 from workers.metrics import runtime_for
-from workers.run import Role, run_until_stopped
+from workers.run import Role, workers
 from workers.settings import Settings
 
 
@@ -133,10 +131,7 @@ def dev(
             await stop_event().wait()
             console.print("stopping…")
 
-    try:
-        run(main())
-    except (PortInUse, DevServerError) as exc:
-        fail(str(exc))
+    run_or_fail(main())
 
 
 DEV_TENANT = "default"
@@ -152,7 +147,10 @@ def dev_ui_key(settings: Settings) -> str:
     store = TenantStore(settings.sql_url)
     try:
         store.create_tables()
-        store.create_tenant(Tenant(tenant_id=DEV_TENANT, name=settings.collector_name))
+        # The dev tenant follows RECOUP_COLLECTOR_NAME and RECOUP_CREDITOR_NAME of each run.
+        tenant = settings.tenant(DEV_TENANT)
+        if not store.create_tenant(tenant):
+            store.update_tenant(tenant)
         for key in store.keys(DEV_TENANT):
             if key.label == _UI_KEY_LABEL and key.active:
                 store.revoke(key.key_id)
@@ -167,7 +165,12 @@ def worker(
         typer.Option("--role", "-r", help="Task queue role(s) to serve; default: all."),
     ] = None,
 ) -> None:
-    """Run workers against RECOUP_TEMPORAL_ADDRESS until Ctrl-C (one role per process scales)."""
+    """Run workers against RECOUP_TEMPORAL_ADDRESS until Ctrl-C (one role per process scales).
+
+    It refuses to start, with one line, when a setting is wrong (exit 2: a database URL
+    that cannot work, codec keys that do not fit) or when Temporal, the database or
+    Redis (RECOUP_REDIS_URL, when set) does not answer (exit 1).
+    """
     settings = load_settings()
     roles = role or list(Role)
 
@@ -178,8 +181,14 @@ def worker(
             fail(str(exc))
         if settings.metrics_bind:
             console.print(f"metrics at http://{settings.metrics_bind}/metrics")
+        stop = stop_event()
         names = ", ".join(settings.queues.model_dump()[r.value] for r in roles)
-        console.print(f"worker serving {names} on {settings.temporal_address}; Ctrl-C stops")
-        await run_until_stopped(client, settings, roles, stop_event())
+        async with workers(client, settings, roles) as built, AsyncExitStack() as running:
+            for w in built:
+                await running.enter_async_context(w)
+            # Printed once the stores answered and the workers poll: a script waiting
+            # for this line knows the worker is up.
+            console.print(f"worker serving {names} on {settings.temporal_address}; Ctrl-C stops")
+            await stop.wait()
 
-    run(main())
+    run_or_fail(main())

@@ -6,7 +6,9 @@ import os
 import sys
 
 import typer
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from adapters.sql import one_line
 from cli import (
     account,
     approvals,
@@ -26,12 +28,14 @@ from cli import (
 )
 from cli.api import api
 from cli.classify import classify
+from cli.common import EXIT_ERROR, err_console, load_settings
 from cli.cost import cost
 from cli.demo import demo
 from cli.dev import dev, worker
 from cli.reconcile import reconcile_command
 from cli.report import report
 from cli.simulate import simulate_command
+from workers.run import database_setting
 
 app = typer.Typer(
     name="recoup",
@@ -96,11 +100,21 @@ def run() -> None:
 
 
 def _report(exc: Exception) -> int:
-    """Usage errors print as click would (exit 2); anything else is a bug: traceback, exit 1."""
+    """Usage errors print as click would (exit 2); a database that does not answer is one
+    line naming it (exit 1); anything else is a bug: traceback, exit 1."""
     show = getattr(exc, "show", None)
     if isinstance(exc, typer.TyperException) and callable(show):
         show()
         return int(getattr(exc, "exit_code", 1))
+    if isinstance(exc, OperationalError | InterfaceError):
+        # Any command's first store meets it (`recoup dlq list`, `recoup api`, ...): the
+        # setting and the driver's reason say what to fix; a traceback says nothing more.
+        settings = load_settings()
+        err_console.print(
+            f"[bold red]error:[/] the database does not answer ({database_setting(settings)}): "
+            f"{one_line(exc.orig or exc)}"
+        )
+        return EXIT_ERROR
     import traceback
 
     traceback.print_exception(exc)

@@ -39,7 +39,7 @@ from temporalio.worker import Worker
 from adapters.contact_ledger import ContactLedger
 from cli.campaign import resolve_playbook
 from cli.common import EXIT_INPUT, err_console, fail, load_settings, run
-from domain.account import Account, Tenant
+from domain.account import Account
 from domain.campaign import AccountOutcome, account_workflow_id
 from domain.channels import Channel
 from domain.compliance.model import PastContact
@@ -209,7 +209,7 @@ async def _run(
         )
 
         queue = f"simulated-debtors{settings.task_queue_suffix}"
-        tenant = Tenant(tenant_id=TENANT_ID, name=settings.collector_name)
+        tenant = settings.tenant(TENANT_ID)
         campaign_id = f"sim-{population.name}-{seed}"
         async with workers(client, settings) as built:
             built.append(

@@ -10,23 +10,28 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from cli.common import EXIT_INPUT, fail, run
 from simulators.crm import CrmSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from workers.client import connect
-from workers.devserver import DevServer, start_dev_server
+from workers.devserver import DevServer, DevServerError, start_dev_server
+from workers.keyring import KeyRingError
 from workers.metrics import runtime_for
-from workers.run import workers
+from workers.run import StoreUnavailable, workers
 from workers.settings import Settings
+
+T = TypeVar("T")
 
 
 def port_of(base_url: str) -> int:
@@ -38,7 +43,17 @@ class PortInUse(RuntimeError):
 
 
 def ensure_free(port: int, what: str) -> None:
+    """Raise ``PortInUse`` when something listens on ``port``, before anything starts.
+
+    The probe binds the way every server of the stack does (asyncio, uvicorn, gRPC and
+    the Go dev server all set SO_REUSEADDR): without it, the connections of the last run
+    that the servers closed first (SMTP's QUIT, Ctrl-C) hold the port in TIME_WAIT and
+    the probe would refuse a restart for a minute, although the servers could bind.
+    Linux never lets SO_REUSEADDR bind beside a listening socket, so a port really in
+    use is still refused.
+    """
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError as exc:
@@ -140,6 +155,20 @@ async def embedded_stack(
             for w in built:
                 await stack.enter_async_context(w)
         yield Stack(settings, client, server, smtp, sms, payments, crm, built)
+
+
+def run_or_fail(main: Coroutine[Any, Any, T]) -> T:
+    """Run a command that starts workers (``recoup dev``, ``demo``, ``worker``).
+
+    What stops them at start exits with one line: codec keys that do not fit are a
+    setting (2); a port taken, a server or a store that does not answer, a failure (1).
+    """
+    try:
+        return run(main)
+    except KeyRingError as exc:
+        fail(f"payload encryption keys: {exc}", EXIT_INPUT)
+    except (PortInUse, DevServerError, StoreUnavailable) as exc:
+        fail(str(exc))
 
 
 def stop_event() -> asyncio.Event:

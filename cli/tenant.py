@@ -46,19 +46,46 @@ def _show_new_key(info: ApiKeyInfo, token: str, as_json: bool) -> None:
     err_console.print("Keep it now: only its hash is stored, it cannot be shown again.")
 
 
-@app.command()
-def create(
-    tenant_id: Annotated[str, typer.Argument(help="Tenant id (letters, digits, . _ : -).")],
-    name: Annotated[str, typer.Option("--name", help="The creditor's name, shown to debtors.")],
-    label: Annotated[str, typer.Option(help="A note on the first key, e.g. 'crm prod'.")] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Create a tenant and its first API key (printed once)."""
+_NAME_HELP = (
+    "The collector, who debtors hear from: the agency, or the creditor itself when it "
+    "collects its own debts."
+)
+_CREDITOR_HELP = (
+    "Whom the debts are owed to, for portfolio rows that name no creditor of their own "
+    "(an agency collecting for one creditor). Leave out when the tenant collects its own "
+    "debts (first-party)."
+)
+
+
+def _tenant(tenant_id: str, name: str, creditor: str | None) -> Tenant:
     try:
-        tenant = Tenant(tenant_id=tenant_id, name=name)
+        return Tenant(tenant_id=tenant_id, name=name, creditor=creditor)
     except ValidationError as exc:
         fields = ", ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
         fail(f"invalid tenant: {fields}", EXIT_INPUT)
+
+
+def _describe(tenant: Tenant) -> str:
+    if tenant.first_party:
+        return f"{tenant.name} (first-party: collects its own debts)"
+    return f"{tenant.name} collecting for {tenant.creditor} (third-party)"
+
+
+@app.command()
+def create(
+    tenant_id: Annotated[str, typer.Argument(help="Tenant id (letters, digits, . _ : -).")],
+    name: Annotated[str, typer.Option("--name", help=_NAME_HELP)],
+    creditor: Annotated[str | None, typer.Option("--creditor", help=_CREDITOR_HELP)] = None,
+    label: Annotated[str, typer.Option(help="A note on the first key, e.g. 'crm prod'.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a tenant and its first API key (printed once).
+
+    An agency collecting for a creditor: --name "Acme Recovery" --creditor "Northwind".
+    A creditor collecting its own debts: --name "Fairview Bank" alone.
+    A portfolio row's own creditor column wins over --creditor.
+    """
+    tenant = _tenant(tenant_id, name, creditor)
     store = _store()
     try:
         if not store.create_tenant(tenant):
@@ -66,7 +93,60 @@ def create(
         new = store.create_key(tenant_id, label)
     finally:
         store.dispose()
+    if not as_json:
+        err_console.print(f"tenant {tenant_id}: {_describe(tenant)}")
     _show_new_key(new.info, new.token, as_json)
+
+
+@app.command("set")
+def set_names(
+    tenant_id: Annotated[str, typer.Argument(help="Tenant id.")],
+    name: Annotated[str | None, typer.Option("--name", help=_NAME_HELP)] = None,
+    creditor: Annotated[str | None, typer.Option("--creditor", help=_CREDITOR_HELP)] = None,
+    first_party: Annotated[
+        bool,
+        typer.Option("--first-party", help="The tenant collects its own debts: no creditor."),
+    ] = False,
+) -> None:
+    """Change the names debtors read: campaigns started from now on use them."""
+    if creditor is not None and first_party:
+        fail("--creditor and --first-party contradict each other: give one", EXIT_INPUT)
+    if name is None and creditor is None and not first_party:
+        fail("nothing to change: give --name, --creditor or --first-party", EXIT_INPUT)
+    store = _store()
+    try:
+        current = store.get_tenant(tenant_id)
+        if current is None:
+            fail(f"no tenant {tenant_id!r}; `recoup tenant create` makes one")
+        kept = None if first_party else (creditor if creditor is not None else current.creditor)
+        tenant = _tenant(tenant_id, name if name is not None else current.name, kept)
+        store.update_tenant(tenant)
+    finally:
+        store.dispose()
+    console.print(f"tenant {tenant_id}: {_describe(tenant)}")
+
+
+@app.command("list")
+def list_tenants(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Every tenant with the names its debtors read."""
+    store = _store()
+    try:
+        found = store.tenants()
+    finally:
+        store.dispose()
+    if as_json:
+        for tenant in found:
+            print(json.dumps(tenant.model_dump() | {"first_party": tenant.first_party}))
+        return
+    table = Table(title="tenants")
+    for column in ("tenant", "collector (--name)", "creditor", "party"):
+        table.add_column(column)
+    for tenant in found:
+        party = "first" if tenant.first_party else "third"
+        table.add_row(tenant.tenant_id, tenant.name, tenant.creditor_for(None), party)
+    console.print(table)
 
 
 @app.command()

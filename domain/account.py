@@ -31,17 +31,48 @@ Money = Annotated[Decimal, Field(max_digits=15, decimal_places=2)]
 # won). ``Money`` allows one digit more, so records already stored keep decoding.
 MAX_AMOUNT = Decimal("999999999999.99")
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+# A company named in messages: a blank one would leave the debtor not knowing who is owed.
+CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 _STATE = re.compile(r"^[A-Z]{2}$")
 
 
 class Tenant(BaseModel):
-    """A creditor or agency running campaigns; everything is scoped by tenant."""
+    """A creditor or agency running campaigns; everything is scoped by tenant.
+
+    Two names reach debtors. ``name`` is the collector, who the debtor hears from: the
+    agency (third-party), or the creditor itself (first-party). ``creditor`` is whom the
+    debts are owed to, for accounts whose portfolio row names no creditor of its own;
+    unset, the tenant is collecting its own debts, so the creditor is ``name``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     tenant_id: Identifier
-    name: str = Field(min_length=1, max_length=200, description="Shown to debtors.")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The collector, shown to debtors: the agency, or the creditor itself.",
+    )
+    creditor: CompanyName | None = Field(
+        default=None,
+        description="Whom the debts are owed to, unless an account names its own creditor; "
+        "None: the tenant collects its own debts (first-party).",
+    )
+
+    @property
+    def first_party(self) -> bool:
+        return self.creditor is None or same_name(self.creditor, self.name)
+
+    def creditor_for(self, account_creditor: str | None) -> str:
+        """Whom an account's debt is owed to: the portfolio row's creditor where it
+        names one, else the tenant's, else the tenant itself (first-party)."""
+        return account_creditor or self.creditor or self.name
+
+
+def same_name(one: str, other: str) -> bool:
+    """Whether two names are the same company, ignoring case and spacing."""
+    return " ".join(one.split()).casefold() == " ".join(other.split()).casefold()
 
 
 class EmailContact(BaseModel):

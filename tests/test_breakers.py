@@ -22,13 +22,17 @@ from adapters.breakers import (
     BreakerSnapshot,
     BreakerState,
     BreakerStore,
+    BreakerStoreUnavailable,
     CircuitBreaker,
     CircuitOpen,
+    CircuitUnknown,
     MemoryBreakerStore,
     RedisBreakerStore,
     breaker_store,
 )
 from adapters.errors import ProviderError
+from tests.brokers import RedisServer
+from workers.devserver import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379"
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,6 +165,19 @@ def test_circuit_open_survives_pickling() -> None:
     assert isinstance(error, CircuitOpen)
     assert (error.breaker, error.retry_after) == ("sms", timedelta(seconds=12))
     assert "retry in 12.0s" in str(error)
+
+
+def test_circuit_unknown_survives_pickling() -> None:
+    sent = CircuitUnknown("sms", timedelta(seconds=30), "Redis 127.0.0.1:1/0", "refused")
+    error = pickle.loads(pickle.dumps(sent))
+    assert isinstance(error, CircuitUnknown) and isinstance(error, CircuitOpen)
+    assert (error.breaker, error.retry_after, error.store, error.reason) == (
+        "sms",
+        timedelta(seconds=30),
+        "Redis 127.0.0.1:1/0",
+        "refused",
+    )
+    assert str(error) == str(sent)
 
 
 async def test_naive_clock_is_rejected() -> None:
@@ -631,3 +648,81 @@ async def test_breaker_store_factory(url: str | None, kind: type[object], prefix
         check = redis.asyncio.Redis.from_url(REDIS_URL)
         assert await check.delete(store.key("email")) == 1
         await check.aclose()
+
+
+# --- An unavailable store fails closed -------------------------------------------------------
+
+
+async def test_an_unreachable_store_refuses_calls_for_one_open_period_naming_it(
+    clock: FakeClock,
+) -> None:
+    port = free_port()  # nothing listens there
+    store = RedisBreakerStore.from_url(f"redis://:secret@127.0.0.1:{port}/3")
+    sms = Breakers(store, clock=clock).get("sms")
+    ran = False
+    with pytest.raises(CircuitUnknown) as refused:
+        async with sms.guard():
+            ran = True
+    assert not ran  # fail closed: no provider call without the breaker's say-so
+    assert isinstance(refused.value, CircuitOpen)  # so callers wait it out like an open one
+    assert refused.value.retry_after == timedelta(seconds=SEED_BREAKERS["sms"].open_seconds)
+    assert refused.value.store == f"Redis 127.0.0.1:{port}/3"
+    assert "ConnectionError" in refused.value.reason
+    assert "secret" not in str(refused.value) and "\n" not in str(refused.value)
+    with pytest.raises(BreakerStoreUnavailable, match=f"127.0.0.1:{port}/3"):
+        await store.check()
+    with pytest.raises(BreakerStoreUnavailable):
+        await sms.snapshot()  # `recoup breakers` names the store too
+    await store.aclose()
+
+
+async def test_a_store_that_does_not_answer_gives_up_within_its_timeout(
+    clock: FakeClock,
+) -> None:
+    # Accepts connections and never answers: a hung Redis, or a host that swallows packets.
+    silent = await asyncio.start_server(lambda r, w: asyncio.sleep(3600), "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    client = redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    store = RedisBreakerStore(client, timeout=timedelta(seconds=0.3))
+    email = Breakers(store, clock=clock).get("email")
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(CircuitUnknown, match=r"no answer within 0\.3s"):
+        await email.acquire()
+    assert asyncio.get_running_loop().time() - started < 2
+    await client.aclose()
+    silent.close()
+
+
+async def test_a_store_lost_after_the_call_never_fails_the_call(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with RedisServer() as server:
+        store = RedisBreakerStore.from_url(server.url)
+        email = Breakers(store, clock=clock).get("email")
+        async with email.guard():
+            server.stop()  # the provider took the message; then Redis went away
+        assert "outcome not counted" in caplog.text
+
+        server.start()
+        # The provider's own error is what the caller sees, not the store's.
+        with pytest.raises(ProviderError, match="503"):
+            async with email.guard():
+                server.stop()
+                raise ProviderError("503", retryable=True, provider="smtp")
+        await store.aclose()
+
+
+async def test_the_store_comes_back_and_so_do_the_calls(clock: FakeClock) -> None:
+    with RedisServer() as server:
+        store = RedisBreakerStore.from_url(server.url)
+        phone = Breakers(store, clock=clock).get("phone")
+        await store.check()
+        server.stop()
+        with pytest.raises(CircuitUnknown):
+            await phone.acquire()
+        server.start()  # same port, empty: a restarted cache
+        await store.check()
+        async with phone.guard():
+            pass
+        assert (await phone.snapshot()).successes == 1
+        await store.aclose()

@@ -245,18 +245,23 @@ def shipped() -> list[tuple[str, Channel, str]]:
 LONG_TEMPLATES = {("arrangement_confirmation", Channel.SMS, "es")}
 
 
+@pytest.mark.parametrize("first_party", [False, True])
 @pytest.mark.parametrize("time_barred", [False, True])
 @pytest.mark.parametrize(("name", "channel", "language"), shipped())
 def test_every_shipped_template_passes_the_guardrail(
-    name: str, channel: Channel, language: str, time_barred: bool
+    name: str, channel: Channel, language: str, time_barred: bool, first_party: bool
 ) -> None:
     arrangement = PLAN if name.startswith(("arrangement_", "instalment_")) else None
-    ctx = context(arrangement=arrangement, time_barred=time_barred)
+    # First-party: the creditor collects its own debts, and the wording changes with it.
+    collector = "Acme Health" if first_party else "Recoup Collections"
+    ctx = context(arrangement=arrangement, time_barred=time_barred, collector=collector)
     message = TemplateRenderer(TEMPLATES).render(name, channel, language, ctx)
     text = f"{message.subject or ''}\n{message.text}"
     found = message_problems(channel, language, text, context=ctx, time_barred=time_barred)
-    if (name, channel, language) in LONG_TEMPLATES:
+    if (name, channel, language) in LONG_TEMPLATES and not first_party:
         assert [p.startswith("too long for SMS") for p in found] == [True]
+    elif (name, channel, language) in LONG_TEMPLATES:
+        assert all(p.startswith("too long for SMS") for p in found)  # shorter without a second name
     else:
         assert found == []
     assert (
@@ -340,6 +345,25 @@ async def test_the_models_email_is_sent_with_the_disclosures(
     prompt = request.text("system") + request.text("user")
     assert "1,234.50 USD" in prompt and "Acme Health" in prompt and "English" in prompt
     assert "Maria" not in prompt and "ACC-000123" not in prompt
+
+
+async def test_the_model_is_told_whether_the_creditor_collects_itself(
+    sim: LlmSimulator, llm: LlmClient
+) -> None:
+    sim.on_schema(SCHEMA_NAME, writes(EMAIL_BODY.replace("Recoup Collections", "Acme Health")))
+    composer = Composer(TemplateRenderer(TEMPLATES), llm)
+    own = await composer.compose(request_for(collector="Acme Health"))  # first-party
+    assert own.composed_by == "llm"  # the guardrail passes it
+    sim.on_schema(SCHEMA_NAME, writes(EMAIL_BODY))
+    agency = await composer.compose(request_for())  # third-party
+    assert agency.composed_by == "llm"
+    first, third = (r.text("system") + r.text("user") for r in sim.requests)
+    assert "in the voice of Acme Health, writing about its own customer's" in first
+    assert "never write as if another company had asked Acme Health to collect" in first
+    assert "Collector: Acme Health (the creditor itself)" in first
+    assert "agency" not in first
+    assert "Recoup Collections, a debt collection agency collecting for Acme Health" in third
+    assert "Collector: Recoup Collections (on the creditor's behalf)" in third
 
 
 async def test_a_spanish_sms_from_the_model(sim: LlmSimulator, llm: LlmClient) -> None:

@@ -8,10 +8,13 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 from google.protobuf.json_format import MessageToDict
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -91,6 +94,26 @@ class DevProcess:
         assert events is not None
         async with events:
             return await events.accepted(recipient=recipient)
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Every port ``recoup dev`` binds, by what listens there."""
+        return {
+            "Temporal gRPC": self.port,
+            "Temporal web UI": self.ui_port,
+            "SMTP simulator": self.smtp_port,
+            "SMS/voice simulator": self.sms_port,
+            "payments simulator": self.payments_port,
+            "CRM/ledger simulator": self.ledger_port,
+            "HTTP API": self.api_port,
+            "gRPC API": self.grpc_port,
+            "mail events API": self.mail_api_port,
+        }
+
+    def same_ports_as(self, other: DevProcess) -> None:
+        for name in ("port", "ui_port", "smtp_port", "sms_port", "payments_port", "ledger_port",
+                     "api_port", "grpc_port", "mail_api_port"):  # fmt: skip
+            setattr(self, name, getattr(other, name))
 
     async def stop(self) -> int:
         assert self.process is not None
@@ -202,6 +225,72 @@ async def test_dev_shows_launched_campaigns_and_a_second_run_continues(tmp_path:
         assert relisted[: len(accepted)] == accepted
     finally:
         assert await again.stop() == 0
+
+
+def server_closes_first(port: int) -> None:
+    """Have the server on ``port`` close a connection before the client does.
+
+    The side that closes first keeps the connection in TIME_WAIT for a minute, so this
+    leaves one on the server's own port, as served mail (SMTP's QUIT) and Ctrl-C with
+    connections open do. 24 bytes: an HTTP server answers 400 and closes, SMTP says
+    221 and closes, and an HTTP/2 (gRPC) server reads exactly its preface's length,
+    finds it wrong and closes cleanly (bytes left unread would make it reset instead,
+    which leaves no TIME_WAIT).
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"QUIT\r\n\r\n" * 3)
+        while sock.recv(4096):
+            pass
+
+
+def time_waits_on(port: int) -> int:
+    """Connections in TIME_WAIT whose local port is ``port`` (Linux's socket tables)."""
+    found = 0
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            found += local_port == port and fields[3] == "06"  # 06: TIME_WAIT
+    return found
+
+
+async def test_dev_restarts_at_once_on_the_same_ports(tmp_path: Path) -> None:
+    dev = DevProcess(tmp_path / "state")
+    await dev.start()
+    try:
+        for port in dev.ports.values():
+            await asyncio.to_thread(server_closes_first, port)
+    finally:
+        assert await dev.stop() == 0
+    # Every port is held by a TIME_WAIT of the server's side, as after a day's use.
+    assert {name: time_waits_on(port) > 0 for name, port in dev.ports.items()} == {
+        name: True for name in dev.ports
+    }
+
+    again = DevProcess(tmp_path / "state")
+    again.same_ports_as(dev)
+    started = time.monotonic()
+    await again.start()  # not "port ... is in use" for the next minute
+    try:
+        assert time.monotonic() - started < 45
+        async with httpx.AsyncClient() as http:
+            health = await http.get(f"http://127.0.0.1:{again.api_port}/v1/health")
+            ui = await http.get(f"http://127.0.0.1:{again.ui_port}/")
+        assert health.status_code == 200 and ui.status_code == 200
+    finally:
+        assert await again.stop() == 0
+
+
+async def test_dev_still_refuses_a_port_that_is_in_use(tmp_path: Path) -> None:
+    dev = DevProcess(tmp_path / "state")
+    taken = rf"port {dev.smtp_port} \(SMTP simulator\) is in use"
+    # Someone else listens there.
+    with (
+        socket.create_server(("127.0.0.1", dev.smtp_port)),
+        pytest.raises(AssertionError, match=taken),
+    ):
+        await dev.start()
+    assert dev.process is not None and await dev.process.wait() == 1
 
 
 async def test_demo_finishes_with_its_summary(tmp_path: Path) -> None:

@@ -113,6 +113,22 @@ def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
     assert (account.currency, account.language, account.timezones) == ("USD", "en", [])
 
 
+def test_a_row_may_name_its_own_creditor(tmp_path: Path) -> None:
+    result = parse_csv(
+        tmp_path,
+        'A1,Ann,ann@example.com,5,2024-02-01,"  Northwind   Health "',
+        "A2,Bo,bo@example.com,5,2024-02-01,",
+        f"A3,Cy,cy@example.com,5,2024-02-01,{'N' * 201}",
+        header="account_id,name,email,amount_due,due_date,creditor",
+    )
+    # Blank: the tenant's creditor (or the tenant itself) is whom it is owed to.
+    assert [(a.account_id, a.creditor) for a in result.accounts] == [
+        ("A1", "Northwind Health"),
+        ("A2", None),
+    ]
+    assert messages(result) == [f"line 4: creditor: at most 200 characters (got '{'N' * 56}...)"]
+
+
 # One bad value per case: (column, cell value, expected words in the message).
 BAD_VALUES = [
     ("account_id", "", "required"),

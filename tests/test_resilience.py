@@ -28,7 +28,13 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailAgent
 from activities.sms import SmsAgent
-from adapters.breakers import BreakerConfig, Breakers, BreakerState, MemoryBreakerStore
+from adapters.breakers import (
+    BreakerConfig,
+    Breakers,
+    BreakerState,
+    MemoryBreakerStore,
+    RedisBreakerStore,
+)
 from adapters.contact_ledger import ContactLedger
 from adapters.dead_letter_store import DeadLetterStore
 from adapters.smtp import SmtpMailer
@@ -44,6 +50,7 @@ from domain.playbook import Playbook, Step
 from domain.resilience import Backoff, RetryOverrides, RetryRule, RetryRules
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
+from tests.brokers import RedisServer
 from tests.cli_support import env_for, recoup
 from tests.conftest import DAYTIME_ZONE, TENANT, TWILIO_SID, TWILIO_TOKEN, make_account
 from tests.test_account_campaign import (
@@ -504,6 +511,89 @@ async def test_an_open_breaker_holds_sends_without_using_their_attempts(
         await breakers.store.aclose()
 
 
+async def test_a_send_with_the_breaker_store_down_is_refused_untried_naming_the_store(
+    twilio_sim: TwilioSimulator, ledger: ContactLedger
+) -> None:
+    port = free_port()  # no Redis there
+    store = RedisBreakerStore.from_url(f"redis://127.0.0.1:{port}/0")
+    request = request_for(Channel.SMS, "+14155550125")
+    async with TwilioClient(
+        twilio_sim.base_url, TWILIO_SID, TWILIO_TOKEN, "+15005550006"
+    ) as client:
+        renderer = TemplateRenderer(Settings().template_dir)
+        agent = SmsAgent(client, renderer, ledger, Breakers(store).get("sms"))
+        with pytest.raises(ApplicationError) as refused:
+            await attempt(1).run(agent.send_sms, request)
+    await store.aclose()
+    # The open-breaker path: the workflow waits it out on a timer, no attempt used.
+    assert refused.value.type == agents.CIRCUIT_OPEN and refused.value.non_retryable
+    assert refused.value.details[0] == {
+        "retry_after_seconds": 30.0,  # the sms breaker's open period
+        "breaker": "sms",
+        "store": f"Redis 127.0.0.1:{port}/0",
+    }
+    assert f"sms circuit breaker store unavailable (Redis 127.0.0.1:{port}/0:" in str(refused.value)
+    assert texts_to(twilio_sim, request.to) == []
+
+
+async def test_a_breaker_store_outage_mid_campaign_holds_the_send_until_it_is_back(
+    client: Client, settings: Settings, smtp_sim: SmtpSimulator
+) -> None:
+    quick = BreakerConfig(failure_ratio=0.5, open_seconds=1, half_open_probes=1, min_calls=2)
+    with RedisServer() as redis:
+        shared = settings.model_copy(
+            update={
+                "redis_url": redis.url,
+                "breakers": {**settings.breakers, "email": quick},
+                # One try: a refusal that used it up would make a dead letter.
+                "tenant_retry": {
+                    TENANT.tenant_id: RetryOverrides(
+                        email=RetryRule(max_attempts=1, backoff=Backoff.FIXED, initial_seconds=1)
+                    )
+                },
+            }
+        )
+        async with AsyncExitStack() as stack:
+            # The worker starts while Redis answers (its start check passes) ...
+            for worker in await stack.enter_async_context(workers(client, shared)):
+                await stack.enter_async_context(worker)
+            redis.stop()  # ... and Redis goes away while it runs.
+            account = make_account(phones=[])
+            address = account.emails[0].address
+            handle = await start(client, shared, account, one_step(Channel.EMAIL))
+
+            refusals: list[BaseException] = []
+            deadline = asyncio.get_running_loop().time() + 30
+            while len(refusals) < 2:  # refused, waited, refused again: held, not failed
+                assert asyncio.get_running_loop().time() < deadline, "no refusal seen"
+                await asyncio.sleep(0.2)
+                history = await handle.fetch_history()
+                refusals = [
+                    await client.data_converter.decode_failure(
+                        e.activity_task_failed_event_attributes.failure
+                    )
+                    for e in history.events
+                    if e.HasField("activity_task_failed_event_attributes")
+                ]
+            assert mails_to(smtp_sim, address) == []
+            for refusal in refusals:
+                assert isinstance(refusal, ApplicationError)
+                assert refusal.type == agents.CIRCUIT_OPEN
+                assert f"store unavailable (Redis 127.0.0.1:{redis.port}/0" in refusal.message
+            assert (await status(handle)).dead_letters == []
+
+            redis.start()  # back on the same port, empty
+            await asyncio.wait_for(handle.result(), 30)
+            assert len(mails_to(smtp_sim, address)) == 1
+            snapshot = await status(handle)
+            assert [a.outcome for a in snapshot.attempts] == [ContactOutcome.SENT]
+            assert snapshot.dead_letters == []
+        letters = DeadLetterStore(shared.sql_url)
+        letters.create_tables()
+        assert letters.list() == []  # this test's own database
+        letters.dispose()
+
+
 def redis_env(settings: Settings) -> dict[str, str]:
     assert settings.redis_url is not None
     return {
@@ -524,6 +614,17 @@ async def test_recoup_breakers_reset_closes_an_open_breaker(shared_settings: Set
         assert unknown.code == 2 and "known: email, ledger, payments, phone, sms" in unknown.err
     finally:
         await breakers.store.aclose()
+
+
+async def test_recoup_breakers_names_an_unreachable_store(settings: Settings) -> None:
+    port = free_port()
+    env = env_for(settings) | {"RECOUP_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    for args in (("breakers",), ("breakers", "reset", "sms")):
+        result = await recoup(*args, env=env)
+        assert result.code == 1, result.err
+        [line] = result.err.strip().splitlines()
+        assert f"circuit breaker store Redis 127.0.0.1:{port}/0 is unavailable" in line
+        assert "RECOUP_REDIS_URL" in line and "Traceback" not in result.err
 
 
 async def test_breaker_changes_are_prometheus_metrics() -> None:

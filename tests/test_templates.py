@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import html
 import itertools
+import re
 import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from adapters.errors import TemplateError
 from adapters.templates import TemplateRenderer, sms_segments
+from domain.account import Tenant
+from domain.arrangements import ArrangementKind, ArrangementTerms, Instalment
 from domain.channels import Channel
 from domain.contact import MessageContext
 from domain.disclosures import DEBT_COLLECTOR, OPT_OUT, missing_disclosures
@@ -201,3 +206,130 @@ def test_sms_segments_ucs2_boundaries() -> None:
     assert sms_segments("😀" * 36) == 2
     assert sms_segments("a" + "😀" * 33 + "b" * 67) == 2
     assert sms_segments("a" * 66 + "😀" + "b" * 66) == 3
+
+
+# --- The creditor and the collector ----------------------------------------------------------
+
+PLAN = ArrangementTerms(
+    kind=ArrangementKind.PAYMENT_PLAN,
+    total=Decimal("1200.00"),
+    instalments=[
+        Instalment(due=date(2024, 4, 1), amount=Decimal("400.00")),
+        Instalment(due=date(2024, 5, 1), amount=Decimal("800.00")),
+    ],
+    link_url="https://pay.example.com/l/abc123def456",
+    instalment_number=2,
+    reason="a payment was missed",
+)
+# An agency collecting for a creditor, and a creditor collecting its own debts.
+AGENCY = Tenant(tenant_id="agency", name="Acme Recovery", creditor="Northwind Health")
+CREDITOR = Tenant(tenant_id="bank", name="Fairview Bank")
+
+
+def every_template() -> list[tuple[str, Channel, str]]:
+    names = sorted({p.name.split(".")[0] for p in (TEMPLATES / "en").glob("*.j2")})
+    found = [
+        (name, channel, language)
+        for name, channel, language in itertools.product(names, Channel, LANGUAGES)
+        if (TEMPLATES / language / f"{name}.{channel.value}.txt.j2").is_file()
+    ]
+    assert len(found) == 2 * 18  # every shipped template, in both languages
+    return found
+
+
+def rendered_for(
+    renderer: TemplateRenderer,
+    tenant: Tenant,
+    name: str,
+    channel: Channel,
+    language: str,
+    account_creditor: str | None = None,
+) -> list[str]:
+    """What the debtor reads: subject, text and (tags and escapes removed) HTML."""
+    arrangement = PLAN if name.startswith(("arrangement_", "instalment_")) else None
+    message = renderer.render(
+        name,
+        channel,
+        language,
+        context(
+            creditor=tenant.creditor_for(account_creditor),
+            collector=tenant.name,
+            arrangement=arrangement,
+        ),
+    )
+    parts = [message.subject or "", message.text]
+    if message.html is not None:
+        parts.append(html.unescape(re.sub(r"<[^>]+>", " ", message.html)))
+    return parts
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"[.:!?\n]+", text) if s.strip()]
+
+
+@pytest.mark.parametrize(("name", "channel", "language"), every_template())
+def test_a_third_party_message_names_the_creditor_and_the_collector(
+    renderer: TemplateRenderer, name: str, channel: Channel, language: str
+) -> None:
+    subject, *bodies = rendered_for(renderer, AGENCY, name, channel, language)
+    assert "Northwind Health" in subject or channel is not Channel.EMAIL, subject
+    for body in bodies:  # the text, and the HTML of an email: who is owed, who writes
+        assert "Northwind Health" in body and "Acme Recovery" in body, body
+
+
+@pytest.mark.parametrize(("name", "channel", "language"), every_template())
+def test_a_first_party_message_never_has_the_creditor_ask_itself(
+    renderer: TemplateRenderer, name: str, channel: Channel, language: str
+) -> None:
+    assert CREDITOR.first_party and CREDITOR.creditor_for(None) == "Fairview Bank"
+    for part in rendered_for(renderer, CREDITOR, name, channel, language):
+        if not part:
+            continue
+        assert "Fairview Bank" in part, part
+        for sentence in sentences(part):
+            # "X has asked X to collect", "X, calling on behalf of X", "X for X",
+            # "X reminder: your X account": one company, named once a sentence.
+            assert sentence.count("Fairview Bank") <= 1, sentence
+        for other in ("has asked", "on behalf of", "ha encargado", "en nombre de", "de parte de"):
+            assert other not in part, part
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_first_notice_says_plainly_who_collects(
+    renderer: TemplateRenderer, language: str
+) -> None:
+    agency = rendered_for(renderer, AGENCY, "first_notice", Channel.EMAIL, language)[1]
+    bank = rendered_for(renderer, CREDITOR, "first_notice", Channel.EMAIL, language)[1]
+    if language == "en":
+        assert "Northwind Health has asked Acme Recovery to collect the unpaid balance" in agency
+        assert "We, Fairview Bank, are writing to you about the unpaid balance" in bank
+        assert "which we are collecting ourselves" in bank
+    else:
+        assert "Northwind Health ha encargado a Acme Recovery el cobro del saldo" in agency
+        assert "Le escribimos desde Fairview Bank sobre el saldo pendiente" in bank
+        assert "cuyo cobro gestionamos directamente" in bank
+
+
+def test_the_portfolio_rows_creditor_wins_over_the_tenants(renderer: TemplateRenderer) -> None:
+    for tenant in (AGENCY, CREDITOR):
+        text = rendered_for(
+            renderer, tenant, "first_notice", Channel.EMAIL, "en", account_creditor="Kestrel Power"
+        )[1]
+        assert f"Kestrel Power has asked {tenant.name} to collect" in text
+    # A row naming the tenant itself is first-party, whatever the spelling.
+    text = rendered_for(
+        renderer, CREDITOR, "first_notice", Channel.EMAIL, "en", account_creditor="FAIRVIEW  bank"
+    )[1]
+    assert "has asked" not in text and "which we are collecting ourselves" in text
+
+
+def test_the_tenant_names_who_is_owed() -> None:
+    assert AGENCY.creditor_for(None) == "Northwind Health" and not AGENCY.first_party
+    assert CREDITOR.creditor_for("Kestrel Power") == "Kestrel Power"
+    assert Tenant(tenant_id="t", name="Fairview Bank", creditor="fairview bank").first_party
+    with pytest.raises(ValidationError):
+        Tenant(tenant_id="t", name="Acme Recovery", creditor="   ")
+    # The context of an older payload (no first_party) still loads, and decides it anew.
+    old = context(creditor="Fairview Bank", collector="Fairview Bank").model_dump()
+    del old["first_party"]
+    assert MessageContext.model_validate(old).first_party

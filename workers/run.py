@@ -37,7 +37,7 @@ from activities.sms import SmsAgent
 from activities.supervisor import Supervisor
 from adapters.account_history import AccountHistory
 from adapters.action_stats import ActionStats
-from adapters.breakers import Breakers
+from adapters.breakers import Breakers, BreakerStore, BreakerStoreUnavailable
 from adapters.contact_ledger import ContactLedger
 from adapters.crm_records import CrmRecords
 from adapters.dead_letter_store import DeadLetterStore
@@ -47,6 +47,7 @@ from adapters.llm import LlmClient
 from adapters.payments import PaymentsClient
 from adapters.portfolio_store import PortfolioStore
 from adapters.smtp import SmtpMailer
+from adapters.sql import DatabaseUnavailable, check_database
 from adapters.suppressions import SuppressionStore
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
@@ -87,6 +88,33 @@ def redact(url: str) -> str:
     return f"{scheme}{sep}{rest}"
 
 
+class StoreUnavailable(RuntimeError):
+    """A store the workers need does not answer; the message (one line) names the
+    setting that points at it, the store, and what its client said."""
+
+
+def database_setting(settings: Settings) -> str:
+    """Which setting chose the database, and where it is, for messages."""
+    setting = "RECOUP_DATABASE_URL" if settings.database_url else "RECOUP_DATA_DIR"
+    return f"{setting}: {redact(settings.sql_url)}"
+
+
+async def check_database_answers(settings: Settings) -> None:
+    try:
+        await asyncio.to_thread(check_database, settings.sql_url)
+    except DatabaseUnavailable as exc:
+        raise StoreUnavailable(
+            f"the database does not answer ({database_setting(settings)}): {exc}"
+        ) from exc
+
+
+async def check_breaker_store(store: BreakerStore) -> None:
+    try:
+        await store.check()
+    except BreakerStoreUnavailable as exc:
+        raise StoreUnavailable(f"RECOUP_REDIS_URL: {exc}") from exc
+
+
 class Role(StrEnum):
     """A worker role is one task queue and what runs on it."""
 
@@ -118,6 +146,10 @@ async def workers(
     queues = settings.queues
     renderer = TemplateRenderer(settings.template_dir)
     built: list[Worker] = []
+    # Refuse to start (StoreUnavailable) rather than start and fail every task: an
+    # unreachable Redis would otherwise surface as refused sends, a database as a
+    # traceback from the first store. The codec key was loaded by the client already.
+    await check_database_answers(settings)
     async with AsyncExitStack() as stack:
         # Every role reads or writes the debt's contact ledger (the gate's memory).
         # Every contact also goes into the tenant's hash-chained audit log.
@@ -136,6 +168,7 @@ async def workers(
         runtime = client.service_client.config.runtime or Runtime.default()
         store = settings.breaker_store()
         stack.push_async_callback(store.aclose)
+        await check_breaker_store(store)
         breakers = Breakers(
             store,
             settings.breakers,

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url as parse_redis_url
 
 from adapters.audit_log import AuditLog
 from adapters.breakers import (
@@ -27,6 +28,8 @@ from adapters.breakers import (
 from adapters.inbound import InboundStore
 from adapters.mail_events import MailEvents
 from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
+from adapters.sql import database_url_problem
+from domain.account import CompanyName, Tenant
 from domain.channels import Channel, TaskQueues
 from domain.policy import ContactPolicy
 from domain.resilience import RetryOverrides, RetryRules
@@ -91,8 +94,12 @@ class Settings(BaseSettings):
         default=None, description="Temporal Cloud API key (Authorization: Bearer); implies TLS."
     )
 
-    # Who the debtor hears from (until tenants carry their own profile)
-    collector_name: str = "Recoup Collections"
+    # The names debtors read, for a tenant that ``recoup tenant create`` did not store with
+    # its own (the CLI's default tenant, the demo): who they hear from (the collector), and
+    # whom the debts are owed to when the portfolio row does not say (unset: first-party,
+    # the collector collects its own debts).
+    collector_name: CompanyName = "Recoup Collections"
+    creditor_name: CompanyName | None = None
 
     # How many days after today (UTC) a new account's due date may be. A campaign's
     # first message is a collection notice, sent at once, so the default accepts only
@@ -266,6 +273,35 @@ class Settings(BaseSettings):
     # (e.g. http://127.0.0.1:4318); without one, trace ids still flow into events.
     otlp_endpoint: str | None = None
     service_name: str = "recoup"
+
+    @field_validator("creditor_name", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, name: object) -> object:
+        # RECOUP_CREDITOR_NAME= (empty) in a .env file means "not set", not a blank name.
+        return None if isinstance(name, str) and not name.strip() else name
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        """The tenant ``tenant_id`` with this deployment's names (a stored tenant has its own)."""
+        return Tenant(tenant_id=tenant_id, name=self.collector_name, creditor=self.creditor_name)
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, url: str | None) -> str | None:
+        # Found at load, with the variable's name, not as a traceback from the first
+        # store that opens it (or, for SQLite, as a new empty database somewhere else).
+        if url is not None and (problem := database_url_problem(url)) is not None:
+            raise ValueError(problem)
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _usable_redis_url(cls, url: str | None) -> str | None:
+        if url:
+            try:
+                parse_redis_url(url)  # type: ignore[no-untyped-call]  # redis-py: unannotated
+            except ValueError as exc:  # its message names the schemes, never the URL
+                raise ValueError(f"not a Redis URL: {exc}") from None
+        return url
 
     @field_validator("temporal_tls_key")
     @classmethod

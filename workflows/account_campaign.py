@@ -1127,7 +1127,7 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
             message=MessageContext(
                 debtor_name=st.account.debtor_name,
                 account_id=st.account.account_id,
-                creditor=st.account.creditor or self._inp.tenant.name,
+                creditor=self._inp.tenant.creditor_for(st.account.creditor),
                 collector=self._inp.tenant.name,
                 balance=st.balance,
                 currency=st.account.currency,
