@@ -89,7 +89,9 @@ def plan_from_history(events: Sequence[HistoryEvent]) -> FloorPlan:
         if t == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             steps.append(FloorStep("activity"))
         elif t == EventType.EVENT_TYPE_MARKER_RECORDED:
-            steps.append(FloorStep("local_activity"))
+            # A ``workflow.patched`` marker is versioning, not work: the floor has none.
+            if e.marker_recorded_event_attributes.marker_name != "core_patch":
+                steps.append(FloorStep("local_activity"))
         elif t == EventType.EVENT_TYPE_TIMER_STARTED:
             a = e.timer_started_event_attributes
             due = e.event_time.ToDatetime() + a.start_to_fire_timeout.ToTimedelta()

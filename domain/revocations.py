@@ -54,12 +54,6 @@ class Revocation(BaseModel):
     source: str = Field(default="api", max_length=64, description="api, cli, webhook:…, reply")
     note: str = Field(default="", max_length=500)
 
-    def describe(self) -> str:
-        where = ""
-        if self.channel is not None:
-            where = f" {self.channel.value}:{self.address or '*'}"
-        return f"{self.kind.value}{where} ({self.source}, {self.received_at.isoformat()})"
-
 
 def _same_address(channel: Channel, a: str | None, b: str | None) -> bool:
     if a is None:

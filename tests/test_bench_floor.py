@@ -39,7 +39,13 @@ def _count(events: Sequence[HistoryEvent], kind: EventType.ValueType) -> int:
 def _by_hand(events: Sequence[HistoryEvent]) -> dict[str, int]:
     return {
         "activity": _count(events, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
-        "local_activity": _count(events, EventType.EVENT_TYPE_MARKER_RECORDED),
+        # Markers but ``workflow.patched``'s (versioning, not work).
+        "local_activity": sum(
+            1
+            for e in events
+            if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and e.marker_recorded_event_attributes.marker_name != "core_patch"
+        ),
         "timer": _count(events, EventType.EVENT_TYPE_TIMER_STARTED),
         "signal": _count(events, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED),
     }

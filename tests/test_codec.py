@@ -202,7 +202,12 @@ async def test_a_history_read_without_the_codec_holds_no_pii(
 
     # Every payload the codec sees is encrypted under the active key (inputs, results,
     # signals, summaries, failure attributes...), and there are plenty of them.
-    encrypted = list(payloads_in(history, NOT_CODEC))
+    # (`workflow.patched` markers excepted: the SDK's core writes a patch id in plain
+    # JSON there, which no codec sees and which names nobody.)
+    unpatched = raw_history(
+        e for e in history.events if e.marker_recorded_event_attributes.marker_name != "core_patch"
+    )
+    encrypted = list(payloads_in(unpatched, NOT_CODEC))
     assert len(encrypted) > 20
     assert {p.metadata["encoding"] for p in encrypted} == {ENCODING}
     assert {p.metadata[KEY_ID].decode() for p in encrypted} == {CODEC_KEY_ID}
@@ -222,8 +227,11 @@ async def test_a_history_read_without_the_codec_holds_no_pii(
     assert codec is not None
     decrypted = History()
     decrypted.CopyFrom(history)
-    for payload in payloads_in(decrypted, NOT_CODEC):
-        payload.CopyFrom((await codec.decode([payload]))[0])
+    for event in decrypted.events:
+        if event.marker_recorded_event_attributes.marker_name == "core_patch":
+            continue
+        for payload in payloads_in(event, NOT_CODEC):
+            payload.CopyFrom((await codec.decode([payload]))[0])
     opened = without_search_attributes(decrypted).SerializeToString()
     everything = campaign.secrets | {"amount": campaign.amount}
     assert found(opened, everything) == ["name", "email", "phone", "amount"]

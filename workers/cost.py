@@ -16,7 +16,8 @@ The rules, event by event (the numbers are Actions):
   attempt (``ActivityTaskStarted.attempt``), so retries are ``attempt - 1``.
 - ``MarkerRecorded``: 1 per workflow task that recorded any markers, however many ("Temporal
   Cloud counts all RecordMarkers from each Workflow Task as one action"). Local activities
-  are markers; so are ``workflow.patched`` markers, which therefore count under the same rule.
+  are markers; so are ``workflow.patched`` markers, which therefore count under the same rule
+  (a task that recorded only patch markers is overhead: versioning, not work).
 - ``TimerStarted`` 1 (implicit timers such as ``wait_condition(timeout=...)`` included).
 - Signals: ``SignalExternalWorkflowExecutionInitiated`` 1 (sent by this workflow);
   ``WorkflowExecutionSignaled`` 1 when a client sent it, 0 when another workflow did (its
@@ -35,11 +36,11 @@ leaves no event), workflow resets, the extra Actions of local-activity workflow-
 heartbeats, exports and schedules. The real bill can only be higher.
 
 The *overhead* beside each count is the part of it that the same business steps would
-not need: activity retries, continue-as-new restarts, search-attribute upserts and
-options updates (``actions - overhead`` is what the steps themselves cost). It is not the
-bare-Temporal floor of ``bench.engine``: that one is measured, from a bare workflow with
-the same activities, timers and signals as a real campaign and nothing else
-(``bench.floor``), and costed with ``count_history`` too.
+not need: activity retries, continue-as-new restarts, search-attribute upserts,
+``workflow.patched`` markers and options updates (``actions - overhead`` is what the steps
+themselves cost). It is not the bare-Temporal floor of ``bench.engine``: that one is
+measured, from a bare workflow with the same activities, timers and signals as a real
+campaign and nothing else (``bench.floor``), and costed with ``count_history`` too.
 
 The counting is here and not in ``domain/`` because it reads temporalio's history protos,
 and ``domain/`` stays free of Temporal imports.
@@ -63,6 +64,7 @@ from workflows import search_attributes as sa
 ACTIONS_DOC = "https://docs.temporal.io/cloud/actions"
 # Exempt from the upsert rule: the SDKs' versioning (patch) attribute.
 _CHANGE_VERSION = "TemporalChangeVersion"
+_PATCH = "core_patch"  # the marker ``workflow.patched`` records
 # Histories fetched at once while costing a campaign: enough to overlap round trips,
 # few enough not to crowd a small server.
 _CONCURRENCY = 16
@@ -115,7 +117,9 @@ def count_history(events: Sequence[HistoryEvent], *, queries: int = 0) -> Histor
     """The billable Actions in one run's history (rules in the module docstring)."""
     counts: dict[str, int] = dict.fromkeys(ActionCounts.model_fields, 0)
     overhead: dict[str, int] = dict.fromkeys(ActionCounts.model_fields, 0)
-    marker_tasks: set[int] = set()
+    # Workflow task → whether one of its markers is work (a local activity): a task that
+    # only recorded ``workflow.patched`` markers is versioning, overhead.
+    marker_tasks: dict[int, bool] = {}
 
     def add(category: str, n: int = 1, *, needed: bool = True) -> None:
         counts[category] += n
@@ -140,7 +144,10 @@ def count_history(events: Sequence[HistoryEvent], *, queries: int = 0) -> Histor
             retries = max(0, e.activity_task_started_event_attributes.attempt - 1)
             add("activity_retries", retries, needed=False)
         elif t == EventType.EVENT_TYPE_MARKER_RECORDED:
-            marker_tasks.add(e.marker_recorded_event_attributes.workflow_task_completed_event_id)
+            marker = e.marker_recorded_event_attributes
+            task = marker.workflow_task_completed_event_id
+            marker_tasks[task] = marker_tasks.get(task, False) or marker.marker_name != _PATCH
+
         elif t == EventType.EVENT_TYPE_TIMER_STARTED:
             add("timers")
         elif t == EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
@@ -163,7 +170,8 @@ def count_history(events: Sequence[HistoryEvent], *, queries: int = 0) -> Histor
             EventType.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
         ):
             add("nexus_operations")
-    add("local_activities", len(marker_tasks))
+    add("local_activities", sum(marker_tasks.values()))
+    add("local_activities", len(marker_tasks) - sum(marker_tasks.values()), needed=False)
     add("queries", queries)
     return HistoryCost(actions=ActionCounts(**counts), overhead=ActionCounts(**overhead))
 

@@ -1327,8 +1327,17 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
                 "stepId": step.id,
                 "channel": channel.value,
                 "handedAt": result.handed_at.isoformat() if result.handed_at else None,
-                "revocations": [r.describe() for r in late]
-                or [f"known to the campaign at {barred_at:%Y-%m-%dT%H:%M:%S.%fZ}"],
+                # What was revoked and when, never the address itself (no PII leaves).
+                "revocations": [
+                    {
+                        "kind": r.kind.value,
+                        "channel": r.channel.value if r.channel else None,
+                        "source": r.source,
+                        "receivedAt": r.received_at.isoformat(),
+                    }
+                    for r in late
+                ]
+                or [{"kind": "signal", "receivedAt": f"{barred_at:%Y-%m-%dT%H:%M:%S.%fZ}"}],
             },
         )
 
