@@ -58,7 +58,9 @@ class MessageAgent(ABC):
 
     async def contact(self, request: ContactRequest) -> ContactResult:
         started = self._export.started()
-        return await self._export.finished(request, await self._contact(request), started)
+        result = await self._contact(request)
+        # It went out: its export finishes even if the campaign cancels now.
+        return await to_completion(self._export.finished(request, result, started))
 
     async def _contact(self, request: ContactRequest) -> ContactResult:
         if sent := await already_sent(self._ledger, request):

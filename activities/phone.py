@@ -13,6 +13,7 @@ call as it ended, and reports that instead of vanishing.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 
 from temporalio import activity
@@ -33,6 +34,18 @@ from adapters.twilio import CallReceipt, CallState, TwilioClient
 from domain import agents
 from domain.contact import ContactOutcome, ContactRequest, ContactResult
 from domain.revocations import Revocation, in_force
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A call the provider has: its SID, when the gate allowed it, and (unless an earlier
+    try placed it) the check that allowed it, when it was handed over and who wrote it."""
+
+    sid: str
+    placed_at: datetime
+    check: SendCheck | None
+    handed_at: datetime | None
+    composed_by: str | None
 
 
 def call_outcome(call: CallState) -> ContactOutcome:
@@ -72,34 +85,50 @@ class PhoneAgent:
     @activity.defn(name=agents.PLACE_CALL)
     async def place_call(self, request: ContactRequest) -> ContactResult:
         started = self._export.started()
-        return await self._export.finished(request, await self._place_call(request), started)
+        result = await self._place_call(request)
+        # The call was made: its export finishes even if the campaign cancels now.
+        return await to_completion(self._export.finished(request, result, started))
 
     async def _place_call(self, request: ContactRequest) -> ContactResult:
         details = activity.info().heartbeat_details
-        check: SendCheck | None = None
-        composed_by: str | None = None
-        late: list[Revocation] = []
-        handed_at: datetime | None = None
-        try:
-            if details:
-                sid, placed_at = str(details[0]), datetime.fromisoformat(str(details[1]))
-            else:
-                composed = await self._composer.compose(request)
-                composed_by = composed.composed_by
+        if details:  # an earlier try placed it: watch the same call, never dial again
+            sid, placed_at = str(details[0]), datetime.fromisoformat(str(details[1]))
+            placed = Placed(sid, placed_at, None, None, None)
+        else:
+            composed = await self._composer.compose(request)
 
-                async def dial(_: SendCheck) -> tuple[CallReceipt, datetime]:
-                    # Once dialled the phone may ring: finish, whatever is cancelled.
-                    at = hand_over_time()
-                    return await to_completion(self._dial(request, composed.message.text)), at
+            async def dial(_: SendCheck) -> tuple[CallReceipt, datetime]:
+                at = hand_over_time()
+                return await self._dial(request, composed.message.text), at
 
-                checked, (receipt, handed_at) = await call_provider(
-                    self._breaker, lambda: self._gate.check(request), dial
+            try:
+                # Cancellable until the provider has the call; not after.
+                check, (receipt, handed_at) = await call_provider(
+                    self._breaker,
+                    lambda: self._gate.check(request),
+                    lambda checked: to_completion(dial(checked)),
                 )
-                assert checked.decision.earliest_allowed is not None
-                check, placed_at, sid = checked, checked.decision.earliest_allowed, receipt.sid
-                late = await self._gate.late(request, checked, handed_at)
-            activity.heartbeat(sid, placed_at.isoformat())
-            call, hung_up = await self._watch(sid, placed_at)
+            except ProviderError as err:
+                raise provider_failure(err, request) from err
+            assert check.decision.earliest_allowed is not None
+            placed = Placed(
+                receipt.sid,
+                check.decision.earliest_allowed,
+                check,
+                handed_at,
+                composed.composed_by,
+            )
+        # From here on the phone may ring: watch, record and report it whatever happens.
+        return await to_completion(self._follow(request, placed))
+
+    async def _follow(self, request: ContactRequest, placed: Placed) -> ContactResult:
+        """Watch the call to its end (hanging up if the campaign cancels), then record it."""
+        check, sid = placed.check, placed.sid
+        late: list[Revocation] = []
+        if check is not None and placed.handed_at is not None:
+            late = await self._gate.late(request, check, placed.handed_at)
+        try:
+            call, hung_up = await self._watch(sid, placed.placed_at)
         except ProviderError as err:
             raise provider_failure(err, request) from err
         outcome = call_outcome(call)
@@ -108,7 +137,7 @@ class PhoneAgent:
             self._ledger,
             request,
             outcome,
-            placed_at,
+            placed.placed_at,
             check.decision.ruleset if check else None,
             provider_ref=sid,
             revocations=in_force(check.revocations) if check else (),
@@ -122,10 +151,10 @@ class PhoneAgent:
             detail=f"{call.status} (hung up: the campaign cancelled the call)"
             if hung_up
             else call.status,
-            sent_at=placed_at,
+            sent_at=placed.placed_at,
             ruleset=check.decision.ruleset if check else None,
-            composed_by=composed_by,
-            handed_at=handed_at,
+            composed_by=placed.composed_by,
+            handed_at=placed.handed_at,
             revocations=in_force(check.revocations) if check else [],
             after_revocation=late,
         )
@@ -140,18 +169,22 @@ class PhoneAgent:
         )
 
     async def _watch(self, sid: str, placed_at: datetime) -> tuple[CallState, bool]:
-        """The call once it ended; True with it when it ended because we hung up."""
-        try:
-            while True:
-                call = await self._client.get_call(sid)
-                if call.finished:
-                    return call, False
-                activity.heartbeat(sid, placed_at.isoformat())
-                await asyncio.sleep(self._poll)
-        except asyncio.CancelledError:
-            why = activity.cancellation_details()
-            if why is None or not why.cancel_requested:
-                raise  # a worker shutting down: the retry resumes watching the same call
-            # The campaign cancelled (a cease, a STOP): end the call, then say how it ended.
-            activity.logger.info("call %s cancelled by the campaign: hanging up", sid)
-            return await to_completion(self._client.end_call(sid)), True
+        """The call once it ended; True with it when it ended because we hung up.
+
+        It runs shielded (``to_completion``), so it learns of a cancellation from the
+        activity's state, not from an exception: the campaign's cancellation (a cease, a
+        STOP) hangs up; a worker shutting down leaves the call to the retry, which
+        resumes watching it (its SID is in the heartbeat).
+        """
+        while True:
+            call = await self._client.get_call(sid)
+            if call.finished:
+                return call, False
+            if activity.is_cancelled():
+                why = activity.cancellation_details()
+                if why is not None and why.cancel_requested:
+                    activity.logger.info("call %s cancelled by the campaign: hanging up", sid)
+                    return await self._client.end_call(sid), True
+                raise asyncio.CancelledError  # shutting down: the next try watches on
+            activity.heartbeat(sid, placed_at.isoformat())
+            await asyncio.sleep(self._poll)
