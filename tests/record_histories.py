@@ -196,3 +196,32 @@ async def test_record_portfolio(client: Client, settings: Settings, running: obj
         document = json.loads(history.to_json())
         path = HISTORIES / f"portfolio-run{number}.json"
         path.write_text(json.dumps(document, indent=1) + "\n")
+
+
+async def test_record_cancelled_send(
+    client: Client, settings: Settings, running: object, smtp_sim: SmtpSimulator
+) -> None:
+    """A cease while the notice waits for a retry: the send is cancelled in flight."""
+    account = make_account(phones=[])
+    smtp_sim.fail_next(100, code=451)  # the mail server refuses for now: the send retries
+    try:
+        handle = await start_account_campaign(
+            client,
+            settings,
+            tenant=TENANT,
+            campaign_id="history-cancelled",
+            playbook=ONE_EMAIL,
+            account=account,
+            seconds_per_day=DAY,
+        )
+
+        async def retrying() -> bool:
+            pending = (await handle.describe()).raw_description.pending_activities
+            return bool(pending) and pending[0].attempt >= 2
+
+        await eventually(retrying, bool)
+        await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE))
+        outcome = await _save("cancelled-send", handle)
+    finally:
+        smtp_sim.clear_failures()
+    assert outcome.status is CollectionStatus.CEASED

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from adapters.contact_ledger import ContactLedger
 from adapters.event_log import EventLog
@@ -45,6 +45,7 @@ from workers.reconcile import reconcile
 from workers.revocations import Revocations
 from workers.run import workers
 from workers.settings import Settings
+from workflows import ALL_WORKFLOWS
 
 # A text now (an email when it may not be sent), then nothing for a long time.
 TEXT_NOW = Playbook(
@@ -299,6 +300,10 @@ async def test_a_stop_while_the_provider_has_the_text_is_recorded_as_it_happened
     found = await reconcile(client, settings, TENANT.tenant_id, f"stop-race-{account.account_id}")
     assert found.differences == [] and found.unchecked == []
     await handle.terminate("test over")
+    # The cancellation's history (its patch marker included) replays.
+    await Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter).replay_workflow(
+        await handle.fetch_history()
+    )
 
 
 CALL_NOW = Playbook(
@@ -340,6 +345,9 @@ async def test_a_cease_while_the_phone_rings_hangs_up_and_records_the_call(
             await handle.signal(agents.SIGNAL_LEGAL, cease)
             outcome = await handle.result()
             snapshot = await _status(handle)
+            await Replayer(
+                workflows=ALL_WORKFLOWS, data_converter=client.data_converter
+            ).replay_workflow(await handle.fetch_history())
     finally:
         await ringing.stop()
     assert outcome.status is CollectionStatus.CEASED

@@ -141,7 +141,6 @@ START_TO_CLOSE = {
     Channel.SMS: timedelta(seconds=30),
     Channel.PHONE: timedelta(minutes=10),
 }
-HEARTBEAT = {Channel.PHONE: timedelta(seconds=30)}
 # Gate decisions carried across continue-as-new (earlier ones stay in earlier runs).
 MAX_DECISIONS_CARRIED = 300
 # Returned by a contact that a promise interrupted: the step is tried again later.
@@ -149,9 +148,9 @@ _PAUSED = "paused by a promise to pay"
 # Returned by a send that never left (cancelled, or refused on a revocation the campaign
 # now knows of): the gate is asked again with what the campaign knows now.
 _ASK_AGAIN = "ask the gate again"
-# Sends cancelled with WAIT_CANCELLATION_COMPLETED report what really happened, and email
-# and SMS heartbeat so that a cancellation reaches them (workflow.patched: campaigns that
-# were already running when this shipped keep their histories' path).
+# A send cancelled (with WAIT_CANCELLATION_COMPLETED) is waited for, so that it reports
+# what really happened; campaigns that cancelled a send before this shipped did not wait
+# (workflow.patched, asked only when a send is cancelled: others pay no marker).
 TRUTHFUL_SENDS = "sends-report-what-happened"
 SEND_HEARTBEAT = {
     Channel.EMAIL: timedelta(seconds=10),
@@ -1147,19 +1146,16 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
         attempted_at = workflow.now()  # when the contact was made, not when it returned
         # Watched from now: a debtor may pay while the agent is still on the line.
         self._watch_contact(step.id, request.attempt_id, channel)
-        truthful = workflow.patched(TRUTHFUL_SENDS)
         handle = workflow.start_activity(
             agents.CONTACT_ACTIVITY[channel],
             request,
             result_type=ContactResult,
             task_queue=self._inp.queues.for_channel(channel),
             start_to_close_timeout=START_TO_CLOSE[channel],
-            heartbeat_timeout=SEND_HEARTBEAT[channel] if truthful else HEARTBEAT.get(channel),
+            heartbeat_timeout=SEND_HEARTBEAT[channel],
             # Wait for the agent's answer: a send the provider already has is reported
             # sent, and only one that never left is reported cancelled.
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
-            if truthful
-            else ActivityCancellationType.TRY_CANCEL,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             retry_policy=retry_policy(rule),
             # A call backlog (the provider's rate limit) serves priority 1 accounts first.
             priority=Priority(priority_key=st.account.priority)
@@ -1181,8 +1177,20 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
             if not decision.allowed:
                 handle.cancel()  # e.g. a cease while the send waits for a retry
                 barred, barred_at = decision, workflow.now()
-                if not truthful:
-                    break
+                # Asked only here, so that only a campaign that cancels a send pays the
+                # patch's marker; a history from before it replays the old way: it did
+                # not wait for the agent's answer and took the send as failed.
+                if not workflow.patched(TRUTHFUL_SENDS):
+                    # Let the handle issue its cancel command before anything is scheduled
+                    # after it, in the order the history has them.
+                    await asyncio.sleep(0)
+                    self._unwatch(request.attempt_id)
+                    return self._send_failed(
+                        step, channel, to, request, export, attempted_at,
+                        error_type="CancelledError",
+                        detail="cancelled: a legal event barred it before it was sent",
+                        attempts=rule.max_attempts,
+                    )  # fmt: skip
         try:
             result: ContactResult = await handle
         except ActivityError as err:
@@ -1190,12 +1198,9 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == agents.COMPLIANCE_BLOCKED:
                 refusal = Decision.model_validate(cause.details[0])
-                if not truthful:
-                    return refusal
-                stored = [
-                    Revocation.model_validate(r)
-                    for r in (cause.details[1]["revocations"] if len(cause.details) > 1 else [])
-                ]
+                if len(cause.details) < 2:
+                    return refusal  # an agent from before the suppression store
+                stored = [Revocation.model_validate(r) for r in cause.details[1]["revocations"]]
                 if self._apply_stored(stored):
                     # A revocation this campaign had not heard of yet: record the refusal,
                     # then plan again with it (a fallback channel, or the end).
@@ -1207,7 +1212,7 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
                     self._record_decision(refusal, step, channel, to, facts, len(history), "send")
                     return "barred at send time: " + ", ".join(r.value for r in refusal.reasons)
                 return refusal
-            if truthful and barred is not None and isinstance(cause, CancelledError):
+            if barred is not None and isinstance(cause, CancelledError):
                 # The agent confirmed it never reached the provider: not sent, not failed.
                 reasons = ", ".join(r.value for r in barred.reasons)
                 detail = f"not sent: cancelled before it reached the provider ({reasons})"
@@ -1231,48 +1236,19 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
                 return _ASK_AGAIN
             if isinstance(cause, ApplicationError) and cause.type == agents.CIRCUIT_OPEN:
                 return timedelta(seconds=float(cause.details[0]["retry_after_seconds"]))
-            if isinstance(cause, CancelledError):
-                detail = "cancelled: a legal event barred it before it was sent"
-            elif isinstance(cause, ApplicationError):
-                detail = cause.message
-            else:
-                detail = str(cause or err)
+            detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             if isinstance(cause, ApplicationError) and cause.type in {"OptedOut", "InvalidAddress"}:
                 # Never use that address on that channel again.
                 self._opt_out(channel, to)
-            self._failures.append(
-                FailedSend(
-                    channel=channel,
-                    to=to,
-                    attempt_id=request.attempt_id,
-                    error_type=(cause.type if isinstance(cause, ApplicationError) else None)
-                    or type(cause or err).__name__,
-                    error=detail[:2000],
-                    attempts=_attempts(cause, rule),
-                )
-            )
-            # Kept for the dead letter without the records it carried for export.
-            self._last_request = request.model_copy(update={"export": export})
-            self._emit_record(
-                interaction_record(
-                    export, request.attempt_id, channel.value, "failed", attempted_at, detail=detail
-                )
-            )
-            st.attempts.append(
-                ContactAttempt(
-                    attempt_id=request.attempt_id,
-                    step_id=step.id,
-                    channel=channel,
-                    to=to,
-                    at=attempted_at,
-                    outcome=ContactOutcome.FAILED,
-                    detail=detail[:300],
-                )
-            )
-            return "failed"
+            return self._send_failed(
+                step, channel, to, request, export, attempted_at,
+                error_type=(cause.type if isinstance(cause, ApplicationError) else None)
+                or type(cause or err).__name__,
+                detail=detail,
+                attempts=_attempts(cause, rule),
+            )  # fmt: skip
         self._exported(pending)  # the agent wrote them to the event log with its outcome
-        if truthful:
-            self._after_revocation(step, channel, request.attempt_id, result, barred_at)
+        self._after_revocation(step, channel, request.attempt_id, result, barred_at)
         st.attempts.append(
             ContactAttempt(
                 attempt_id=request.attempt_id,
@@ -1296,6 +1272,50 @@ class AccountCampaign(ArrangementSaga, ReplyActions, NextBestAction, Research, S
         if result.compose_disagreement:
             self._composer_disagrees(request.attempt_id, result.compose_fallback or "")
         return None if result.outcome is not ContactOutcome.FAILED else "failed"
+
+    def _send_failed(
+        self,
+        step: Step,
+        channel: Channel,
+        to: str,
+        request: ContactRequest,
+        export: ExportContext,
+        attempted_at: datetime,
+        *,
+        error_type: str,
+        detail: str,
+        attempts: int,
+    ) -> str:
+        """A send that failed for good: kept for the step's dead letter, and recorded."""
+        self._failures.append(
+            FailedSend(
+                channel=channel,
+                to=to,
+                attempt_id=request.attempt_id,
+                error_type=error_type,
+                error=detail[:2000],
+                attempts=attempts,
+            )
+        )
+        # Kept for the dead letter without the records it carried for export.
+        self._last_request = request.model_copy(update={"export": export})
+        self._emit_record(
+            interaction_record(
+                export, request.attempt_id, channel.value, "failed", attempted_at, detail=detail
+            )
+        )
+        self._state.attempts.append(
+            ContactAttempt(
+                attempt_id=request.attempt_id,
+                step_id=step.id,
+                channel=channel,
+                to=to,
+                at=attempted_at,
+                outcome=ContactOutcome.FAILED,
+                detail=detail[:300],
+            )
+        )
+        return "failed"
 
     def _after_revocation(
         self,
