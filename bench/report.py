@@ -189,6 +189,14 @@ def chaos(r: Record) -> list[Row]:
             "0 / 0",
         ),
         (
+            "recoup reconcile: records that disagree (histories, ledger, audit chain, "
+            "events, providers)",
+            _n(r.get("reconciled_differences")),
+            "",
+            "",
+            "0",
+        ),
+        (
             "throughput kept through the kills",
             f"{_n(r['accounts_per_s'], 2)} accounts/s",
             f"{_n(r['accounts_per_s_no_kills'], 2)} (no kills)",
