@@ -29,7 +29,7 @@ from adapters.event_log import EventLog
 from adapters.suppressions import SuppressionStore
 from domain import agents
 from domain.account import Account
-from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus, OptOutRequest
+from domain.campaign import AccountOutcome, CollectionStatus, OptOutRequest
 from domain.channels import Channel
 from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.contact import ContactOutcome
@@ -39,6 +39,7 @@ from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.api_support import eventually
 from tests.conftest import TENANT, make_account, serving
+from tests.test_account_campaign import status
 from workers.audit import audit_account
 from workers.campaigns import start_account_campaign
 from workers.reconcile import reconcile
@@ -72,13 +73,6 @@ async def _start(
         account=account,
         seconds_per_day=DAY,
     )
-
-
-async def _status(handle: WorkflowHandle[Any, AccountOutcome]) -> CampaignSnapshot:
-    snapshot: CampaignSnapshot = await handle.query(
-        agents.QUERY_STATUS, result_type=CampaignSnapshot
-    )
-    return snapshot
 
 
 def _texts(sim: TwilioSimulator, number: str) -> list[str]:
@@ -136,7 +130,7 @@ async def test_a_stop_stored_before_the_last_check_stops_the_text(
     # The STOP is stored; the campaign is not told: only the store can stop the retry.
     stored = await _stop(settings, account, number)
     snapshot = await eventually(
-        lambda: _status(handle), lambda s: any(a.channel is Channel.EMAIL for a in s.attempts)
+        lambda: status(handle), lambda s: any(a.channel is Channel.EMAIL for a in s.attempts)
     )
     assert _texts(twilio_sim, number) == []  # never reached the provider
     assert [m for m in smtp_sim.messages if address in m.to]  # the fallback went instead
@@ -217,7 +211,7 @@ async def test_a_stop_in_the_gap_is_recorded_as_a_text_sent_after_it(
     )
     async with racing_workers(client, settings, revocation):
         handle = await _start(client, settings, account)
-        snapshot = await eventually(lambda: _status(handle), lambda s: len(s.attempts) >= 1)
+        snapshot = await eventually(lambda: status(handle), lambda s: len(s.attempts) >= 1)
         [attempt] = snapshot.attempts
         # It went out: the provider has it, and so does every record.
         assert attempt.outcome is ContactOutcome.SENT and attempt.channel is Channel.SMS
@@ -273,7 +267,7 @@ async def test_a_stop_while_the_provider_has_the_text_is_recorded_as_it_happened
     await handle.signal(agents.SIGNAL_OPT_OUT, stored)
     await eventually(lambda: _cancel_requested(handle), bool)
     hold.release()
-    snapshot = await eventually(lambda: _status(handle), lambda s: len(s.attempts) >= 1)
+    snapshot = await eventually(lambda: status(handle), lambda s: len(s.attempts) >= 1)
     [attempt] = snapshot.attempts
     # It had left before the STOP: sent, in every record, as at the provider.
     assert attempt.outcome is ContactOutcome.SENT
@@ -344,7 +338,7 @@ async def test_a_cease_while_the_phone_rings_hangs_up_and_records_the_call(
                 store.dispose()
             await handle.signal(agents.SIGNAL_LEGAL, cease)
             outcome = await handle.result()
-            snapshot = await _status(handle)
+            snapshot = await status(handle)
             await Replayer(
                 workflows=ALL_WORKFLOWS, data_converter=client.data_converter
             ).replay_workflow(await handle.fetch_history())
