@@ -1,0 +1,167 @@
+"""The adaptive contact policy's side of a campaign (``domain.next_action``).
+
+Under ``policy: adaptive`` a step keeps its day, but the next-best-action agent chooses
+its channel and the debtor-local time of day among the channels that may be used now;
+the gate still has the last word on every send. Each contact of an adaptive campaign is
+watched for ``ATTRIBUTION_DAYS`` playbook days; the best thing it led to (payment >
+promise > reply > nothing) becomes its reward, recorded with the next choice or at the
+end. The validation notice stays where the playbook puts it (12 CFR 1006.34).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from domain.agent_messages import AgentIdentity, MessageMode
+from domain.campaign import ChosenAction, WatchedContact
+from domain.campaign_core.campaign import Campaign
+from domain.campaign_core.outbox import emit_agent_message
+from domain.campaign_core.steps import address_for
+from domain.channels import Channel
+from domain.compliance.content import VALIDATION_NOTICE_TEMPLATE
+from domain.next_action import (
+    REWARDS,
+    ActionChoice,
+    ActionChoiceRequest,
+    ActionOutcome,
+    Arm,
+    OutcomeKind,
+    next_window_start,
+    segment_of,
+    window_of,
+)
+from domain.playbook import Step
+from domain.policy import ContactPolicy
+
+ATTRIBUTION_DAYS = 3
+_RANK: dict[OutcomeKind, int] = {"none": 0, "reply": 1, "promise": 2, "payment": 3}
+
+
+def adaptive(c: Campaign, step: Step, redrive: int) -> bool:
+    return (
+        c.inp.policy is ContactPolicy.ADAPTIVE
+        and not redrive
+        and step.template != VALIDATION_NOTICE_TEMPLATE
+    )
+
+
+def chosen_for(c: Campaign, step: Step) -> ChosenAction | None:
+    """The choice already made for ``step`` (asked again, it stays the same)."""
+    action = c.state.action
+    return action if action is not None and action.step_id == step.id else None
+
+
+def choice_request(c: Campaign, step: Step) -> ActionChoiceRequest | None:
+    """What to ask the agent for ``step``; None when no channel may be used. Takes the
+    outcomes settled so far along (the agent records them with its choice)."""
+    st = c.state
+    channels = [ch for ch in Channel if address_for(c, ch) is not None]
+    if not channels:
+        return None
+    return ActionChoiceRequest(
+        tenant_id=c.inp.tenant.tenant_id,
+        account_id=st.account.account_id,
+        segment=segment_of(st.account),
+        channels=channels,
+        seed=f"{c.host.workflow_id}/{c.host.first_execution_run_id}/{step.id}",
+        settled=take_settled(c),
+        exploration=c.inp.exploration,
+    )
+
+
+def choice_unavailable(c: Campaign, request: ActionChoiceRequest) -> None:
+    """The agent is down: the step goes as the playbook says; its outcomes wait."""
+    c.state.settled = request.settled + c.state.settled
+
+
+def chose(c: Campaign, step: Step, choice: ActionChoice) -> ChosenAction:
+    st = c.state
+    st.action = ChosenAction(
+        step_id=step.id, arm=choice.arm, explored=choice.explored, reason=choice.reason
+    )
+    emit_agent_message(
+        c,
+        from_agent=AgentIdentity(agent_id="next-best-action", role="planner"),
+        to=choice.arm.channel.value,
+        routing="role",
+        kind="request",
+        action="contact",
+        content=f"Step {step.id}: contact by {choice.arm.channel} in the debtor's "
+        f"{choice.arm.window} ({choice.reason}).",
+        mode=MessageMode.ASYNC,
+    )
+    return st.action
+
+
+def window_start(c: Campaign, arm: Arm) -> datetime:
+    zone = c.state.account.timezones[0] if c.state.account.timezones else "UTC"
+    return next_window_start(arm.window, c.now(), zone)
+
+
+def watch_contact(c: Campaign, step_id: str, outcome_id: str, channel: Channel) -> None:
+    """Under the adaptive policy every contact teaches something, chosen or not (the
+    validation notice, a fallback): it counts for its channel at the local hour it was
+    made."""
+    st = c.state
+    chosen = st.action if st.action is not None and st.action.step_id == step_id else None
+    if c.inp.policy is not ContactPolicy.ADAPTIVE:
+        return
+    if chosen is not None and chosen.arm.channel is channel:
+        _watch(c, outcome_id, chosen.arm)
+        return
+    zone = st.account.timezones[0] if st.account.timezones else "UTC"
+    window = window_of(c.now().astimezone(ZoneInfo(zone)).hour)
+    if window is not None:
+        _watch(c, outcome_id, Arm(channel=channel, window=window))
+
+
+def unwatch(c: Campaign, outcome_id: str) -> None:
+    """The contact did not happen after all (failed, refused at send time)."""
+    st = c.state
+    st.watched = [w for w in st.watched if w.outcome_id != outcome_id]
+
+
+def _watch(c: Campaign, outcome_id: str, arm: Arm) -> None:
+    st = c.state
+    st.watched.append(
+        WatchedContact(outcome_id=outcome_id, segment=segment_of(st.account), arm=arm, at=c.now())
+    )
+
+
+def credit(c: Campaign, kind: OutcomeKind) -> None:
+    """What the debtor just did counts for the latest contact still watched."""
+    horizon = c.now() - c.days(ATTRIBUTION_DAYS)
+    for watched in reversed(c.state.watched):
+        if watched.at >= horizon:
+            if _RANK[kind] > _RANK[watched.best]:
+                watched.best = kind
+            return
+
+
+def settle_watched(c: Campaign, everything: bool = False) -> None:
+    """Contacts watched long enough (or all, at the end) become outcomes to record."""
+    st = c.state
+    horizon = c.now() - c.days(ATTRIBUTION_DAYS)
+    keep: list[WatchedContact] = []
+    for watched in st.watched:
+        if everything or watched.at < horizon or watched.best == "payment":
+            st.settled.append(
+                ActionOutcome(
+                    outcome_id=watched.outcome_id,
+                    tenant_id=c.inp.tenant.tenant_id,
+                    segment=watched.segment,
+                    arm=watched.arm,
+                    reward=REWARDS[watched.best],
+                    kind=watched.best,
+                )
+            )
+        else:
+            keep.append(watched)
+    st.watched = keep
+
+
+def take_settled(c: Campaign) -> list[ActionOutcome]:
+    settle_watched(c)
+    settled, c.state.settled = c.state.settled, []
+    return settled
