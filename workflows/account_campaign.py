@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentReceived,
         WatchRequest,
     )
-    from domain.campaign_core import approvals, arrangements, legal, replies, status
+    from domain.campaign_core import approvals, arrangements, legal, promises, replies, status
     from domain.campaign_core.contacts import outcome
     from domain.campaign_core.outbox import emit
     from domain.campaign_core.payments import on_payment
@@ -156,12 +156,7 @@ class AccountCampaign:
             await wait_for_payment(sh, until, "promise to pay: outreach paused")
             if st.arrangement_pending:
                 return True  # accepted during the promise: the main loop books it
-        if st.status is CollectionStatus.PROMISED and workflow.now() >= until:
-            # Promise broken: outreach resumes with the next step, and a person is told.
-            st.promise_until = None
-            emit(c, EventType.PROMISE, "broken", {"promiseUntil": until.isoformat()})
-            replies.broken_promise(c, until)
-            status.set_status(c, CollectionStatus.ACTIVE)
+        promises.check(c, until)
         return True
 
     async def _close(self) -> None:
@@ -226,27 +221,11 @@ class AccountCampaign:
     @workflow.signal(name=agents.SIGNAL_PAUSE)
     def pause(self, request: PauseRequest) -> None:
         """Hold outreach before the next contact until resumed (a send in flight finishes)."""
-        c, st = self._core, self._sh.state
-        if st.paused is not None or st.status.terminal:
-            return
-        st.paused = request
-        emit(
-            c,
-            EventType.CAMPAIGN_PROGRESS,
-            "paused",
-            {"reason": request.reason, "operator": request.operator},
-        )
-        c.changed = True
+        approvals.on_pause(self._core, request)
 
     @workflow.signal(name=agents.SIGNAL_RESUME)
     def resume(self, request: ResumeRequest) -> None:
-        c, st = self._core, self._sh.state
-        if st.paused is None:
-            return
-        st.paused = None
-        meta = {"operator": request.operator, **({"note": request.note} if request.note else {})}
-        emit(c, EventType.CAMPAIGN_PROGRESS, "resumed", meta)
-        c.changed = True
+        approvals.on_resume(self._core, request)
 
     @workflow.signal(name=agents.SIGNAL_WATCH)
     def watch(self, request: WatchRequest) -> None:

@@ -1,4 +1,4 @@
-"""A person decides what the campaign waits for: settlements, rulings, redrives.
+"""What operators decide: approvals (settlements, rulings), redrives, pauses.
 
 Approvals are decided by the ``decide_approval`` update (idempotent) or, when nobody
 answers in time, take their safe default at their deadline (protocol seed).
@@ -16,7 +16,14 @@ from domain.campaign_core.status import publish_approvals
 from domain.campaign_core.supervision import ruled
 from domain.dead_letters import RedriveRequest
 from domain.events import EventType
-from domain.operator import Approval, ApprovalDecision, ApprovalKind, ApprovalStatus
+from domain.operator import (
+    Approval,
+    ApprovalDecision,
+    ApprovalKind,
+    ApprovalStatus,
+    PauseRequest,
+    ResumeRequest,
+)
 
 
 def validate_decision(c: Campaign, decision: ApprovalDecision) -> str | None:
@@ -140,3 +147,28 @@ def operator_work_pending(c: Campaign) -> bool:
         or bool(st.disagreements)
         or (bool(st.redrives or st.callbacks) and st.status is not CollectionStatus.PROMISED)
     )
+
+
+def on_pause(c: Campaign, request: PauseRequest) -> None:
+    """Hold outreach before the next contact until resumed (a send in flight finishes)."""
+    st = c.state
+    if st.paused is not None or st.status.terminal:
+        return
+    st.paused = request
+    emit(
+        c,
+        EventType.CAMPAIGN_PROGRESS,
+        "paused",
+        {"reason": request.reason, "operator": request.operator},
+    )
+    c.changed = True
+
+
+def on_resume(c: Campaign, request: ResumeRequest) -> None:
+    st = c.state
+    if st.paused is None:
+        return
+    st.paused = None
+    meta = {"operator": request.operator, **({"note": request.note} if request.note else {})}
+    emit(c, EventType.CAMPAIGN_PROGRESS, "resumed", meta)
+    c.changed = True

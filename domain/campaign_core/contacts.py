@@ -29,7 +29,7 @@ from domain.campaign_core.outbox import (
     take_pending,
 )
 from domain.campaign_core.research import exchange
-from domain.campaign_core.steps import MAX_DECISIONS_CARRIED, record_decision
+from domain.campaign_core.steps import MAX_DECISIONS_CARRIED, PROMISED, record_decision
 from domain.campaign_core.supervision import composer_disagrees
 from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts, Decision, PastContact
@@ -59,7 +59,7 @@ BACKOFF = {
     Backoff.LINEAR: BackoffStrategy.LINEAR,
 }
 # What a contact says when it did not happen and should be asked about again, later or now.
-PAUSED = "paused by a promise to pay"  # the step is tried again later
+PAUSED = PROMISED  # the step is tried again later
 ASK_AGAIN = "ask the gate again"  # it never left: plan again with what is known now
 
 

@@ -7,11 +7,15 @@ the one address it goes to and the debt's whole recent history; each decision is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from domain.agent_messages import AgentIdentity, MessageMode
+from domain.campaign import CollectionStatus
 from domain.campaign_core.campaign import Campaign
 from domain.campaign_core.outbox import emit, emit_agent_message
+from domain.campaign_core.status import set_status
 from domain.channels import Channel
 from domain.compliance.engine import decide
 from domain.compliance.facts import GateRecord, facts_for, recent_history
@@ -164,3 +168,66 @@ def hand_off(c: Campaign, step: Step, source: Channel, target: Channel, why: str
         ),
         mode=MessageMode.ASYNC,
     )
+
+
+@dataclass(frozen=True)
+class Send:
+    """The gate allows the contact now: send it, with what the gate decided on."""
+
+    decision: Decision
+    facts: ComplianceFacts
+    history: list[PastContact]
+    proposed: ProposedContact
+
+
+@dataclass(frozen=True)
+class WaitFor:
+    """Not yet: ask again at ``until`` (the gate's earliest allowed moment)."""
+
+    until: datetime
+    because: str
+
+
+@dataclass(frozen=True)
+class Barred:
+    """A permanent bar (cease, attorney, dispute hold, opted out, no consent)."""
+
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class NotNow:
+    """No contact: the campaign ended, a promise pauses outreach, or a reply waits to be
+    read first (``why``)."""
+
+    why: str
+
+
+ContactMove = Send | WaitFor | Barred | NotNow
+ENDED = "campaign ended"
+PROMISED = "paused by a promise to pay"
+READ_FIRST = "read the debtor's reply first"
+
+
+def next_contact(c: Campaign, step: Step, channel: Channel, to: str) -> ContactMove:
+    """What to do about contacting ``to`` on ``channel`` for ``step`` now.
+
+    Nothing is sent but through here: every ``Send`` is a contact the compliance gate
+    allowed at this moment, recorded in the campaign's decisions.
+    """
+    st = c.state
+    if st.status.terminal:
+        return NotNow(ENDED)
+    if st.status is CollectionStatus.PROMISED:
+        return NotNow(PROMISED)
+    if st.unread:
+        # The debtor just wrote: know what they said before contacting them again.
+        return NotNow(READ_FIRST)
+    decision, facts, history = ask_gate(c, step, channel, to, "plan")
+    if not decision.allowed:
+        if decision.earliest_allowed is None:
+            return Barred(decision)
+        return WaitFor(decision.earliest_allowed, ", ".join(r.value for r in decision.reasons))
+    if st.status is CollectionStatus.SCHEDULED:
+        set_status(c, CollectionStatus.ACTIVE)
+    return Send(decision, facts, history, ProposedContact(at=c.now(), channel=channel, to=to))

@@ -149,32 +149,27 @@ async def contact(
     terms: ArrangementTerms | None = None,
 ) -> str | None:
     """Ask the gate, wait until it allows, send. None when sent; otherwise why not."""
-    c, st = sh.core, sh.state
+    c = sh.core
     while True:
-        if st.status.terminal:
-            return "campaign ended"
-        if st.status is CollectionStatus.PROMISED:
-            return contacts.PAUSED
-        if st.unread:
-            # The debtor just wrote: know what they said before contacting them again.
-            await replies_read(sh)
-            continue
-        decision, facts, history = steps.ask_gate(c, step, channel, to, "plan")
-        if not decision.allowed:
-            if decision.earliest_allowed is None:
-                why_not = await permanent_bar(sh, decision)
-                if why_not is None:
-                    continue  # the hold was lifted: ask again
-                return why_not
-            because = ", ".join(r.value for r in decision.reasons)
+        move = steps.next_contact(c, step, channel, to)
+        if isinstance(move, steps.NotNow):
+            if move.why == steps.READ_FIRST:
+                await replies_read(sh)
+                continue
+            return contacts.PAUSED if move.why is steps.PROMISED else move.why
+        if isinstance(move, steps.Barred):
+            why_not = await permanent_bar(sh, move.decision)
+            if why_not is None:
+                continue  # the hold was lifted: ask again
+            return why_not
+        if isinstance(move, steps.WaitFor):
             await wait_until(
                 sh,
-                decision.earliest_allowed,
-                f"compliance ({because}): {channel} '{template}' ({step.id})",
+                move.until,
+                f"compliance ({move.because}): {channel} '{template}' ({step.id})",
             )
             continue
-        if st.status is CollectionStatus.SCHEDULED:
-            status.set_status(c, CollectionStatus.ACTIVE)
+        facts, history = move.facts, move.history
         sent = await send(sh, step, channel, template, to, facts, history, redrive, terms)
         if sent is contacts.ASK_AGAIN:
             continue

@@ -1,0 +1,294 @@
+"""The campaign's decision core, without Temporal: events in, state and effects out.
+
+Hypothesis drives a campaign with random sequences of what happens to one (payments,
+replies, opt-outs, legal events, operators' pauses, time passing) and asks it, between
+events, what it would do about contacting the debtor on every channel. Whatever the
+sequence: once paid in full or ceased it never sends again, and every send it decides
+is one the compliance gate allowed at that moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain.account import Account, EmailContact, PhoneContact, Tenant
+from domain.campaign import (
+    AccountCampaignInput,
+    CampaignState,
+    CollectionStatus,
+    InboundReply,
+    OptOutRequest,
+    PaymentReceived,
+)
+from domain.campaign_core.campaign import Campaign, Describe, Effect, Upsert
+from domain.campaign_core.decide import Event, TimePassed, decide, handle
+from domain.campaign_core.steps import Barred, NotNow, Send, WaitFor, address_for, next_contact
+from domain.channels import Channel
+from domain.compliance.engine import decide as gate
+from domain.compliance.facts import LegalEvent, LegalEventKind
+from domain.contact import ContactAttempt, ContactOutcome
+from domain.operator import PauseRequest, ResumeRequest
+from domain.playbook import Playbook, Step
+
+T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)  # 11:00 in New York: inside calling hours
+PLAYBOOK = Playbook(
+    name="core",
+    steps=[
+        Step(id="notice", day=0, channel=Channel.EMAIL, template="first_notice"),
+        Step(id="text", day=1, channel=Channel.SMS, template="reminder"),
+        Step(id="call", day=2, channel=Channel.PHONE, template="call_script"),
+    ],
+    closing_days=1,
+)
+
+
+@dataclass
+class Clock:
+    """The host: a clock the test moves, and fixed run ids."""
+
+    at: datetime = T0
+    workflow_id: str = "account/t/A-1"
+    run_id: str = "run-1"
+    first_execution_run_id: str = "run-1"
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class Harness:
+    clock: Clock = field(default_factory=Clock)
+    effects: list[Effect] = field(default_factory=list)
+
+    def campaign(self, balance: Decimal = Decimal("250.00")) -> Campaign:
+        account = Account(
+            account_id="A-1",
+            debtor_name="Dana Debtor",
+            emails=[EmailContact(address="dana@example.com")],
+            phones=[PhoneContact(number="+16175550100", sms_consent=True, voice_consent=True)],
+            amount_due=balance,
+            due_date=date(2026, 1, 1),
+            days_past_due=150,
+            timezones=["America/New_York"],
+            state="NY",
+        )
+        inp = AccountCampaignInput(
+            tenant=Tenant(tenant_id="t", name="Acme Recovery"),
+            campaign_id="c",
+            account=account,
+            playbook=PLAYBOOK,
+            seconds_per_day=86_400,
+        )
+        state = CampaignState(balance=balance, account=account, started_at=T0)
+        return Campaign(inp, state, self.clock, self.effects.append)
+
+
+def test_a_payment_lowers_the_balance_and_a_full_one_ends_the_campaign() -> None:
+    h = Harness()
+    c = h.campaign()
+    handle(c, PaymentReceived(payment_id="p1", amount=Decimal("100.00"), currency="USD"))
+    handle(c, PaymentReceived(payment_id="p1", amount=Decimal("100.00"), currency="USD"))
+    assert (c.state.balance, c.state.status) == (Decimal("150.00"), CollectionStatus.SCHEDULED)
+    assert c.changed
+    handle(c, PaymentReceived(payment_id="p2", amount=Decimal("150.00"), currency="USD"))
+    assert c.state.status is CollectionStatus.PAID
+    # The status change is an effect the shell carries out: one upsert of RecoupStatus.
+    assert Upsert((("RecoupStatus", "paid"),)) in h.effects
+    assert isinstance(h.effects[-1], Describe) and "campaign finished" in h.effects[-1].text
+    # The outbox holds what leaves: two payments, then the status.
+    types = [(r.type, r.body["event"]["status"]) for r in c.state.outbox]
+    assert types == [
+        ("PaymentEvent", "received"),
+        ("PaymentEvent", "received"),
+        ("CampaignProgressEvent", "paid"),
+    ]
+    assert isinstance(next_contact(c, PLAYBOOK.steps[0], Channel.EMAIL, "dana@example.com"), NotNow)
+
+
+def test_a_payment_in_another_currency_is_logged_not_booked() -> None:
+    h = Harness()
+    state, effects = decide(
+        h.campaign().inp,
+        h.campaign().state,
+        PaymentReceived(payment_id="p1", amount=Decimal("10.00"), currency="EUR"),
+        h.clock,
+    )
+    assert state.balance == Decimal("250.00") and state.payment_ids == []
+    assert [type(e).__name__ for e in effects] == ["Log"]
+
+
+def test_the_gate_decides_every_contact_and_waits_out_quiet_hours() -> None:
+    h = Harness()
+    c = h.campaign()
+    move = next_contact(c, PLAYBOOK.steps[1], Channel.SMS, "+16175550100")
+    assert isinstance(move, Send) and move.decision.allowed
+    assert c.state.status is CollectionStatus.ACTIVE  # the first contact starts it
+    assert c.state.decisions[-1].allowed and c.state.decisions[-1].stage == "plan"
+    h.clock.at = datetime(2026, 6, 3, 2, 0, tzinfo=UTC)  # 22:00 in New York
+    move = next_contact(c, PLAYBOOK.steps[1], Channel.SMS, "+16175550100")
+    assert isinstance(move, WaitFor) and "quiet_hours" in move.because
+    assert move.until == datetime(2026, 6, 3, 12, 0, tzinfo=UTC)  # 08:00 local
+
+
+def test_a_stop_reply_opts_the_number_out_and_a_cease_bars_everything() -> None:
+    h = Harness()
+    c = h.campaign()
+    handle(c, InboundReply(reply_id="r1", channel=Channel.SMS, text="STOP"))
+    assert address_for(c, Channel.SMS) is None
+    assert address_for(c, Channel.PHONE) == "+16175550100"  # calls are another channel
+    assert c.legal_epoch == 1
+    move = next_contact(c, PLAYBOOK.steps[1], Channel.SMS, "+16175550100")
+    assert isinstance(move, Barred) and [r.value for r in move.decision.reasons] == [
+        "opted_out",
+        "no_consent",
+    ]
+    handle(c, LegalEvent(kind=LegalEventKind.CEASE))
+    assert c.state.status is CollectionStatus.CEASED
+    move = next_contact(c, PLAYBOOK.steps[0], Channel.EMAIL, "dana@example.com")
+    assert isinstance(move, NotNow)
+
+
+def test_a_stored_revocation_applies_once_whichever_way_it_arrives_first() -> None:
+    h = Harness()
+    c = h.campaign()
+    request = OptOutRequest(channel=Channel.EMAIL, address="dana@example.com", revocation_id="x")
+    handle(c, request)
+    handle(c, request)  # the same revocation again (its signal after the agent's refusal)
+    opt_outs = [r for r in c.state.outbox if r.type == "OptOutEvent"]
+    assert len(opt_outs) == 1 and c.state.revocations_applied == ["x"]
+
+
+def test_a_broken_promise_resumes_outreach_and_is_escalated() -> None:
+    h = Harness()
+    c = h.campaign()
+    handle(c, InboundReply(reply_id="r1", channel=Channel.SMS, text="I will pay tomorrow",
+                           received_at=T0))  # fmt: skip
+    assert c.state.status is CollectionStatus.PROMISED and c.state.promise_until is not None
+    until = c.state.promise_until
+    assert isinstance(next_contact(c, PLAYBOOK.steps[1], Channel.SMS, "+16175550100"), NotNow)
+    handle(c, TimePassed(promise_until=until))  # too early: nothing changes
+    assert c.state.status is CollectionStatus.PROMISED
+    h.clock.at = until + timedelta(minutes=1)
+    handle(c, TimePassed(promise_until=until))
+    assert _status(c) is CollectionStatus.ACTIVE
+    assert [r.type for r in c.state.outbox][-3:] == [
+        "PromiseEvent",
+        "ESCALATE",
+        "CampaignProgressEvent",
+    ]
+
+
+def test_pause_and_resume() -> None:
+    h = Harness()
+    c = h.campaign()
+    handle(c, PauseRequest(reason="on a call", operator="ann"))
+    handle(c, PauseRequest(reason="again", operator="bob"))  # already paused: ignored
+    assert c.state.paused is not None and c.state.paused.operator == "ann"
+    handle(c, ResumeRequest(operator="ann"))
+    assert c.state.paused is None
+    assert [r.body["event"]["status"] for r in c.state.outbox] == ["paused", "resumed"]
+
+
+# --- properties ------------------------------------------------------------------------
+
+REPLIES = [
+    "STOP",
+    "I'll pay $50 on Friday",
+    "This is not my debt",
+    "My attorney handles this",
+    "wrong number",
+    "ok thanks",
+    "can you call me",
+]
+LEGAL = [
+    LegalEventKind.DISPUTE,
+    LegalEventKind.VERIFICATION_SENT,
+    LegalEventKind.CEASE,
+    LegalEventKind.ATTORNEY,
+]
+
+
+@st.composite
+def events(draw: st.DrawFn) -> list[tuple[int, Event]]:
+    """(minutes to let pass first, event), a campaign's worth."""
+    found: list[tuple[int, Event]] = []
+    for n in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(["pay", "reply", "legal", "optout", "pause", "resume", "time"]))
+        wait = draw(st.integers(0, 3 * 24 * 60))
+        event: Event
+        if kind == "pay":
+            cents = draw(st.integers(1, 30_000))
+            event = PaymentReceived(payment_id=f"p{n}", amount=Decimal(cents) / 100, currency="USD")
+        elif kind == "reply":
+            channel = draw(st.sampled_from([Channel.SMS, Channel.EMAIL]))
+            event = InboundReply(
+                reply_id=f"r{n}", channel=channel, text=draw(st.sampled_from(REPLIES))
+            )
+        elif kind == "legal":
+            event = LegalEvent(kind=draw(st.sampled_from(LEGAL)))
+        elif kind == "optout":
+            channel = draw(st.sampled_from(list(Channel)))
+            event = OptOutRequest(channel=channel, address=None)
+        elif kind == "pause":
+            event = PauseRequest(reason="r", operator="op")
+        elif kind == "resume":
+            event = ResumeRequest(operator="op")
+        else:
+            event = TimePassed()
+        found.append((wait, event))
+    return found
+
+
+def _try_every_channel(c: Campaign, sent: list[tuple[datetime, Send]]) -> None:
+    """Ask what the campaign would do on each channel now; a send 'happens'."""
+    for step in PLAYBOOK.steps:
+        to = address_for(c, step.channel)
+        if to is None:
+            continue
+        move = next_contact(c, step, step.channel, to)
+        if isinstance(move, Send):
+            sent.append((c.now(), move))
+            c.state.attempts.append(
+                ContactAttempt(
+                    attempt_id=f"a{len(sent)}", step_id=step.id, channel=step.channel, to=to,
+                    at=c.now(), outcome=ContactOutcome.DELIVERED
+                    if step.channel is not Channel.PHONE else ContactOutcome.VOICEMAIL,
+                )
+            )  # fmt: skip
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(events())
+def test_no_contact_after_paid_or_ceased_and_every_send_passed_the_gate(
+    sequence: list[tuple[int, Event]],
+) -> None:
+    h = Harness()
+    c = h.campaign()
+    sent: list[tuple[datetime, Send]] = []
+    ended = False
+    for minutes, event in sequence:
+        h.clock.at += timedelta(minutes=minutes)
+        handle(c, event)
+        ended = ended or c.state.status in {CollectionStatus.PAID, CollectionStatus.CEASED}
+        before = len(sent)
+        _try_every_channel(c, sent)
+        # Paid or ceased: never another contact, whatever happens next.
+        assert not (ended and len(sent) > before), sent[before:]
+    for at, move in sent:
+        # Every send is one the gate allowed, then, on the facts and history it saw.
+        assert move.decision.allowed and move.proposed.at == at
+        assert gate(move.facts, move.history, move.proposed).allowed
+
+
+def _status(c: Campaign) -> CollectionStatus:
+    return c.state.status
