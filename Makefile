@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit dev schemas clean
+.PHONY: demo test lint typecheck unit integration e2e dev schemas clean
 
 $(STAMP): pyproject.toml setup.py api/proto/recoup/v1/recoup.proto
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
+# Tests by how much they run: unit (pure, seconds), integration (real services and a
+# Temporal server per test session), e2e (the recoup command and benchmarks end to end).
+# `make test` runs the fast part first, so a broken rule fails in seconds.
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest tests/unit
 
-test: lint typecheck unit
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
+test: lint typecheck unit integration e2e
 
 schemas: $(STAMP)
 	$(BIN)/recoup playbook schema > docs/playbook.schema.json

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python -m bench.chaos [--accounts 1000] [--kills 5] [--day-seconds 2]``
 
-The scenario (shared with ``tests/test_chaos.py``): a portfolio of accounts, each with
+The scenario (shared with ``tests/e2e/test_chaos.py``): a portfolio of accounts, each with
 its own email address and SMS-consenting phone, on a three-step playbook (email on
 day 0, SMS on day 1, email on day 2, no fallbacks). The only worker is ``recoup worker``
 in a child process. Whenever the simulators have recorded another ``1/(kills+1)`` of

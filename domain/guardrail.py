@@ -4,7 +4,7 @@ A language model writes fluent text but cannot be trusted with the law; this gua
 can. ``message_problems`` lists what is wrong with a finished message (disclosures
 already attached); empty means it may be sent. The composer sends the template
 instead of a model's text that has any problem, and the templates themselves must
-pass it too (``tests/test_composer.py`` renders every shipped one).
+pass it too (``tests/integration/test_composer.py`` renders every shipped one).
 
 Rules, in English and Spanish whatever the message's language (a model may mix them):
 

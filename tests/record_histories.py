@@ -30,11 +30,11 @@ from domain.compliance.facts import LegalEvent, LegalEventKind
 from simulators.smtp import SmtpSimulator
 from tests.api_support import eventually
 from tests.conftest import TENANT, make_account
-from tests.test_account_campaign import mails_to
-from tests.test_arrangements import PLAYBOOK as ARRANGEMENT_PLAYBOOK
-from tests.test_arrangements import pay, settlement
-from tests.test_portfolio import ONE_EMAIL
-from tests.test_reply_actions import SLOW
+from tests.integration.test_account_campaign import mails_to
+from tests.integration.test_arrangements import PLAYBOOK as ARRANGEMENT_PLAYBOOK
+from tests.integration.test_arrangements import pay, settlement
+from tests.integration.test_portfolio import ONE_EMAIL
+from tests.integration.test_reply_actions import SLOW
 from workers.campaigns import arrange, launch_portfolio, start_account_campaign
 from workers.settings import Settings
 

@@ -1,0 +1,454 @@
+"""The next-best-action agent: its choice, its learning (SQLite and PostgreSQL), its send times."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
+from temporalio.testing import ActivityEnvironment
+
+from activities.next_action import NextActionAgent
+from adapters.action_stats import ActionStats
+from domain.channels import Channel
+from domain.next_action import (
+    REWARDS,
+    ActionChoiceRequest,
+    ActionOutcome,
+    Arm,
+    ArmStats,
+    OutcomesToRecord,
+    TimeWindow,
+    choose,
+    next_window_start,
+    segment_of,
+    window_of,
+)
+from tests.conftest import make_account
+from tests.integration.test_portfolio_store import POSTGRES_URL
+
+SEGMENT = "bal-250-1000:en"
+ALL = [Channel.EMAIL, Channel.SMS, Channel.PHONE]
+SMS_EVENING = Arm(channel=Channel.SMS, window=TimeWindow.EVENING)
+EMAIL_MORNING = Arm(channel=Channel.EMAIL, window=TimeWindow.MORNING)
+
+
+# --- the store ----------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'recoup.db'}"
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def tenant(database_url: str) -> Iterator[str]:
+    """A tenant id no other test (or earlier run) uses; its rows (and those of tenants
+    whose id starts with it) are deleted afterwards."""
+    tenant_id = f"test-{uuid.uuid4().hex[:12]}"
+    yield tenant_id
+    if database_url.startswith("postgresql"):  # a SQLite file dies with tmp_path
+        engine = create_engine(database_url)
+        with engine.begin() as connection:
+            for table in ("nba_arm_stats", "nba_outcomes"):
+                connection.execute(
+                    text(f"DELETE FROM {table} WHERE tenant_id LIKE :t"), {"t": f"{tenant_id}%"}
+                )
+        engine.dispose()
+
+
+@pytest.fixture
+def store(database_url: str, tenant: str) -> Iterator[ActionStats]:
+    store = ActionStats(database_url)
+    store.create_tables()
+    yield store
+    store.dispose()
+
+
+def outcome(
+    tenant: str, arm: Arm, kind: str, segment: str = SEGMENT, outcome_id: str | None = None
+) -> ActionOutcome:
+    return ActionOutcome(
+        outcome_id=outcome_id or f"{tenant}:{uuid.uuid4().hex}",
+        tenant_id=tenant,
+        segment=segment,
+        arm=arm,
+        reward=REWARDS[kind],
+        kind=kind,
+    )
+
+
+def by_key(stats: list[ArmStats]) -> dict[str, tuple[float, float]]:
+    return {s.arm.key: (s.trials, round(s.reward, 9)) for s in stats}  # float sums
+
+
+def test_recording_adds_up_per_arm_and_twice_counts_once(store: ActionStats, tenant: str) -> None:
+    paid = outcome(tenant, SMS_EVENING, "payment")
+    batch = [paid, outcome(tenant, SMS_EVENING, "reply"), outcome(tenant, EMAIL_MORNING, "none")]
+    assert store.record(batch) == 3
+    assert store.record(batch) == 0  # an activity retry
+    assert store.record([paid, paid, outcome(tenant, SMS_EVENING, "promise")]) == 1
+    assert by_key(store.stats(tenant, SEGMENT)) == {
+        "email@morning": (1.0, 0.0),
+        "sms@evening": (3.0, 1.7),
+    }
+    assert store.record([]) == 0
+
+
+def test_stats_persist_across_instances(database_url: str, store: ActionStats, tenant: str) -> None:
+    first = outcome(tenant, SMS_EVENING, "payment")
+    store.record([first])
+    again = ActionStats(database_url)  # another campaign, another worker
+    try:
+        again.create_tables()
+        assert by_key(again.stats(tenant, SEGMENT)) == {"sms@evening": (1.0, 1.0)}
+        assert again.record([first]) == 0
+    finally:
+        again.dispose()
+
+
+def test_segments_and_tenants_are_isolated(store: ActionStats, tenant: str) -> None:
+    other_tenant = f"{tenant}-b"  # deleted with ``tenant`` (same prefix)
+    store.record(
+        [
+            outcome(tenant, SMS_EVENING, "payment"),
+            outcome(tenant, EMAIL_MORNING, "reply", segment="bal-3000-plus:es"),
+            outcome(other_tenant, SMS_EVENING, "none"),
+        ]
+    )
+    assert by_key(store.stats(tenant, SEGMENT)) == {"sms@evening": (1.0, 1.0)}
+    assert by_key(store.stats(tenant, "bal-3000-plus:es")) == {"email@morning": (1.0, 0.2)}
+    assert by_key(store.stats(other_tenant, SEGMENT)) == {"sms@evening": (1.0, 0.0)}
+    assert store.stats(tenant, "bal-0-250:en") == []
+
+
+def test_concurrent_workers_recording_the_same_outcomes_count_each_once(
+    database_url: str, store: ActionStats, tenant: str
+) -> None:
+    batch = [outcome(tenant, SMS_EVENING, "payment") for _ in range(20)]
+    batch += [outcome(tenant, EMAIL_MORNING, "reply") for _ in range(20)]
+    stores = [ActionStats(database_url) for _ in range(4)]
+    applied: list[int] = []
+    errors: list[BaseException] = []
+
+    def work(worker: ActionStats, index: int) -> None:
+        try:  # each worker sees the batch in its own order
+            applied.append(worker.record(batch[index:] + batch[:index]))
+        except BaseException as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [
+        threading.Thread(target=work, args=(worker, 10 * i)) for i, worker in enumerate(stores)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for worker in stores:
+        worker.dispose()
+    assert errors == []
+    assert sum(applied) == 40
+    assert by_key(store.stats(tenant, SEGMENT)) == {
+        "email@morning": (20.0, 4.0),
+        "sms@evening": (20.0, 20.0),
+    }
+
+
+# --- the agent (activities, real database) -----------------------------------------
+
+
+async def test_the_agent_learns_which_arm_pays(store: ActionStats, tenant: str) -> None:
+    agent = NextActionAgent(store)
+    env = ActivityEnvironment()
+    # Every arm tried; SMS in the evening pays far more often than anything else.
+    history: list[ActionOutcome] = []
+    for channel in ALL:
+        for window in TimeWindow:
+            arm = Arm(channel=channel, window=window)
+            good = ["promise", "payment"] * 15
+            bad = ["reply"] * 3 + ["none"] * 27
+            for kind in good if arm == SMS_EVENING else bad:
+                history.append(outcome(tenant, arm, kind))
+    assert await env.run(agent.record, OutcomesToRecord(outcomes=history)) == len(history)
+    assert await env.run(agent.record, OutcomesToRecord(outcomes=history)) == 0
+
+    choices = [
+        await env.run(
+            agent.choose,
+            ActionChoiceRequest(
+                tenant_id=tenant,
+                account_id="A-1",
+                segment=SEGMENT,
+                channels=ALL,
+                seed=f"A-1:step-{i}",
+                exploration=0.1,
+            ),
+        )
+        for i in range(200)
+    ]
+    chosen = sum(c.arm == SMS_EVENING for c in choices)
+    assert chosen >= 0.8 * len(choices)
+    exploited = [c for c in choices if not c.explored]
+    assert all(c.arm == SMS_EVENING for c in exploited)
+    best = next(c for c in exploited)
+    # The segment's own results, plus the tenant-wide prior (here the same contacts)
+    # weighing four contacts at its mean of 0.75.
+    assert best.expected == pytest.approx((1 + 22.5 + 4 * 0.75) / (1 + 3 + 30 + 4))
+    assert best.reason.startswith("sms@evening: 0.70 expected reward over 30 contacts")
+    assert SEGMENT in best.reason
+
+
+async def test_choose_records_the_settled_outcomes_first_and_once(
+    store: ActionStats, tenant: str
+) -> None:
+    agent = NextActionAgent(store)
+    settled = [outcome(tenant, EMAIL_MORNING, "payment") for _ in range(5)]
+    request = ActionChoiceRequest(
+        tenant_id=tenant,
+        account_id="A-1",
+        segment=SEGMENT,
+        channels=[Channel.EMAIL],
+        seed="A-1:step-3",
+        settled=settled,
+        exploration=0.0,
+    )
+    first = await ActivityEnvironment().run(agent.choose, request)
+    retried = await ActivityEnvironment().run(agent.choose, request)  # the same attempt again
+    assert retried == first
+    assert first.arm.channel is Channel.EMAIL
+    assert by_key(store.stats(tenant, SEGMENT)) == {"email@morning": (5.0, 5.0)}
+
+
+# --- the choice (pure) ---------------------------------------------------------------
+
+
+def learnt(arm: Arm, trials: float, reward: float) -> ArmStats:
+    return ArmStats(arm=arm, trials=trials, reward=reward)
+
+
+def test_the_same_seed_chooses_the_same_arm() -> None:
+    stats = [learnt(SMS_EVENING, 10, 3), learnt(EMAIL_MORNING, 10, 2)]
+    for i in range(50):
+        seed = f"acct:{i}"
+        assert choose(stats, ALL, seed, 0.3) == choose(list(stats), list(ALL), seed, 0.3)
+    assert len({choose(stats, ALL, f"acct:{i}", 0.3).arm for i in range(50)}) > 1
+
+
+def test_only_allowed_channels_are_chosen() -> None:
+    # Phone pays best, but the debtor gave no voice consent.
+    phone = Arm(channel=Channel.PHONE, window=TimeWindow.MIDDAY)
+    stats = [learnt(phone, 100, 90), learnt(SMS_EVENING, 100, 5)]
+    for i in range(300):
+        choice = choose(stats, [Channel.EMAIL, Channel.SMS], f"s{i}", 0.5)
+        assert choice.arm.channel in {Channel.EMAIL, Channel.SMS}
+    assert {choose(stats, [Channel.SMS], f"s{i}", 1.0).arm.channel for i in range(50)} == {
+        Channel.SMS
+    }
+
+
+def test_exploration_is_bounded() -> None:
+    stats = [learnt(SMS_EVENING, 50, 40)]
+    n = 4000
+    for rate in (0.05, 0.1, 0.3):
+        explored = sum(choose(stats, ALL, f"seed-{i}", rate).explored for i in range(n))
+        assert abs(explored / n - rate) < 4 * (rate * (1 - rate) / n) ** 0.5 + 0.005
+    assert not any(choose(stats, ALL, f"seed-{i}", 0.0).explored for i in range(n))
+    explored_choice = next(
+        c for c in (choose(stats, ALL, f"x{i}", 0.5) for i in range(100)) if c.explored
+    )
+    assert "explored" in explored_choice.reason
+
+
+def test_without_data_every_allowed_arm_gets_a_chance() -> None:
+    arms = {choose([], ALL, f"fresh-{i}", 0.0).arm for i in range(2000)}
+    assert len(arms) == len(ALL) * len(TimeWindow)
+    fresh = choose([], ALL, "fresh-0", 0.0)
+    assert fresh.expected == 0.25  # the prior of an arm nobody tried
+    assert "over 0 contacts" in fresh.reason
+
+
+def test_bad_requests_are_refused() -> None:
+    with pytest.raises(ValueError):
+        choose([], [], "s", 0.1)
+    with pytest.raises(ValueError):
+        choose([], ALL, "s", 1.5)
+    with pytest.raises(ValueError):
+        ActionChoiceRequest(tenant_id="t", account_id="a", segment=SEGMENT, channels=[], seed="s")
+    with pytest.raises(ValueError):
+        ActionOutcome(
+            outcome_id="o", tenant_id="t", segment=SEGMENT, arm=SMS_EVENING, reward=2, kind="none"
+        )
+
+
+# --- segments and windows ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "language", "segment"),
+    [
+        ("10.00", "en", "bal-0-250:en"),
+        ("249.99", "en", "bal-0-250:en"),
+        ("250.00", "es", "bal-250-1000:es"),
+        ("999.99", "en", "bal-250-1000:en"),
+        ("1000.00", "en", "bal-1000-3000:en"),
+        ("3000.00", "fr", "bal-3000-plus:fr"),
+        ("125000.00", "en", "bal-3000-plus:en"),
+    ],
+)
+def test_segment_of(amount: str, language: str, segment: str) -> None:
+    account = make_account(amount_due=Decimal(amount), language=language)
+    assert segment_of(account) == segment
+
+
+def test_window_of_and_hours() -> None:
+    assert [window_of(h) for h in (7, 8, 10, 11, 13, 14, 16, 17, 20, 21, 23, 0)] == [
+        None,
+        TimeWindow.MORNING,
+        TimeWindow.MORNING,
+        TimeWindow.MIDDAY,
+        TimeWindow.MIDDAY,
+        TimeWindow.AFTERNOON,
+        TimeWindow.AFTERNOON,
+        TimeWindow.EVENING,
+        TimeWindow.EVENING,
+        None,
+        None,
+        None,
+    ]
+    assert TimeWindow.EVENING.hours() == (17, 21)
+    assert SMS_EVENING.key == "sms@evening"
+
+
+NY = "America/New_York"
+
+
+def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("window", "now", "zone", "expected"),
+    [
+        # 10:30 in New York (EST, UTC-5): already in the morning window.
+        (TimeWindow.MORNING, utc(2026, 1, 15, 15, 30), NY, utc(2026, 1, 15, 15, 30)),
+        # 10:30: the afternoon starts at 14:00 the same day.
+        (TimeWindow.AFTERNOON, utc(2026, 1, 15, 15, 30), NY, utc(2026, 1, 15, 19, 0)),
+        # 11:00 sharp is the end of the morning: tomorrow's.
+        (TimeWindow.MORNING, utc(2026, 1, 15, 16, 0), NY, utc(2026, 1, 16, 13, 0)),
+        # 22:00 local, across midnight (and the UTC date changed first).
+        (TimeWindow.MORNING, utc(2026, 1, 16, 3, 0), NY, utc(2026, 1, 16, 13, 0)),
+        # 23:30 in Tokyo (UTC+9), the next local day is another UTC day.
+        (TimeWindow.EVENING, utc(2026, 1, 15, 14, 30), "Asia/Tokyo", utc(2026, 1, 16, 8, 0)),
+        # Spring forward (8 March 2026, 02:00 EST -> 03:00 EDT): Saturday 22:00 EST to
+        # Sunday 08:00 EDT is 9 hours, not 10.
+        (TimeWindow.MORNING, utc(2026, 3, 8, 3, 0), NY, utc(2026, 3, 8, 12, 0)),
+        # Fall back (1 November 2026): Saturday 22:00 EDT to Sunday 08:00 EST is 11 hours.
+        (TimeWindow.MORNING, utc(2026, 11, 1, 2, 0), NY, utc(2026, 11, 1, 13, 0)),
+        # Half-hour zone and a DST change at 02:00 (Lord Howe, +10:30 -> +11 in October).
+        (
+            TimeWindow.MORNING,
+            utc(2026, 10, 3, 12, 0),
+            "Australia/Lord_Howe",
+            utc(2026, 10, 3, 21, 0),
+        ),
+    ],
+)
+def test_next_window_start(
+    window: TimeWindow, now: datetime, zone: str, expected: datetime
+) -> None:
+    start = next_window_start(window, now, zone)
+    assert start == expected
+    assert start.tzinfo is not None and start.utcoffset() == timedelta(0)
+
+
+def test_next_window_start_when_the_zone_skips_a_day() -> None:
+    # Samoa skipped 30 December 2011 entirely, the morning after 29 December is the 31st's.
+    start = next_window_start(TimeWindow.MORNING, utc(2011, 12, 29, 22, 0), "Pacific/Apia")
+    local = start.astimezone(ZoneInfo("Pacific/Apia"))
+    assert (local.date().isoformat(), local.hour, local.minute) == ("2011-12-31", 8, 0)
+
+
+def test_next_window_start_needs_an_aware_now() -> None:
+    with pytest.raises(ValueError):
+        next_window_start(TimeWindow.MORNING, datetime(2026, 1, 1, 12), NY)
+
+
+ZONES = [
+    "America/New_York",
+    "America/Los_Angeles",
+    "America/St_Johns",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "Pacific/Apia",
+    "Pacific/Kiritimati",
+    "UTC",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    window=st.sampled_from(list(TimeWindow)),
+    now=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+    ),
+    zone=st.sampled_from(ZONES),
+)
+def test_next_window_start_is_the_next_instant_inside_the_window(
+    window: TimeWindow, now: datetime, zone: str
+) -> None:
+    start = next_window_start(window, now, zone)
+    assert now <= start < now + timedelta(hours=25)
+    assert window_of(start.astimezone(ZoneInfo(zone)).hour) is window
+    # The earliest such instant: a minute before, it was not yet inside (or before now).
+    before = start - timedelta(minutes=1)
+    assert start == now or window_of(before.astimezone(ZoneInfo(zone)).hour) is not window
+
+
+async def test_a_new_segment_starts_from_what_works_for_the_tenant(
+    store: ActionStats, tenant: str
+) -> None:
+    """Empirical Bayes: a segment never seen leans on the other segments' results."""
+    agent = NextActionAgent(store)
+    env = ActivityEnvironment()
+    history = [
+        outcome(tenant, Arm(channel=channel, window=window), kind)
+        for channel in ALL
+        for window in TimeWindow
+        for kind in (
+            ["payment"] * 20
+            if (channel, window) == (SMS_EVENING.channel, SMS_EVENING.window)
+            else ["none"] * 20
+        )
+    ]
+    await env.run(agent.record, OutcomesToRecord(outcomes=history))
+    fresh = [
+        await env.run(
+            agent.choose,
+            ActionChoiceRequest(
+                tenant_id=tenant,
+                account_id="A-2",
+                segment="bal-3000-plus:es",
+                channels=ALL,
+                seed=f"A-2:{i}",
+                exploration=0.0,
+            ),
+        )
+        for i in range(100)
+    ]
+    # Without the prior each of the 12 arms would win about 1 in 12 draws.
+    assert sum(c.arm == SMS_EVENING for c in fresh) >= 40
