@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 from adapters.errors import ProviderError
 from adapters.llm import LlmClient, LlmMalformed, LlmRateLimited, LlmRefused, LlmRejected
 from domain import agents
-from domain.reply_reading import (
+from domain.replies.reading import (
     READING_SCHEMA,
     SCHEMA_NAME,
     SYSTEM_PROMPT,

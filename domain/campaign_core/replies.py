@@ -43,7 +43,7 @@ from domain.channels import Channel
 from domain.events import EventType
 from domain.playbook import StopCondition
 from domain.replies import ReplyIntent, ReplyReading, classify, is_stop_keyword
-from domain.reply_reading import ReadBy, ReadReply, ReplyToRead
+from domain.replies.reading import ReadBy, ReadReply, ReplyToRead
 
 # Replies that commit to paying: the contact before them earned a promise's reward.
 PROMISING = frozenset({ReplyIntent.PROMISE_TO_PAY, ReplyIntent.PAY_NOW, ReplyIntent.PAYMENT_PLAN})

@@ -18,7 +18,7 @@ from domain import agents
 from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus, InboundReply
 from domain.channels import Channel
 from domain.replies import ReplyIntent, classify
-from domain.reply_reading import SCHEMA_NAME
+from domain.replies.reading import SCHEMA_NAME
 from simulators.llm import ChatMessage, LlmSimulator
 from simulators.twilio import TwilioSimulator
 from tests.api_support import eventually

@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.supervisor import SCHEMA_NAME, Supervisor
 from adapters.llm import LlmClient
 from domain.operator import ApprovalStatus
-from domain.reply_reading import SCHEMA_NAME as READING
+from domain.replies.reading import SCHEMA_NAME as READING
 from domain.supervision import (
     Disagreement,
     DisagreementKind,

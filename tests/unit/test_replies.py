@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cli.classify import classify as classify_command
 from cli.common import EXIT_PARTIAL
 from domain.replies import ReplyIntent, classify, is_stop_keyword, read_reply
-from domain.reply_dates import find_amount, find_date
+from domain.replies.dates import find_amount, find_date
 from tests.reply_eval import FRESH, LABELLED, part_of, rows_of, score
 
 # 2026-03-04 is a Wednesday.

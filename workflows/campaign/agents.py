@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.channels import Channel
     from domain.next_action import ActionChoice, OutcomesToRecord
     from domain.playbook import Step
-    from domain.reply_reading import ReadReply
+    from domain.replies.reading import ReadReply
     from domain.research import ResearchBrief
     from domain.supervision import Disagreement, DisagreementKind, Ruling, offline_ruling
     from workflows.campaign.shell import Shell

@@ -41,7 +41,7 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
-from domain.reply_text import normalize
+from domain.replies.text import normalize
 
 _WEEKDAYS: dict[str, int] = {}
 for _i, _names in enumerate(

@@ -2,7 +2,7 @@
 
 The cues are written from how debtors write (lowercase, no punctuation, typos, SMS shorthand:
 ``u``, ``ur``, ``pls``, ``tmrw``, ``w/``; Spanish with or without accents), not from any one
-file of examples. Text reaches them folded by :func:`domain.reply_text.normalize`.
+file of examples. Text reaches them folded by :func:`domain.replies.text.normalize`.
 
 A cue marked negatable does not count when a negation (``not``, ``won't``, ``can't``, ``no``,
 ``nunca``...) stands among the three words before it in the same clause: "I'm not paying

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from domain.channels import Channel
-from domain.replies import ReplyIntent, ReplyReading, classify
+from domain.replies.reader import ReplyIntent, ReplyReading, classify
 
 
 class ReadBy(StrEnum):

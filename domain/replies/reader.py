@@ -6,8 +6,8 @@ and promised dates resolve against the sender's local date in it (its own UTC of
 Conventions when a reply carries several intents: ``attorney`` outranks everything, then
 ``stop``; ``dispute`` outranks ``promise_to_pay``; otherwise the strongest cues win. A promise
 for the very day it was received, worded as "now"/"today", is ``pay_now``. The promised date
-and amount are given for ``promise_to_pay`` only. Cues are in :mod:`domain.reply_intents`,
-date and amount rules in :mod:`domain.reply_dates`.
+and amount are given for ``promise_to_pay`` only. Cues are in :mod:`domain.replies.cues`,
+date and amount rules in :mod:`domain.replies.dates`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.channels import Channel
-from domain.reply_dates import find_amount, find_date
-from domain.reply_intents import cue_scores
-from domain.reply_text import main_text, normalize
+from domain.replies.cues import cue_scores
+from domain.replies.dates import find_amount, find_date
+from domain.replies.text import main_text, normalize
 
 
 class ReplyIntent(StrEnum):
