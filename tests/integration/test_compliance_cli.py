@@ -21,7 +21,7 @@ CONVERSATION_THEN_CALL = {
 }
 
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+COMPLIANCE_DOC = (Path(__file__).resolve().parents[2] / "docs" / "compliance.md").read_text()
 
 
 def env() -> dict[str, str]:
@@ -94,7 +94,7 @@ async def test_malformed_input_names_the_field(tmp_path: Path) -> None:
 
 
 async def test_the_readme_example_prints_what_the_readme_says(tmp_path: Path) -> None:
-    section = README[README.index("**Check a contact yourself.**") :]
+    section = COMPLIANCE_DOC[COMPLIANCE_DOC.index("**Check a contact yourself.**") :]
     example = section.split("```json\n", 1)[1].split("```", 1)[0]
     printed = section.split("$ recoup compliance check contact.json\n", 1)[1].split("\n", 1)[0]
     path = tmp_path / "contact.json"
