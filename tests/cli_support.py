@@ -62,3 +62,9 @@ async def recoup(*args: str, env: dict[str, str], within: float = 60.0) -> Resul
     out, err = await asyncio.wait_for(process.communicate(), within)
     assert process.returncode is not None
     return Result(process.returncode, out.decode(), err.decode())
+
+
+HEADER = (
+    "account_id,name,email,phone,amount_due,currency,due_date,timezone,state,"
+    "language,sms_consent,voice_consent"
+)

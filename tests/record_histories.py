@@ -29,12 +29,12 @@ from domain.channels import Channel
 from domain.compliance.facts import LegalEvent, LegalEventKind
 from simulators.smtp import SmtpSimulator
 from tests.api_support import eventually
+from tests.arrangement_support import PLAYBOOK as ARRANGEMENT_PLAYBOOK
+from tests.arrangement_support import pay, settlement
+from tests.campaign_support import mails_to
 from tests.conftest import TENANT, make_account
-from tests.integration.test_account_campaign import mails_to
-from tests.integration.test_arrangements import PLAYBOOK as ARRANGEMENT_PLAYBOOK
-from tests.integration.test_arrangements import pay, settlement
-from tests.integration.test_portfolio import ONE_EMAIL
-from tests.integration.test_reply_actions import SLOW
+from tests.portfolio_support import ONE_EMAIL
+from tests.reply_support import SLOW
 from workers.campaigns import arrange, launch_portfolio, start_account_campaign
 from workers.settings import Settings
 

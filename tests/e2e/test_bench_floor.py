@@ -23,8 +23,8 @@ from bench.floor import SIGNAL, FloorWorkflow, floor_worker, history_counts, pla
 from domain import agents
 from domain.campaign import CollectionStatus, PaymentReceived
 from simulators.twilio import TwilioSimulator
+from tests.campaign_support import calls_to, eventually
 from tests.conftest import TENANT, make_account
-from tests.integration.test_account_campaign import calls_to, eventually
 from workers.campaigns import start_account_campaign
 from workers.cost import ActionCounts, account_cost, count_history
 from workers.settings import Settings

@@ -20,9 +20,8 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from adapters.mail_events import MailRecord
-from tests.cli_support import ROOT, recoup
+from tests.cli_support import HEADER, ROOT, recoup
 from tests.conftest import DAYTIME_ZONE
-from tests.integration.test_cli import HEADER
 from workers.codec import data_converter
 from workers.devserver import free_port
 from workers.settings import Settings

@@ -53,7 +53,7 @@ from domain.channels import Channel
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.conftest import DAYTIME_ZONE
-from tests.integration.test_portfolio_store import POSTGRES_URL
+from tests.portfolio_support import POSTGRES_URL
 from workers.campaigns import launch_portfolio
 from workers.settings import Settings
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.worker import Replayer, Worker
 
 from domain import agents
-from domain.account import Account, PhoneContact
+from domain.account import PhoneContact
 from domain.campaign import (
     AccountCampaignInput,
     AccountOutcome,
@@ -22,93 +21,23 @@ from domain.campaign import (
 )
 from domain.channels import Channel
 from domain.contact import ContactOutcome
-from domain.playbook import Playbook, Step, StepCondition
+from domain.playbook import Step
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
+from tests.campaign_support import (
+    DAY,
+    cadence,
+    calls_to,
+    eventually,
+    mails_to,
+    start,
+    status,
+    texts_to,
+)
 from tests.conftest import TENANT, make_account
 from workers.campaigns import start_account_campaign
 from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
-
-DAY = 0.25  # seconds per playbook day
-
-
-def cadence(**overrides: object) -> Playbook:
-    """Email, SMS, call, email on days 0-3, with fallbacks, one day of closing."""
-    fields: dict[str, object] = {
-        "name": "test",
-        "steps": [
-            Step(
-                id="notice",
-                day=0,
-                channel=Channel.EMAIL,
-                template="first_notice",
-                fallback=Channel.SMS,
-            ),
-            Step(
-                id="text",
-                day=1,
-                channel=Channel.SMS,
-                template="reminder",
-                requires=[StepCondition.SMS_CONSENT],
-                fallback=Channel.EMAIL,
-            ),
-            Step(
-                id="call",
-                day=2,
-                channel=Channel.PHONE,
-                template="call_script",
-                requires=[StepCondition.VOICE_CONSENT],
-                fallback=Channel.SMS,
-            ),
-            Step(id="final", day=3, channel=Channel.EMAIL, template="final_notice"),
-        ],
-        "closing_days": 1,
-        "promise_grace_days": 2,
-    }
-    fields.update(overrides)
-    return Playbook.model_validate(fields)
-
-
-async def start(
-    client: Client, settings: Settings, account: Account, playbook: Playbook | None = None
-) -> WorkflowHandle[object, AccountOutcome]:
-    return await start_account_campaign(
-        client,
-        settings,
-        tenant=TENANT,
-        campaign_id="c-test",
-        playbook=playbook or cadence(),
-        account=account,
-        seconds_per_day=DAY,
-    )
-
-
-async def status(handle: WorkflowHandle[object, AccountOutcome]) -> CampaignSnapshot:
-    snapshot: CampaignSnapshot = await handle.query(
-        agents.QUERY_STATUS, result_type=CampaignSnapshot
-    )
-    return snapshot
-
-
-async def eventually(check: Callable[[], bool], within: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
-def mails_to(sim: SmtpSimulator, address: str) -> list[str]:
-    return [m.text for m in sim.messages if address in m.to]
-
-
-def texts_to(sim: TwilioSimulator, number: str) -> list[str]:
-    return [m.body for m in sim.messages if m.to == number]
-
-
-def calls_to(sim: TwilioSimulator, number: str) -> int:
-    return sum(1 for c in sim.calls if c.to == number)
 
 
 async def test_playbook_runs_every_step_on_its_channel(
@@ -264,9 +193,11 @@ async def test_stop_reply_opts_out_sms_and_falls_back_to_email(
         cadence(
             steps=[
                 Step(id="text", day=0, channel=Channel.SMS, template="reminder"),
+                # Three seconds after the first: the STOP must arrive before it, even
+                # on a loaded machine.
                 Step(
                     id="text-again",
-                    day=1,
+                    day=12,
                     channel=Channel.SMS,
                     template="reminder",
                     fallback=Channel.EMAIL,

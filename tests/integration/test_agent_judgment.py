@@ -16,33 +16,18 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from domain import agents
-from domain.account import Account
 from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus
 from domain.channels import Channel
 from domain.operator import Approval, ApprovalDecision, ApprovalKind, ApprovalStatus
 from domain.playbook import Playbook, Step, StopCondition
 from simulators.crm import CrmSimulator
 from simulators.llm import LlmSimulator
+from tests.agent_support import start
 from tests.api_support import eventually
-from tests.conftest import TENANT, make_account, serving
-from tests.integration.test_account_campaign import status
-from tests.integration.test_reply_actions import DAY, SLOW, exported, reply
-from workers.campaigns import start_account_campaign
+from tests.campaign_support import status
+from tests.conftest import make_account, serving
+from tests.reply_support import exported, reply
 from workers.settings import Settings
-
-
-async def start(
-    client: Client, settings: Settings, account: Account, playbook: Playbook = SLOW
-) -> WorkflowHandle[Any, AccountOutcome]:
-    return await start_account_campaign(
-        client,
-        settings,
-        tenant=TENANT,
-        campaign_id="judgment",
-        playbook=playbook,
-        account=account,
-        seconds_per_day=DAY,
-    )
 
 
 def agent_messages(settings: Settings, account_id: str, action: str) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from api.app import create_app
 from domain.arrangements import ArrangementStatus
 from domain.operator import ApprovalStatus
 from tests.api_support import account_record, auth, eventually, new_tenant
-from tests.integration.test_arrangements import settlement
+from tests.arrangement_support import settlement
 from workers.campaigns import arrange
 from workers.settings import Settings
 

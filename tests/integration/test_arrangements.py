@@ -26,60 +26,21 @@ from domain.arrangements import (
 from domain.campaign import AccountOutcome, CollectionStatus, PaymentReceived
 from domain.channels import Channel
 from domain.contact import MessageContext
-from domain.playbook import Playbook, Step
+from domain.playbook import Playbook
 from simulators.crm import CrmSimulator, SimulatedAdjustment
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
+from tests.arrangement_support import PLAYBOOK, in_days, pay, plan, settlement
+from tests.campaign_support import eventually, mails_to, start, status
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
-from tests.integration.test_account_campaign import eventually, mails_to, start, status
 from workers.campaigns import ArrangementRefused, arrange, record_payment
 from workers.settings import Settings
-
-# Day 0 notice, then a final notice long after any arrangement here has ended.
-PLAYBOOK = Playbook(
-    name="arrangements",
-    steps=[
-        Step(id="notice", day=0, channel=Channel.EMAIL, template="first_notice"),
-        Step(id="final", day=30, channel=Channel.EMAIL, template="final_notice"),
-    ],
-    closing_days=2,
-    instalment_reminder_days=1,
-    instalment_grace_days=2,
-)
-
-
-def in_days(n: int) -> date:
-    return datetime.now(UTC).date() + timedelta(days=n)
-
-
-def settlement(arrangement_id: str, amount: str = "150.00") -> ArrangementRequest:
-    return ArrangementRequest(
-        arrangement_id=arrangement_id,
-        kind=ArrangementKind.SETTLEMENT,
-        instalments=[Instalment(due=in_days(3), amount=Decimal(amount))],
-    )
-
-
-def plan(arrangement_id: str) -> ArrangementRequest:
-    return ArrangementRequest(
-        arrangement_id=arrangement_id,
-        kind=ArrangementKind.PAYMENT_PLAN,
-        instalments=[
-            Instalment(due=in_days(2), amount=Decimal("125.00")),
-            Instalment(due=in_days(5), amount=Decimal("125.00")),
-        ],
-    )
 
 
 def booked(crm: CrmSimulator, reference: str) -> list[SimulatedAdjustment]:
     return [a for a in crm.adjustments.values() if a.reference == reference]
-
-
-async def pay(client: Client, account_id: str, payment_id: str, amount: str) -> None:
-    payment = PaymentReceived(payment_id=payment_id, amount=Decimal(amount), currency="USD")
-    await record_payment(client, TENANT.tenant_id, account_id, payment)
 
 
 async def started(

@@ -18,10 +18,10 @@ from adapters.sql import make_engine
 from domain.channels import Channel
 from domain.playbook import Playbook, Step
 from simulators.smtp import SmtpSimulator
+from tests.campaign_support import start, status
 from tests.cli_support import recoup
 from tests.conftest import TENANT, make_account
-from tests.integration.test_account_campaign import start, status
-from tests.integration.test_portfolio_store import POSTGRES_URL
+from tests.portfolio_support import POSTGRES_URL
 from workers.settings import Settings
 
 KEY = b"test-audit-key"

@@ -23,18 +23,12 @@ from domain.account import Tenant
 from domain.campaign import CollectionStatus, portfolio_workflow_id
 from domain.portfolio import PortfolioStatus
 from simulators.smtp import SmtpSimulator
-from tests.cli_support import ROOT, Result, env_for, recoup
+from tests.cli_support import HEADER, ROOT, Result, env_for, recoup
 from tests.conftest import DAYTIME_ZONE, TENANT, make_account
-from tests.integration.test_portfolio import ONE_EMAIL
-from tests.integration.test_portfolio_store import POSTGRES_URL
+from tests.portfolio_support import ONE_EMAIL, POSTGRES_URL
 from workers.campaigns import start_account_campaign
 from workers.devserver import free_port
 from workers.settings import Settings
-
-HEADER = (
-    "account_id,name,email,phone,amount_due,currency,due_date,timezone,state,"
-    "language,sms_consent,voice_consent"
-)
 
 QUICK_PLAYBOOK = """\
 name: quick

@@ -20,7 +20,6 @@ import pytest_asyncio
 import uvicorn
 from fastapi import Header, HTTPException
 from google.protobuf import json_format
-from google.protobuf.message import Message
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.history.v1 import History
@@ -46,6 +45,7 @@ from domain.playbook import Playbook, Step, StepCondition
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.cli_support import recoup
+from tests.codec_support import NOT_CODEC, payloads_in, raw_history
 from tests.conftest import CODEC_KEY_ID, TENANT, codec_settings, make_account
 from workers import keyring
 from workers.campaigns import start_account_campaign
@@ -134,36 +134,6 @@ async def plain_client(client: Client) -> Client:
         namespace=client.namespace,
         data_converter=pydantic_data_converter,
     )
-
-
-def payloads_in(message: Message, skip: frozenset[str] = frozenset()) -> Iterator[Payload]:
-    """Every ``Payload`` anywhere in ``message``, except under fields named in ``skip``."""
-    for field, value in message.ListFields():
-        if field.message_type is None or field.name in skip:
-            continue
-        if field.message_type.GetOptions().map_entry:
-            value_type = field.message_type.fields_by_name["value"].message_type
-            if value_type is None:
-                continue
-            items: list[Any] = list(value.values())
-            element = value_type
-        else:
-            items = list(value) if field.is_repeated else [value]
-            element = field.message_type
-        for item in items:
-            if element.full_name == Payload.DESCRIPTOR.full_name:
-                yield item
-            else:
-                yield from payloads_in(item, skip)
-
-
-NOT_CODEC = frozenset({"search_attributes", "header"})  # payloads no codec touches
-
-
-def raw_history(events: Any) -> History:
-    history = History()
-    history.events.extend(events)
-    return history
 
 
 def without_search_attributes(history: History) -> History:

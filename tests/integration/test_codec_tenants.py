@@ -49,10 +49,10 @@ from domain.playbook import Playbook, Step
 from domain.portfolio import PortfolioStatus
 from simulators.smtp import SmtpSimulator
 from tests.api_support import auth, new_tenant
+from tests.arrangement_support import plan
+from tests.campaign_support import eventually, mails_to
+from tests.codec_support import NOT_CODEC, payloads_in, raw_history
 from tests.conftest import codec_settings, make_account, serving
-from tests.integration.test_account_campaign import eventually, mails_to
-from tests.integration.test_arrangements import plan
-from tests.integration.test_codec import NOT_CODEC, payloads_in, raw_history
 from workers import keyring
 from workers.campaigns import arrange, launch_portfolio, record_payment, start_account_campaign
 from workers.codec import (

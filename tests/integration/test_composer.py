@@ -32,9 +32,9 @@ from domain.sms import sms_segments
 from simulators.llm import ChatMessage, LlmSimulator
 from simulators.smtp import ReceivedMail, SmtpSimulator
 from tests.api_support import eventually
+from tests.campaign_support import status
 from tests.conftest import DAYTIME_ZONE, TENANT, make_account, serving
-from tests.integration.test_account_campaign import status
-from tests.integration.test_reply_actions import exported
+from tests.reply_support import exported
 from workers.campaigns import start_account_campaign
 from workers.settings import Settings
 

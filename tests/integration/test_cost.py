@@ -20,9 +20,9 @@ from temporalio.common import RetryPolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from domain.campaign import account_workflow_id
+from tests.campaign_support import cadence
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
-from tests.integration.test_account_campaign import cadence
 from workers.campaigns import start_account_campaign
 from workers.cost import ActionCounts, account_cost, campaign_cost, count_history
 from workers.settings import Settings

@@ -43,7 +43,7 @@ from adapters.schema import (
 )
 from adapters.sql import make_engine
 from cli.db import app as db_app
-from tests.integration.test_portfolio_store import POSTGRES_URL, make_accounts
+from tests.portfolio_support import POSTGRES_URL, make_accounts
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION_TABLE = "alembic_version"

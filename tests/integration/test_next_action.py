@@ -33,7 +33,7 @@ from domain.next_action import (
     window_of,
 )
 from tests.conftest import make_account
-from tests.integration.test_portfolio_store import POSTGRES_URL
+from tests.portfolio_support import POSTGRES_URL
 
 SEGMENT = "bal-250-1000:en"
 ALL = [Channel.EMAIL, Channel.SMS, Channel.PHONE]

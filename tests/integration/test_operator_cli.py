@@ -12,10 +12,10 @@ from adapters.tenants import TenantStore
 from domain.arrangements import ArrangementStatus
 from domain.campaign import CampaignSnapshot
 from tests.api_support import eventually
+from tests.arrangement_support import settlement
+from tests.campaign_support import cadence
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
-from tests.integration.test_account_campaign import cadence
-from tests.integration.test_arrangements import settlement
 from workers.campaigns import account_status, arrange, start_account_campaign
 from workers.settings import Settings
 

@@ -18,9 +18,9 @@ from adapters.portfolio_store import PortfolioStore
 from domain import agents
 from domain.campaign import CollectionStatus, PaymentReceived
 from domain.channels import Channel
-from domain.playbook import Playbook, Step
 from domain.portfolio import PortfolioInput, PortfolioPageRequest, PortfolioStatus
 from tests.conftest import TENANT, make_account
+from tests.portfolio_support import ONE_EMAIL
 from workers.campaigns import (
     launch_portfolio,
     portfolio_progress,
@@ -29,12 +29,6 @@ from workers.campaigns import (
 )
 from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
-
-ONE_EMAIL = Playbook(
-    name="one-email",
-    steps=[Step(id="notice", day=0, channel=Channel.EMAIL, template="first_notice")],
-    closing_days=1,
-)
 
 
 async def test_portfolio_larger_than_window_survives_continue_as_new(

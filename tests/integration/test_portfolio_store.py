@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,13 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from adapters.portfolio_store import PortfolioStore, PortfolioStoreError, RequestMismatch
-from domain.account import Account, EmailContact, PhoneContact
-
-# The shared test database; RECOUP_TEST_POSTGRES_URL names another, for a branch whose
-# schema differs from the one the shared database has been migrated to.
-POSTGRES_URL = os.environ.get(
-    "RECOUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from tests.portfolio_support import POSTGRES_URL, make_accounts
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -55,23 +47,6 @@ def store(database_url: str, tenant: str) -> Iterator[PortfolioStore]:
     store.create_tables()  # idempotent: every process calls it at start
     yield store
     store.dispose()
-
-
-def make_accounts(n: int, prefix: str = "A") -> list[Account]:
-    return [
-        Account(
-            account_id=f"{prefix}{i}",
-            debtor_name=f"Debtor {i}",
-            emails=[EmailContact(address=f"d{i}@example.com")],
-            phones=[PhoneContact(number="+14155550100", sms_consent=i % 2 == 0)],
-            amount_due=Decimal("100.00") + i,
-            due_date=date(2024, 1, 1),
-            days_past_due=30 + i % 90,
-            timezones=["America/New_York"],
-            state="NY",
-        )
-        for i in range(n)
-    ]
 
 
 def test_save_count_page(store: PortfolioStore, tenant: str) -> None:

@@ -19,12 +19,12 @@ from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus, 
 from domain.channels import Channel
 from domain.replies import ReplyIntent, classify
 from domain.replies.reading import SCHEMA_NAME
-from simulators.llm import ChatMessage, LlmSimulator
+from simulators.llm import LlmSimulator
 from simulators.twilio import TwilioSimulator
 from tests.api_support import eventually
+from tests.campaign_support import status
 from tests.conftest import serving
-from tests.integration.test_account_campaign import status
-from tests.integration.test_reply_actions import exported, started
+from tests.reply_support import answers, exported, started
 from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
@@ -50,13 +50,6 @@ async def llm_running(client: Client, llm_settings: Settings) -> AsyncIterator[l
     """Every worker role, with the model configured, on this test's own task queues."""
     async with serving(client, llm_settings) as built:
         yield built
-
-
-def answers(intent: str, date: str | None = None, amount: str | None = None) -> Any:
-    def handler(_: list[ChatMessage]) -> dict[str, Any]:
-        return {"intent": intent, "promise_date": date, "promise_amount": amount, "confidence": 0.9}
-
-    return handler
 
 
 async def read(

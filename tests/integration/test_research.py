@@ -50,7 +50,7 @@ from domain.research import (
 from simulators.crm import CrmSimulator
 from simulators.llm import ChatMessage, LlmSimulator
 from tests.conftest import LEDGER_KEY
-from tests.integration.test_portfolio_store import POSTGRES_URL
+from tests.portfolio_support import POSTGRES_URL
 
 T0 = datetime(2026, 10, 1, 12, tzinfo=UTC)
 LLM_KEY = "sk-test-research-0000"

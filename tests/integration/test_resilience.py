@@ -51,9 +51,7 @@ from domain.resilience import Backoff, RetryOverrides, RetryRule, RetryRules
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.brokers import RedisServer
-from tests.cli_support import env_for, recoup
-from tests.conftest import DAYTIME_ZONE, TENANT, TWILIO_SID, TWILIO_TOKEN, make_account
-from tests.integration.test_account_campaign import (
+from tests.campaign_support import (
     calls_to,
     eventually,
     mails_to,
@@ -61,6 +59,8 @@ from tests.integration.test_account_campaign import (
     status,
     texts_to,
 )
+from tests.cli_support import env_for, recoup
+from tests.conftest import DAYTIME_ZONE, TENANT, TWILIO_SID, TWILIO_TOKEN, make_account
 from workers.devserver import free_port
 from workers.metrics import breaker_metrics, runtime_for
 from workers.run import Role, workers

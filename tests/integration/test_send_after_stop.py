@@ -38,8 +38,8 @@ from domain.revocations import Revocation
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.api_support import eventually
+from tests.campaign_support import status
 from tests.conftest import TENANT, make_account, serving
-from tests.integration.test_account_campaign import status
 from workers.audit import audit_account
 from workers.campaigns import start_account_campaign
 from workers.reconcile import reconcile

@@ -24,12 +24,11 @@ from domain.supervision import (
 )
 from simulators.crm import CrmSimulator
 from simulators.llm import ChatMessage, LlmSimulator
+from tests.agent_support import start
 from tests.api_support import eventually
+from tests.campaign_support import status
 from tests.conftest import make_account, serving
-from tests.integration.test_account_campaign import status
-from tests.integration.test_agent_judgment import start
-from tests.integration.test_reply_actions import reply
-from tests.integration.test_reply_llm import answers
+from tests.reply_support import answers, reply
 from workers.settings import Settings
 
 POSITIONS = [

@@ -1,0 +1,59 @@
+"""Helpers shared by tests, so that test modules do not import each other."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from temporalio.client import Client
+
+from domain.arrangements import (
+    ArrangementKind,
+    ArrangementRequest,
+    Instalment,
+)
+from domain.campaign import PaymentReceived
+from domain.channels import Channel
+from domain.playbook import Playbook, Step
+from tests.conftest import TENANT
+from workers.campaigns import record_payment
+
+# Day 0 notice, then a final notice long after any arrangement here has ended.
+PLAYBOOK = Playbook(
+    name="arrangements",
+    steps=[
+        Step(id="notice", day=0, channel=Channel.EMAIL, template="first_notice"),
+        Step(id="final", day=30, channel=Channel.EMAIL, template="final_notice"),
+    ],
+    closing_days=2,
+    instalment_reminder_days=1,
+    instalment_grace_days=2,
+)
+
+
+def in_days(n: int) -> date:
+    return datetime.now(UTC).date() + timedelta(days=n)
+
+
+def settlement(arrangement_id: str, amount: str = "150.00") -> ArrangementRequest:
+    return ArrangementRequest(
+        arrangement_id=arrangement_id,
+        kind=ArrangementKind.SETTLEMENT,
+        instalments=[Instalment(due=in_days(3), amount=Decimal(amount))],
+    )
+
+
+def plan(arrangement_id: str) -> ArrangementRequest:
+    return ArrangementRequest(
+        arrangement_id=arrangement_id,
+        kind=ArrangementKind.PAYMENT_PLAN,
+        instalments=[
+            Instalment(due=in_days(2), amount=Decimal("125.00")),
+            Instalment(due=in_days(5), amount=Decimal("125.00")),
+        ],
+    )
+
+
+async def pay(client: Client, account_id: str, payment_id: str, amount: str) -> None:
+    payment = PaymentReceived(payment_id=payment_id, amount=Decimal(amount), currency="USD")
+    await record_payment(client, TENANT.tenant_id, account_id, payment)
