@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from activities.compose import render
 from activities.errors import template_failure
+from activities.provider_calls import render
 from adapters.errors import TemplateError
 from adapters.llm import (
     LlmClient,

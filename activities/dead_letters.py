@@ -7,7 +7,7 @@ import asyncio
 from temporalio import activity
 
 from adapters.dead_letter_store import DeadLetterStore
-from domain import agents
+from domain import names
 from domain.dead_letters import DeadLetter
 
 
@@ -15,7 +15,7 @@ class DeadLetterRecorder:
     def __init__(self, store: DeadLetterStore) -> None:
         self._store = store
 
-    @activity.defn(name=agents.RECORD_DEAD_LETTER)
+    @activity.defn(name=names.RECORD_DEAD_LETTER)
     async def record_dead_letter(self, letter: DeadLetter) -> None:
         # Idempotent by id: a retried activity stores the letter once.
         if await asyncio.to_thread(self._store.record, letter):

@@ -15,7 +15,7 @@ from adapters.contact_ledger import ContactLedger
 from adapters.smtp import SmtpMailer
 from adapters.suppressions import SuppressionStore
 from adapters.templates import RenderedMessage, TemplateRenderer
-from domain import agents
+from domain import names
 from domain.contact import ContactRequest, ContactResult
 from domain.revocations import Revocation
 
@@ -34,7 +34,7 @@ class EmailAgent(MessageAgent):
         super().__init__(renderer, ledger, breaker, export, composer, suppressions)
         self._mailer = mailer
 
-    @activity.defn(name=agents.SEND_EMAIL)
+    @activity.defn(name=names.SEND_EMAIL)
     async def send_email(self, request: ContactRequest) -> ContactResult:
         return await self.contact(request)
 

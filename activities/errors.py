@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from adapters.breakers import CircuitOpen, CircuitUnknown
 from adapters.errors import ProviderError, TemplateError
-from domain import agents
+from domain import names
 
 # Twilio error codes that say the number itself is unusable.
 _TWILIO_INVALID = {"21211", "21214", "21217", "21401", "21407", "21614"}
@@ -67,7 +67,7 @@ def circuit_open(err: CircuitOpen) -> ApplicationError:
     return ApplicationError(
         message,
         details,
-        type=agents.CIRCUIT_OPEN,
+        type=names.CIRCUIT_OPEN,
         non_retryable=True,
         next_retry_delay=err.retry_after,
     )

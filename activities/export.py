@@ -19,7 +19,7 @@ from temporalio import activity
 
 from adapters.event_log import EventLog
 from adapters.telemetry import count_exported
-from domain import agents
+from domain import names
 from domain.contact import ContactRequest, ContactResult
 from domain.events import EventBatch, interaction_record
 
@@ -28,7 +28,7 @@ class EventExporter:
     def __init__(self, log: EventLog) -> None:
         self._log = log
 
-    @activity.defn(name=agents.EXPORT_EVENTS)
+    @activity.defn(name=names.EXPORT_EVENTS)
     async def export_events(self, batch: EventBatch) -> int:
         """Append the batch to the event log; returns how many records were new."""
         added = await asyncio.to_thread(self._log.append, batch.records)

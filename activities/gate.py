@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from temporalio import activity
 
 from adapters.contact_ledger import ContactLedger
-from domain import agents
+from domain import names
 from domain.compliance.facts import as_past_contact
 from domain.contact import ContactAttempt, ContactOutcome, ContactRequest
 from domain.revocations import Revocation
 
-BLOCKED = agents.COMPLIANCE_BLOCKED
+BLOCKED = names.COMPLIANCE_BLOCKED
 
 
 def send_time() -> datetime:

@@ -15,10 +15,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
-from activities.compose import already_sent, call_provider, provider_failure
 from activities.composer import Composer
 from activities.export import ContactExport
 from activities.gate import record_contact, send_time
+from activities.provider_calls import already_sent, call_provider, provider_failure
 from activities.sending import SendCheck, SendGate, heartbeating, to_completion
 from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger

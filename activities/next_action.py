@@ -14,7 +14,7 @@ import asyncio
 from temporalio import activity
 
 from adapters.action_stats import ActionStats
-from domain import agents
+from domain import names
 from domain.next_action import ActionChoice, ActionChoiceRequest, OutcomesToRecord, choose
 
 
@@ -22,7 +22,7 @@ class NextActionAgent:
     def __init__(self, stats: ActionStats) -> None:
         self._stats = stats
 
-    @activity.defn(name=agents.CHOOSE_NEXT_ACTION)
+    @activity.defn(name=names.CHOOSE_NEXT_ACTION)
     async def choose(self, request: ActionChoiceRequest) -> ActionChoice:
         if request.settled:
             await asyncio.to_thread(self._stats.record, request.settled)
@@ -37,7 +37,7 @@ class NextActionAgent:
             prior=pooled,
         )
 
-    @activity.defn(name=agents.RECORD_ACTION_OUTCOMES)
+    @activity.defn(name=names.RECORD_ACTION_OUTCOMES)
     async def record(self, request: OutcomesToRecord) -> int:
         """Apply the outcomes; how many were new (a retry finds them applied: 0)."""
         return await asyncio.to_thread(self._stats.record, request.outcomes)

@@ -19,11 +19,11 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.compose import call_provider, provider_failure
 from activities.composer import Composer
 from activities.export import ContactExport
 from activities.gate import record_contact
 from activities.message_agent import hand_over_time
+from activities.provider_calls import call_provider, provider_failure
 from activities.sending import SendCheck, SendGate, to_completion
 from adapters.breakers import CircuitBreaker
 from adapters.contact_ledger import ContactLedger
@@ -31,7 +31,7 @@ from adapters.errors import ProviderError
 from adapters.suppressions import SuppressionStore
 from adapters.templates import TemplateRenderer
 from adapters.twilio import CallReceipt, CallState, TwilioClient
-from domain import agents
+from domain import names
 from domain.contact import ContactOutcome, ContactRequest, ContactResult
 from domain.revocations import Revocation, in_force
 
@@ -82,7 +82,7 @@ class PhoneAgent:
         self._export = export or ContactExport(None)
         self._gate = SendGate(suppressions)
 
-    @activity.defn(name=agents.PLACE_CALL)
+    @activity.defn(name=names.PLACE_CALL)
     async def place_call(self, request: ContactRequest) -> ContactResult:
         started = self._export.started()
         result = await self._place_call(request)

@@ -8,7 +8,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from adapters.portfolio_store import PortfolioStore
-from domain import agents
+from domain import names
 from domain.portfolio import PortfolioPage, PortfolioPageRequest
 
 
@@ -17,7 +17,7 @@ class PortfolioLoader:
         self._store = store
         self._where = where
 
-    @activity.defn(name=agents.LOAD_PORTFOLIO_PAGE)
+    @activity.defn(name=names.LOAD_PORTFOLIO_PAGE)
     async def load_portfolio_page(self, request: PortfolioPageRequest) -> PortfolioPage:
         accounts = await asyncio.to_thread(
             self._store.page,

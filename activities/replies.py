@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from adapters.errors import ProviderError
 from adapters.llm import LlmClient, LlmMalformed, LlmRateLimited, LlmRefused, LlmRejected
-from domain import agents
+from domain import names
 from domain.replies.reading import (
     READING_SCHEMA,
     SCHEMA_NAME,
@@ -41,7 +41,7 @@ class ReplyReader:
     def __init__(self, llm: LlmClient | None) -> None:
         self._llm = llm
 
-    @activity.defn(name=agents.READ_REPLY)
+    @activity.defn(name=names.READ_REPLY)
     async def read_reply(self, request: ReplyToRead) -> ReadReply:
         if self._llm is None:
             return read_offline(request, "no model configured")

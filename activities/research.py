@@ -44,7 +44,7 @@ from activities.composer import model_failure
 from adapters.account_history import AccountHistory, PastActivity
 from adapters.crm_records import CrmRecord, CrmRecords, CrmUnavailable
 from adapters.llm import LlmClient, LlmError
-from domain import agents
+from domain import names
 from domain.research import (
     BRIEF_MAX,
     AccountContext,
@@ -109,7 +109,7 @@ class ResearchAgent:
         self._crm_attempts = max(1, crm_attempts)
         self._timeout = timeout
 
-    @activity.defn(name=agents.RESEARCH_ACCOUNT)
+    @activity.defn(name=names.RESEARCH_ACCOUNT)
     async def research(self, request: ResearchRequest) -> ResearchBrief:
         available, record = await self._record(request)
         past = await asyncio.to_thread(self._history.load, request.tenant_id, request.account_id)

@@ -13,7 +13,7 @@ from adapters.contact_ledger import ContactLedger
 from adapters.suppressions import SuppressionStore
 from adapters.templates import RenderedMessage, TemplateRenderer
 from adapters.twilio import TwilioClient
-from domain import agents
+from domain import names
 from domain.contact import ContactRequest, ContactResult
 
 
@@ -31,7 +31,7 @@ class SmsAgent(MessageAgent):
         super().__init__(renderer, ledger, breaker, export, composer, suppressions)
         self._client = client
 
-    @activity.defn(name=agents.SEND_SMS)
+    @activity.defn(name=names.SEND_SMS)
     async def send_sms(self, request: ContactRequest) -> ContactResult:
         return await self.contact(request)
 

@@ -18,7 +18,7 @@ from temporalio import activity
 
 from activities.composer import model_failure
 from adapters.llm import LlmClient, LlmError
-from domain import agents
+from domain import names
 from domain.supervision import OPTIONS, Disagreement, Ruling, offline_ruling, safe_option
 
 SCHEMA_NAME = "supervisor_ruling"
@@ -46,7 +46,7 @@ class Supervisor:
         self._llm = llm
         self._timeout = timeout
 
-    @activity.defn(name=agents.SUPERVISE)
+    @activity.defn(name=names.SUPERVISE)
     async def supervise(self, disagreement: Disagreement) -> Ruling:
         offline = offline_ruling(disagreement)
         if self._llm is None:

@@ -1,12 +1,12 @@
 """What the adapters report: spans around provider and broker calls, and counters.
 
-Spans go to the process's OpenTelemetry tracer provider (``workers.tracing`` sets
+Spans go to the process's OpenTelemetry tracer provider (``bootstrap.tracing`` sets
 it up); inside an activity they are children of its ``RunActivity`` span. They
 carry no personal data: no addresses, numbers or message text, only the
 provider, the operation and how it ended.
 
 The counters live in prometheus_client's default registry, which a worker serves
-beside Temporal's metrics (``workers.metrics``) and the API at ``/metrics``.
+beside Temporal's metrics (``bootstrap.metrics``) and the API at ``/metrics``.
 Contacts and compliance denials are counted from the records that reach the event
 log: every contact outcome and gate decision passes there, whichever agent or
 workflow made it, and a retried append that added nothing is not counted again.

@@ -21,10 +21,10 @@ from api import problems, routes, stream
 from api.auth import Authenticator, RateLimiter
 from api.codec import codec_cors_options, codec_router
 from api.deps import current_tenant, tenant_from_path_key
-from api.service import RecoupService
 from api.telemetry import instrument_api
 from api.webhooks import webhooks_router
-from workers.settings import Settings
+from bootstrap.settings import Settings
+from service.operations import RecoupService
 
 API_VERSION = "1.0.0"
 UI_CODEC_PREFIX = "/codec/key/{api_key}"

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 from adapters.tenants import TenantStore
+from bootstrap.settings import Settings
 from domain.account import Tenant
-from workers.settings import Settings
 
 
 class AuthError(Exception):

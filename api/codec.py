@@ -9,7 +9,7 @@ URL/codec --codec-auth "Bearer KEY"``); the web UI calls from the browser, hence
 CORS for its origins (``settings.codec_cors_origins``).
 
 A key reads its own tenant's payloads and nothing else: ``/decode`` answers 403 for a
-batch holding any payload bound to another tenant or to none (``workers.codec``
+batch holding any payload bound to another tenant or to none (``bootstrap.codec``
 explains the binding), and ``/encode`` binds what it encrypts to the caller's tenant.
 
 ``codec_router`` is what the HTTP API mounts (with ``codec_cors_options`` for its
@@ -27,10 +27,10 @@ from google.protobuf import json_format
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payloads
 
+from bootstrap.codec import CodecKeyError, EncryptionCodec, PayloadTenantError, codec
+from bootstrap.keyring import KeyRingError
+from bootstrap.settings import Settings
 from domain.account import Tenant
-from workers.codec import CodecKeyError, EncryptionCodec, PayloadTenantError, codec
-from workers.keyring import KeyRingError
-from workers.settings import Settings
 
 # A FastAPI dependency that answers the caller's tenant (or raises for a bad key).
 Authenticate = Callable[..., Awaitable[Tenant]]

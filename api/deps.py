@@ -8,8 +8,8 @@ from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Authenticator, AuthError
-from api.service import RecoupService
 from domain.account import Tenant
+from service.operations import RecoupService
 
 # Documented in OpenAPI as two ways to send the same key; auto_error=False so that a
 # missing key is answered by our own 401 problem, not FastAPI's 403.

@@ -40,11 +40,15 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from temporalio.service import RPCError
 
 from adapters.event_log import EventRow
-from api import models as m
 from api.auth import Authenticator, AuthError, RateLimited, token_from
 from api.grpc_gen import recoup_pb2 as pb
 from api.grpc_gen import recoup_pb2_grpc as pb_grpc
-from api.service import (
+from domain.account import Identifier, Tenant
+from domain.campaign import CampaignSnapshot
+from domain.errors import FieldProblem, problems
+from domain.operator import Approval
+from service import models as m
+from service.operations import (
     Conflict,
     InvalidInput,
     RecoupService,
@@ -52,10 +56,6 @@ from api.service import (
     history_event,
     message_json,
 )
-from domain.account import Identifier, Tenant
-from domain.campaign import CampaignSnapshot
-from domain.errors import FieldProblem, problems
-from domain.operator import Approval
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import AuthError, RateLimited
-from api.service import ServiceError
 from domain.errors import dotted
+from service.operations import ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, status
 
 from adapters.event_log import MAX_POSITION
-from api import models as m
 from api.deps import AccountId, ApprovalId, CampaignId, CurrentTenant, Service
 from api.problems import Problem
 from domain.campaign import CampaignSnapshot
 from domain.operator import Approval
+from service import models as m
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}

@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.grpc_server import start_grpc
-from workers.settings import Settings
+from bootstrap.settings import Settings
 
 
 @dataclass

@@ -19,8 +19,8 @@ from fastapi.responses import StreamingResponse
 from adapters.event_log import MAX_POSITION
 from api.deps import ID_PATTERN, CurrentTenant, Service
 from api.problems import Problem
-from api.service import RecoupService, message_json
 from domain.account import Tenant
+from service.operations import RecoupService, message_json
 
 router = APIRouter(
     prefix="/v1",

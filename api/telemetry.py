@@ -3,11 +3,11 @@
 ``instrument_api(app)`` adds ``TelemetryMiddleware`` and a ``/metrics`` route.
 Each request runs in a SERVER span that continues the caller's trace (W3C
 ``traceparent``, or the seed's ``X-Trace-ID`` when that is all the caller sent:
-``workers.tracing`` installs the propagators). FastAPI makes that span itself
+``bootstrap.tracing`` installs the propagators). FastAPI makes that span itself
 once a tracer provider is set (its native telemetry, which also adds
 ``fastapi.*`` operation spans); the middleware then uses it, and makes its own
 only for an app that made none. Either way, inside a handler
-``workers.tracing.current_trace_id()`` is the request's trace id: put it into
+``bootstrap.tracing.current_trace_id()`` is the request's trace id: put it into
 ``AccountCampaignInput.trace_id`` and the campaign's workflow, activities,
 provider calls and exported events share it. Every response carries ``X-Trace-ID``.
 

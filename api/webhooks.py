@@ -41,7 +41,7 @@ Routes (all POST):
 - ``payments``: ``Stripe-Signature`` over a Stripe event.
   ``checkout.session.completed`` (paid) and ``checkout.session.async_payment_succeeded``
   carry the payment link's metadata (``tenant_id``, ``account_id``: what
-  ``activities.arrangements`` puts there) and record a payment with
+  ``activities.payments`` puts there) and record a payment with
   ``payment_id`` = the PaymentIntent id, so the two events of one checkout count
   once. ``payment_intent.succeeded`` counts when it carries that metadata; other
   types are acknowledged and ignored.
@@ -70,9 +70,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.payments import from_minor_units
-from api import models as m
 from api.problems import InvalidParam, Problem, problem_response
-from api.service import RecoupService, ServiceError, Unavailable
 from api.signatures import (
     EMAIL_HEADER,
     STRIPE_HEADER,
@@ -85,6 +83,8 @@ from domain.account import EmailAddress, Tenant
 from domain.channels import Channel
 from domain.errors import dotted
 from domain.replies import is_stop_keyword
+from service import models as m
+from service.operations import RecoupService, ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 

@@ -71,19 +71,19 @@ from typing import IO
 from temporalio.client import Client
 
 from bench.common import machine, recoup_env
+from bootstrap.client import connect
+from bootstrap.devserver import free_port, start_dev_server
+from bootstrap.settings import REPO_ROOT, Settings
 from domain.account import Account, EmailContact, PhoneContact, Tenant
 from domain.campaign import CollectionStatus
 from domain.channels import Channel
 from domain.playbook import Playbook, Step, StepCondition
 from domain.portfolio import PortfolioStatus
+from service.campaigns import launch_portfolio
+from service.reconcile import Reconciliation, reconcile
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_awake
-from workers.campaigns import launch_portfolio
-from workers.client import connect
-from workers.devserver import free_port, start_dev_server
-from workers.reconcile import Reconciliation, reconcile
-from workers.settings import REPO_ROOT, Settings
 
 TENANT = Tenant(tenant_id="chaos", name="Chaos Recovery")
 

@@ -14,12 +14,12 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import IO, Any
 
+from bootstrap.devserver import DevServer, free_port, start_dev_server
+from bootstrap.settings import REPO_ROOT, Settings
 from simulators.crm import CrmSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
-from workers.devserver import DevServer, free_port, start_dev_server
-from workers.settings import REPO_ROOT, Settings
 
 PAYMENTS_KEY = "sk_test_bench"
 LEDGER_KEY = "crm_test_bench"

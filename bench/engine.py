@@ -22,7 +22,7 @@ own, so that its CPU time can be read from ``/proc/<pid>/stat``; so is the serve
 After a warm-up, campaign and floor rounds of ``--accounts`` accounts alternate; each
 round's rate is accounts / (first start .. last completion), and the medians are
 reported. Then every history of the last rounds is costed in Temporal Cloud Actions
-(``workers.cost``) and checked against the floor's plan.
+(``service.cost``) and checked against the floor's plan.
 
 Prints one JSON line: ``campaign_accounts_per_s``, ``floor_accounts_per_s``, ``ratio``
 (goal >= 0.8), worker and server CPU seconds per account for each, and ``cost``: the
@@ -63,16 +63,16 @@ from temporalio.client import Client
 from adapters.playbook_files import load_playbook
 from bench.common import Child, machine, recoup_env, simulated_stack
 from bench.floor import SIGNAL, FloorPlan, FloorWorkflow, history_counts, plan_from_history
-from domain import agents
+from bootstrap.client import connect
+from bootstrap.settings import Settings
+from domain import names
 from domain.account import Account, EmailContact, PhoneContact, Tenant
 from domain.campaign import CollectionStatus, PaymentReceived, account_workflow_id
+from service.campaigns import start_account_campaign
+from service.cost import ActionCounts, account_cost, count_history, total_of
 from simulators.twilio import SimulatedCall, TwilioSimulator
 from simulators.zones import most_awake
-from workers.campaigns import start_account_campaign
-from workers.client import connect
-from workers.cost import ActionCounts, account_cost, count_history, total_of
 from workers.run import Role, run_until_stopped, workers
-from workers.settings import Settings
 
 TENANT = Tenant(tenant_id="bench", name="Bench Recovery")
 TWILIO_SID = "AC" + "8" * 32
@@ -177,7 +177,7 @@ class Bench:
             payment_id=f"pay-{workflow_id.rpartition('/')[2]}", amount=AMOUNT, currency="USD"
         )
         handle = self.client.get_workflow_handle(workflow_id)
-        task = asyncio.create_task(handle.signal(agents.SIGNAL_PAYMENT, payment))
+        task = asyncio.create_task(handle.signal(names.SIGNAL_PAYMENT, payment))
         self._signals.add(task)
         task.add_done_callback(self._signals.discard)
 

@@ -45,9 +45,9 @@ from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
 from adapters.sinks.kafka import MAX_BATCH_BYTES, KafkaSink, kafka_headers
 from adapters.sinks.rabbitmq import RabbitSink, amqp_message
 from adapters.sinks.redis_streams import RedisStreamSink, stream_fields
+from bench.brokers import Tansu, drop_rabbit_topology
 from bench.common import machine
 from domain.events import EventType, Origin, Stream, Topic, event_record, message_id
-from tests.brokers import Tansu, drop_rabbit_topology
 
 RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 REDIS_URL = "redis://127.0.0.1:6379/0"

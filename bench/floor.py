@@ -6,7 +6,7 @@ due, counted from the workflow's start), each local activity and each client sig
 ``FloorWorkflow`` replays that plan with no-op activities, the same timers and a wait for
 the same signal, and nothing else: no search-attribute upserts, no state, no codec, no
 agents. Its throughput on the same server is what Recoup's engine is measured against
-(``bench.engine``), and its Actions are the floor of ``workers.cost``'s count.
+(``bench.engine``), and its Actions are the floor of ``service.cost``'s count.
 
 Serve the floor (what ``bench.engine`` starts as a child process)::
 

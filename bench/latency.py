@@ -71,16 +71,16 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.common import Child, machine, recoup_env, simulated_stack
-from domain import agents
+from bootstrap.client import connect
+from bootstrap.devserver import free_port
+from bootstrap.settings import Settings
+from domain import names
 from domain.account import Tenant
 from domain.campaign import CampaignSnapshot, CollectionStatus, account_workflow_id
 from simulators.payments import stripe_signature
 from simulators.twilio import TwilioSimulator, twilio_signature
 from simulators.zones import most_awake
 from tests.api_support import checkout_completed, new_tenant, sms_in
-from workers.client import connect
-from workers.devserver import free_port
-from workers.settings import Settings
 
 TWILIO_SID = "AC" + "9" * 32
 TWILIO_TOKEN = "latency-auth-token"
@@ -286,7 +286,7 @@ class Latency:
 
     async def snapshot(self, account_id: str) -> CampaignSnapshot:
         snap: CampaignSnapshot = await self.account(account_id).query(
-            agents.QUERY_STATUS, result_type=CampaignSnapshot
+            names.QUERY_STATUS, result_type=CampaignSnapshot
         )
         return snap
 

@@ -21,10 +21,10 @@ import typer
 
 from adapters.playbook_files import load_playbook
 from bench.common import machine
+from bootstrap.settings import Settings
 from cli.simulate import simulate
 from domain.policy import ContactPolicy
 from simulators.population import Population
-from workers.settings import Settings
 
 POPULATIONS = Path(__file__).resolve().parent.parent / "populations"
 

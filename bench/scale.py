@@ -63,14 +63,14 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from bench.common import Child, machine, recoup_env
 from bench.engine import cpu_seconds
-from domain import agents
+from bootstrap.client import connect
+from bootstrap.devserver import free_port, start_dev_server
+from bootstrap.settings import REPO_ROOT, Settings
+from domain import names
 from domain.campaign import account_workflow_id, portfolio_workflow_id
 from domain.portfolio import PortfolioInput, PortfolioStatus
 from simulators.smtp import SmtpSimulator
 from simulators.zones import most_awake
-from workers.client import connect
-from workers.devserver import free_port, start_dev_server
-from workers.settings import REPO_ROOT, Settings
 
 TENANT = "scale"
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -252,7 +252,7 @@ async def sample(
     while True:
         try:
             status: PortfolioStatus = await handle.query(
-                agents.QUERY_PROGRESS, result_type=PortfolioStatus
+                names.QUERY_PROGRESS, result_type=PortfolioStatus
             )
         except Exception:
             # Not started yet, or between two runs of a continue-as-new.
@@ -300,7 +300,7 @@ async def portfolio_histories(client: Client, workflow_id: str, window: int) -> 
             elif (
                 event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
                 and event.workflow_execution_signaled_event_attributes.signal_name
-                == agents.SIGNAL_ACCOUNT_FINISHED
+                == names.SIGNAL_ACCOUNT_FINISHED
             ):
                 pending -= 1
         runs.append(

@@ -41,19 +41,19 @@ from temporalio.client import Client
 
 from adapters.suppressions import SuppressionStore
 from bench.common import machine, simulated_stack
-from domain import agents
+from bootstrap.client import connect
+from bootstrap.settings import Settings
+from domain import names
 from domain.account import Account, EmailContact, PhoneContact, Tenant
 from domain.campaign import account_workflow_id
 from domain.channels import Channel
 from domain.contact import ContactResult
 from domain.playbook import Playbook, Step
 from domain.revocations import Revocation
+from service.campaigns import start_account_campaign
 from simulators.twilio import SimulatedMessage, TwilioSimulator
 from simulators.zones import most_awake
-from workers.campaigns import start_account_campaign
-from workers.client import connect
 from workers.run import workers
-from workers.settings import Settings
 
 TENANT = Tenant(tenant_id="bench", name="Bench Recovery")
 TEXT_NOW = Playbook(
@@ -108,7 +108,7 @@ async def _moments(client: Client, account_id: str) -> tuple[float, float]:
     async for event in handle.fetch_history_events():
         if event.HasField("activity_task_scheduled_event_attributes"):
             attrs = event.activity_task_scheduled_event_attributes
-            if attrs.activity_type.name == agents.SEND_SMS:
+            if attrs.activity_type.name == names.SEND_SMS:
                 scheduled = event.event_time.ToDatetime(tzinfo=UTC).timestamp()
         elif event.HasField("activity_task_completed_event_attributes") and scheduled:
             payloads = event.activity_task_completed_event_attributes.result.payloads

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from rich.table import Table
 from temporalio.client import Client
 
-from api.models import PauseIn, ResumeIn
 from cli.common import (
     EXIT_INPUT,
     console,
@@ -28,13 +27,14 @@ from domain.channels import Channel
 from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.contact import format_amount
 from domain.errors import problems
-from workers.campaigns import (
+from service.campaigns import (
     ArrangementRefused,
     account_status,
     arrange,
     record_payment,
     send_legal_event,
 )
+from service.models import PauseIn, ResumeIn
 
 app = typer.Typer(
     help="Inspect an account's campaign; record payments, legal events and arrangements; "

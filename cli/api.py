@@ -9,10 +9,10 @@ import typer
 
 from api.app import create_app
 from api.server import running_apis
+from bootstrap.client import connect
+from bootstrap.tracing import setup_tracing
 from cli.common import console, fail, load_settings, run
 from cli.stack import PortInUse, ensure_free, stop_event
-from workers.client import connect
-from workers.tracing import setup_tracing
 
 
 def api(

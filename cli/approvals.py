@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.models import DecisionIn
 from cli.common import console, print_json
 from cli.operate import operate
 from domain.operator import ApprovalStatus
+from service.models import DecisionIn
 
 app = typer.Typer(help="Decisions campaigns wait for a person to make.", no_args_is_help=True)
 

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from adapters.breakers import Breakers, BreakerSnapshot, BreakerState, BreakerStoreUnavailable
+from bootstrap.settings import Settings
 from cli.common import EXIT_ERROR, EXIT_INPUT, console, fail, load_settings, run
-from workers.settings import Settings
 
 app = typer.Typer(
     help="Circuit breakers per provider: state, failure window, time until they close.",

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from adapters.playbook_files import PlaybookError, load_playbook
 from adapters.portfolio_file import PortfolioFileError, parse_portfolio
 from adapters.portfolio_store import PortfolioStoreError
-from api.models import PauseIn, ResumeIn
+from bootstrap.settings import Settings
 from cli.common import (
     EXIT_INPUT,
     EXIT_PARTIAL,
@@ -32,8 +32,8 @@ from cli.operate import operate
 from domain.compliance.content import validation_notice_problems
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
-from workers.campaigns import campaign_id_for, launch_portfolio, portfolio_progress
-from workers.settings import Settings
+from service.campaigns import campaign_id_for, launch_portfolio, portfolio_progress
+from service.models import PauseIn, ResumeIn
 
 app = typer.Typer(
     help="Launch portfolios, follow their campaigns, pause and resume them.", no_args_is_help=True

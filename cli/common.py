@@ -14,10 +14,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.tenants import TenantStore
+from bootstrap.client import connect
+from bootstrap.keyring import KeyRingError
+from bootstrap.settings import Settings
 from domain.account import Tenant
-from workers.client import connect
-from workers.keyring import KeyRingError
-from workers.settings import Settings
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ from cli.common import (
 )
 from domain.compliance.check import CheckRequest, check
 from domain.errors import problems
-from workers.audit import AuditReport, audit_account
+from service.audit import AuditReport, audit_account
 
 app = typer.Typer(help="Check contacts against Regulation F, the TCPA and state rules.")
 

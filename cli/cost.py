@@ -1,7 +1,7 @@
 """``recoup cost``: what an account's or a campaign's workflows cost in Temporal Cloud Actions.
 
 Counted from the workflow histories with Temporal's published rules
-(https://docs.temporal.io/cloud/actions; the counting is ``workers.cost``), next to the
+(https://docs.temporal.io/cloud/actions; the counting is ``service.cost``), next to the
 overhead: the part of them the same work would not need (retries, continue-as-new
 restarts, search-attribute upserts). Queries, heartbeats and rejected updates leave no
 history and are not counted. What a campaign costs against a bare workflow doing the
@@ -17,7 +17,7 @@ from rich.table import Table
 from temporalio.client import Client
 
 from cli.common import EXIT_INPUT, console, fail, load_settings, print_json, run, with_client
-from workers.cost import (
+from service.cost import (
     ActionCounts,
     CampaignCostReport,
     CostNotFound,

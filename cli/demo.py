@@ -30,11 +30,13 @@ from adapters.playbook_files import load_playbook
 from adapters.portfolio_file import parse_portfolio
 from adapters.report import campaign_report
 from adapters.suppressions import SuppressionStore
+from bootstrap.devserver import free_port
+from bootstrap.settings import Settings
 from cli.common import EXIT_DIFFERENCES, console, fail, load_settings, money
 from cli.reconcile import print_reconciliation
 from cli.report import print_report
 from cli.stack import PLAINTEXT_TEMPORAL, embedded_stack, run_or_fail, stop_event
-from domain import agents
+from domain import names
 from domain.account import Account
 from domain.campaign import (
     CampaignSnapshot,
@@ -45,6 +47,9 @@ from domain.campaign import (
 )
 from domain.channels import Channel
 from domain.portfolio import PortfolioStatus
+from service.campaigns import launch_portfolio, portfolio_progress
+from service.reconcile import reconcile
+from service.revocations import Revocations
 from simulators.debtors import (
     DebtorSimulator,
     Reaction,
@@ -54,12 +59,7 @@ from simulators.debtors import (
 )
 from simulators.smtp import ReceivedMail
 from simulators.twilio import SimulatedCall, SimulatedMessage, TwilioSimulator
-from workers.campaigns import launch_portfolio, portfolio_progress
-from workers.devserver import free_port
 from workers.export import SQL_SINK
-from workers.reconcile import reconcile
-from workers.revocations import Revocations
-from workers.settings import Settings
 
 # The demo looks for campaigns held by a real-time rule only when this few are left.
 WAITING_CHECK_MAX = 20
@@ -121,7 +121,7 @@ class Debtors:
         try:
             if reaction.kind is ReactionKind.PAY and reaction.amount is not None:
                 await handle.signal(
-                    agents.SIGNAL_PAYMENT,
+                    names.SIGNAL_PAYMENT,
                     PaymentReceived(
                         payment_id=f"sim-{ref}",
                         amount=reaction.amount,
@@ -140,7 +140,7 @@ class Debtors:
                 await self._revocations.reply(
                     self._tenant_id, account.account_id, reply, source="demo-debtor"
                 )
-                await handle.signal(agents.SIGNAL_REPLY, reply)
+                await handle.signal(names.SIGNAL_REPLY, reply)
             self.reactions[reaction.kind] += 1
         except RPCError:
             pass  # the campaign already ended: a late reaction changes nothing
@@ -374,7 +374,7 @@ async def waiting_on_the_law(
     """The campaign's running account campaigns if every one of them waits for the
     compliance gate until later than ``horizon`` from now; else (or if none) nothing."""
     query = (
-        f"WorkflowType = '{agents.ACCOUNT_CAMPAIGN}' AND ExecutionStatus = 'Running' "
+        f"WorkflowType = '{names.ACCOUNT_CAMPAIGN}' AND ExecutionStatus = 'Running' "
         f"AND RecoupTenant = '{tenant_id}' AND RecoupCampaign = '{campaign_id}'"
     )
     later = datetime.now(UTC) + horizon
@@ -382,7 +382,7 @@ async def waiting_on_the_law(
     async for execution in client.list_workflows(query):
         try:
             snap = await client.get_workflow_handle(execution.id).query(
-                agents.QUERY_STATUS, result_type=CampaignSnapshot
+                names.QUERY_STATUS, result_type=CampaignSnapshot
             )
         except RPCError:
             return []  # finished since the listing (visibility lags): not waiting

@@ -12,12 +12,12 @@ from rich.panel import Panel
 
 from adapters.tenants import TenantStore
 from api.server import running_apis
+from bootstrap.client import connect
+from bootstrap.metrics import runtime_for
+from bootstrap.settings import Settings
 from cli.common import console, fail, load_settings
 from cli.stack import PLAINTEXT_TEMPORAL, embedded_stack, ensure_free, run_or_fail, stop_event
-from workers.client import connect
-from workers.metrics import runtime_for
 from workers.run import Role, workers
-from workers.settings import Settings
 
 
 def dev(

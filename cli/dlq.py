@@ -22,7 +22,7 @@ from cli.common import (
 )
 from domain.channels import Channel
 from domain.dead_letters import DeadLetter, DeadLetterStatus
-from workers.dead_letters import RedriveRefused, redrive
+from service.dead_letters import RedriveRefused, redrive
 
 app = typer.Typer(
     help="Dead letters: list, read and redrive contacts that failed for good.",

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from bootstrap import keyring
+from bootstrap.keyring import KeyRing, KeyRingError
 from cli.common import console, fail, load_settings
-from workers import keyring
-from workers.keyring import KeyRing, KeyRingError
 
 app = typer.Typer(
     help="The keys that encrypt PII in workflow histories: list them, or rotate to a new one.",

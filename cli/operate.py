@@ -1,6 +1,6 @@
 """Operator actions shared by ``recoup account``, ``recoup campaign`` and ``recoup approvals``.
 
-They go through the same service as the HTTP and gRPC APIs (``api/service.py``), so
+They go through the same service as the HTTP and gRPC APIs (``service/operations.py``), so
 a pause from the CLI is the pause the API makes, with the same errors.
 """
 
@@ -11,9 +11,9 @@ from typing import TypeVar
 
 from temporalio.client import Client
 
-from api.service import RecoupService, ServiceError
 from cli.common import console, fail, load_settings, run, tenant_for, with_client
 from domain.account import Tenant
+from service.operations import RecoupService, ServiceError
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from cli.common import (
     run,
     with_client,
 )
-from workers.reconcile import Reconciliation, reconcile
+from service.reconcile import Reconciliation, reconcile
 
 
 def reconcile_command(

@@ -37,6 +37,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from adapters.contact_ledger import ContactLedger
+from bootstrap.codec import data_converter
+from bootstrap.devserver import DevServerError, time_skipping_server_binary
+from bootstrap.settings import Settings
+from bootstrap.tracing import client_interceptors
 from cli.campaign import resolve_playbook
 from cli.common import EXIT_INPUT, err_console, fail, load_settings, run
 from domain.account import Account
@@ -45,6 +49,7 @@ from domain.channels import Channel
 from domain.compliance.model import PastContact
 from domain.playbook import Playbook
 from domain.policy import ContactPolicy
+from service.campaigns import launch_portfolio, portfolio_progress
 from simulators.crm import CrmSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.population import (
@@ -62,12 +67,7 @@ from simulators.population import (
 )
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
-from workers.campaigns import launch_portfolio, portfolio_progress
-from workers.codec import data_converter
-from workers.devserver import DevServerError, time_skipping_server_binary
 from workers.run import workers
-from workers.settings import Settings
-from workers.tracing import client_interceptors
 from workflows import search_attributes as sa
 
 TENANT_ID = "sim"

@@ -19,17 +19,17 @@ from typing import Any, TypeVar
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from bootstrap.client import connect
+from bootstrap.devserver import DevServer, DevServerError, start_dev_server
+from bootstrap.keyring import KeyRingError
+from bootstrap.metrics import runtime_for
+from bootstrap.settings import Settings
 from cli.common import EXIT_INPUT, fail, run
 from simulators.crm import CrmSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
-from workers.client import connect
-from workers.devserver import DevServer, DevServerError, start_dev_server
-from workers.keyring import KeyRingError
-from workers.metrics import runtime_for
 from workers.run import StoreUnavailable, workers
-from workers.settings import Settings
 
 T = TypeVar("T")
 

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from bootstrap.cluster import ClusterError, Connection, SetupReport, State, setup_cluster
 from cli.common import EXIT_ERROR, console, err_console, fail, load_settings, run
-from workers.cluster import ClusterError, Connection, SetupReport, State, setup_cluster
 
 app = typer.Typer(help="The Temporal cluster Recoup runs on.", no_args_is_help=True)
 

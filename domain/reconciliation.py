@@ -14,7 +14,7 @@ against the others:
 
 ``differences`` compares them; every difference names the attempt (or the provider's
 reference), the account and what each side says. Pure: the gathering is in
-``workers.reconcile``.
+``service.reconcile``.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class Difference(BaseModel):
 
 
 class Sources(BaseModel):
-    """Everything gathered about one campaign (``workers.reconcile``)."""
+    """Everything gathered about one campaign (``service.reconcile``)."""
 
     attempts: list[Attempt] = Field(default_factory=list)
     campaign_counts: dict[str, dict[Channel, int]] = Field(

@@ -33,8 +33,8 @@ simulated instant:
    :class:`DebtorActionsWorkflow`, started from that listener (so still before the
    activity completes). It sleeps (``workflow.sleep``) until each action's instant
    on the simulated clock and then signals the account's campaign workflow by external
-   handle (``agents.SIGNAL_PAYMENT`` / ``agents.SIGNAL_REPLY``; after a dispute, the
-   simulated back office's ``verification_sent`` on ``agents.SIGNAL_LEGAL``, without
+   handle (``names.SIGNAL_PAYMENT`` / ``names.SIGNAL_REPLY``; after a dispute, the
+   simulated back office's ``verification_sent`` on ``names.SIGNAL_LEGAL``, without
    which a disputed campaign would wait forever). A campaign that has already
    finished simply does not get the late action.
 
@@ -65,7 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from temporalio import workflow
 from temporalio.exceptions import FailureError
 
-from domain import agents
+from domain import names
 from domain.account import Account, CurrencyCode, EmailContact, LanguageCode, PhoneContact
 from domain.campaign import InboundReply, PaymentReceived, account_workflow_id
 from domain.channels import Channel
@@ -754,11 +754,11 @@ class DebtorActionsWorkflow:
                 await workflow.sleep(wait)
             try:
                 if action.payment is not None:
-                    await handle.signal(agents.SIGNAL_PAYMENT, action.payment)
+                    await handle.signal(names.SIGNAL_PAYMENT, action.payment)
                 elif action.reply is not None:
-                    await handle.signal(agents.SIGNAL_REPLY, action.reply)
+                    await handle.signal(names.SIGNAL_REPLY, action.reply)
                 elif action.legal is not None:
-                    await handle.signal(agents.SIGNAL_LEGAL, action.legal)
+                    await handle.signal(names.SIGNAL_LEGAL, action.legal)
             except FailureError:
                 return done  # the campaign has finished: later actions change nothing
             done += 1

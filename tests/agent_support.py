@@ -6,13 +6,13 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
+from bootstrap.settings import Settings
 from domain.account import Account
 from domain.campaign import AccountOutcome
 from domain.playbook import Playbook
+from service.campaigns import start_account_campaign
 from tests.conftest import TENANT
 from tests.reply_support import DAY, SLOW
-from workers.campaigns import start_account_campaign
-from workers.settings import Settings
 
 
 async def start(

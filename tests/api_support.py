@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from adapters.tenants import TenantStore
+from bootstrap.settings import Settings
 from domain.account import Tenant
 from tests.conftest import DAYTIME_ZONE, TWILIO_SID
-from workers.settings import Settings
 
 T = TypeVar("T")
 

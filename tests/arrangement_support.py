@@ -15,8 +15,8 @@ from domain.arrangements import (
 from domain.campaign import PaymentReceived
 from domain.channels import Channel
 from domain.playbook import Playbook, Step
+from service.campaigns import record_payment
 from tests.conftest import TENANT
-from workers.campaigns import record_payment
 
 # Day 0 notice, then a final notice long after any arrangement here has ended.
 PLAYBOOK = Playbook(

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from temporalio.client import Client, WorkflowHandle
 
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.account import Account
 from domain.campaign import (
     AccountOutcome,
@@ -15,11 +16,10 @@ from domain.campaign import (
 )
 from domain.channels import Channel
 from domain.playbook import Playbook, Step, StepCondition
+from service.campaigns import start_account_campaign
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.conftest import TENANT
-from workers.campaigns import start_account_campaign
-from workers.settings import Settings
 
 DAY = 0.25  # seconds per playbook day
 
@@ -77,7 +77,7 @@ async def start(
 
 async def status(handle: WorkflowHandle[object, AccountOutcome]) -> CampaignSnapshot:
     snapshot: CampaignSnapshot = await handle.query(
-        agents.QUERY_STATUS, result_type=CampaignSnapshot
+        names.QUERY_STATUS, result_type=CampaignSnapshot
     )
     return snapshot
 

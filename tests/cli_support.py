@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.settings import Settings
+from bootstrap.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

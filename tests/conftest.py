@@ -20,18 +20,18 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from bench.brokers import Tansu
+from bootstrap import keyring
+from bootstrap.codec import data_converter
+from bootstrap.devserver import dynamic_config, temporal_binary, time_skipping_server_binary
+from bootstrap.settings import Settings
 from domain.account import Account, EmailContact, PhoneContact, Tenant
 from simulators.crm import CrmSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_awake
-from tests.brokers import Tansu
-from workers import keyring
-from workers.codec import data_converter
-from workers.devserver import dynamic_config, temporal_binary, time_skipping_server_binary
 from workers.run import workers
-from workers.settings import Settings
 from workflows import search_attributes as sa
 
 TWILIO_SID = "AC" + "1" * 32
@@ -222,7 +222,7 @@ def tansu() -> Iterator[Tansu]:
     """A Kafka-protocol broker (Tansu) for the run; ``tansu.bootstrap`` is its address.
 
     Persistent (S3 storage in moto) where moto is installed, so ``restart()`` keeps
-    topics and messages; see ``tests.brokers``.
+    topics and messages; see ``bench.brokers``.
     """
     with Tansu() as broker:
         yield broker

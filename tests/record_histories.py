@@ -22,11 +22,13 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.playbook_files import load_playbook
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.arrangements import ArrangementStatus
 from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus, InboundReply
 from domain.channels import Channel
 from domain.compliance.facts import LegalEvent, LegalEventKind
+from service.campaigns import arrange, launch_portfolio, start_account_campaign
 from simulators.smtp import SmtpSimulator
 from tests.api_support import eventually
 from tests.arrangement_support import PLAYBOOK as ARRANGEMENT_PLAYBOOK
@@ -35,8 +37,6 @@ from tests.campaign_support import mails_to
 from tests.conftest import TENANT, make_account
 from tests.portfolio_support import ONE_EMAIL
 from tests.reply_support import SLOW
-from workers.campaigns import arrange, launch_portfolio, start_account_campaign
-from workers.settings import Settings
 
 HISTORIES = Path(__file__).parent / "histories"
 PLAYBOOKS = Path(__file__).parent.parent / "playbooks"
@@ -45,7 +45,7 @@ DAY = 0.3  # seconds per playbook day
 
 async def _status(handle: WorkflowHandle[Any, AccountOutcome]) -> CampaignSnapshot:
     snapshot: CampaignSnapshot = await handle.query(
-        agents.QUERY_STATUS, result_type=CampaignSnapshot
+        names.QUERY_STATUS, result_type=CampaignSnapshot
     )
     return snapshot
 
@@ -76,7 +76,7 @@ async def _save(name: str, handle: WorkflowHandle[Any, AccountOutcome]) -> Accou
 
 async def _reply(handle: WorkflowHandle[Any, AccountOutcome], reply_id: str, text: str) -> None:
     await handle.signal(
-        agents.SIGNAL_REPLY,
+        names.SIGNAL_REPLY,
         InboundReply(
             reply_id=reply_id, channel=Channel.SMS, text=text, received_at=datetime.now(UTC)
         ),
@@ -138,11 +138,11 @@ async def test_record_dispute(client: Client, settings: Settings, running: objec
     """A dispute holds collection until verification is sent; then a cease ends it."""
     handle = await _start(client, settings, "standard", day=1.0)
     await eventually(lambda: _status(handle), lambda s: len(s.attempts) >= 1)
-    await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.DISPUTE))
+    await handle.signal(names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.DISPUTE))
     await eventually(lambda: _status(handle), lambda s: s.status is CollectionStatus.DISPUTED)
-    await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.VERIFICATION_SENT))
+    await handle.signal(names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.VERIFICATION_SENT))
     await eventually(lambda: _status(handle), lambda s: len(s.attempts) >= 2, within=30)
-    await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE))
+    await handle.signal(names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE))
     outcome = await _save("dispute", handle)
     assert outcome.status is CollectionStatus.CEASED
 
@@ -220,7 +220,7 @@ async def test_record_cancelled_send(
             return bool(pending) and pending[0].attempt >= 2
 
         await eventually(retrying, bool)
-        await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE))
+        await handle.signal(names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE))
         outcome = await _save("cancelled-send", handle)
     finally:
         smtp_sim.clear_failures()

@@ -9,16 +9,16 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.event_log import EventLog
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.campaign import AccountOutcome, CampaignSnapshot, InboundReply
 from domain.channels import Channel
 from domain.playbook import Playbook, Step, StopCondition
+from service.campaigns import start_account_campaign
 from simulators.llm import ChatMessage
 from tests.api_support import eventually
 from tests.campaign_support import status
 from tests.conftest import TENANT, make_account
-from workers.campaigns import start_account_campaign
-from workers.settings import Settings
 
 # One email now and one more in 30 days: whatever happens after the reply is its doing.
 SLOW = Playbook(
@@ -57,7 +57,7 @@ async def reply(
     channel: Channel = Channel.SMS,
 ) -> CampaignSnapshot:
     await handle.signal(
-        agents.SIGNAL_REPLY,
+        names.SIGNAL_REPLY,
         InboundReply(
             reply_id=f"r-{abs(hash(text)) % 10**8}",
             channel=channel,

@@ -35,9 +35,9 @@ from adapters.event_log import EventLog, EventRow
 from adapters.read_model import project
 from adapters.sinks.base import OutboundMessage, Sink, SinkUnavailable
 from adapters.telemetry import EXPORT_LAG
+from bootstrap.settings import Settings
 from domain.events import EventType, ExportRecord, Origin, event_record, message_id
 from domain.messages import Performance
-from workers.settings import Settings
 
 log = logging.getLogger("recoup.export")
 

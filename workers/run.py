@@ -22,13 +22,13 @@ from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.arrangements import PaymentsAgent
 from activities.composer import Composer
 from activities.dead_letters import DeadLetterRecorder
 from activities.email import EmailAgent
 from activities.export import ContactExport, EventExporter
 from activities.history import HistoryLoader
 from activities.next_action import NextActionAgent
+from activities.payments import PaymentsAgent
 from activities.phone import PhoneAgent
 from activities.portfolio import PortfolioLoader
 from activities.replies import ReplyReader
@@ -51,10 +51,10 @@ from adapters.sql import DatabaseUnavailable, check_database
 from adapters.suppressions import SuppressionStore
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
+from bootstrap.metrics import breaker_metrics
+from bootstrap.settings import Settings
 from domain.channels import Channel
 from workers.export import both, breaker_events, exporter_for, report_status
-from workers.metrics import breaker_metrics
-from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
 SEND_HEARTBEAT_THROTTLE = timedelta(seconds=1)

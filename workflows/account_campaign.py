@@ -18,7 +18,7 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from domain import agents
+    from domain import names
     from domain.arrangements import Arrangement, ArrangementRequest, InstalmentReminder
     from domain.campaign import (
         AccountCampaignInput,
@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-@workflow.defn(name=agents.ACCOUNT_CAMPAIGN)
+@workflow.defn(name=names.ACCOUNT_CAMPAIGN)
 class AccountCampaign:
     @workflow.init
     def __init__(self, inp: AccountCampaignInput) -> None:
@@ -95,7 +95,7 @@ class AccountCampaign:
         if not st.history_loaded:
             # A call yesterday in an earlier campaign of this debt counts today.
             loaded: ContactHistory = await workflow.execute_activity(
-                agents.LOAD_CONTACT_HISTORY,
+                names.LOAD_CONTACT_HISTORY,
                 ContactHistoryRequest(
                     tenant_id=inp.tenant.tenant_id,
                     account_id=st.account.account_id,
@@ -190,7 +190,7 @@ class AccountCampaign:
         for watcher in st.watchers:
             try:
                 await workflow.get_external_workflow_handle(watcher).signal(
-                    agents.SIGNAL_ACCOUNT_FINISHED, result
+                    names.SIGNAL_ACCOUNT_FINISHED, result
                 )
             except FailureError as err:
                 # The watcher may have been terminated by an operator; the outcome is
@@ -200,45 +200,45 @@ class AccountCampaign:
 
     # --- signals -------------------------------------------------------------
 
-    @workflow.signal(name=agents.SIGNAL_PAYMENT)
+    @workflow.signal(name=names.SIGNAL_PAYMENT)
     def payment(self, payment: PaymentReceived) -> None:
         on_payment(self._core, payment)
 
-    @workflow.signal(name=agents.SIGNAL_REPLY)
+    @workflow.signal(name=names.SIGNAL_REPLY)
     def inbound_reply(self, reply: InboundReply) -> None:
         replies.on_reply(self._core, reply)
 
-    @workflow.signal(name=agents.SIGNAL_OPT_OUT)
+    @workflow.signal(name=names.SIGNAL_OPT_OUT)
     def opt_out(self, request: OptOutRequest) -> None:
         legal.on_opt_out(self._core, request)
 
-    @workflow.signal(name=agents.SIGNAL_LEGAL)
+    @workflow.signal(name=names.SIGNAL_LEGAL)
     def legal_event(self, event: LegalEvent) -> None:
         """Cease, attorney, dispute, verification, consent revoked, medium opt-out: it
         takes effect before the next contact, and a send in flight is checked again."""
         legal.on_legal_event(self._core, event)
 
-    @workflow.signal(name=agents.SIGNAL_PAUSE)
+    @workflow.signal(name=names.SIGNAL_PAUSE)
     def pause(self, request: PauseRequest) -> None:
         """Hold outreach before the next contact until resumed (a send in flight finishes)."""
         approvals.on_pause(self._core, request)
 
-    @workflow.signal(name=agents.SIGNAL_RESUME)
+    @workflow.signal(name=names.SIGNAL_RESUME)
     def resume(self, request: ResumeRequest) -> None:
         approvals.on_resume(self._core, request)
 
-    @workflow.signal(name=agents.SIGNAL_WATCH)
+    @workflow.signal(name=names.SIGNAL_WATCH)
     def watch(self, request: WatchRequest) -> None:
         if request.workflow_id not in self._sh.state.watchers:
             self._sh.state.watchers.append(request.workflow_id)
 
-    @workflow.signal(name=agents.SIGNAL_INSTALMENT_REMINDER)
+    @workflow.signal(name=names.SIGNAL_INSTALMENT_REMINDER)
     def instalment_reminder(self, reminder: InstalmentReminder) -> None:
         arrangements.on_instalment_reminder(self._core, reminder)
 
     # --- updates -------------------------------------------------------------
 
-    @workflow.update(name=agents.UPDATE_DECIDE_APPROVAL)
+    @workflow.update(name=names.UPDATE_DECIDE_APPROVAL)
     def decide_approval(self, decision: ApprovalDecision) -> Approval:
         """A person approves or rejects what the campaign waits for (idempotent)."""
         return approvals.on_decision(self._core, decision)
@@ -249,7 +249,7 @@ class AccountCampaign:
         if problem is not None:
             raise ValueError(problem)
 
-    @workflow.update(name=agents.UPDATE_REDRIVE)
+    @workflow.update(name=names.UPDATE_REDRIVE)
     def redrive(self, request: RedriveRequest) -> str:
         """Queue a dead letter's step to be contacted for again; the gate decides when."""
         return approvals.on_redrive(self._core, request)
@@ -260,7 +260,7 @@ class AccountCampaign:
         if problem is not None:
             raise ValueError(problem)
 
-    @workflow.update(name=agents.UPDATE_ARRANGE)
+    @workflow.update(name=names.UPDATE_ARRANGE)
     def arrange(self, request: ArrangementRequest) -> Arrangement:
         """Accept a settlement or payment plan; the saga books it before the next contact."""
         return arrangements.on_arrange(self._core, request)
@@ -273,7 +273,7 @@ class AccountCampaign:
 
     # --- query ---------------------------------------------------------------
 
-    @workflow.query(name=agents.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def status(self) -> CampaignSnapshot:
         c, st = self._core, self._sh.state
         return CampaignSnapshot(

@@ -21,7 +21,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain import agents
+    from domain import names
     from domain.arrangements import (
         Arrangement,
         ArrangementKind,
@@ -99,7 +99,7 @@ async def _book(sh: Shell, arr: Arrangement) -> PlanOutcome:
     # (a) where the debtor pays: a plan's link charges the first (regular) instalment
     link: PaymentLinkRef = await _external(
         sh,
-        agents.CREATE_PAYMENT_LINK,
+        names.CREATE_PAYMENT_LINK,
         PaymentLinkRequest(
             tenant_id=sh.inp.tenant.tenant_id,
             account_id=st.account.account_id,
@@ -119,7 +119,7 @@ async def _book(sh: Shell, arr: Arrangement) -> PlanOutcome:
     forgiven = st.balance - req.total
     adjustment: LedgerAdjustmentRef = await _external(
         sh,
-        agents.POST_LEDGER_ADJUSTMENT,
+        names.POST_LEDGER_ADJUSTMENT,
         LedgerAdjustmentRequest(
             account_id=st.account.account_id,
             kind=req.kind.value,
@@ -162,7 +162,7 @@ async def _follow_schedule(sh: Shell, arr: Arrangement) -> PlanOutcome:
         )
     info = workflow.info()
     child = await workflow.start_child_workflow(
-        agents.PAYMENT_PLAN,
+        names.PAYMENT_PLAN,
         PlanScheduleInput(
             arrangement_id=req.arrangement_id,
             parent_workflow_id=info.workflow_id,
@@ -180,7 +180,7 @@ async def _follow_schedule(sh: Shell, arr: Arrangement) -> PlanOutcome:
     while not child.done():
         paid = st.amount_paid - arr.paid_before
         if paid != sh.plan_forwarded:
-            await child.signal(agents.SIGNAL_PLAN_PAYMENTS, PlanPayments(total_paid=paid))
+            await child.signal(names.SIGNAL_PLAN_PAYMENTS, PlanPayments(total_paid=paid))
             sh.plan_forwarded = paid
             continue
         if st.reminders:
@@ -218,7 +218,7 @@ async def _compensate(sh: Shell, arr: Arrangement, reason: str) -> None:
             elif step is SagaStep.LEDGER and arr.adjustment_id:
                 await _external(
                     sh,
-                    agents.REVERSE_LEDGER_ADJUSTMENT,
+                    names.REVERSE_LEDGER_ADJUSTMENT,
                     ReverseLedgerAdjustment(
                         adjustment_id=arr.adjustment_id,
                         reason=reason,
@@ -231,7 +231,7 @@ async def _compensate(sh: Shell, arr: Arrangement, reason: str) -> None:
             elif step is SagaStep.PAYMENT_LINK and arr.link_id:
                 await _external(
                     sh,
-                    agents.CANCEL_PAYMENT_LINK,
+                    names.CANCEL_PAYMENT_LINK,
                     CancelPaymentLink(link_id=arr.link_id, idempotency_key=f"{key}/link/cancel"),
                     None,
                     step,
@@ -304,7 +304,7 @@ async def _external(
             )
         except ActivityError as err:
             cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == agents.CIRCUIT_OPEN:
+            if isinstance(cause, ApplicationError) and cause.type == names.CIRCUIT_OPEN:
                 seconds = float(cause.details[0]["retry_after_seconds"])
                 await workflow.sleep(timedelta(seconds=seconds), summary="breaker open")
                 continue

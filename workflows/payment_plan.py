@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from domain import agents
+    from domain import names
     from domain.arrangements import (
         InstalmentReminder,
         PlanOutcome,
@@ -25,17 +25,17 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-@workflow.defn(name=agents.PAYMENT_PLAN)
+@workflow.defn(name=names.PAYMENT_PLAN)
 class PaymentPlan:
     def __init__(self) -> None:
         self._paid = Decimal("0")
 
-    @workflow.signal(name=agents.SIGNAL_PLAN_PAYMENTS)
+    @workflow.signal(name=names.SIGNAL_PLAN_PAYMENTS)
     def payments(self, update: PlanPayments) -> None:
         # Totals, not increments: a repeated or reordered signal cannot double count.
         self._paid = max(self._paid, update.total_paid)
 
-    @workflow.query(name=agents.QUERY_STATUS)
+    @workflow.query(name=names.QUERY_STATUS)
     def paid(self) -> Decimal:
         return self._paid
 
@@ -53,7 +53,7 @@ class PaymentPlan:
             if self._paid < covered:
                 try:
                     await parent.signal(
-                        agents.SIGNAL_INSTALMENT_REMINDER,
+                        names.SIGNAL_INSTALMENT_REMINDER,
                         InstalmentReminder(
                             arrangement_id=inp.arrangement_id,
                             number=instalment.number,

@@ -18,7 +18,7 @@ from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain import agents
+    from domain import names
     from domain.account import Account
     from domain.campaign import (
         AccountCampaignInput,
@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
 PIPELINED_LAUNCH = "portfolio-pipelined-launch"
 
 
-@workflow.defn(name=agents.PORTFOLIO)
+@workflow.defn(name=names.PORTFOLIO)
 class Portfolio:
     @workflow.init
     def __init__(self, inp: PortfolioInput) -> None:
@@ -71,14 +71,14 @@ class Portfolio:
         self._describe()
         return self.progress()
 
-    @workflow.signal(name=agents.SIGNAL_ACCOUNT_FINISHED)
+    @workflow.signal(name=names.SIGNAL_ACCOUNT_FINISHED)
     def account_finished(self, outcome: AccountOutcome) -> None:
         # Membership makes a repeated signal harmless.
         if outcome.workflow_id in self._pending:
             self._pending.discard(outcome.workflow_id)
             self._progress.record(outcome)
 
-    @workflow.signal(name=agents.SIGNAL_PAUSE)
+    @workflow.signal(name=names.SIGNAL_PAUSE)
     async def pause(self, request: PauseRequest) -> None:
         """Pause the whole campaign: no new account starts, running ones hold outreach.
 
@@ -89,15 +89,15 @@ class Portfolio:
             return
         self._paused = request
         self._describe()
-        await self._broadcast(agents.SIGNAL_PAUSE, request)
+        await self._broadcast(names.SIGNAL_PAUSE, request)
 
-    @workflow.signal(name=agents.SIGNAL_RESUME)
+    @workflow.signal(name=names.SIGNAL_RESUME)
     async def resume(self, request: ResumeRequest) -> None:
         if self._paused is None:
             return
         self._paused = None
         self._describe()
-        await self._broadcast(agents.SIGNAL_RESUME, request)
+        await self._broadcast(names.SIGNAL_RESUME, request)
 
     async def _broadcast(self, signal: str, arg: PauseRequest | ResumeRequest) -> None:
         children = sorted(self._pending)
@@ -111,7 +111,7 @@ class Portfolio:
         except FailureError as err:  # finished (or not yet started) meanwhile
             workflow.logger.info("%s not delivered to %s: %s", signal, child_id, err)
 
-    @workflow.query(name=agents.QUERY_PROGRESS)
+    @workflow.query(name=names.QUERY_PROGRESS)
     def progress(self) -> PortfolioStatus:
         p = self._progress
         return PortfolioStatus(
@@ -140,7 +140,7 @@ class Portfolio:
         self._pending.add(child_id)
         try:
             await workflow.start_child_workflow(
-                agents.ACCOUNT_CAMPAIGN,
+                names.ACCOUNT_CAMPAIGN,
                 AccountCampaignInput(
                     tenant=inp.tenant,
                     campaign_id=inp.campaign_id,
@@ -170,12 +170,12 @@ class Portfolio:
             self._progress.started += 1
             if self._paused is not None:
                 # Paused while this start was in flight: the broadcast may have missed it.
-                await self._broadcast_to(child_id, agents.SIGNAL_PAUSE, self._paused)
+                await self._broadcast_to(child_id, names.SIGNAL_PAUSE, self._paused)
         except WorkflowAlreadyStartedError:
             # The account already has a running campaign: attach to it, never duplicate.
             try:
                 await workflow.get_external_workflow_handle(child_id).signal(
-                    agents.SIGNAL_WATCH, WatchRequest(workflow_id=workflow.info().workflow_id)
+                    names.SIGNAL_WATCH, WatchRequest(workflow_id=workflow.info().workflow_id)
                 )
                 self._progress.attached += 1
             except FailureError as err:
@@ -244,7 +244,7 @@ class Portfolio:
     def _load_page(self, offset: int) -> asyncio.Future[PortfolioPage]:
         inp = self._inp
         return workflow.start_activity(
-            agents.LOAD_PORTFOLIO_PAGE,
+            names.LOAD_PORTFOLIO_PAGE,
             PortfolioPageRequest(
                 tenant_id=inp.tenant.tenant_id,
                 campaign_id=inp.campaign_id,

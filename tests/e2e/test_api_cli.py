@@ -11,10 +11,10 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bootstrap.devserver import free_port
+from bootstrap.settings import Settings
 from tests.api_support import auth, new_tenant
 from tests.cli_support import ROOT, env_for, recoup
-from workers.devserver import free_port
-from workers.settings import Settings
 
 
 async def test_recoup_api_serves_http_and_grpc_until_interrupted(settings: Settings) -> None:

@@ -2,7 +2,7 @@
 
 Against the real dev server and workers: a standard-playbook campaign whose debtor pays
 once called, the floor plan read from its history, the floor workflow run from that plan,
-and both histories counted in Actions (``workers.cost``).
+and both histories counted in Actions (``service.cost``).
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from temporalio.worker import Worker
 
 from adapters.playbook_files import load_playbook
 from bench.floor import SIGNAL, FloorWorkflow, floor_worker, history_counts, plan_from_history
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.campaign import CollectionStatus, PaymentReceived
+from service.campaigns import start_account_campaign
+from service.cost import ActionCounts, account_cost, count_history
 from simulators.twilio import TwilioSimulator
 from tests.campaign_support import calls_to, eventually
 from tests.conftest import TENANT, make_account
-from workers.campaigns import start_account_campaign
-from workers.cost import ActionCounts, account_cost, count_history
-from workers.settings import Settings
 
 DAY = 0.25  # seconds per playbook day
 
@@ -68,7 +68,7 @@ async def test_floor_matches_a_real_campaign_and_both_are_costed(
     # The debtor pays once called (the third touch): the final notice never happens.
     await eventually(lambda: calls_to(twilio_sim, phone) == 1)
     await handle.signal(
-        agents.SIGNAL_PAYMENT,
+        names.SIGNAL_PAYMENT,
         PaymentReceived(payment_id="p-1", amount=Decimal("250.00"), currency="USD"),
     )
     assert (await handle.result()).status is CollectionStatus.PAID

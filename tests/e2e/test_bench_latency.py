@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from api.service import InvalidInput, RecoupService
 from bench.latency import compare, percentile, run_latency, summary
-from workers.settings import Settings
+from bootstrap.settings import Settings
+from service.operations import InvalidInput, RecoupService
 
 
 def test_percentiles_interpolate_between_closest_ranks() -> None:

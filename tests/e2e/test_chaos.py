@@ -22,13 +22,13 @@ import pytest
 from temporalio.client import Client
 
 from bench.chaos import run_scenario
+from bootstrap.settings import Settings
 from domain.campaign import CollectionStatus
 from domain.channels import Channel
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.cli_support import env_for
 from tests.conftest import DAYTIME_ZONE
-from workers.settings import Settings
 
 ACCOUNTS = 300
 KILLS = 3

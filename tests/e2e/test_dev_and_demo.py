@@ -20,11 +20,11 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from adapters.mail_events import MailRecord
+from bootstrap.codec import data_converter
+from bootstrap.devserver import free_port
+from bootstrap.settings import Settings
 from tests.cli_support import HEADER, ROOT, recoup
 from tests.conftest import DAYTIME_ZONE
-from workers.codec import data_converter
-from workers.devserver import free_port
-from workers.settings import Settings
 
 ACCOUNTS = [
     f"dev-1,Hana Ito,hana@example.com,(415) 555-0111,300.00,USD,2026-03-01,"

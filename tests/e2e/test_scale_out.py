@@ -48,14 +48,14 @@ from bench.chaos import (
     verdict,
     worker_env,
 )
+from bootstrap.settings import Settings
 from domain.campaign import CollectionStatus
 from domain.channels import Channel
+from service.campaigns import launch_portfolio
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.conftest import DAYTIME_ZONE
 from tests.portfolio_support import POSTGRES_URL
-from workers.campaigns import launch_portfolio
-from workers.settings import Settings
 
 ACCOUNTS = 30
 WORKERS = 3

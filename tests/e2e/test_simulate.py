@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from adapters.playbook_files import load_playbook
+from bootstrap.settings import Settings
 from cli.simulate import simulate, simulation_start
 from domain.account import Account, EmailContact, PhoneContact
 from domain.channels import Channel
@@ -38,7 +39,6 @@ from simulators.population import (
 )
 from tests.cli_support import ROOT
 from tests.conftest import codec_settings
-from workers.settings import Settings
 
 CARDS = ROOT / "populations" / "consumer-cards.yaml"
 UTILITIES = ROOT / "populations" / "utilities.yaml"

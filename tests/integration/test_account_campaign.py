@@ -9,7 +9,8 @@ from decimal import Decimal
 from temporalio.client import Client
 from temporalio.worker import Replayer, Worker
 
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.account import PhoneContact
 from domain.campaign import (
     AccountCampaignInput,
@@ -22,6 +23,7 @@ from domain.campaign import (
 from domain.channels import Channel
 from domain.contact import ContactOutcome
 from domain.playbook import Step
+from service.campaigns import start_account_campaign
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.campaign_support import (
@@ -35,8 +37,6 @@ from tests.campaign_support import (
     texts_to,
 )
 from tests.conftest import TENANT, make_account
-from workers.campaigns import start_account_campaign
-from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
 
@@ -103,7 +103,7 @@ async def test_full_payment_ends_campaign_with_no_further_contact(
     )
     await eventually(lambda: len(mails_to(smtp_sim, email)) == 1)
     await handle.signal(
-        agents.SIGNAL_PAYMENT,
+        names.SIGNAL_PAYMENT,
         PaymentReceived(payment_id="p-1", amount=Decimal("250.00"), currency="USD"),
     )
     outcome = await handle.result()
@@ -138,8 +138,8 @@ async def test_partial_payment_lowers_the_balance_later_messages_quote(
     )
     await eventually(lambda: len(mails_to(smtp_sim, account.emails[0].address)) == 1)
     payment = PaymentReceived(payment_id="p-1", amount=Decimal("100.00"), currency="USD")
-    await handle.signal(agents.SIGNAL_PAYMENT, payment)
-    await handle.signal(agents.SIGNAL_PAYMENT, payment)  # redelivered: counted once
+    await handle.signal(names.SIGNAL_PAYMENT, payment)
+    await handle.signal(names.SIGNAL_PAYMENT, payment)  # redelivered: counted once
     snapshot = await status(handle)
     assert snapshot.balance == Decimal("150.00")
     assert snapshot.amount_paid == Decimal("100.00")
@@ -148,7 +148,7 @@ async def test_partial_payment_lowers_the_balance_later_messages_quote(
     await eventually(lambda: len(texts_to(twilio_sim, phone)) == 1)
     assert "150.00" in texts_to(twilio_sim, phone)[0]
     await handle.signal(
-        agents.SIGNAL_PAYMENT,
+        names.SIGNAL_PAYMENT,
         PaymentReceived(payment_id="p-2", amount=Decimal("150.00"), currency="USD"),
     )
     outcome = await handle.result()
@@ -165,7 +165,7 @@ async def test_second_start_for_the_same_account_attaches(
     assert first.id == second.id == f"account/acme/{account.account_id}"
     assert second.result_run_id == first.result_run_id
     await first.signal(
-        agents.SIGNAL_PAYMENT,
+        names.SIGNAL_PAYMENT,
         PaymentReceived(payment_id="p", amount=Decimal("250.00"), currency="USD"),
     )
     await first.result()
@@ -208,7 +208,7 @@ async def test_stop_reply_opts_out_sms_and_falls_back_to_email(
     await eventually(lambda: len(texts_to(twilio_sim, "+14155550123")) >= 1)
     sent_before = len(texts_to(twilio_sim, "+14155550123"))
     await handle.signal(
-        agents.SIGNAL_REPLY,
+        names.SIGNAL_REPLY,
         InboundReply(reply_id="r-1", channel=Channel.SMS, text="STOP", from_address="+14155550123"),
     )
     outcome = await handle.result()
@@ -232,7 +232,7 @@ async def test_opting_out_of_every_channel_ends_the_campaign(
         ),
     )
     await handle.signal(
-        agents.SIGNAL_REPLY,
+        names.SIGNAL_REPLY,
         InboundReply(reply_id="r-1", channel=Channel.EMAIL, text="stop"),
     )
     outcome = await handle.result()
@@ -263,7 +263,7 @@ async def test_promise_pauses_outreach_until_it_is_broken(
     )
     await eventually(lambda: len(mails_to(smtp_sim, email)) == 1)
     await handle.signal(
-        agents.SIGNAL_REPLY,
+        names.SIGNAL_REPLY,
         InboundReply(reply_id="r-1", channel=Channel.EMAIL, text="I will pay on Friday"),
     )
     snapshot = await status(handle)
@@ -291,7 +291,7 @@ async def test_continue_as_new_keeps_the_campaign_state(
     )
     # A small history limit (an operator setting) makes 40 replies force continue-as-new.
     handle = await client.start_workflow(
-        agents.ACCOUNT_CAMPAIGN,
+        names.ACCOUNT_CAMPAIGN,
         AccountCampaignInput(
             tenant=TENANT,
             campaign_id="c-can",
@@ -307,22 +307,22 @@ async def test_continue_as_new_keeps_the_campaign_state(
     )
     for i in range(40):
         await handle.signal(
-            agents.SIGNAL_REPLY,
+            names.SIGNAL_REPLY,
             InboundReply(reply_id=f"r-{i}", channel=Channel.EMAIL, text=f"question {i}"),
         )
     await handle.signal(
-        agents.SIGNAL_PAYMENT,
+        names.SIGNAL_PAYMENT,
         PaymentReceived(payment_id="p-1", amount=Decimal("50.00"), currency="USD"),
     )
     await handle.signal(
-        agents.SIGNAL_PAYMENT,
+        names.SIGNAL_PAYMENT,
         PaymentReceived(payment_id="p-2", amount=Decimal("200.00"), currency="USD"),
     )
     outcome = await handle.result()
     latest = client.get_workflow_handle(handle.id)
     description = await latest.describe()
     assert description.run_id != handle.first_execution_run_id  # it continued as new
-    snapshot = await latest.query(agents.QUERY_STATUS, result_type=CampaignSnapshot)
+    snapshot = await latest.query(names.QUERY_STATUS, result_type=CampaignSnapshot)
     assert snapshot.replies == 40
     assert snapshot.amount_paid == Decimal("250.00")
     assert outcome.status is CollectionStatus.PAID

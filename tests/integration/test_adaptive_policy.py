@@ -14,16 +14,16 @@ from zoneinfo import ZoneInfo
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.action_stats import ActionStats
-from domain import agents
+from domain import names
 from domain.campaign import CampaignSnapshot, CollectionStatus, PaymentReceived
 from domain.channels import Channel
 from domain.next_action import ActionOutcome, Arm, TimeWindow, segment_of
 from domain.playbook import Playbook, Step, StopCondition
 from domain.policy import ContactPolicy
+from service.campaigns import start_account_campaign
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.conftest import TENANT, make_account, make_settings, serving
-from workers.campaigns import start_account_campaign
 
 PLAYBOOK = Playbook(
     name="two-touches",
@@ -82,7 +82,7 @@ async def test_the_adaptive_policy_contacts_by_what_has_paid_and_learns(
             account=account,
         )
         outcome = await handle.result()
-        snapshot = await handle.query(agents.QUERY_STATUS, result_type=CampaignSnapshot)
+        snapshot = await handle.query(names.QUERY_STATUS, result_type=CampaignSnapshot)
     assert outcome.status is CollectionStatus.EXHAUSTED
     notice, *adaptive = snapshot.attempts
     # The validation notice stays where the playbook put it.
@@ -123,12 +123,12 @@ async def test_a_payment_after_an_adaptive_contact_is_its_reward(
         )
         # Wait (in skipped time) until the adaptive touch went out, then pay.
         while True:
-            snapshot = await handle.query(agents.QUERY_STATUS, result_type=CampaignSnapshot)
+            snapshot = await handle.query(names.QUERY_STATUS, result_type=CampaignSnapshot)
             if len(snapshot.attempts) >= 2:
                 break
             await skipping_env.sleep(timedelta(hours=6))
         await handle.signal(
-            agents.SIGNAL_PAYMENT,
+            names.SIGNAL_PAYMENT,
             PaymentReceived(payment_id="p-1", amount=account.amount_due, currency="USD"),
         )
         outcome = await handle.result()

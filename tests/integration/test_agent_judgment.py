@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus
 from domain.channels import Channel
 from domain.operator import Approval, ApprovalDecision, ApprovalKind, ApprovalStatus
@@ -27,7 +28,6 @@ from tests.api_support import eventually
 from tests.campaign_support import status
 from tests.conftest import make_account, serving
 from tests.reply_support import exported, reply
-from workers.settings import Settings
 
 
 def agent_messages(settings: Settings, account_id: str, action: str) -> list[dict[str, Any]]:
@@ -101,7 +101,7 @@ async def test_a_promise_against_a_dispute_on_file_goes_to_the_supervisor_then_a
     snapshot = await status(handle)
     assert "disputed" in (snapshot.next_action or "")  # outreach waits for the person
     decided = await handle.execute_update(
-        agents.UPDATE_DECIDE_APPROVAL,
+        names.UPDATE_DECIDE_APPROVAL,
         ApprovalDecision(approval_id=approval.approval_id, approve=True, operator="jane"),
         result_type=Approval,
     )
@@ -129,7 +129,7 @@ async def test_rejecting_the_ruling_keeps_the_promise(
 ) -> None:
     handle, approval = await disputed_promise(client, settings, crm_sim)
     await handle.execute_update(
-        agents.UPDATE_DECIDE_APPROVAL,
+        names.UPDATE_DECIDE_APPROVAL,
         ApprovalDecision(approval_id=approval.approval_id, approve=False, operator="jane"),
         result_type=Approval,
     )

@@ -18,14 +18,14 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
 from adapters.event_log import MAX_POSITION
-from api import models as m
 from api.app import create_app
+from bootstrap.settings import Settings
 from domain.arrangements import ArrangementStatus
 from domain.operator import ApprovalStatus
+from service import models as m
+from service.campaigns import arrange
 from tests.api_support import account_record, auth, eventually, new_tenant
 from tests.arrangement_support import settlement
-from workers.campaigns import arrange
-from workers.settings import Settings
 
 PROBLEM = "application/problem+json"
 

@@ -43,11 +43,11 @@ from schemathesis.checks import CHECKS
 
 from adapters.event_log import MAX_POSITION
 from api.app import create_app
+from bootstrap.client import connect
+from bootstrap.settings import Settings
 from domain.account import MAX_AMOUNT
 from domain.campaign import MAX_DAY_SECONDS, MIN_DAY_SECONDS
 from tests.api_support import account_record, auth, new_tenant
-from workers.client import connect
-from workers.settings import Settings
 
 EXAMPLES_PER_OPERATION = 30
 EXAMPLES_PER_NUMBER_FIELD = 60

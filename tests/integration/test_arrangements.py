@@ -14,6 +14,7 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.templates import TemplateRenderer
+from bootstrap.settings import Settings
 from domain.arrangements import (
     Arrangement,
     ArrangementKind,
@@ -27,6 +28,7 @@ from domain.campaign import AccountOutcome, CollectionStatus, PaymentReceived
 from domain.channels import Channel
 from domain.contact import MessageContext
 from domain.playbook import Playbook
+from service.campaigns import ArrangementRefused, arrange, record_payment
 from simulators.crm import CrmSimulator, SimulatedAdjustment
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
@@ -35,8 +37,6 @@ from tests.arrangement_support import PLAYBOOK, in_days, pay, plan, settlement
 from tests.campaign_support import eventually, mails_to, start, status
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
-from workers.campaigns import ArrangementRefused, arrange, record_payment
-from workers.settings import Settings
 
 
 def booked(crm: CrmSimulator, reference: str) -> list[SimulatedAdjustment]:

@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from adapters.audit_log import AuditEntry, AuditLog, FindingKind
 from adapters.sql import make_engine
+from bootstrap.settings import Settings
 from domain.channels import Channel
 from domain.playbook import Playbook, Step
 from simulators.smtp import SmtpSimulator
@@ -22,7 +23,6 @@ from tests.campaign_support import start, status
 from tests.cli_support import recoup
 from tests.conftest import TENANT, make_account
 from tests.portfolio_support import POSTGRES_URL
-from workers.settings import Settings
 
 KEY = b"test-audit-key"
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)

@@ -31,8 +31,8 @@ from adapters.breakers import (
     breaker_store,
 )
 from adapters.errors import ProviderError
-from tests.brokers import RedisServer
-from workers.devserver import free_port
+from bench.brokers import RedisServer
+from bootstrap.devserver import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379"
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,16 +19,16 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from adapters.tenants import TenantStore
+from bootstrap.devserver import free_port
+from bootstrap.settings import Settings
 from domain.account import Tenant
 from domain.campaign import CollectionStatus, portfolio_workflow_id
 from domain.portfolio import PortfolioStatus
+from service.campaigns import start_account_campaign
 from simulators.smtp import SmtpSimulator
 from tests.cli_support import HEADER, ROOT, Result, env_for, recoup
 from tests.conftest import DAYTIME_ZONE, TENANT, make_account
 from tests.portfolio_support import ONE_EMAIL, POSTGRES_URL
-from workers.campaigns import start_account_campaign
-from workers.devserver import free_port
-from workers.settings import Settings
 
 QUICK_PLAYBOOK = """\
 name: quick

@@ -33,6 +33,19 @@ from temporalio.converter import (
 from temporalio.worker import Worker
 
 from api.codec import codec_app
+from bootstrap import keyring
+from bootstrap.codec import (
+    ENCODING,
+    KEY_ID,
+    TENANT_LABEL,
+    CodecKeyError,
+    EncryptionCodec,
+    bound_tenant,
+    data_converter,
+)
+from bootstrap.devserver import dev_server_args, free_port, start_dev_server, temporal_binary
+from bootstrap.keyring import KeyRingError, KeyRingSource
+from bootstrap.settings import Settings
 from domain.account import Tenant
 from domain.campaign import (
     AccountCampaignInput,
@@ -42,25 +55,12 @@ from domain.campaign import (
 )
 from domain.channels import Channel
 from domain.playbook import Playbook, Step, StepCondition
+from service.campaigns import start_account_campaign
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.cli_support import recoup
 from tests.codec_support import NOT_CODEC, payloads_in, raw_history
 from tests.conftest import CODEC_KEY_ID, TENANT, codec_settings, make_account
-from workers import keyring
-from workers.campaigns import start_account_campaign
-from workers.codec import (
-    ENCODING,
-    KEY_ID,
-    TENANT_LABEL,
-    CodecKeyError,
-    EncryptionCodec,
-    bound_tenant,
-    data_converter,
-)
-from workers.devserver import dev_server_args, free_port, start_dev_server, temporal_binary
-from workers.keyring import KeyRingError, KeyRingSource
-from workers.settings import Settings
 
 DAY = 0.25  # seconds per playbook day
 NAME = "Ottilie Vandersloot"
@@ -606,7 +606,7 @@ async def test_recoup_keys_rotate_with_keys_in_the_environment_prints_what_to_se
 
 
 def test_every_client_gets_the_codec_and_encoded_failures() -> None:
-    # workers.client.connect (every client and worker) builds its converter here.
+    # bootstrap.client.connect (every client and worker) builds its converter here.
     converter = data_converter(codec_server_settings())
     assert isinstance(converter.payload_codec, EncryptionCodec)
     assert converter.failure_converter_class is DefaultFailureConverterWithEncodedAttributes

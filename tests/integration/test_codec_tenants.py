@@ -34,6 +34,17 @@ from temporalio.converter import (
 from temporalio.worker import Replayer
 
 from api.app import create_app
+from bootstrap import keyring
+from bootstrap.codec import (
+    ENCODING,
+    TENANT_LABEL,
+    CodecKeyError,
+    EncryptionCodec,
+    bound_tenant,
+    data_converter,
+    tenant_of,
+)
+from bootstrap.settings import Settings
 from domain.account import Tenant
 from domain.campaign import (
     AccountOutcome,
@@ -47,24 +58,13 @@ from domain.campaign import (
 from domain.channels import Channel
 from domain.playbook import Playbook, Step
 from domain.portfolio import PortfolioStatus
+from service.campaigns import arrange, launch_portfolio, record_payment, start_account_campaign
 from simulators.smtp import SmtpSimulator
 from tests.api_support import auth, new_tenant
 from tests.arrangement_support import plan
 from tests.campaign_support import eventually, mails_to
 from tests.codec_support import NOT_CODEC, payloads_in, raw_history
 from tests.conftest import codec_settings, make_account, serving
-from workers import keyring
-from workers.campaigns import arrange, launch_portfolio, record_payment, start_account_campaign
-from workers.codec import (
-    ENCODING,
-    TENANT_LABEL,
-    CodecKeyError,
-    EncryptionCodec,
-    bound_tenant,
-    data_converter,
-    tenant_of,
-)
-from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
 DAY = 1.0  # seconds per playbook day: the final notice (day 30) never comes in a test
@@ -80,7 +80,7 @@ PLAYBOOK = Playbook(
     instalment_grace_days=2,
 )
 
-# Written by workers.codec before payloads were bound to tenants (commit 6272eaf), with
+# Written by bootstrap.codec before payloads were bound to tenants (commit 6272eaf), with
 # the tests' key (conftest.CODEC_KEY): {"debtor_name": "Ottilie Vandersloot", "email":
 # "ottilie@example.com", "amount_due": "1234.56"}.
 LEGACY_PAYLOAD = {

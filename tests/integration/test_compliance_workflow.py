@@ -20,8 +20,9 @@ from activities.email import EmailAgent
 from adapters.contact_ledger import ContactLedger
 from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
+from bootstrap.settings import Settings
 from cli.demo import waiting_on_the_law
-from domain import agents
+from domain import names
 from domain.campaign import CampaignSnapshot, CollectionStatus, PaymentReceived
 from domain.channels import Channel
 from domain.compliance.audit import verify_contact
@@ -30,15 +31,14 @@ from domain.compliance.model import ComplianceFacts, Reason
 from domain.contact import ComplianceContext, ContactRequest, MessageContext
 from domain.playbook import Playbook, Step
 from domain.revocations import Revocation, RevocationKind
+from service.audit import audit_account
+from service.campaigns import start_account_campaign
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_asleep
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account, make_settings
-from workers.audit import audit_account
-from workers.campaigns import start_account_campaign
 from workers.run import workers
-from workers.settings import Settings
 
 EMAIL_NOW = Playbook(
     name="email-now",
@@ -55,7 +55,7 @@ CALL_NOW = Playbook(
 async def status(client: Client, account_id: str) -> CampaignSnapshot:
     handle = client.get_workflow_handle(f"account/{TENANT.tenant_id}/{account_id}")
     snapshot: CampaignSnapshot = await handle.query(
-        agents.QUERY_STATUS, result_type=CampaignSnapshot
+        names.QUERY_STATUS, result_type=CampaignSnapshot
     )
     return snapshot
 
@@ -87,7 +87,7 @@ async def test_a_contact_in_quiet_hours_waits_and_goes_out_at_eight_local(
                 playbook=EMAIL_NOW, account=account,
             )  # fmt: skip
             outcome = await handle.result()
-            snapshot = await handle.query(agents.QUERY_STATUS, result_type=CampaignSnapshot)
+            snapshot = await handle.query(names.QUERY_STATUS, result_type=CampaignSnapshot)
         finally:
             for w in built:
                 await w.__aexit__(None, None, None)
@@ -120,7 +120,7 @@ async def test_a_cease_cancels_a_contact_already_waiting(
 
     await until(waiting_on_the_gate)
     await handle.signal(
-        agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE, note="letter received")
+        names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE, note="letter received")
     )
     outcome = await handle.result()
     assert outcome.status is CollectionStatus.CEASED
@@ -143,13 +143,13 @@ async def test_a_dispute_pauses_collection_until_verification_is_sent(
         client, settings, tenant=TENANT, campaign_id="dispute", playbook=later,
         account=account, seconds_per_day=0.3,
     )  # fmt: skip
-    await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.DISPUTE))
+    await handle.signal(names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.DISPUTE))
     await asyncio.sleep(1.0)  # well past the step's day
     snapshot = await status(client, account.account_id)
     assert snapshot.status is CollectionStatus.DISPUTED
     assert snapshot.attempts == []
     assert Reason.DISPUTE_HOLD in snapshot.decisions[-1].reasons
-    await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.VERIFICATION_SENT))
+    await handle.signal(names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.VERIFICATION_SENT))
     outcome = await handle.result()
     assert outcome.contacts == {Channel.EMAIL: 1}
 
@@ -179,7 +179,7 @@ async def test_a_conversation_in_an_earlier_campaign_locks_calls_in_the_next(
     assert decision.earliest_allowed is not None
     assert decision.earliest_allowed - datetime.now(UTC) > timedelta(days=6)
     await second.signal(
-        agents.SIGNAL_PAYMENT,
+        names.SIGNAL_PAYMENT,
         PaymentReceived(payment_id="p", amount=Decimal("250.00"), currency="USD"),
     )
     assert (await second.result()).status is CollectionStatus.PAID
@@ -220,7 +220,7 @@ async def test_the_agent_refuses_a_send_the_rules_no_longer_allow(
     try:
         with pytest.raises(ApplicationError) as refused:
             await ActivityEnvironment().run(agent.send_email, request)
-        assert refused.value.type == agents.COMPLIANCE_BLOCKED
+        assert refused.value.type == names.COMPLIANCE_BLOCKED
         assert refused.value.non_retryable
         assert refused.value.details[0]["reasons"] == ["quiet_hours"]
         assert not [m for m in smtp_sim.messages if address in m.to]
@@ -338,7 +338,7 @@ async def test_a_cease_cancels_a_send_stuck_in_retries(
             return bool(pending) and pending[0].attempt >= 2
 
         await until(retrying)
-        await handle.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE))
+        await handle.signal(names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE))
         outcome = await handle.result()
     finally:
         smtp_sim.clear_failures()

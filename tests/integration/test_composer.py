@@ -21,6 +21,7 @@ from activities.research import SCHEMA_NAME as RESEARCH_SCHEMA
 from adapters import templates
 from adapters.llm import LlmClient
 from adapters.templates import TemplateRenderer, with_disclosures
+from bootstrap.settings import Settings
 from domain.arrangements import ArrangementKind, ArrangementTerms, Instalment
 from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts
@@ -29,14 +30,13 @@ from domain.disclosures import DEBT_COLLECTOR, OPT_OUT
 from domain.guardrail import message_problems, parse_amount
 from domain.playbook import Playbook, Step
 from domain.sms import sms_segments
+from service.campaigns import start_account_campaign
 from simulators.llm import ChatMessage, LlmSimulator
 from simulators.smtp import ReceivedMail, SmtpSimulator
 from tests.api_support import eventually
 from tests.campaign_support import status
 from tests.conftest import DAYTIME_ZONE, TENANT, make_account, serving
 from tests.reply_support import exported
-from workers.campaigns import start_account_campaign
-from workers.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 LANGUAGES = ("en", "es")

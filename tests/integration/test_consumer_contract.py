@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from adapters.event_log import EventLog
 from adapters.sinks.config import KafkaConfig
 from adapters.sinks.kafka import KafkaSink
+from bench.brokers import Tansu
 from domain.agent_messages import AgentIdentity, AgentMessage
 from domain.events import (
     EventType,
@@ -32,7 +33,6 @@ from domain.events import (
     message_id,
 )
 from domain.messages import Command, CommandType
-from tests.brokers import Tansu
 from workers.export import Exporter
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

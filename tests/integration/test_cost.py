@@ -1,4 +1,4 @@
-"""Billable Temporal Actions counted from histories (``workers.cost``, ``recoup cost``).
+"""Billable Temporal Actions counted from histories (``service.cost``, ``recoup cost``).
 
 Against the real dev server: a small probe workflow whose Actions are known by hand
 (https://docs.temporal.io/cloud/actions), a real account campaign, and the CLI.
@@ -19,13 +19,13 @@ from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from bootstrap.settings import Settings
 from domain.campaign import account_workflow_id
+from service.campaigns import start_account_campaign
+from service.cost import ActionCounts, account_cost, campaign_cost, count_history
 from tests.campaign_support import cadence
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
-from workers.campaigns import start_account_campaign
-from workers.cost import ActionCounts, account_cost, campaign_cost, count_history
-from workers.settings import Settings
 from workflows import search_attributes as sa
 
 DAY = 0.25  # seconds per playbook day

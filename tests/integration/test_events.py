@@ -18,7 +18,8 @@ from temporalio.worker import Replayer, Worker
 from adapters.event_log import EventLog
 from adapters.read_model import RmAgentMessage
 from adapters.report import campaign_report
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.account import Account
 from domain.campaign import (
     AccountOutcome,
@@ -33,12 +34,11 @@ from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.events import ExportRecord, RecordKind
 from domain.playbook import Playbook, Step
 from domain.resilience import Backoff, RetryOverrides, RetryRule
+from service.campaigns import start_account_campaign
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
-from workers.campaigns import start_account_campaign
-from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
 DAY = 0.25
@@ -89,7 +89,7 @@ async def start(
 
 async def attempts(handle: WorkflowHandle[object, AccountOutcome]) -> int:
     snapshot: CampaignSnapshot = await handle.query(
-        agents.QUERY_STATUS, result_type=CampaignSnapshot
+        names.QUERY_STATUS, result_type=CampaignSnapshot
     )
     return len(snapshot.attempts)
 
@@ -132,7 +132,7 @@ async def test_a_campaign_exports_every_decision_in_order_with_one_extra_activit
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.05)
     await handle.signal(
-        agents.SIGNAL_PAYMENT,
+        names.SIGNAL_PAYMENT,
         PaymentReceived(payment_id=f"p-{campaign}", amount=Decimal("250.00"), currency="USD"),
     )
     outcome = await handle.result()
@@ -177,7 +177,7 @@ async def test_a_campaign_exports_every_decision_in_order_with_one_extra_activit
 
     # Cost: the contacts carried their records out; only the end needed an export.
     history = await handle.fetch_history()
-    assert scheduled_activities(history, agents.EXPORT_EVENTS) == 1
+    assert scheduled_activities(history, names.EXPORT_EVENTS) == 1
     # Replaying makes the same decisions (and so the same message ids).
     await Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter).replay_workflow(
         history
@@ -336,15 +336,15 @@ async def test_replies_promises_disputes_and_opt_outs_reach_the_report(
         await start(client, settings, a, campaign, later) for a in (promiser, disputer, stopper)
     ]
     await handles[0].signal(
-        agents.SIGNAL_REPLY,
+        names.SIGNAL_REPLY,
         InboundReply(reply_id="r-1", channel=Channel.SMS, text="I will pay on Friday"),
     )
-    await handles[1].signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.DISPUTE))
+    await handles[1].signal(names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.DISPUTE))
     await handles[2].signal(
-        agents.SIGNAL_OPT_OUT, OptOutRequest(channel=Channel.EMAIL, reason="asked by phone")
+        names.SIGNAL_OPT_OUT, OptOutRequest(channel=Channel.EMAIL, reason="asked by phone")
     )
     await handles[0].signal(
-        agents.SIGNAL_PAYMENT,
+        names.SIGNAL_PAYMENT,
         PaymentReceived(payment_id=f"p-{campaign}", amount=Decimal("250.00"), currency="USD"),
     )
     await handles[0].result()

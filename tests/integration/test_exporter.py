@@ -25,12 +25,12 @@ from adapters.read_model import RmAccount
 from adapters.sinks.config import KafkaConfig, RedisStreamsConfig
 from adapters.sinks.kafka import KafkaSink
 from adapters.sinks.redis_streams import RedisStreamSink
+from bench.brokers import Tansu
+from bootstrap.settings import Settings
 from domain.events import EventType, ExportRecord, Origin, Topic, event_record, message_id
 from domain.signing import verify
-from tests.brokers import Tansu
 from workers.export import Exporter, breaker_events, exported_anchors
 from workers.run import Role, workers
-from workers.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 KEY = b"test-export-key"

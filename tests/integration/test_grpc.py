@@ -32,7 +32,9 @@ from api.auth import Authenticator, AuthError, RateLimited, RateLimiter
 from api.grpc_gen import recoup_pb2 as pb
 from api.grpc_gen import recoup_pb2_grpc as pb_grpc
 from api.grpc_server import SERVICE_NAME, STATUS_DETAILS_KEY, bound_port, start_grpc, status_of
-from api.service import (
+from bootstrap.settings import Settings
+from domain.events import RecordKind
+from service.operations import (
     Conflict,
     InvalidInput,
     NotFound,
@@ -40,9 +42,7 @@ from api.service import (
     ServiceError,
     Unavailable,
 )
-from domain.events import RecordKind
 from tests.api_support import account_record, eventually, new_tenant
-from workers.settings import Settings
 
 T = TypeVar("T")
 SERVICE = pb.DESCRIPTOR.services_by_name["Recoup"]

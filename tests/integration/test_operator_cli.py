@@ -9,15 +9,15 @@ from decimal import Decimal
 from temporalio.client import Client
 
 from adapters.tenants import TenantStore
+from bootstrap.settings import Settings
 from domain.arrangements import ArrangementStatus
 from domain.campaign import CampaignSnapshot
+from service.campaigns import account_status, arrange, start_account_campaign
 from tests.api_support import eventually
 from tests.arrangement_support import settlement
 from tests.campaign_support import cadence
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
-from workers.campaigns import account_status, arrange, start_account_campaign
-from workers.settings import Settings
 
 
 async def test_tenant_keys_are_shown_once_listed_without_secrets_and_revoked(

@@ -15,19 +15,19 @@ from temporalio.worker import Replayer, Worker
 
 from activities.portfolio import PortfolioLoader
 from adapters.portfolio_store import PortfolioStore
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.campaign import CollectionStatus, PaymentReceived
 from domain.channels import Channel
 from domain.portfolio import PortfolioInput, PortfolioPageRequest, PortfolioStatus
-from tests.conftest import TENANT, make_account
-from tests.portfolio_support import ONE_EMAIL
-from workers.campaigns import (
+from service.campaigns import (
     launch_portfolio,
     portfolio_progress,
     record_payment,
     start_account_campaign,
 )
-from workers.settings import Settings
+from tests.conftest import TENANT, make_account
+from tests.portfolio_support import ONE_EMAIL
 from workflows import ALL_WORKFLOWS
 
 
@@ -144,7 +144,7 @@ async def test_pipelined_launch_never_holds_more_children_than_the_window(
             elif (
                 event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
                 and event.workflow_execution_signaled_event_attributes.signal_name
-                == agents.SIGNAL_ACCOUNT_FINISHED
+                == names.SIGNAL_ACCOUNT_FINISHED
             ):
                 pending -= 1
         assert peak <= window, f"run {run_id}: {peak} children pending, window {window}"

@@ -12,13 +12,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from adapters.twilio import TwilioClient
+from bootstrap.settings import Settings
 from domain.channels import Channel
 from domain.playbook import Playbook, Step, StepCondition
+from service.campaigns import start_account_campaign
 from simulators.twilio import TwilioSimulator
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
-from workers.campaigns import start_account_campaign
-from workers.settings import Settings
 
 # Every channel once, on consecutive (short) days.
 EVERY_CHANNEL = Playbook(

@@ -16,9 +16,9 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from bootstrap.codec import data_converter
+from bootstrap.settings import Settings
 from tests.conftest import codec_settings
-from workers.codec import data_converter
-from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
 HISTORIES = {

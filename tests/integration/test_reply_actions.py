@@ -9,6 +9,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from bootstrap.settings import Settings
 from domain.arrangements import ArrangementKind
 from domain.campaign import CollectionStatus
 from domain.channels import Channel
@@ -16,7 +17,6 @@ from simulators.twilio import TwilioSimulator
 from tests.api_support import eventually
 from tests.campaign_support import status
 from tests.reply_support import DAY, exported, reply, started
-from workers.settings import Settings
 
 
 async def escalated(settings: Settings, account_id: str, reason: str) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Replayer, Worker
 
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus, InboundReply
 from domain.channels import Channel
 from domain.replies import ReplyIntent, classify
@@ -25,7 +26,6 @@ from tests.api_support import eventually
 from tests.campaign_support import status
 from tests.conftest import serving
 from tests.reply_support import answers, exported, started
-from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
 
@@ -60,7 +60,7 @@ async def read(
 ) -> CampaignSnapshot:
     """Send a reply and wait until it is read."""
     await handle.signal(
-        agents.SIGNAL_REPLY,
+        names.SIGNAL_REPLY,
         InboundReply(
             reply_id=f"r-{abs(hash(text)) % 10**8}",
             channel=channel,
@@ -222,7 +222,7 @@ async def test_a_stop_keyword_never_waits_for_the_model(
 ) -> None:
     handle = await started(client, llm_settings)
     await handle.signal(
-        agents.SIGNAL_REPLY, InboundReply(reply_id="stop-1", channel=Channel.SMS, text="STOP")
+        names.SIGNAL_REPLY, InboundReply(reply_id="stop-1", channel=Channel.SMS, text="STOP")
     )
     # Acted on in the signal handler itself: never queued for the model.
     snapshot = await eventually(lambda: status(handle), lambda s: s.replies == 1, within=5)
@@ -252,7 +252,7 @@ async def test_a_reply_during_a_promise_is_read_at_once(
     # While outreach waits for the promised day, an attorney's reply is read and ends contact.
     sim.on_schema(SCHEMA_NAME, answers("attorney"))
     await handle.signal(
-        agents.SIGNAL_REPLY,
+        names.SIGNAL_REPLY,
         InboundReply(reply_id="r-attorney", channel=Channel.EMAIL, text="talk to my lawyer"),
     )
     outcome = await handle.result()

@@ -40,7 +40,11 @@ from adapters.dead_letter_store import DeadLetterStore
 from adapters.smtp import SmtpMailer
 from adapters.templates import TemplateRenderer
 from adapters.twilio import TwilioClient
-from domain import agents
+from bench.brokers import RedisServer
+from bootstrap.devserver import free_port
+from bootstrap.metrics import breaker_metrics, runtime_for
+from bootstrap.settings import Settings
+from domain import names
 from domain.campaign import CollectionStatus
 from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts
@@ -50,7 +54,6 @@ from domain.playbook import Playbook, Step
 from domain.resilience import Backoff, RetryOverrides, RetryRule, RetryRules
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
-from tests.brokers import RedisServer
 from tests.campaign_support import (
     calls_to,
     eventually,
@@ -61,10 +64,7 @@ from tests.campaign_support import (
 )
 from tests.cli_support import env_for, recoup
 from tests.conftest import DAYTIME_ZONE, TENANT, TWILIO_SID, TWILIO_TOKEN, make_account
-from workers.devserver import free_port
-from workers.metrics import breaker_metrics, runtime_for
 from workers.run import Role, workers
-from workers.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 FAST = RetryOverrides(
@@ -505,7 +505,7 @@ async def test_an_open_breaker_holds_sends_without_using_their_attempts(
             for e in history.events
             if e.HasField("activity_task_failed_event_attributes")
         ]
-        assert refused == [agents.CIRCUIT_OPEN]
+        assert refused == [names.CIRCUIT_OPEN]
         # The probe succeeded: closed again for every worker.
         assert (await breakers.get("email").snapshot()).state is BreakerState.CLOSED
         await breakers.store.aclose()
@@ -526,7 +526,7 @@ async def test_a_send_with_the_breaker_store_down_is_refused_untried_naming_the_
             await attempt(1).run(agent.send_sms, request)
     await store.aclose()
     # The open-breaker path: the workflow waits it out on a timer, no attempt used.
-    assert refused.value.type == agents.CIRCUIT_OPEN and refused.value.non_retryable
+    assert refused.value.type == names.CIRCUIT_OPEN and refused.value.non_retryable
     assert refused.value.details[0] == {
         "retry_after_seconds": 30.0,  # the sms breaker's open period
         "breaker": "sms",
@@ -578,7 +578,7 @@ async def test_a_breaker_store_outage_mid_campaign_holds_the_send_until_it_is_ba
             assert mails_to(smtp_sim, address) == []
             for refusal in refusals:
                 assert isinstance(refusal, ApplicationError)
-                assert refusal.type == agents.CIRCUIT_OPEN
+                assert refusal.type == names.CIRCUIT_OPEN
                 assert f"store unavailable (Redis 127.0.0.1:{redis.port}/0" in refusal.message
             assert (await status(handle)).dead_letters == []
 

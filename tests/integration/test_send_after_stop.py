@@ -27,7 +27,8 @@ from temporalio.worker import Replayer, Worker
 from adapters.contact_ledger import ContactLedger
 from adapters.event_log import EventLog
 from adapters.suppressions import SuppressionStore
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.account import Account
 from domain.campaign import AccountOutcome, CollectionStatus, OptOutRequest
 from domain.channels import Channel
@@ -35,17 +36,16 @@ from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.contact import ContactOutcome
 from domain.playbook import Playbook, Step
 from domain.revocations import Revocation
+from service.audit import audit_account
+from service.campaigns import start_account_campaign
+from service.reconcile import reconcile
+from service.revocations import Revocations
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.api_support import eventually
 from tests.campaign_support import status
 from tests.conftest import TENANT, make_account, serving
-from workers.audit import audit_account
-from workers.campaigns import start_account_campaign
-from workers.reconcile import reconcile
-from workers.revocations import Revocations
 from workers.run import workers
-from workers.settings import Settings
 from workflows import ALL_WORKFLOWS
 
 # A text now (an email when it may not be sent), then nothing for a long time.
@@ -140,10 +140,8 @@ async def test_a_stop_stored_before_the_last_check_stops_the_text(
     assert all(e.channel != "sms" for e in _ledger(settings, account))
     # The campaign applied the stored STOP itself; its signal, arriving now, changes nothing
     # twice: of the two opt-outs signalled next, only the email one is new.
-    await handle.signal(agents.SIGNAL_OPT_OUT, stored)
-    await handle.signal(
-        agents.SIGNAL_OPT_OUT, OptOutRequest(channel=Channel.EMAIL, address=address)
-    )
+    await handle.signal(names.SIGNAL_OPT_OUT, stored)
+    await handle.signal(names.SIGNAL_OPT_OUT, OptOutRequest(channel=Channel.EMAIL, address=address))
     opt_outs = await eventually(
         lambda: asyncio.to_thread(_opt_outs, settings, account.account_id),
         lambda found: len(found) >= 2,
@@ -264,7 +262,7 @@ async def test_a_stop_while_the_provider_has_the_text_is_recorded_as_it_happened
     # The STOP arrives as the webhook brings it: stored, then signalled. The campaign asks
     # the agent to cancel, and waits for its answer rather than assuming one.
     stored = await _stop(settings, account, number)
-    await handle.signal(agents.SIGNAL_OPT_OUT, stored)
+    await handle.signal(names.SIGNAL_OPT_OUT, stored)
     await eventually(lambda: _cancel_requested(handle), bool)
     hold.release()
     snapshot = await eventually(lambda: status(handle), lambda s: len(s.attempts) >= 1)
@@ -336,7 +334,7 @@ async def test_a_cease_while_the_phone_rings_hangs_up_and_records_the_call(
                 )  # fmt: skip
             finally:
                 store.dispose()
-            await handle.signal(agents.SIGNAL_LEGAL, cease)
+            await handle.signal(names.SIGNAL_LEGAL, cease)
             outcome = await handle.result()
             snapshot = await status(handle)
             await Replayer(

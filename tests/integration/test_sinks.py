@@ -38,6 +38,8 @@ from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
 from adapters.sinks.kafka import KafkaSink, client_options
 from adapters.sinks.rabbitmq import TASK_QUEUES, UNROUTABLE_HEADER, RabbitSink
 from adapters.sinks.redis_streams import RedisStreamSink
+from bench.brokers import Tansu, drop_rabbit_topology
+from bootstrap.devserver import free_port
 from domain.agent_messages import AgentIdentity, AgentMessage
 from domain.events import (
     EventType,
@@ -53,8 +55,6 @@ from domain.events import (
 )
 from domain.messages import Command, CommandPriority, CommandType
 from domain.signing import SignatureError, verify
-from tests.brokers import Tansu, drop_rabbit_topology
-from workers.devserver import free_port
 
 RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -20,9 +20,9 @@ from pydantic import SecretStr
 from adapters.errors import ProviderError
 from adapters.mail_events import MailEvents
 from adapters.smtp import SmtpMailer
+from bootstrap.settings import Settings
 from simulators.http import EmbeddedServer
 from simulators.smtp import ReceivedMail, SmtpSimulator
-from workers.settings import Settings
 
 SENDER = "collections@agency.example"
 DEBTOR = "maria.nunez@debtor.example"

@@ -13,6 +13,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.supervisor import SCHEMA_NAME, Supervisor
 from adapters.llm import LlmClient
+from bootstrap.settings import Settings
 from domain.operator import ApprovalStatus
 from domain.replies.reading import SCHEMA_NAME as READING
 from domain.supervision import (
@@ -29,7 +30,6 @@ from tests.api_support import eventually
 from tests.campaign_support import status
 from tests.conftest import make_account, serving
 from tests.reply_support import answers, reply
-from workers.settings import Settings
 
 POSITIONS = [
     Position(agent="research-agent", claim="the debt is likely disputed", evidence="on file"),

@@ -27,15 +27,15 @@ from temporalio.common import TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from tests.cli_support import recoup
-from workers.cluster import (
+from bootstrap.cluster import (
     ClusterError,
     Connection,
     State,
     ensure_namespace,
     setup_cluster,
 )
-from workers.devserver import free_port, temporal_binary
+from bootstrap.devserver import free_port, temporal_binary
+from tests.cli_support import recoup
 from workflows import search_attributes as sa
 
 NAMES = [key.name for key in sa.ALL]

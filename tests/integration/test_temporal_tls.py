@@ -1,11 +1,11 @@
-"""Connecting to a secured Temporal cluster: TLS, mTLS and an API key (``workers.client``).
+"""Connecting to a secured Temporal cluster: TLS, mTLS and an API key (``bootstrap.client``).
 
 The suite's dev server speaks plaintext gRPC, so each test puts a real TLS-terminating
 TCP proxy in front of it: an asyncio server with an ``ssl.SSLContext`` (ALPN ``h2``)
 that forwards the decrypted bytes to the dev server's port, optionally requiring a
 client certificate (mTLS). The certificates are made here with ``cryptography``: a CA,
 a server certificate for 127.0.0.1/localhost and a client certificate, plus a second,
-untrusted CA. Everything goes through ``workers.client.connect`` and the ``RECOUP_``
+untrusted CA. Everything goes through ``bootstrap.client.connect`` and the ``RECOUP_``
 settings, as every Recoup process does.
 
 Run: ``.venv/bin/pytest tests/integration/test_temporal_tls.py``
@@ -36,10 +36,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from bootstrap.client import TemporalConnectError, connect, describe_security
+from bootstrap.settings import Settings
 from tests.cli_support import env_for, recoup
 from tests.conftest import codec_settings
-from workers.client import TemporalConnectError, connect, describe_security
-from workers.settings import Settings
 
 
 @workflow.defn

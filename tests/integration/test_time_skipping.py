@@ -9,15 +9,15 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.playbook_files import load_playbook
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.campaign import CampaignSnapshot, CollectionStatus
 from domain.channels import Channel
+from service.campaigns import start_account_campaign
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from tests.conftest import TENANT, make_account, make_settings
-from workers.campaigns import start_account_campaign
 from workers.run import workers
-from workers.settings import Settings
 
 
 async def test_standard_playbook_runs_its_21_days_in_seconds(
@@ -44,7 +44,7 @@ async def test_standard_playbook_runs_its_21_days_in_seconds(
                 account=account,
             )
             outcome = await handle.result()
-            snapshot = await handle.query(agents.QUERY_STATUS, result_type=CampaignSnapshot)
+            snapshot = await handle.query(names.QUERY_STATUS, result_type=CampaignSnapshot)
             started = (await handle.describe()).start_time
         finally:
             for w in built:

@@ -36,22 +36,22 @@ from temporalio.worker import Worker
 from adapters.event_log import EventLog
 from api.app import create_app
 from api.telemetry import instrument_api
-from domain import agents
+from bootstrap.client import connect
+from bootstrap.metrics import serve_metrics
+from bootstrap.settings import REPO_ROOT, Settings
+from bootstrap.tracing import current_trace_id, tracer_provider, traces_url
+from domain import names
 from domain.campaign import AccountOutcome
 from domain.channels import Channel
 from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.events import EventType
 from domain.playbook import Playbook, Step, StepCondition
+from service.campaigns import start_account_campaign
 from simulators.http import EmbeddedServer
 from simulators.twilio import TwilioSimulator
 from simulators.zones import most_asleep
 from tests.api_support import account_record, new_tenant
 from tests.conftest import TENANT, make_account, serving
-from workers.campaigns import start_account_campaign
-from workers.client import connect
-from workers.metrics import serve_metrics
-from workers.settings import REPO_ROOT, Settings
-from workers.tracing import current_trace_id, tracer_provider, traces_url
 
 DAY = 0.25
 SMS_NOW = Playbook(
@@ -176,9 +176,9 @@ async def test_one_trace_spans_request_workflow_activity_and_provider_call(
     chain = [s.name for s in ancestry(provider, by_id) if not s.name.startswith("fastapi.")]
     assert chain == [
         "twilio POST",
-        f"RunActivity:{agents.SEND_SMS}",
-        f"StartActivity:{agents.SEND_SMS}",
-        f"StartWorkflow:{agents.ACCOUNT_CAMPAIGN}",
+        f"RunActivity:{names.SEND_SMS}",
+        f"StartActivity:{names.SEND_SMS}",
+        f"StartWorkflow:{names.ACCOUNT_CAMPAIGN}",
         "start account campaign",
         "POST /v1/accounts",
         "crm: start campaign",
@@ -187,8 +187,8 @@ async def test_one_trace_spans_request_workflow_activity_and_provider_call(
     http_spans = [s for s in ours if s.name == "POST /v1/accounts"]
     assert [s.kind for s in http_spans] == [SpanKind.SERVER]
     # The workflow's own span hangs off the start, beside the activities it schedules.
-    [run] = [s for s in ours if s.name == f"RunWorkflow:{agents.ACCOUNT_CAMPAIGN}"]
-    assert [s.name for s in ancestry(run, by_id)][1] == f"StartWorkflow:{agents.ACCOUNT_CAMPAIGN}"
+    [run] = [s for s in ours if s.name == f"RunWorkflow:{names.ACCOUNT_CAMPAIGN}"]
+    assert [s.name for s in ancestry(run, by_id)][1] == f"StartWorkflow:{names.ACCOUNT_CAMPAIGN}"
     # No personal data on any span: not the number, not the message.
     for span in ours:
         assert phone not in str(dict(span.attributes or {}))
@@ -278,7 +278,7 @@ async def test_campaigns_count_contacts_and_denials_and_the_worker_serves_them(
             > quiet_before
         )
     )
-    await asleep.signal(agents.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE))
+    await asleep.signal(names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.CEASE))
     assert (await asleep.result()).contacts == {}
 
     # The exporter caught up with the event log.
@@ -303,8 +303,8 @@ import sys
 
 from opentelemetry import trace
 
-from workers.settings import Settings
-from workers.tracing import current_trace_id, setup_tracing, tracer_provider
+from bootstrap.settings import Settings
+from bootstrap.tracing import current_trace_id, setup_tracing, tracer_provider
 
 settings = Settings(otlp_endpoint=sys.argv[1], service_name="recoup-otlp-test")
 setup_tracing(settings)

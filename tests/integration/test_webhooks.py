@@ -27,9 +27,7 @@ from temporalio.worker import Worker
 
 from adapters.inbound import InboundStore
 from adapters.payments import PaymentsClient, verify_webhook
-from api import models as m
 from api.app import create_app
-from api.service import RecoupService
 from api.signatures import (
     EMAIL_HEADER,
     STRIPE_HEADER,
@@ -42,9 +40,12 @@ from api.signatures import (
     verify_twilio,
 )
 from api.webhooks import DUPLICATE_HEADER, EMPTY_TWIML
+from bootstrap.settings import Settings
 from domain.account import Tenant
 from domain.campaign import CampaignSnapshot, CollectionStatus
 from domain.replies import STOP_KEYWORDS, is_stop_keyword
+from service import models as m
+from service.operations import RecoupService
 from simulators.http import EmbeddedServer
 from simulators.payments import PaymentsSimulator
 from simulators.payments import stripe_signature as sim_stripe_signature
@@ -52,7 +53,6 @@ from simulators.twilio import TwilioSimulator
 from simulators.twilio import twilio_signature as sim_twilio_signature
 from tests.api_support import OUR_NUMBER, account_record, checkout_completed, eventually, sms_in
 from tests.conftest import PAYMENTS_KEY, TWILIO_SID, TWILIO_TOKEN
-from workers.settings import Settings
 
 PROBLEM = "application/problem+json"
 
@@ -553,7 +553,7 @@ async def test_a_payment_through_the_simulators_link_pays_the_campaign(
     await sim.start()
     payments = PaymentsClient(sim.base_url, PAYMENTS_KEY)
     try:
-        # What activities.arrangements asks for: the link carries tenant and account.
+        # What activities.payments asks for: the link carries tenant and account.
         link = await payments.create_payment_link(
             amount=Decimal("250.00"),
             currency="USD",

@@ -13,12 +13,12 @@ from adapters.errors import TemplateError
 from adapters.playbook_files import list_playbooks, load_playbook
 from adapters.portfolio_file import parse_portfolio
 from adapters.templates import TemplateRenderer
+from bootstrap.settings import Settings
 from domain.channels import Channel
 from domain.compliance.content import content_problems, validation_notice_problems
 from domain.contact import MessageContext
 from domain.disclosures import required_texts
 from domain.playbook import Playbook, Step
-from workers.settings import Settings
 
 SETTINGS = Settings()
 

@@ -10,7 +10,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain import agents
+    from domain import names
     from domain.campaign import ChosenAction, InboundReply
     from domain.campaign_core import learning, research, supervision
     from domain.campaign_core.replies import read_offline, take_reading, to_read
@@ -35,7 +35,7 @@ async def brief(sh: Shell, for_channel: Channel | None) -> None:
         return
     try:
         result: ResearchBrief = await workflow.execute_activity(
-            agents.RESEARCH_ACCOUNT,
+            names.RESEARCH_ACCOUNT,
             research.request(c),
             result_type=ResearchBrief,
             task_queue=sh.inp.queues.campaigns,
@@ -61,7 +61,7 @@ async def choose_action(sh: Shell, step: Step) -> ChosenAction | None:
         return None
     try:
         choice: ActionChoice = await workflow.execute_activity(
-            agents.CHOOSE_NEXT_ACTION,
+            names.CHOOSE_NEXT_ACTION,
             request,
             result_type=ActionChoice,
             task_queue=sh.inp.queues.campaigns,
@@ -85,7 +85,7 @@ async def record_outcomes(sh: Shell) -> None:
         return
     try:
         await workflow.execute_activity(
-            agents.RECORD_ACTION_OUTCOMES,
+            names.RECORD_ACTION_OUTCOMES,
             OutcomesToRecord(outcomes=settled),
             result_type=int,
             task_queue=sh.inp.queues.campaigns,
@@ -120,7 +120,7 @@ async def _rule(sh: Shell, d: Disagreement) -> Ruling:
         return offline_ruling(d)  # pure and deterministic: no activity needed
     try:
         ruling: Ruling = await workflow.execute_activity(
-            agents.SUPERVISE,
+            names.SUPERVISE,
             d,
             result_type=Ruling,
             task_queue=sh.inp.queues.campaigns,
@@ -159,7 +159,7 @@ async def _read_with_model(sh: Shell, reply: InboundReply) -> ReadReply:
     """The reply reader's reading; offline when the model keeps failing or is rejected."""
     try:
         read: ReadReply = await workflow.execute_activity(
-            agents.READ_REPLY,
+            names.READ_REPLY,
             to_read(sh.core, reply),
             result_type=ReadReply,
             task_queue=sh.inp.queues.campaigns,

@@ -17,7 +17,7 @@ from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from domain import agents
+    from domain import names
     from domain.arrangements import ArrangementTerms
     from domain.campaign import CollectionStatus
     from domain.campaign_core import approvals, contacts, learning, status, steps
@@ -247,7 +247,7 @@ async def send(
     # Watched from now: a debtor may pay while the agent is still on the line.
     learning.watch_contact(c, step.id, request.attempt_id, channel)
     handle = workflow.start_activity(
-        agents.CONTACT_ACTIVITY[channel],
+        names.CONTACT_ACTIVITY[channel],
         request,
         result_type=ContactResult,
         task_queue=sh.inp.queues.for_channel(channel),
@@ -296,7 +296,7 @@ async def send(
     except ActivityError as err:
         learning.unwatch(c, request.attempt_id)
         cause = err.cause
-        if isinstance(cause, ApplicationError) and cause.type == agents.COMPLIANCE_BLOCKED:
+        if isinstance(cause, ApplicationError) and cause.type == names.COMPLIANCE_BLOCKED:
             stored = (
                 [Revocation.model_validate(r) for r in cause.details[1]["revocations"]]
                 if len(cause.details) > 1
@@ -313,7 +313,7 @@ async def send(
             )
         if barred is not None and isinstance(cause, CancelledError):
             return contacts.cancelled(c, step, request, export, attempted_at, barred)
-        if isinstance(cause, ApplicationError) and cause.type == agents.CIRCUIT_OPEN:
+        if isinstance(cause, ApplicationError) and cause.type == names.CIRCUIT_OPEN:
             return timedelta(seconds=float(cause.details[0]["retry_after_seconds"]))
         detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
         if isinstance(cause, ApplicationError) and cause.type in {"OptedOut", "InvalidAddress"}:
@@ -342,7 +342,7 @@ async def dead_letter(sh: Shell, step: Step, template: str, redrive: int) -> Non
     c = sh.core
     letter = contacts.dead_letter(c, step, template, redrive)
     await workflow.execute_activity(
-        agents.RECORD_DEAD_LETTER,
+        names.RECORD_DEAD_LETTER,
         letter,
         task_queue=sh.inp.queues.campaigns,
         start_to_close_timeout=timedelta(seconds=30),

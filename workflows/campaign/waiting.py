@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain import agents
+    from domain import names
     from domain.campaign import CollectionStatus
     from domain.campaign_core import approvals, status
     from domain.campaign_core.outbox import exported, take_pending
@@ -36,7 +36,7 @@ async def export_pending(sh: Shell) -> None:
     if not pending:
         return
     await workflow.execute_activity(
-        agents.EXPORT_EVENTS,
+        names.EXPORT_EVENTS,
         EventBatch(records=pending),
         task_queue=sh.inp.queues.export,
         start_to_close_timeout=timedelta(seconds=30),

@@ -15,9 +15,9 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from workers.codec import data_converter
-from workers.settings import Settings
-from workers.tracing import client_interceptors
+from bootstrap.codec import data_converter
+from bootstrap.settings import Settings
+from bootstrap.tracing import client_interceptors
 
 
 class TemporalConnectError(RuntimeError):
@@ -67,7 +67,7 @@ def describe_security(settings: Settings) -> str:
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    """Connect; a worker passes a runtime that exports its metrics (``workers.metrics``).
+    """Connect; a worker passes a runtime that exports its metrics (``bootstrap.metrics``).
 
     Raises TemporalConnectError (a RuntimeError) when the server cannot be reached or
     the TLS handshake fails, naming the address and how the connection was secured.

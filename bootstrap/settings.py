@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     task_queue_suffix: str = Field(
         default="", description="Appended to every task queue name (isolated deployments)."
     )
-    # A secured cluster (workers.client.connect): TLS with the system's roots or the
+    # A secured cluster (bootstrap.client.connect): TLS with the system's roots or the
     # server's CA, mTLS with a client certificate (cert and key together), or Temporal
     # Cloud's API key, which is sent as "Authorization: Bearer" and implies TLS.
     temporal_tls: bool = Field(

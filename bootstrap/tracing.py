@@ -42,7 +42,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, forma
 from temporalio.client import Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
-from workers.settings import Settings
+from bootstrap.settings import Settings
 
 TRACES_PATH = "/v1/traces"
 SEED_HEADER = "x-trace-id"

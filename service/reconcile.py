@@ -32,7 +32,8 @@ from adapters.event_log import EventLog
 from adapters.read_model import RmContactAttempt
 from adapters.report import campaign_report
 from adapters.twilio import TwilioClient
-from domain import agents
+from bootstrap.settings import Settings
+from domain import names
 from domain.campaign import AccountCampaignInput, AccountOutcome, CampaignSnapshot
 from domain.channels import Channel
 from domain.contact import ContactRequest, ContactResult
@@ -46,9 +47,8 @@ from domain.reconciliation import (
     differences,
 )
 from workers.export import SQL_SINK
-from workers.settings import Settings
 
-_CONTACT_ACTIVITIES = {name: channel for channel, name in agents.CONTACT_ACTIVITY.items()}
+_CONTACT_ACTIVITIES = {name: channel for channel, name in names.CONTACT_ACTIVITY.items()}
 # Provider calls that never rang are no contact, and the ledger rightly lacks them.
 _CALLS_THAT_RANG = frozenset({"completed", "no-answer", "canceled", "in-progress", "ringing"})
 
@@ -121,7 +121,7 @@ async def _ended(
         if request is None:
             return None
         failure = attrs_f.failure.application_failure_info.type
-        outcome = "refused" if failure == agents.COMPLIANCE_BLOCKED else "failed"
+        outcome = "refused" if failure == names.COMPLIANCE_BLOCKED else "failed"
         ref, at = None, None
     elif event.HasField("activity_task_canceled_event_attributes"):
         request = requests.get(event.activity_task_canceled_event_attributes.scheduled_event_id)
@@ -151,7 +151,7 @@ async def _campaign_count(client: Client, run: _Run) -> dict[Channel, int] | Non
     handle = client.get_workflow_handle(run.workflow_id, run_id=run.run_id)
     try:
         snapshot: CampaignSnapshot = await handle.query(
-            agents.QUERY_STATUS,
+            names.QUERY_STATUS,
             result_type=CampaignSnapshot,
             rpc_timeout=timedelta(seconds=10),
         )
@@ -172,7 +172,7 @@ async def gather(
     client: Client, settings: Settings, tenant_id: str, campaign_id: str, wait_seconds: float
 ) -> tuple[Sources, Reconciliation]:
     query = (
-        f"WorkflowType = '{agents.ACCOUNT_CAMPAIGN}' AND RecoupTenant = {_quoted(tenant_id)} "
+        f"WorkflowType = '{names.ACCOUNT_CAMPAIGN}' AND RecoupTenant = {_quoted(tenant_id)} "
         f"AND RecoupCampaign = {_quoted(campaign_id)}"
     )
     runs = [

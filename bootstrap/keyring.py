@@ -9,7 +9,7 @@ Two sources, chosen by the settings:
   with one random key (mode 0600) the first time a process needs it, and rotated by
   ``recoup keys rotate``: the new key encrypts, older keys stay for decryption.
 
-Pure file I/O: no Temporal here (``workers.codec`` turns a ring into a codec).
+Pure file I/O: no Temporal here (``bootstrap.codec`` turns a ring into a codec).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workers.settings import Settings
+from bootstrap.settings import Settings
 
 KEY_BYTES = 32  # AES-256
 RING_FILE = "codec-keys.json"

@@ -52,9 +52,9 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
+from bootstrap.keyring import KeyRing, KeyRingSource
+from bootstrap.settings import Settings
 from domain.campaign import tenant_of_workflow_id
-from workers.keyring import KeyRing, KeyRingSource
-from workers.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"

@@ -1,7 +1,7 @@
 """Prepare a Temporal cluster for Recoup: its namespace and its custom search attributes.
 
 ``recoup dev`` starts a dev server that registers the search attributes itself
-(``workers.devserver``). A real cluster (self-hosted, or the dev server started by
+(``bootstrap.devserver``). A real cluster (self-hosted, or the dev server started by
 hand) needs them registered once, which ``recoup temporal setup`` does with this
 module. Every step is idempotent: what is already there is reported and left alone;
 an attribute that exists with another type is an error naming it (Recoup's

@@ -19,7 +19,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 from adapters.inbound import InboundStore
 from adapters.portfolio_store import PortfolioStore
 from adapters.suppressions import SuppressionStore
-from domain import agents
+from bootstrap.settings import Settings
+from bootstrap.tracing import current_trace_id
+from domain import names
 from domain.account import Account, Tenant
 from domain.arrangements import Arrangement, ArrangementRequest
 from domain.campaign import (
@@ -33,9 +35,7 @@ from domain.campaign import (
 from domain.compliance.facts import LegalEvent
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioInput, PortfolioStatus
-from workers.revocations import Revocations
-from workers.settings import Settings
-from workers.tracing import current_trace_id
+from service.revocations import Revocations
 from workflows import search_attributes as sa
 from workflows.portfolio import campaign_summary
 
@@ -141,7 +141,7 @@ async def _start_portfolio(
     trace_id: str | None,
 ) -> WorkflowHandle[object, PortfolioStatus]:
     return await client.start_workflow(
-        agents.PORTFOLIO,
+        names.PORTFOLIO,
         PortfolioInput(
             tenant=tenant,
             campaign_id=campaign_id,
@@ -211,7 +211,7 @@ async def _start_account(
     trace_id: str | None,
 ) -> WorkflowHandle[object, AccountOutcome]:
     return await client.start_workflow(
-        agents.ACCOUNT_CAMPAIGN,
+        names.ACCOUNT_CAMPAIGN,
         AccountCampaignInput(
             tenant=tenant,
             campaign_id=campaign_id,
@@ -241,14 +241,14 @@ async def _start_account(
 
 async def portfolio_progress(client: Client, tenant_id: str, campaign_id: str) -> PortfolioStatus:
     handle = client.get_workflow_handle(portfolio_workflow_id(tenant_id, campaign_id))
-    status: PortfolioStatus = await handle.query(agents.QUERY_PROGRESS, result_type=PortfolioStatus)
+    status: PortfolioStatus = await handle.query(names.QUERY_PROGRESS, result_type=PortfolioStatus)
     return status
 
 
 async def account_status(client: Client, tenant_id: str, account_id: str) -> CampaignSnapshot:
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
     snapshot: CampaignSnapshot = await handle.query(
-        agents.QUERY_STATUS, result_type=CampaignSnapshot
+        names.QUERY_STATUS, result_type=CampaignSnapshot
     )
     return snapshot
 
@@ -269,14 +269,14 @@ async def send_legal_event(
     finally:
         store.dispose()
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
-    await handle.signal(agents.SIGNAL_LEGAL, stored)
+    await handle.signal(names.SIGNAL_LEGAL, stored)
 
 
 async def record_payment(
     client: Client, tenant_id: str, account_id: str, payment: PaymentReceived
 ) -> None:
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
-    await handle.signal(agents.SIGNAL_PAYMENT, payment)
+    await handle.signal(names.SIGNAL_PAYMENT, payment)
 
 
 class ArrangementRefused(Exception):
@@ -290,7 +290,7 @@ async def arrange(
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
     try:
         arrangement: Arrangement = await handle.execute_update(
-            agents.UPDATE_ARRANGE, request, result_type=Arrangement
+            names.UPDATE_ARRANGE, request, result_type=Arrangement
         )
     except WorkflowUpdateFailedError as exc:
         raise ArrangementRefused(str(exc.cause or exc)) from exc

@@ -9,13 +9,13 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.compose import provider_call
 from activities.errors import classify
+from activities.provider_calls import provider_call
 from adapters.breakers import CircuitBreaker
 from adapters.errors import ProviderError
 from adapters.ledger import LedgerClient
 from adapters.payments import PaymentsClient
-from domain import agents
+from domain import names
 from domain.arrangements import (
     CancelPaymentLink,
     LedgerAdjustmentRef,
@@ -48,7 +48,7 @@ class PaymentsAgent:
         self._payments_breaker = payments_breaker
         self._ledger_breaker = ledger_breaker
 
-    @activity.defn(name=agents.CREATE_PAYMENT_LINK)
+    @activity.defn(name=names.CREATE_PAYMENT_LINK)
     async def create_payment_link(self, request: PaymentLinkRequest) -> PaymentLinkRef:
         try:
             async with provider_call(self._payments_breaker):
@@ -65,7 +65,7 @@ class PaymentsAgent:
             raise _invalid(err) from err
         return PaymentLinkRef(link_id=link.id, url=link.url)
 
-    @activity.defn(name=agents.CANCEL_PAYMENT_LINK)
+    @activity.defn(name=names.CANCEL_PAYMENT_LINK)
     async def cancel_payment_link(self, request: CancelPaymentLink) -> None:
         try:
             async with provider_call(self._payments_breaker):
@@ -75,7 +75,7 @@ class PaymentsAgent:
         except ProviderError as err:
             raise _failure(err) from err
 
-    @activity.defn(name=agents.POST_LEDGER_ADJUSTMENT)
+    @activity.defn(name=names.POST_LEDGER_ADJUSTMENT)
     async def post_ledger_adjustment(self, request: LedgerAdjustmentRequest) -> LedgerAdjustmentRef:
         try:
             async with provider_call(self._ledger_breaker):
@@ -94,7 +94,7 @@ class PaymentsAgent:
             raise _invalid(err) from err
         return LedgerAdjustmentRef(adjustment_id=adjustment.id)
 
-    @activity.defn(name=agents.REVERSE_LEDGER_ADJUSTMENT)
+    @activity.defn(name=names.REVERSE_LEDGER_ADJUSTMENT)
     async def reverse_ledger_adjustment(self, request: ReverseLedgerAdjustment) -> None:
         try:
             async with provider_call(self._ledger_breaker):

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.dead_letter_store import DeadLetterStore
-from domain import agents
+from domain import names
 from domain.dead_letters import DeadLetter, DeadLetterStatus, RedriveRequest
 from workflows import search_attributes as sa
 
@@ -32,7 +32,7 @@ async def redrive(client: Client, store: DeadLetterStore, letter: DeadLetter) ->
     handle = client.get_workflow_handle(letter.workflow_id)
     try:
         await handle.execute_update(
-            agents.UPDATE_REDRIVE,
+            names.UPDATE_REDRIVE,
             RedriveRequest(dead_letter_id=letter.dead_letter_id, step_id=letter.step_id),
             result_type=str,
         )

@@ -39,8 +39,9 @@ from adapters.portfolio_store import PortfolioStoreError, RequestMismatch
 from adapters.report import campaign_report
 from adapters.suppressions import SuppressionStore
 from adapters.tenants import TenantStore
-from api import models as m
-from domain import agents
+from bootstrap.settings import Settings
+from bootstrap.tracing import current_trace_id
+from domain import names
 from domain.account import Tenant
 from domain.campaign import (
     CampaignSnapshot,
@@ -55,10 +56,9 @@ from domain.errors import FieldProblem
 from domain.operator import Approval, ApprovalDecision, ApprovalStatus, PauseRequest, ResumeRequest
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
-from workers.campaigns import launch_portfolio, start_account_campaign
-from workers.revocations import Revocations
-from workers.settings import Settings
-from workers.tracing import current_trace_id
+from service import models as m
+from service.campaigns import launch_portfolio, start_account_campaign
+from service.revocations import Revocations
 from workflows import search_attributes as sa
 
 # The live stream reads the event log a page at a time, and polls it when idle.
@@ -118,7 +118,7 @@ class RecoupService:
     tenants: TenantStore
     inbound: InboundStore
     events: EventLog = field(init=False)
-    # Revocations are stored before the campaign is told (workers.revocations).
+    # Revocations are stored before the campaign is told (service.revocations).
     suppressions: SuppressionStore = field(init=False)
     revocations: Revocations = field(init=False)
     # Parsed playbooks by name, with the stamp of their files (``_playbook``).
@@ -260,7 +260,7 @@ class RecoupService:
         )
         try:
             progress = await handle.query(
-                agents.QUERY_PROGRESS, result_type=PortfolioStatus, rpc_timeout=QUERY_TIMEOUT
+                names.QUERY_PROGRESS, result_type=PortfolioStatus, rpc_timeout=QUERY_TIMEOUT
             )
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
@@ -281,7 +281,7 @@ class RecoupService:
         handle = self._account(tenant, account_id)
         try:
             snapshot: CampaignSnapshot = await handle.query(
-                agents.QUERY_STATUS, result_type=CampaignSnapshot, rpc_timeout=QUERY_TIMEOUT
+                names.QUERY_STATUS, result_type=CampaignSnapshot, rpc_timeout=QUERY_TIMEOUT
             )
         except RPCError as exc:
             raise self._rpc_error(exc, account_id) from exc
@@ -391,7 +391,7 @@ class RecoupService:
             paid_at=body.paid_at,
             source=source,
         )
-        return await self._signal(tenant, account_id, agents.SIGNAL_PAYMENT, payment)
+        return await self._signal(tenant, account_id, names.SIGNAL_PAYMENT, payment)
 
     # Revocations (a STOP, a cease, a dispute ...) are stored before the campaign is told:
     # a send already on its way checks the store (``source``/``ref`` say where it came
@@ -408,7 +408,7 @@ class RecoupService:
             received_at=body.received_at or datetime.now(UTC),
         )
         await self.revocations.reply(tenant.tenant_id, account_id, reply, source=source)
-        return await self._signal(tenant, account_id, agents.SIGNAL_REPLY, reply)
+        return await self._signal(tenant, account_id, names.SIGNAL_REPLY, reply)
 
     async def open_dispute(
         self, tenant: Tenant, account_id: str, body: m.DisputeIn, source: str = "api"
@@ -436,7 +436,7 @@ class RecoupService:
         stored = await self.revocations.legal_event(
             tenant.tenant_id, account_id, event, source=source
         )
-        return await self._signal(tenant, account_id, agents.SIGNAL_LEGAL, stored)
+        return await self._signal(tenant, account_id, names.SIGNAL_LEGAL, stored)
 
     async def opt_out(
         self,
@@ -450,27 +450,27 @@ class RecoupService:
         stored = await self.revocations.opt_out(
             tenant.tenant_id, account_id, request, source=source, ref=ref
         )
-        return await self._signal(tenant, account_id, agents.SIGNAL_OPT_OUT, stored)
+        return await self._signal(tenant, account_id, names.SIGNAL_OPT_OUT, stored)
 
     async def pause_account(self, tenant: Tenant, account_id: str, body: m.PauseIn) -> m.Accepted:
         request = PauseRequest(reason=body.reason, operator=body.operator)
-        return await self._signal(tenant, account_id, agents.SIGNAL_PAUSE, request)
+        return await self._signal(tenant, account_id, names.SIGNAL_PAUSE, request)
 
     async def resume_account(self, tenant: Tenant, account_id: str, body: m.ResumeIn) -> m.Accepted:
         request = ResumeRequest(operator=body.operator, note=body.note)
-        return await self._signal(tenant, account_id, agents.SIGNAL_RESUME, request)
+        return await self._signal(tenant, account_id, names.SIGNAL_RESUME, request)
 
     # --- steering a campaign -------------------------------------------------
 
     async def pause_campaign(self, tenant: Tenant, campaign_id: str, body: m.PauseIn) -> m.Accepted:
         request = PauseRequest(reason=body.reason, operator=body.operator)
-        return await self._broadcast(tenant, campaign_id, agents.SIGNAL_PAUSE, request)
+        return await self._broadcast(tenant, campaign_id, names.SIGNAL_PAUSE, request)
 
     async def resume_campaign(
         self, tenant: Tenant, campaign_id: str, body: m.ResumeIn
     ) -> m.Accepted:
         request = ResumeRequest(operator=body.operator, note=body.note)
-        return await self._broadcast(tenant, campaign_id, agents.SIGNAL_RESUME, request)
+        return await self._broadcast(tenant, campaign_id, names.SIGNAL_RESUME, request)
 
     # --- approvals -------------------------------------------------------------
 
@@ -488,7 +488,7 @@ class RecoupService:
                 handle = self.client.get_workflow_handle(execution.id)
                 try:
                     snap: CampaignSnapshot = await handle.query(
-                        agents.QUERY_STATUS, result_type=CampaignSnapshot
+                        names.QUERY_STATUS, result_type=CampaignSnapshot
                     )
                 except RPCError:
                     continue  # finished between the list and the query
@@ -513,7 +513,7 @@ class RecoupService:
         )
         try:
             approval: Approval = await handle.execute_update(
-                agents.UPDATE_DECIDE_APPROVAL, decision, result_type=Approval
+                names.UPDATE_DECIDE_APPROVAL, decision, result_type=Approval
             )
         except WorkflowUpdateFailedError as exc:
             raise NotFound(str(exc.cause or exc), field="approval_id") from exc

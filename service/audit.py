@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 
 from adapters.suppressions import SuppressionStore
-from domain import agents
+from domain import names
 from domain.campaign import InboundReply, OptOutRequest, account_workflow_id
 from domain.compliance.audit import AuditedContact, verify_contact
 from domain.compliance.facts import LegalEvent
@@ -27,7 +27,7 @@ from domain.contact import ContactRequest, ContactResult
 from domain.replies import is_stop_keyword
 from domain.revocations import Revocation, RevocationKind
 
-_CONTACT_ACTIVITIES = frozenset(agents.CONTACT_ACTIVITY.values())
+_CONTACT_ACTIVITIES = frozenset(names.CONTACT_ACTIVITY.values())
 
 
 class AuditReport(BaseModel):
@@ -53,7 +53,7 @@ async def _signalled(
         "received_at": at,
         "source": "signal",
     }
-    if signal.signal_name == agents.SIGNAL_LEGAL:
+    if signal.signal_name == names.SIGNAL_LEGAL:
         [legal] = await convert.decode(signal.input.payloads, [LegalEvent])
         return Revocation(
             revocation_id=legal.revocation_id or f"signal:{event.event_id}",
@@ -62,7 +62,7 @@ async def _signalled(
             address=legal.address,
             **common,
         )
-    if signal.signal_name == agents.SIGNAL_OPT_OUT:
+    if signal.signal_name == names.SIGNAL_OPT_OUT:
         [opt_out] = await convert.decode(signal.input.payloads, [OptOutRequest])
         return Revocation(
             revocation_id=opt_out.revocation_id or f"signal:{event.event_id}",
@@ -71,7 +71,7 @@ async def _signalled(
             address=opt_out.address,
             **common,
         )
-    if signal.signal_name == agents.SIGNAL_REPLY:
+    if signal.signal_name == names.SIGNAL_REPLY:
         [reply] = await convert.decode(signal.input.payloads, [InboundReply])
         if is_stop_keyword(reply.text):
             return Revocation(

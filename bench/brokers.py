@@ -38,7 +38,7 @@ from types import TracebackType
 from aio_pika.abc import AbstractChannel
 
 from adapters.sinks.rabbitmq import TASK_QUEUES, RabbitSink
-from workers.devserver import free_port
+from bootstrap.devserver import free_port
 
 START_TIMEOUT_SECONDS = 20.0
 BUCKET = "tansu"

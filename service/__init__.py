@@ -1,0 +1,1 @@
+"""Use cases: what api/, cli/ and the workers ask of Recoup, one function per operation."""
