@@ -105,6 +105,38 @@ class PhoneContact(BaseModel):
         return self.voice_consent and not self.voice_opted_out
 
 
+ZipCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{5}(-\d{4})?$")]
+AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class PostalAddress(BaseModel):
+    """A US mailing address a letter can be sent to, with its opt-out.
+
+    Lines are at most 64 characters, as print-and-mail providers (Lob) accept them.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    line1: AddressLine
+    line2: AddressLine | None = None
+    city: AddressLine
+    state: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    zip: ZipCode
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "US"
+    opted_out: bool = Field(
+        default=False, description="The debtor asked for no letters (or mail came back)."
+    )
+
+    @property
+    def usable(self) -> bool:
+        return not self.opted_out
+
+    def one_line(self) -> str:
+        """The address as one line: its key in the contact ledger and suppressions."""
+        parts = [self.line1, self.line2, self.city, f"{self.state} {self.zip}"]
+        return ", ".join(p for p in parts if p)
+
+
 class Account(BaseModel):
     """One overdue debt of one debtor, as imported from a portfolio."""
 
@@ -112,6 +144,9 @@ class Account(BaseModel):
     debtor_name: str = Field(min_length=1, max_length=200)
     emails: list[EmailContact] = Field(default_factory=list)
     phones: list[PhoneContact] = Field(default_factory=list)
+    address: PostalAddress | None = Field(
+        default=None, description="Where letters go; None: no letter can be sent."
+    )
     amount_due: Money = Field(gt=0)
     currency: CurrencyCode = "USD"
     due_date: date
@@ -145,4 +180,4 @@ class Account(BaseModel):
 
     @property
     def has_contact_point(self) -> bool:
-        return bool(self.emails or self.phones)
+        return bool(self.emails or self.phones or self.address)

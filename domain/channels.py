@@ -28,6 +28,7 @@ class TaskQueues(BaseModel):
     email: str = "email-tasks"
     sms: str = "sms-tasks"
     phone: str = "phone-tasks"
+    letter: str = "letter-tasks"
     payments: str = "payments-tasks"
     research: str = "research-tasks"
     escalation: str = "escalation-tasks"

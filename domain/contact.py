@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, computed_field
 
-from domain.account import Money, same_name
+from domain.account import Money, PostalAddress, same_name
 from domain.arrangements import ArrangementTerms
 from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts, PastContact
@@ -72,13 +72,16 @@ class ComplianceContext(BaseModel):
 
 
 class ContactRequest(BaseModel):
-    """The single input of every channel activity (email, SMS, phone)."""
+    """The single input of every channel activity (email, SMS, phone, letter)."""
 
     attempt_id: str = Field(description="Deterministic: workflow id + step + channel.")
     tenant_id: str
     account_id: str
     channel: Channel
-    to: str
+    to: str = Field(description="Email, E.164 number, or a letter's address on one line.")
+    postal: PostalAddress | None = Field(
+        default=None, description="A letter's recipient; set only for the letter channel."
+    )
     template: str
     language: str = "en"
     message: MessageContext

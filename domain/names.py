@@ -11,6 +11,7 @@ from domain.channels import Channel
 SEND_EMAIL = "send_email"
 SEND_SMS = "send_sms"
 PLACE_CALL = "place_call"
+SEND_LETTER = "send_letter"
 LOAD_PORTFOLIO_PAGE = "load_portfolio_page"
 LOAD_CONTACT_HISTORY = "load_contact_history"
 RECORD_DEAD_LETTER = "record_dead_letter"
