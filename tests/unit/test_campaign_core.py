@@ -16,7 +16,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.account import Account, EmailContact, PhoneContact, Tenant
+from domain.account import Account, EmailContact, PhoneContact, PostalAddress, Tenant
 from domain.campaign import (
     AccountCampaignInput,
     CampaignState,
@@ -42,6 +42,7 @@ PLAYBOOK = Playbook(
         Step(id="notice", day=0, channel=Channel.EMAIL, template="first_notice"),
         Step(id="text", day=1, channel=Channel.SMS, template="reminder"),
         Step(id="call", day=2, channel=Channel.PHONE, template="call_script"),
+        Step(id="letter", day=3, channel=Channel.LETTER, template="final_notice"),
     ],
     closing_days=1,
 )
@@ -71,6 +72,7 @@ class Harness:
             debtor_name="Dana Debtor",
             emails=[EmailContact(address="dana@example.com")],
             phones=[PhoneContact(number="+16175550100", sms_consent=True, voice_consent=True)],
+            address=PostalAddress(line1="1 Main St", city="Albany", state="NY", zip="12207"),
             amount_due=balance,
             due_date=date(2026, 1, 1),
             days_past_due=150,
