@@ -19,6 +19,7 @@ from domain.channels import Channel
 from domain.compliance.engine import decide
 from domain.compliance.facts import LegalHolds, facts_for
 from domain.compliance.model import ComplianceFacts, PastContact, ProposedContact, Reason
+from domain.revocations import Revocation, RevocationKind, barring, live_facts
 
 NY = "America/New_York"
 PHONE = "+16175550100"
@@ -124,4 +125,29 @@ def test_the_accounts_address_opt_out_reaches_the_gate() -> None:
     account.address = ADDRESS
     assert decide(
         facts_for(account, LegalHolds(), Channel.LETTER, TO), [], letter("2026-06-10T12:00-04:00")
+    ).allowed
+
+
+def test_a_stored_letter_revocation_bars_that_address_at_send_time() -> None:
+    def revoked(kind: RevocationKind, address: str | None) -> Revocation:
+        return Revocation(
+            revocation_id=f"r-{kind}-{address}",
+            tenant_id="t",
+            account_id="A-1",
+            kind=kind,
+            channel=Channel.LETTER,
+            address=address,
+            received_at=at("2026-06-01T12:00+00:00"),
+        )
+
+    facts = ComplianceFacts(timezones=[NY])
+    for kind in (RevocationKind.OPT_OUT, RevocationKind.CONSENT_REVOKED):
+        stored = [revoked(kind, TO.lower())]
+        assert barring(stored, Channel.LETTER, TO) == stored
+        live = live_facts(facts, stored, Channel.LETTER, TO)
+        assert decide(live, [], letter("2026-06-10T12:00-04:00")).reasons == [Reason.OPTED_OUT]
+    other = [revoked(RevocationKind.OPT_OUT, "2 Elm St, Salem, MA 01970")]
+    assert barring(other, Channel.LETTER, TO) == []
+    assert decide(
+        live_facts(facts, other, Channel.LETTER, TO), [], letter("2026-06-10T12:00-04:00")
     ).allowed
