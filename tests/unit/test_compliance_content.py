@@ -96,6 +96,11 @@ def test_the_validation_notice_must_be_an_email_within_five_days() -> None:
     assert "1006.34" in validation_notice_problems(on_day_six)[0]
     by_text_only = _book((0, Channel.SMS, "first_notice"), (3, Channel.SMS, "reminder"))
     assert validation_notice_problems(by_text_only)
+    # A letter carries the notice as an email does; a call does not.
+    by_letter = _book((0, Channel.SMS, "reminder"), (5, Channel.LETTER, "first_notice"))
+    assert validation_notice_problems(by_letter) == []
+    by_call = _book((0, Channel.PHONE, "first_notice"), (3, Channel.SMS, "reminder"))
+    assert "email or letter" in validation_notice_problems(by_call)[0]
 
 
 def test_the_portfolio_file_carries_time_barred(tmp_path: Path) -> None:
