@@ -361,7 +361,7 @@ def dead_lettered(c: Campaign, step: Step, template: str, letter: DeadLetter) ->
     emit_escalation(c, facts)
     emit_agent_message(
         c,
-        from_agent=AgentIdentity(agent_id=f"{letter.failures[-1].channel}-agent", role="agent"),
+        from_agent=AgentIdentity(agent_id=spec(letter.failures[-1].channel).agent, role="agent"),
         to="supervisor",
         routing="role",
         kind="request",

@@ -156,7 +156,7 @@ def hand_off(c: Campaign, step: Step, source: Channel, target: Channel, why: str
     """The failed channel's agent hands the step to the fallback channel's agent."""
     emit_agent_message(
         c,
-        from_agent=AgentIdentity(agent_id=f"{source}-agent", role=source.value),
+        from_agent=AgentIdentity(agent_id=spec(source).agent, role=source.value),
         to=target.value,
         routing="role",
         kind="request",
