@@ -35,14 +35,14 @@ def classify(
     tried = {"attempt": attempt}
     if err.retryable:
         return ApplicationError(
-            detail, tried, type="TransientProviderError", next_retry_delay=retry_delay
+            detail, tried, type=names.TRANSIENT_PROVIDER_ERROR, next_retry_delay=retry_delay
         )
     if err.code in _TWILIO_OPTED_OUT:
-        kind = "OptedOut"
+        kind = names.OPTED_OUT
     elif err.code in _TWILIO_INVALID or err.status_code in _SMTP_INVALID:
-        kind = "InvalidAddress"
+        kind = names.INVALID_ADDRESS
     else:
-        kind = "PermanentProviderError"
+        kind = names.PERMANENT_PROVIDER_ERROR
     return ApplicationError(detail, tried, type=kind, non_retryable=True)
 
 
@@ -74,4 +74,4 @@ def circuit_open(err: CircuitOpen) -> ApplicationError:
 
 
 def template_failure(err: TemplateError) -> ApplicationError:
-    return ApplicationError(str(err), type="TemplateError", non_retryable=True)
+    return ApplicationError(str(err), type=names.TEMPLATE_ERROR, non_retryable=True)

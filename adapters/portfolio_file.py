@@ -31,14 +31,14 @@ import phonenumbers
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from adapters.errors import AdapterError
-from domain.account import MAX_AMOUNT, Account, Identifier
+from domain.account import MAX_AMOUNT, Account, Identifier, PostalAddress
 from domain.errors import FieldProblem, problems
-from domain.portfolio import PORTFOLIO_COLUMNS
+from domain.portfolio import ADDRESS_COLUMNS, PORTFOLIO_COLUMNS
 
 COLUMNS = PORTFOLIO_COLUMNS
 # Accepted beyond the documented portfolio columns (compliance facts, call order, and
 # whom the account's debt is owed to when not the tenant's creditor).
-OPTIONAL_COLUMNS = ("time_barred", "priority", "creditor")
+OPTIONAL_COLUMNS = ("time_barred", "priority", "creditor", *ADDRESS_COLUMNS)
 ACCEPTED_COLUMNS = COLUMNS + OPTIONAL_COLUMNS
 REQUIRED_COLUMNS = ("account_id", "name", "amount_due", "due_date")
 
@@ -230,8 +230,10 @@ def _check_header(path: Path, line: int, cells: list[str]) -> list[str]:
     missing = [n for n in REQUIRED_COLUMNS if n not in names]
     if missing:
         raise PortfolioFileError(f"{where}: missing required column(s) {_quoted(missing)}")
-    if "email" not in names and "phone" not in names:
-        raise PortfolioFileError(f"{where}: needs an 'email' or a 'phone' column, or both")
+    if "email" not in names and "phone" not in names and "address_line1" not in names:
+        raise PortfolioFileError(
+            f"{where}: needs an 'email', a 'phone' or the address_* columns (any of them)"
+        )
     return names
 
 
@@ -322,9 +324,15 @@ class _RowParser:
         number = value("phone", lambda v: _phone(v, self._region))
         sms_consent = value("sms_consent", _flag)
         voice_consent = value("voice_consent", _flag)
-        if _blank(raw.get("email")) and _blank(raw.get("phone")):
+        address = _address(raw, where, found)
+        no_address = all(_blank(raw.get(c)) for c in ADDRESS_COLUMNS)
+        if _blank(raw.get("email")) and _blank(raw.get("phone")) and no_address:
             found.append(
-                FieldProblem(location=where, field="email", message="needs an email or a phone")
+                FieldProblem(
+                    location=where,
+                    field="email",
+                    message="needs an email, a phone or a mailing address",
+                )
             )
         amount_due = value("amount_due", _amount)
         due_date = value("due_date", lambda v: _due_date(v, self._latest_due))
@@ -353,6 +361,7 @@ class _RowParser:
             "time_barred": bool(value("time_barred", _flag)),
             "priority": value("priority", _priority),
             "creditor": value("creditor", _creditor),
+            "address": address,
         }
         try:
             # Failed values are left out: their problem is already recorded.
@@ -366,6 +375,78 @@ class _RowParser:
                     found.append(problem.model_copy(update={"field": column}))
             return None, found
         return (None, found) if found else (account, found)
+
+
+# The address columns and the PostalAddress fields they fill.
+_ADDRESS_FIELDS = {
+    "address_line1": "line1",
+    "address_line2": "line2",
+    "address_city": "city",
+    "address_state": "state",
+    "address_zip": "zip",
+}
+_ADDRESS_REQUIRED = ("address_line1", "address_city", "address_state", "address_zip")
+
+
+def _address(
+    raw: Mapping[str, object], where: str, found: list[FieldProblem]
+) -> PostalAddress | None:
+    """The row's mailing address: all of line1, city, state and zip, or none at all.
+
+    A partial address is a problem naming each column it lacks (a letter cannot be
+    mailed to half an address); a row without any address columns has none.
+    """
+    texts: dict[str, str | None] = {}
+    bad = False
+    for column in ADDRESS_COLUMNS:
+        try:
+            texts[column] = _text(raw.get(column))
+        except _Invalid as exc:
+            found.append(FieldProblem(location=where, field=column, message=str(exc)))
+            bad = True
+    if not bad and all(t is None for t in texts.values()):
+        return None
+    given = [c for c in ADDRESS_COLUMNS if texts.get(c) is not None]
+    for column in _ADDRESS_REQUIRED:
+        if column not in texts:
+            continue  # its problem is recorded already
+        if texts[column] is None:
+            found.append(
+                FieldProblem(
+                    location=where,
+                    field=column,
+                    message=(
+                        "required with the other address columns ("
+                        + ", ".join(given)
+                        + "): a letter needs line1, city, state and zip"
+                    ),
+                )
+            )
+            bad = True
+    if bad:
+        return None
+    state = texts["address_state"]
+    fields = {
+        _ADDRESS_FIELDS[c]: (t.upper() if c == "address_state" and t else t)
+        for c, t in texts.items()
+        if t is not None
+    }
+    try:
+        return PostalAddress.model_validate(fields)
+    except ValidationError as exc:
+        by_field = {f: c for c, f in _ADDRESS_FIELDS.items()}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "line1"
+            column = by_field.get(field, "address_line1")
+            shown = texts.get(column)
+            if field == "state":
+                message = f"must be a 2-letter state code such as CA{_got(state)}"
+            elif field == "zip":
+                message = f"must be a ZIP code such as 94107 or 94107-1234{_got(shown)}"
+            else:
+                message = f"{error['msg'].lower()}{_got(shown)}"
+            found.append(FieldProblem(location=where, field=column, message=message))
+        return None
 
 
 # --- values ---------------------------------------------------------------------

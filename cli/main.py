@@ -27,6 +27,7 @@ from cli import (
     tenant,
 )
 from cli.api import api
+from cli.channels import channels
 from cli.classify import classify
 from cli.common import EXIT_ERROR, err_console, load_settings
 from cli.cost import cost
@@ -67,6 +68,7 @@ app.add_typer(temporal_setup.app, name="temporal")
 app.command()(classify)
 app.command()(cost)
 app.command("simulate")(simulate_command)
+app.command()(channels)
 
 
 def run() -> None:

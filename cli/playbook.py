@@ -39,7 +39,7 @@ def show(
             step.channel.value,
             step.template,
             ", ".join(c.value for c in step.requires) or "-",
-            step.fallback.value if step.fallback else "-",
+            ", ".join(step.fallbacks) or "-",
         )
     console.print(table)
     stops = ", ".join(s.value for s in book.stop_when)

@@ -45,6 +45,8 @@ class CommandType(StrEnum):
     MAKE_CALL = "MAKE_CALL"
     SEND_SMS = "SEND_SMS"
     ESCALATE = "ESCALATE"
+    # Recoup's own: the seed has no letters (docs/events.md, "Commands").
+    SEND_LETTER = "SEND_LETTER"
 
 
 class CommandPriority(StrEnum):

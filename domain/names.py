@@ -6,8 +6,6 @@ workers register their implementations under them.
 
 from __future__ import annotations
 
-from domain.channels import Channel
-
 SEND_EMAIL = "send_email"
 SEND_SMS = "send_sms"
 PLACE_CALL = "place_call"
@@ -32,7 +30,15 @@ COMPLIANCE_BLOCKED = "ComplianceBlocked"
 # its details carry the seconds until the breaker lets a test request through.
 CIRCUIT_OPEN = "CircuitOpen"
 
-CONTACT_ACTIVITY = {Channel.EMAIL: SEND_EMAIL, Channel.SMS: SEND_SMS, Channel.PHONE: PLACE_CALL}
+# The permanent (non-retryable) errors a channel agent raises (activities/errors.py is
+# where provider failures become them). The address is never used again after the first
+# two; the others fail the attempt, and the step's fallback is tried.
+OPTED_OUT = "OptedOut"
+INVALID_ADDRESS = "InvalidAddress"
+PERMANENT_PROVIDER_ERROR = "PermanentProviderError"
+TEMPLATE_ERROR = "TemplateError"
+# A provider failure worth another try (Temporal retries it after the rule's delay).
+TRANSIENT_PROVIDER_ERROR = "TransientProviderError"
 
 # Workflow types and their signal / query names.
 ACCOUNT_CAMPAIGN = "AccountCampaign"

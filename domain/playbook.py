@@ -53,18 +53,33 @@ class Step(BaseModel):
     min_balance: Decimal | None = Field(
         default=None, ge=0, description="Skip the step when the balance is below this."
     )
-    fallback: Channel | None = Field(
-        default=None, description="Tried when the primary channel is not allowed or fails."
+    fallback: Channel | list[Channel] | None = Field(
+        default=None,
+        description=(
+            "Tried when the primary channel is not allowed or fails; a list is tried in "
+            "order (e.g. [letter, sms]: a letter where there is an address, else a text)."
+        ),
     )
     fallback_template: TemplateName | None = None
 
     @model_validator(mode="after")
     def _fallback_differs(self) -> Self:
-        if self.fallback == self.channel:
+        if isinstance(self.fallback, list) and not self.fallback:
+            raise ValueError("fallback must name at least one channel (or be left out)")
+        if self.channel in self.fallbacks:
             raise ValueError("fallback must differ from channel")
+        if len(set(self.fallbacks)) != len(self.fallbacks):
+            raise ValueError("fallback names a channel twice")
         if self.fallback_template is not None and self.fallback is None:
             raise ValueError("fallback_template needs a fallback channel")
         return self
+
+    @property
+    def fallbacks(self) -> list[Channel]:
+        """The fallback channels, in the order they are tried."""
+        if self.fallback is None:
+            return []
+        return list(self.fallback) if isinstance(self.fallback, list) else [self.fallback]
 
 
 class Playbook(BaseModel):

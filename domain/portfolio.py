@@ -29,6 +29,14 @@ PORTFOLIO_COLUMNS = (
     "sms_consent",
     "voice_consent",
 )
+# A mailing address, for letters: all of line1, city, state and zip, or none of them.
+ADDRESS_COLUMNS = (
+    "address_line1",
+    "address_line2",
+    "address_city",
+    "address_state",
+    "address_zip",
+)
 
 
 class PortfolioPageRequest(BaseModel):

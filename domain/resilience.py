@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.channels import Channel
+if TYPE_CHECKING:  # domain.channels reads the seed rules below into its registry
+    from domain.channels import Channel
 
 
 class Backoff(StrEnum):
@@ -62,6 +64,9 @@ class RetryRule(BaseModel):
 SEED_EMAIL = RetryRule(max_attempts=3, backoff=Backoff.EXPONENTIAL, initial_seconds=1)
 SEED_PHONE = RetryRule(max_attempts=2, backoff=Backoff.FIXED, initial_seconds=30)
 SEED_SMS = RetryRule(max_attempts=3, backoff=Backoff.LINEAR, initial_seconds=5)
+# Not the seed's (it has no letters): a print-and-mail API call is idempotent by key, so
+# a few spaced tries ride out an outage without mailing twice.
+SEED_LETTER = RetryRule(max_attempts=3, backoff=Backoff.EXPONENTIAL, initial_seconds=5)
 
 
 class RetryRules(BaseModel):
@@ -72,6 +77,7 @@ class RetryRules(BaseModel):
     email: RetryRule = SEED_EMAIL
     sms: RetryRule = SEED_SMS
     phone: RetryRule = SEED_PHONE
+    letter: RetryRule = SEED_LETTER
 
     def for_channel(self, channel: Channel) -> RetryRule:
         rule: RetryRule = getattr(self, channel.value)
@@ -86,6 +92,7 @@ class RetryOverrides(BaseModel):
     email: RetryRule | None = None
     sms: RetryRule | None = None
     phone: RetryRule | None = None
+    letter: RetryRule | None = None
 
     def applied_to(self, rules: RetryRules) -> RetryRules:
         changes = self.model_dump(exclude_none=True)

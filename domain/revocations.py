@@ -60,7 +60,13 @@ def _same_address(channel: Channel, a: str | None, b: str | None) -> bool:
         return True  # the whole channel
     if b is None:
         return False
-    return a.lower() == b.lower() if channel is Channel.EMAIL else a == b
+    # Email and postal addresses are written in any case; numbers are E.164.
+    return a.casefold() == b.casefold() if channel in _ANY_CASE else a == b
+
+
+_ANY_CASE = frozenset({Channel.EMAIL, Channel.LETTER})
+# The channels with a consent of their own (the TCPA's); revoking another's retires it.
+_TCPA_CONSENT = frozenset({Channel.SMS, Channel.PHONE})
 
 
 def bars(revocation: Revocation, channel: Channel, to: str | None) -> bool:
@@ -121,13 +127,13 @@ def live_facts(
             continue
         elif r.kind is RevocationKind.MEDIUM_OPT_OUT:
             opted.append(f"{r.channel.value}:*")
-        elif r.kind is RevocationKind.CONSENT_REVOKED and r.channel is not Channel.EMAIL:
+        elif r.kind is RevocationKind.CONSENT_REVOKED and r.channel in _TCPA_CONSENT:
             if _same_address(r.channel, r.address, to) and r.channel is channel:
                 if channel is Channel.SMS:
                     sms_consent = False
                 else:
                     voice_consent = False
-        else:  # an opt-out, or email "consent" withdrawn: that address is never used again
+        else:  # an opt-out, or email or letter "consent" withdrawn: that address is retired
             opted.append(f"{r.channel.value}:{r.address or '*'}")
     return facts.model_copy(
         update={

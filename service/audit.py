@@ -21,13 +21,14 @@ from temporalio.converter import DataConverter
 from adapters.suppressions import SuppressionStore
 from domain import names
 from domain.campaign import InboundReply, OptOutRequest, account_workflow_id
+from domain.channels import by_activity
 from domain.compliance.audit import AuditedContact, verify_contact
 from domain.compliance.facts import LegalEvent
 from domain.contact import ContactRequest, ContactResult
 from domain.replies import is_stop_keyword
 from domain.revocations import Revocation, RevocationKind
 
-_CONTACT_ACTIVITIES = frozenset(names.CONTACT_ACTIVITY.values())
+_CONTACT_ACTIVITIES = frozenset(by_activity())
 
 
 class AuditReport(BaseModel):

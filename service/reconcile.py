@@ -35,7 +35,7 @@ from adapters.twilio import TwilioClient
 from bootstrap.settings import Settings
 from domain import names
 from domain.campaign import AccountCampaignInput, AccountOutcome, CampaignSnapshot
-from domain.channels import Channel
+from domain.channels import Channel, by_activity
 from domain.contact import ContactRequest, ContactResult
 from domain.reconciliation import (
     REACHED,
@@ -48,7 +48,7 @@ from domain.reconciliation import (
 )
 from workers.export import SQL_SINK
 
-_CONTACT_ACTIVITIES = {name: channel for channel, name in names.CONTACT_ACTIVITY.items()}
+_CONTACT_ACTIVITIES = by_activity()
 # Provider calls that never rang are no contact, and the ledger rightly lacks them.
 _CALLS_THAT_RANG = frozenset({"completed", "no-answer", "canceled", "in-progress", "ringing"})
 

@@ -118,6 +118,8 @@ class ChannelResponse(_Strict):
     email: Probability
     sms: Probability
     phone: Probability
+    # Populations written before letters say nothing of them: nobody reacts to one.
+    letter: Probability = 0.0
 
     def of(self, channel: Channel) -> float:
         value: float = getattr(self, channel.value)

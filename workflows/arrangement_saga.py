@@ -55,7 +55,7 @@ SAGA_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=5,
-    non_retryable_error_types=["PermanentProviderError", "InvalidRequest"],
+    non_retryable_error_types=[names.PERMANENT_PROVIDER_ERROR, "InvalidRequest"],
 )
 # Compensations must happen: many more tries before an operator is needed.
 COMPENSATION_RETRY = RetryPolicy(

@@ -53,15 +53,15 @@ from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 from adapters.sinks.base import OutboundMessage, SinkUnavailable
 from adapters.sinks.config import RabbitConfig
 from adapters.telemetry import traced_publish
+from domain.channels import CHANNELS, TaskQueues
 from domain.events import ExportRecord, RecordKind
 
 DAY_MS = 86_400_000
 # Target agent (the command's routing key) -> the seed's task queue.
+# Each channel agent's queue (the channel registry's), and the escalation agent's.
 TASK_QUEUES = {
-    "email-agent": "email-tasks",
-    "sms-agent": "sms-tasks",
-    "phone-agent": "phone-tasks",
-    "escalation-agent": "escalation-tasks",
+    **{row.agent: TaskQueues().for_channel(row.channel) for row in CHANNELS.values()},
+    "escalation-agent": TaskQueues().escalation,
 }
 # Command priority -> AMQP priority; 5 and above is "high" for 4.x quorum queues.
 PRIORITY = {"LOW": 1, "MEDIUM": 3, "HIGH": 6, "CRITICAL": 9}

@@ -31,7 +31,7 @@ from domain.campaign_core.outbox import (
 from domain.campaign_core.research import exchange
 from domain.campaign_core.steps import MAX_DECISIONS_CARRIED, PROMISED, record_decision
 from domain.campaign_core.supervision import composer_disagrees
-from domain.channels import Channel
+from domain.channels import Channel, spec
 from domain.compliance.model import ComplianceFacts, Decision, PastContact
 from domain.contact import (
     ComplianceContext,
@@ -43,16 +43,11 @@ from domain.contact import (
 )
 from domain.dead_letters import DeadLetter, FailedSend, dead_letter_id
 from domain.events import EventType, ExportContext, amount, interaction_record, priority_for
-from domain.messages import BackoffStrategy, Command, CommandType, RetryPolicySpec
+from domain.messages import BackoffStrategy, Command, RetryPolicySpec
 from domain.playbook import Step
 from domain.resilience import Backoff
 from domain.revocations import Revocation
 
-COMMAND_TYPE = {
-    Channel.EMAIL: CommandType.SEND_EMAIL,
-    Channel.SMS: CommandType.SEND_SMS,
-    Channel.PHONE: CommandType.MAKE_CALL,
-}
 BACKOFF = {
     Backoff.FIXED: BackoffStrategy.FIXED,
     Backoff.EXPONENTIAL: BackoffStrategy.EXPONENTIAL,
@@ -89,7 +84,7 @@ def request(
     command_id = emit_command(
         c,
         Command(
-            type=COMMAND_TYPE[channel],
+            type=spec(channel).command,
             campaign_id=c.inp.campaign_id,
             customer_id=st.account.account_id,
             priority=priority_for(st.account.priority),
@@ -105,7 +100,7 @@ def request(
                 max_retries=rule.max_attempts - 1, backoff_strategy=BACKOFF[rule.backoff]
             ),
         ),
-        target=f"{channel}-agent",
+        target=spec(channel).agent,
     )
     export = ExportContext(origin=origin(c), step_id=step.id, command_id=command_id, pending=[])
     pending = take_pending(c)
@@ -115,6 +110,8 @@ def request(
         account_id=st.account.account_id,
         channel=channel,
         to=to,
+        # A letter's recipient in full; ``to`` is its one-line key (ledger, suppressions).
+        postal=st.account.address if channel is Channel.LETTER else None,
         template=template,
         language=st.account.language,
         message=MessageContext(
@@ -364,7 +361,7 @@ def dead_lettered(c: Campaign, step: Step, template: str, letter: DeadLetter) ->
     emit_escalation(c, facts)
     emit_agent_message(
         c,
-        from_agent=AgentIdentity(agent_id=f"{letter.failures[-1].channel}-agent", role="agent"),
+        from_agent=AgentIdentity(agent_id=spec(letter.failures[-1].channel).agent, role="agent"),
         to="supervisor",
         routing="role",
         kind="request",

@@ -18,7 +18,7 @@ from domain.campaign import ChosenAction, WatchedContact
 from domain.campaign_core.campaign import Campaign
 from domain.campaign_core.outbox import emit_agent_message
 from domain.campaign_core.steps import address_for
-from domain.channels import Channel
+from domain.channels import Channel, spec
 from domain.compliance.content import VALIDATION_NOTICE_TEMPLATE
 from domain.next_action import (
     REWARDS,
@@ -56,7 +56,9 @@ def choice_request(c: Campaign, step: Step) -> ActionChoiceRequest | None:
     """What to ask the agent for ``step``; None when no channel may be used. Takes the
     outcomes settled so far along (the agent records them with its choice)."""
     st = c.state
-    channels = [ch for ch in Channel if address_for(c, ch) is not None]
+    # Only channels whose registry row lets the agent choose them (its arms are times of
+    # day, which a letter has not).
+    channels = [ch for ch in Channel if spec(ch).adaptive and address_for(c, ch) is not None]
     if not channels:
         return None
     return ActionChoiceRequest(

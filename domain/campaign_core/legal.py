@@ -23,7 +23,13 @@ from domain.revocations import Revocation, RevocationKind
 def opt_out_address(c: Campaign, channel: Channel, address: str | None) -> None:
     """Never use that address (or, with None, that channel) again in this campaign."""
     account = c.state.account
-    if channel is Channel.EMAIL:
+    if channel is Channel.LETTER:
+        postal = account.address
+        if postal is not None and (
+            address is None or postal.one_line().casefold() == address.casefold()
+        ):
+            account.address = postal.model_copy(update={"opted_out": True})
+    elif channel is Channel.EMAIL:
         for email in account.emails:
             if address is None or email.address.lower() == address.lower():
                 email.opted_out = True
@@ -38,8 +44,9 @@ def opt_out_address(c: Campaign, channel: Channel, address: str | None) -> None:
 
 
 def revoke_consent(c: Campaign, channel: Channel, address: str | None) -> None:
-    """TCPA consent withdrawn for a number (or all numbers); email has none to revoke."""
-    if channel is Channel.EMAIL:
+    """TCPA consent withdrawn for a number (or all numbers); email and letters have none
+    to revoke: the address is retired instead."""
+    if channel in {Channel.EMAIL, Channel.LETTER}:
         opt_out_address(c, channel, address)
         return
     for phone in c.state.account.phones:

@@ -16,7 +16,7 @@ from domain.campaign import CollectionStatus
 from domain.campaign_core.campaign import Campaign
 from domain.campaign_core.outbox import emit, emit_agent_message
 from domain.campaign_core.status import set_status
-from domain.channels import Channel
+from domain.channels import Channel, spec
 from domain.compliance.engine import decide
 from domain.compliance.facts import GateRecord, facts_for, recent_history
 from domain.compliance.model import ComplianceFacts, Decision, PastContact, ProposedContact
@@ -54,14 +54,10 @@ def conditions_hold(c: Campaign, step: Step, consents: bool = True) -> bool:
 
 
 def address_for(c: Campaign, channel: Channel) -> str | None:
-    account = c.state.account
+    """Where ``channel`` would reach the debtor (its registry row's consent rule)."""
     if channel in c.state.holds.medium_opt_outs:
         return None
-    if channel is Channel.EMAIL:
-        return next((e.address for e in account.emails if e.usable), None)
-    if channel is Channel.SMS:
-        return next((p.number for p in account.phones if p.sms_usable), None)
-    return next((p.number for p in account.phones if p.voice_usable), None)
+    return spec(channel).address_of(c.state.account)
 
 
 def any_channel_usable(c: Campaign) -> bool:
@@ -69,14 +65,17 @@ def any_channel_usable(c: Campaign) -> bool:
 
 
 def options(c: Campaign, step: Step) -> list[Option]:
-    """The step's channel, then its fallback: a call that fails goes to SMS where texting
-    is allowed, else to email, even without a fallback in the playbook (the seed's rule)."""
+    """The step's channel, then its fallbacks in order. A step that names none takes its
+    channel's (the registry's): a call that fails goes to SMS where texting is allowed,
+    else to email, even without a fallback in the playbook (the seed's rule)."""
     found: list[Option] = [(step.channel, step.template, conditions_hold(c, step))]
-    fallback = step.fallback
-    if fallback is None and step.channel is Channel.PHONE:
-        fallback = Channel.SMS if address_for(c, Channel.SMS) else Channel.EMAIL
-    if fallback is not None:
-        found.append((fallback, step.fallback_template or step.template, True))
+    fallbacks = step.fallbacks
+    if not fallbacks:
+        defaults = spec(step.channel).fallback
+        usable = [ch for ch in defaults if address_for(c, ch)]
+        fallbacks = (usable or list(defaults[-1:]))[:1]
+    template = step.fallback_template or step.template
+    found += [(fallback, template, True) for fallback in fallbacks]
     return found
 
 
@@ -157,7 +156,7 @@ def hand_off(c: Campaign, step: Step, source: Channel, target: Channel, why: str
     """The failed channel's agent hands the step to the fallback channel's agent."""
     emit_agent_message(
         c,
-        from_agent=AgentIdentity(agent_id=f"{source}-agent", role=source.value),
+        from_agent=AgentIdentity(agent_id=spec(source).agent, role=source.value),
         to=target.value,
         routing="role",
         kind="request",

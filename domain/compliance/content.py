@@ -5,7 +5,7 @@
 - A time-barred debt is never met with a threat of suit (12 CFR 1006.26(b)).
 - The validation notice goes out in the first communication or within five days
   of it (12 CFR 1006.34(a)(1)); in Recoup that is the ``first_notice`` template,
-  sent by email (an SMS cannot carry the notice's required content).
+  sent by email or by letter (an SMS cannot carry the notice's required content).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from domain.playbook import Playbook
 
 VALIDATION_NOTICE_TEMPLATE = "first_notice"
 VALIDATION_NOTICE_DAYS = 5
+# The channels that can carry the notice's prescribed content (its form, 1006.34(d)).
+VALIDATION_NOTICE_CHANNELS = frozenset({Channel.EMAIL, Channel.LETTER})
 
 # Words that threaten or describe legal action, in the languages templates ship in.
 _LITIGATION = re.compile(
@@ -46,10 +48,13 @@ def validation_notice_problems(playbook: Playbook) -> list[str]:
     for step in playbook.steps:
         if step.day > first_day + VALIDATION_NOTICE_DAYS:
             break
-        if step.template == VALIDATION_NOTICE_TEMPLATE and step.channel is Channel.EMAIL:
+        if (
+            step.template == VALIDATION_NOTICE_TEMPLATE
+            and step.channel in VALIDATION_NOTICE_CHANNELS
+        ):
             return []
     return [
-        f"no '{VALIDATION_NOTICE_TEMPLATE}' email within {VALIDATION_NOTICE_DAYS} days of the "
-        f"first contact (day {first_day}): the validation notice must go out in the first "
-        "communication or within five days of it (12 CFR 1006.34(a)(1))"
+        f"no '{VALIDATION_NOTICE_TEMPLATE}' email or letter within {VALIDATION_NOTICE_DAYS} "
+        f"days of the first contact (day {first_day}): the validation notice must go out in "
+        "the first communication or within five days of it (12 CFR 1006.34(a)(1))"
     ]

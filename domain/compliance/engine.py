@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from domain.channels import Channel
+from domain.channels import Channel, spec
 from domain.compliance.model import (
     PRECEDENCE,
     ComplianceFacts,
@@ -98,7 +98,11 @@ def opted_out(entries: Sequence[str], channel: Channel, to: str | None) -> bool:
         if address == "*":
             return True
         if to is not None:
-            same = address.lower() == to.lower() if channel is Channel.EMAIL else address == to
+            # Email addresses and postal addresses are written in any case; numbers are E.164.
+            if channel in {Channel.EMAIL, Channel.LETTER}:
+                same = address.casefold() == to.casefold()
+            else:
+                same = address == to
             if same:
                 return True
     return False
@@ -128,11 +132,12 @@ class _Checks:
         horizon = at - max(timedelta(days=days + 2), timedelta(hours=hours + 1))
         # Every instant in UTC from here on, so results come out in UTC whatever the input.
         recent = [(c.at.astimezone(UTC), c) for c in history if c.at > horizon]
+        # Only calls count in 7-in-7 (the registry's ``call_frequency``): never a letter.
         self.calls = [
-            at for at, c in recent if c.channel is Channel.PHONE and c.direction == "outbound"
+            at for at, c in recent if spec(c.channel).call_frequency and c.direction == "outbound"
         ]
         conversations = [
-            at for at, c in recent if c.channel is Channel.PHONE and c.outcome == "conversation"
+            at for at, c in recent if spec(c.channel).call_frequency and c.outcome == "conversation"
         ]
         self.last_conversation = max(conversations) if conversations else None
         limit = rules.state_limit
@@ -148,15 +153,18 @@ class _Checks:
         self._calls_free_from: dict[ZoneInfo, date] = {}
 
     def temporary(self) -> list[tuple[Reason, Release]]:
-        rules, phone = self.rules, self.channel is Channel.PHONE
+        rules, row = self.rules, spec(self.channel)
+        call = row.call_frequency
         found: list[tuple[Reason, Release]] = []
-        if phone and rules.post_conversation and self.last_conversation is not None:
+        if call and rules.post_conversation and self.last_conversation is not None:
             found.append((Reason.POST_CONVERSATION_7DAY, self._post_conversation))
-        if phone and rules.call_frequency and self.calls:
+        if call and rules.call_frequency and self.calls:
             found.append((Reason.CALL_FREQUENCY_7IN7, self._call_frequency))
         if rules.state_limit and self.channel in rules.state_limit.channels and self.limited:
             found.append((Reason.STATE_FREQUENCY_LIMIT, self._state_limit))
-        found.append((Reason.QUIET_HOURS, self._quiet_hours))
+        if row.quiet_hours:
+            # A letter is delivered when the carrier comes: no inconvenient time to avoid.
+            found.append((Reason.QUIET_HOURS, self._quiet_hours))
         return found
 
     def earliest(self, at: datetime) -> datetime | None:

@@ -64,6 +64,8 @@ def facts_for(
     opted += [f"email:{e.address}" for e in account.emails if e.opted_out]
     opted += [f"sms:{p.number}" for p in account.phones if p.sms_opted_out]
     opted += [f"phone:{p.number}" for p in account.phones if p.voice_opted_out]
+    if account.address is not None and account.address.opted_out:
+        opted.append(f"letter:{account.address.one_line()}")
     return ComplianceFacts(
         timezones=list(account.timezones),
         country=account.country,

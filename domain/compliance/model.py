@@ -69,7 +69,10 @@ class ComplianceFacts(BaseModel):
     voice_consent: bool = False
     opted_out: list[str] = Field(
         default_factory=list,
-        description="'email:ADDR', 'sms:E164', 'phone:E164', or 'email:*', 'sms:*', 'phone:*'.",
+        description=(
+            "'email:ADDR', 'sms:E164', 'phone:E164', 'letter:ADDRESS ON ONE LINE', or "
+            "'CHANNEL:*' (a whole medium)."
+        ),
     )
     cease: bool = False
     attorney: bool = False
@@ -82,9 +85,10 @@ class ComplianceFacts(BaseModel):
     def _opt_out_form(cls, entries: list[str]) -> list[str]:
         for entry in entries:
             channel, sep, address = entry.partition(":")
-            if not sep or channel not in {"email", "sms", "phone"} or not address:
+            if not sep or channel not in {c.value for c in Channel} or not address:
                 raise ValueError(
-                    f"{entry!r} is not 'email:ADDRESS', 'sms:+E164', 'phone:+E164' or 'CHANNEL:*'"
+                    f"{entry!r} is not 'email:ADDRESS', 'sms:+E164', 'phone:+E164', "
+                    "'letter:ADDRESS ON ONE LINE' or 'CHANNEL:*'"
                 )
         return entries
 

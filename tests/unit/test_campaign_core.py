@@ -16,7 +16,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.account import Account, EmailContact, PhoneContact, Tenant
+from domain.account import Account, EmailContact, PhoneContact, PostalAddress, Tenant
 from domain.campaign import (
     AccountCampaignInput,
     CampaignState,
@@ -26,12 +26,25 @@ from domain.campaign import (
     PaymentReceived,
 )
 from domain.campaign_core.campaign import Campaign, Describe, Effect, Upsert
+from domain.campaign_core.contacts import request as contact_request
 from domain.campaign_core.decide import Event, TimePassed, decide, handle
-from domain.campaign_core.steps import Barred, NotNow, Send, WaitFor, address_for, next_contact
-from domain.channels import Channel
+from domain.campaign_core.learning import choice_request
+from domain.campaign_core.steps import (
+    Barred,
+    NotNow,
+    Send,
+    WaitFor,
+    address_for,
+    ask_gate,
+    next_contact,
+    options,
+)
+from domain.channels import Channel, spec
 from domain.compliance.engine import decide as gate
 from domain.compliance.facts import LegalEvent, LegalEventKind
+from domain.compliance.model import Reason
 from domain.contact import ContactAttempt, ContactOutcome
+from domain.events import RecordKind
 from domain.operator import PauseRequest, ResumeRequest
 from domain.playbook import Playbook, Step
 
@@ -42,6 +55,7 @@ PLAYBOOK = Playbook(
         Step(id="notice", day=0, channel=Channel.EMAIL, template="first_notice"),
         Step(id="text", day=1, channel=Channel.SMS, template="reminder"),
         Step(id="call", day=2, channel=Channel.PHONE, template="call_script"),
+        Step(id="letter", day=3, channel=Channel.LETTER, template="final_notice"),
     ],
     closing_days=1,
 )
@@ -71,6 +85,7 @@ class Harness:
             debtor_name="Dana Debtor",
             emails=[EmailContact(address="dana@example.com")],
             phones=[PhoneContact(number="+16175550100", sms_consent=True, voice_consent=True)],
+            address=PostalAddress(line1="1 Main St", city="Albany", state="NY", zip="12207"),
             amount_due=balance,
             due_date=date(2026, 1, 1),
             days_past_due=150,
@@ -292,3 +307,75 @@ def test_no_contact_after_paid_or_ceased_and_every_send_passed_the_gate(
 
 def _status(c: Campaign) -> CollectionStatus:
     return c.state.status
+
+
+# --- letters ------------------------------------------------------------------------------
+
+VALIDATION = Step(
+    id="first-notice",
+    day=0,
+    channel=Channel.EMAIL,
+    template="first_notice",
+    fallback=[Channel.LETTER, Channel.SMS],
+)
+
+
+def test_a_step_tries_its_fallbacks_in_order_and_a_letter_goes_to_the_address() -> None:
+    c = Harness().campaign()
+    assert [(ch, allowed) for ch, _, allowed in options(c, VALIDATION)] == [
+        (Channel.EMAIL, True),
+        (Channel.LETTER, True),
+        (Channel.SMS, True),
+    ]
+    address = c.state.account.address
+    assert address is not None
+    assert address_for(c, Channel.LETTER) == "1 Main St, Albany, NY 12207"
+    decision, facts, history = ask_gate(c, VALIDATION, Channel.LETTER, address.one_line(), "plan")
+    assert decision.allowed
+    request, export = contact_request(
+        c, VALIDATION, Channel.LETTER, "first_notice", address.one_line(), facts, history
+    )
+    assert (request.channel, request.postal, request.to) == (
+        Channel.LETTER,
+        address,
+        address.one_line(),
+    )
+    assert request.attempt_id == "account/t/A-1/run-1/first-notice/letter"
+    assert request.retry == spec(Channel.LETTER).retry
+    # Other channels carry no postal address.
+    email, _ = contact_request(
+        c, VALIDATION, Channel.EMAIL, "first_notice", "dana@example.com", facts, history
+    )
+    assert email.postal is None
+    # The exported commands are the registry's, the letter's to the letter agent.
+    commands = [r for r in c.state.outbox if r.kind is RecordKind.COMMAND]
+    assert [(r.type, r.target) for r in commands] == [
+        ("SEND_LETTER", "letter-agent"),
+        ("SEND_EMAIL", "email-agent"),
+    ]
+    assert export.command_id == commands[0].message_id
+
+
+def test_an_opted_out_address_is_never_written_to_again() -> None:
+    c = Harness().campaign()
+    address = c.state.account.address
+    assert address is not None
+    # A returned letter or the debtor asking: the address is retired, whatever the case.
+    handle(c, OptOutRequest(channel=Channel.LETTER, address=address.one_line().upper()))
+    assert address_for(c, Channel.LETTER) is None
+    assert c.state.account.address is not None and c.state.account.address.opted_out
+    assert address_for(c, Channel.EMAIL) == "dana@example.com"  # other channels untouched
+    move = next_contact(c, VALIDATION, Channel.LETTER, address.one_line())
+    assert isinstance(move, Barred) and move.decision.reasons == [Reason.OPTED_OUT]
+
+
+def test_the_phones_default_fallback_and_the_agents_channels_come_from_the_registry() -> None:
+    c = Harness().campaign()
+    call = Step(id="call", day=2, channel=Channel.PHONE, template="call_script")
+    assert [ch for ch, _, _ in options(c, call)] == [Channel.PHONE, Channel.SMS]
+    c.state.account.phones[0].sms_opted_out = True
+    assert [ch for ch, _, _ in options(c, call)] == [Channel.PHONE, Channel.EMAIL]
+    # The next-best-action agent chooses among times of day: never a letter.
+    asked = choice_request(c, call)
+    assert asked is not None and Channel.LETTER not in asked.channels
+    assert set(asked.channels) == {Channel.EMAIL, Channel.PHONE}

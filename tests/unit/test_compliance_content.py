@@ -49,10 +49,18 @@ def test_a_threat_of_suit_is_refused_only_for_time_barred_debts(text: str, langu
 
 def test_every_shipped_template_is_safe_for_a_time_barred_debt() -> None:
     renderer = TemplateRenderer(SETTINGS.template_dir)
-    for name in ("first_notice", "reminder", "call_script", "final_notice"):
-        for channel in Channel:
-            for language in ("en", "es"):
-                renderer.render(name, channel, language, message(time_barred=True))
+    names = ("first_notice", "reminder", "call_script", "final_notice")
+    # Each channel these are shipped for (letters once their templates are), on disk.
+    shipped = {
+        (name, Channel(channel))
+        for p in Path(SETTINGS.template_dir).glob("*/*.txt.j2")
+        for name, channel in [p.name.split(".")[:2]]
+        if name in names
+    }
+    assert {(n, c) for n in names for c in (Channel.EMAIL, Channel.SMS, Channel.PHONE)} <= shipped
+    for name, channel in sorted(shipped):
+        for language in ("en", "es"):
+            renderer.render(name, channel, language, message(time_barred=True))
 
 
 def test_the_renderer_refuses_a_template_that_threatens_suit(tmp_path: Path) -> None:
@@ -88,6 +96,11 @@ def test_the_validation_notice_must_be_an_email_within_five_days() -> None:
     assert "1006.34" in validation_notice_problems(on_day_six)[0]
     by_text_only = _book((0, Channel.SMS, "first_notice"), (3, Channel.SMS, "reminder"))
     assert validation_notice_problems(by_text_only)
+    # A letter carries the notice as an email does; a call does not.
+    by_letter = _book((0, Channel.SMS, "reminder"), (5, Channel.LETTER, "first_notice"))
+    assert validation_notice_problems(by_letter) == []
+    by_call = _book((0, Channel.PHONE, "first_notice"), (3, Channel.SMS, "reminder"))
+    assert "email or letter" in validation_notice_problems(by_call)[0]
 
 
 def test_the_portfolio_file_carries_time_barred(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from domain.compliance.rules import US_ZONES
 PHONE = "+16175550100"
 OTHER_PHONE = "+16175550199"
 EMAIL = "alice@example.com"
+ADDRESS = "1 Main St, Boston, MA 02110"
 
 SETTINGS = settings(
     max_examples=200,
@@ -59,7 +60,7 @@ BASES = [
 Scenario = tuple[ComplianceFacts, list[PastContact], ProposedContact]
 PHONE_OUTCOMES: list[PastOutcome] = ["no_answer", "no_answer", "voicemail", "conversation"]
 NO_CONVERSATION: list[PastOutcome] = ["no_answer", "voicemail"]
-MIXED = [Channel.PHONE, Channel.PHONE, Channel.SMS, Channel.EMAIL]
+MIXED = [Channel.PHONE, Channel.PHONE, Channel.SMS, Channel.EMAIL, Channel.LETTER]
 CALLS_ONLY = [Channel.PHONE]
 
 
@@ -83,7 +84,14 @@ def temporary_facts(draw: st.DrawFn) -> ComplianceFacts:
         opted_out=draw(
             st.lists(
                 st.sampled_from(
-                    [f"sms:{OTHER_PHONE}", f"phone:{OTHER_PHONE}", "email:BOB@example.com", "sms:*"]
+                    [
+                        f"sms:{OTHER_PHONE}",
+                        f"phone:{OTHER_PHONE}",
+                        "email:BOB@example.com",
+                        "sms:*",
+                        "letter:2 Elm St, Salem, MA 01970",
+                        f"letter:{ADDRESS.upper()}",
+                    ]
                 ),
                 unique=True,
                 max_size=1,
@@ -133,6 +141,8 @@ def _at(contact: PastContact) -> datetime:
 
 
 def address(channel: Channel) -> str:
+    if channel is Channel.LETTER:
+        return ADDRESS
     return EMAIL if channel is Channel.EMAIL else PHONE
 
 
@@ -265,3 +275,24 @@ def test_playbook_only_sends_allowed_contacts(
             PastContact(at=send_at, channel=channel, outcome=outcome, to=address(channel))
         )
         last = send_at
+
+
+@SETTINGS
+@given(scenarios())
+def test_a_letter_is_only_ever_barred_for_good(scenario: Scenario) -> None:
+    """(f) Letters have no quiet hours and no frequency limits: allowed, or barred for good."""
+    facts, history, proposed = scenario
+    letter = ProposedContact(at=proposed.at, channel=Channel.LETTER, to=ADDRESS)
+    decision = decide(facts, history, letter)
+    assert decision.allowed or all(r.permanent for r in decision.reasons), describe(decision)
+
+
+@SETTINGS
+@given(scenarios())
+def test_letters_in_the_history_change_no_other_decision(scenario: Scenario) -> None:
+    """(g) Letters count for nothing in 7-in-7 or a state's limit: drop them, same answer."""
+    facts, history, proposed = scenario
+    if proposed.channel is Channel.LETTER:
+        return
+    without = [c for c in history if c.channel is not Channel.LETTER]
+    assert decide(facts, history, proposed) == decide(facts, without, proposed)

@@ -46,11 +46,12 @@ def test_every_shipped_playbook_loads(name: str) -> None:
 
 def test_standard_and_demo_cadence() -> None:
     standard = load_playbook("standard", search_dir=PLAYBOOKS)
-    assert [(s.day, s.channel, s.template, s.fallback) for s in standard.steps] == [
-        (0, Channel.EMAIL, "first_notice", Channel.SMS),
-        (3, Channel.SMS, "reminder", Channel.EMAIL),
-        (7, Channel.PHONE, "call_script", Channel.SMS),
-        (14, Channel.EMAIL, "final_notice", Channel.SMS),
+    assert [(s.day, s.channel, s.template, s.fallbacks) for s in standard.steps] == [
+        # The validation notice: by letter where no email can be used, else by SMS.
+        (0, Channel.EMAIL, "first_notice", [Channel.LETTER, Channel.SMS]),
+        (3, Channel.SMS, "reminder", [Channel.EMAIL]),
+        (7, Channel.PHONE, "call_script", [Channel.SMS]),
+        (14, Channel.EMAIL, "final_notice", [Channel.SMS]),
     ]
     demo = load_playbook("demo", search_dir=PLAYBOOKS)
     assert len(demo.steps) == 5
@@ -117,7 +118,7 @@ steps:
         (
             "{id: call, day: 7, channel: fax, template: call_script}",
             "steps[2] (id 'call').channel",
-            "Input should be 'email', 'sms' or 'phone'",
+            "Input should be 'email', 'sms', 'phone' or 'letter'",
         ),
         (
             "{id: call, day: 7, channel: phone, template: call_script, fallback: phone}",

@@ -202,7 +202,7 @@ def test_odd_values_never_crash_the_parser(tmp_path: Path) -> None:
 
 def test_row_needs_email_or_phone(tmp_path: Path) -> None:
     result = parse_csv(tmp_path, "A1,Ann,,,10,,2024-01-01,,,,,")
-    assert messages(result) == ["line 2: email: needs an email or a phone"]
+    assert messages(result) == ["line 2: email: needs an email, a phone or a mailing address"]
 
 
 def test_row_with_several_problems_reports_all(tmp_path: Path) -> None:
@@ -271,7 +271,7 @@ def test_unknown_columns_are_a_file_error_listing_the_allowed_ones(tmp_path: Pat
         ("", "empty file"),
         ("\n\n", "empty file"),
         ("account_id,name,email,due_date\n", "missing required column(s) 'amount_due'"),
-        ("account_id,name,amount_due,due_date\n", "needs an 'email' or a 'phone' column"),
+        ("account_id,name,amount_due,due_date\n", "needs an 'email', a 'phone' or the address_"),
         ("account_id,name,email,email,amount_due,due_date\n", "repeated column(s) 'email'"),
         ("account_id;name;email;amount_due;due_date\n", "separated by commas"),
         (b"account_id,name,email,amount_due,due_date\nA1,Jos\xe9,,1,2024-01-01\n", "not UTF-8"),
@@ -484,3 +484,97 @@ def test_amounts_that_are_json_numbers_are_exact_and_bounded(tmp_path: Path) -> 
     assert {p.location: p.field for p in result.problems} == {
         f"accounts[{i}]": "amount_due" for i in range(2, len(amounts))
     }
+
+
+ADDRESS_HEADER = HEADER + ",address_line1,address_line2,address_city,address_state,address_zip"
+NO_CONTACT = "{id},Ann Lee,,,120.50,USD,2024-01-31,,,,,"
+
+
+def test_an_address_is_read_into_the_account(tmp_path: Path) -> None:
+    result = parse_csv(
+        tmp_path,
+        NO_CONTACT.format(id="L1") + ",185 Berry St, Suite 6100 ,San Francisco,ca,94107",
+        GOOD + ",,,,,",  # no address: none, and the email and phone as before
+        NO_CONTACT.format(id="L3") + ",1 Main St,,Boston,MA,02110-1234",
+        header=ADDRESS_HEADER,
+    )
+    assert result.problems == []
+    letter_only, plain, no_line2 = result.accounts
+    assert letter_only.address is not None
+    assert letter_only.address.one_line() == "185 Berry St, Suite 6100, San Francisco, CA 94107"
+    assert letter_only.emails == [] and letter_only.phones == []
+    assert letter_only.has_contact_point
+    assert plain.address is None
+    assert no_line2.address is not None
+    assert (no_line2.address.line2, no_line2.address.zip) == (None, "02110-1234")
+
+
+def test_a_partial_or_bad_address_is_a_row_error_naming_the_field(tmp_path: Path) -> None:
+    result = parse_csv(
+        tmp_path,
+        NO_CONTACT.format(id="L1") + ",185 Berry St,,San Francisco,,94107",
+        NO_CONTACT.format(id="L2") + ",,Suite 2,,,",
+        NO_CONTACT.format(id="L3") + ",1 Main St,,Boston,Mass.,2110",
+        NO_CONTACT.format(id="L4") + "," + "x" * 65 + ",,Boston,MA,02110",
+        GOOD + ",1 Main St,,Boston,MA,02110",
+        header=ADDRESS_HEADER,
+    )
+    # The good row still goes through, with its address.
+    [good] = result.accounts
+    assert good.account_id == "A1" and good.address is not None
+    by_line: dict[str, list[tuple[str, str]]] = {}
+    for problem in result.problems:
+        by_line.setdefault(problem.location, []).append((problem.field, problem.message))
+    assert [f for f, _ in by_line["line 2"]] == ["address_state"]
+    assert "a letter needs line1, city, state and zip" in by_line["line 2"][0][1]
+    assert [f for f, _ in by_line["line 3"]] == [
+        "address_line1",
+        "address_city",
+        "address_state",
+        "address_zip",
+    ]
+    assert "(address_line2)" in by_line["line 3"][0][1]
+    assert by_line["line 4"] == [
+        ("address_state", "must be a 2-letter state code such as CA (got 'Mass.')"),
+        ("address_zip", "must be a ZIP code such as 94107 or 94107-1234 (got '2110')"),
+    ]
+    assert [f for f, _ in by_line["line 5"]] == ["address_line1"]
+    assert "64 characters" in by_line["line 5"][0][1]
+
+
+def test_a_file_of_addresses_only_is_a_portfolio(tmp_path: Path) -> None:
+    header = "account_id,name,amount_due,due_date," + ",".join(
+        ["address_line1", "address_city", "address_state", "address_zip"]
+    )
+    result = parse_csv(tmp_path, "A1,Ann,10,2024-01-01,1 Main St,Boston,MA,02110", header=header)
+    assert result.problems == []
+    assert result.accounts[0].address is not None
+
+
+def test_json_addresses(tmp_path: Path) -> None:
+    records = [
+        {
+            "account_id": "A1",
+            "name": "Ann",
+            "amount_due": "10",
+            "due_date": "2024-01-01",
+            "address_line1": "1 Main St",
+            "address_city": "Boston",
+            "address_state": "MA",
+            "address_zip": "02110",
+        },
+        {
+            "account_id": "A2",
+            "name": "Bob",
+            "amount_due": "10",
+            "due_date": "2024-01-01",
+            "address_line1": "2 Elm St",
+            "address_zip": 2110,
+        },
+    ]
+    result = parse_portfolio(write(tmp_path, "p.json", json.dumps(records)), as_of=AS_OF)
+    assert [a.account_id for a in result.accounts] == ["A1"]
+    assert [(p.location, p.field) for p in result.problems] == [
+        ("record 2", "address_city"),
+        ("record 2", "address_state"),
+    ]

@@ -388,8 +388,11 @@ TARGET = {
     CommandType.SEND_EMAIL: "email-agent",
     CommandType.SEND_SMS: "sms-agent",
     CommandType.MAKE_CALL: "phone-agent",
+    CommandType.SEND_LETTER: "letter-agent",
     CommandType.ESCALATE: "escalation-agent",
 }
+# Recoup's own command types, which the seed's schema (its ``type`` enum) does not list.
+NOT_IN_SEED = {CommandType.SEND_LETTER}
 ROUTES: dict[Routing, tuple[str, MessageMode]] = {
     "direct": ("account/acme/A-1", MessageMode.SYNC),
     "role": ("sms", MessageMode.ASYNC),
@@ -490,7 +493,12 @@ def test_every_record_recoup_builds_is_valid_everywhere(record: ExportRecord) ->
     body = record.body
     assert _nulls(body) == []
     if record.kind in SEED_VALIDATORS:
-        assert _errors(SEED_VALIDATORS[record.kind], body) == []
+        seed_errors = _errors(SEED_VALIDATORS[record.kind], body)
+        if record.kind is RecordKind.COMMAND and CommandType(record.type) in NOT_IN_SEED:
+            # Only its type is not the seed's; every other field keeps to the seed.
+            assert [e.partition(":")[0] for e in seed_errors] == ["command/type"], seed_errors
+        else:
+            assert seed_errors == []
     assert _errors(OUR_VALIDATORS[record.kind], body) == []
     # It parses back to itself.
     model = MODELS[record.kind]

@@ -24,6 +24,8 @@ from domain.disclosures import DEBT_COLLECTOR, OPT_OUT, missing_disclosures
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 NAMES = ("first_notice", "reminder", "call_script", "final_notice")
 LANGUAGES = ("en", "es")
+# The channels templates ship for (letters' come with their agent): at least these three.
+SHIPPED = [c for c in Channel if (TEMPLATES / "en" / f"first_notice.{c}.txt.j2").exists()]
 
 
 def context(**changes: object) -> MessageContext:
@@ -46,7 +48,7 @@ def renderer() -> TemplateRenderer:
 
 
 @pytest.mark.parametrize(
-    ("name", "channel", "language"), list(itertools.product(NAMES, Channel, LANGUAGES))
+    ("name", "channel", "language"), list(itertools.product(NAMES, SHIPPED, LANGUAGES))
 )
 def test_every_template_renders_with_its_disclosures(
     renderer: TemplateRenderer, name: str, channel: Channel, language: str
@@ -68,6 +70,10 @@ def test_every_template_renders_with_its_disclosures(
         assert message.subject is None and message.html is None
     if channel is Channel.PHONE:
         assert message.text.startswith(DEBT_COLLECTOR[language])
+
+
+def test_templates_ship_for_email_sms_and_calls() -> None:
+    assert {Channel.EMAIL, Channel.SMS, Channel.PHONE} <= set(SHIPPED)
 
 
 def test_templates_leave_the_disclosures_to_the_renderer() -> None:

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.campaign_core import approvals, contacts, learning, status, steps
     from domain.campaign_core.legal import after_opt_out, opt_out_address
     from domain.campaign_core.supervision import held_for_ruling
-    from domain.channels import Channel
+    from domain.channels import ADDRESS_ERRORS, Channel, spec
     from domain.compliance.model import ComplianceFacts, Decision, PastContact, Reason
     from domain.contact import ContactResult
     from domain.playbook import Step
@@ -33,26 +33,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.campaign.shell import Shell
     from workflows.campaign.waiting import export_pending, replies_read, wait_until
 
-# Permanent failures are raised as these non-retryable error types by activities.
-PERMANENT_ERRORS = ["PermanentProviderError", "InvalidAddress", "OptedOut", "TemplateError"]
-# A call rings, is answered and runs its message: give it longer.
-START_TO_CLOSE = {
-    Channel.EMAIL: timedelta(seconds=60),
-    Channel.SMS: timedelta(seconds=30),
-    Channel.PHONE: timedelta(minutes=10),
-}
-SEND_HEARTBEAT = {
-    Channel.EMAIL: timedelta(seconds=10),
-    Channel.SMS: timedelta(seconds=10),
-    Channel.PHONE: timedelta(seconds=30),
-}
 # A send cancelled (with WAIT_CANCELLATION_COMPLETED) is waited for, so that it reports
 # what really happened; campaigns that cancelled a send before this shipped did not wait
 # (workflow.patched, asked only when a send is cancelled: others pay no marker).
 TRUTHFUL_SENDS = "sends-report-what-happened"
 
 
-def retry_policy(rule: RetryRule) -> RetryPolicy:
+def retry_policy(rule: RetryRule, channel: Channel) -> RetryPolicy:
     """Temporal's policy for a channel's rule (messaging seed, "Retry Mechanisms").
 
     Provider failures carry their own ``next_retry_delay`` computed from the rule
@@ -65,7 +52,7 @@ def retry_policy(rule: RetryRule) -> RetryPolicy:
         backoff_coefficient=rule.multiplier if exponential else 1.0,
         maximum_interval=max(rule.schedule, default=rule.delay_after(1)),
         maximum_attempts=rule.max_attempts,
-        non_retryable_error_types=PERMANENT_ERRORS,
+        non_retryable_error_types=list(spec(channel).permanent_errors),
     )
 
 
@@ -108,7 +95,7 @@ async def execute_step(sh: Shell, step: Step, redrive: int = 0) -> bool:
             target = chosen.arm.channel
             template = (
                 step.fallback_template
-                if target is step.fallback and step.fallback_template
+                if target in step.fallbacks and step.fallback_template
                 else step.template
             )
             options = [(target, template, True)] + [o for o in options if o[0] is not target]
@@ -246,17 +233,18 @@ async def send(
     attempted_at = workflow.now()  # when the contact was made, not when it returned
     # Watched from now: a debtor may pay while the agent is still on the line.
     learning.watch_contact(c, step.id, request.attempt_id, channel)
+    row = spec(channel)
     handle = workflow.start_activity(
-        names.CONTACT_ACTIVITY[channel],
+        row.activity,
         request,
         result_type=ContactResult,
         task_queue=sh.inp.queues.for_channel(channel),
-        start_to_close_timeout=START_TO_CLOSE[channel],
-        heartbeat_timeout=SEND_HEARTBEAT[channel],
+        start_to_close_timeout=row.start_to_close,
+        heartbeat_timeout=row.heartbeat,
         # Wait for the agent's answer: a send the provider already has is reported sent,
         # and only one that never left is reported cancelled.
         cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        retry_policy=retry_policy(rule),
+        retry_policy=retry_policy(rule, channel),
         # A call backlog (the provider's rate limit) serves priority 1 accounts first.
         priority=Priority(priority_key=st.account.priority)
         if channel is Channel.PHONE and st.account.priority is not None
@@ -316,7 +304,7 @@ async def send(
         if isinstance(cause, ApplicationError) and cause.type == names.CIRCUIT_OPEN:
             return timedelta(seconds=float(cause.details[0]["retry_after_seconds"]))
         detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-        if isinstance(cause, ApplicationError) and cause.type in {"OptedOut", "InvalidAddress"}:
+        if isinstance(cause, ApplicationError) and cause.type in ADDRESS_ERRORS:
             # Never use that address on that channel again.
             opt_out_address(c, channel, to)
         return contacts.failed(
