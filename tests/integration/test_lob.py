@@ -20,6 +20,9 @@ import pytest_asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from adapters.errors import ProviderError
+from adapters.lob import INVALID_ADDRESS, LobClient, LobSignatureError, verify_lob_signature
+from domain.account import PostalAddress
 from simulators.http import EmbeddedServer
 from simulators.lob import LobSimulator
 
@@ -308,3 +311,115 @@ async def test_a_letter_is_cancelled_before_its_send_date_and_not_after(
     assert "letter.mailed" not in sim.letter(early).events
     assert sim.letter(late).status == "delivered"
     assert error(await http.delete("/v1/letters/ltr_unknown"), 404)
+
+
+# --- the adapter against the simulator ------------------------------------------------
+
+POSTAL = PostalAddress(line1="185 Berry St", line2="Suite 6100", city="San Francisco",
+                       state="CA", zip="94107")  # fmt: skip
+RETURN = PostalAddress(line1="1 Collector Way", city="Austin", state="TX", zip="78701")
+
+
+def lob_client(sim: LobSimulator, key: str = KEY) -> LobClient:
+    return LobClient(sim.base_url, key, from_name="Recoup Collections", from_address=RETURN)
+
+
+async def test_the_client_mails_once_per_key_and_reads_lists_and_cancels(
+    sim: LobSimulator,
+) -> None:
+    async with lob_client(sim) as lob:
+        receipt = await lob.send_letter(
+            POSTAL, "Dana Debtor " + "x" * 60, "<p>Notice</p>", "att-1", {"attempt_id": "att-1"}
+        )
+        again = await lob.send_letter(
+            POSTAL, "Dana Debtor", "<p>Notice</p>", "att-1", {"attempt_id": "att-1"}
+        )
+        assert receipt.id == again.id and receipt.status == "created"
+        assert receipt.expected_delivery_date is not None
+        [held] = sim.letters
+        assert held.use_type == "operational" and len(held.to["name"]) == 40
+        assert held.from_["address_city"] == "Austin"
+
+        others = [
+            await lob.send_letter(POSTAL, "D", "<p>x</p>", f"k-{n}", {"tenant_id": "t2"})
+            for n in range(4)
+        ]
+        every = await lob.list_letters(page_size=2)
+        assert [r.id for r in every] == [o.id for o in reversed(others)] + [receipt.id]
+        assert every[-1].to == POSTAL.one_line()
+        only = await lob.list_letters(metadata={"tenant_id": "t2"}, page_size=3)
+        assert {r.id for r in only} == {o.id for o in others}
+
+        assert await lob.cancel_letter(others[0].id) is True
+        assert (await lob.get_letter(others[0].id)).status == "cancelled"
+        await sim.advance(timedelta(days=10))
+        assert (await lob.get_letter(receipt.id)).status == "delivered"
+        with pytest.raises(ProviderError) as late:
+            await lob.cancel_letter(receipt.id)
+        assert not late.value.retryable and late.value.code == "not_deletable"
+
+
+@pytest.mark.parametrize(
+    ("to", "code"),
+    [
+        (PostalAddress(line1="1 Undeliverable Rd", city="Austin", state="TX", zip="78701"),
+         INVALID_ADDRESS),
+        (PostalAddress(line1="1 Main St", city="Austin", state="ZZ", zip="78701"),
+         INVALID_ADDRESS),
+    ],
+)  # fmt: skip
+async def test_a_refused_address_is_a_permanent_invalid_address(
+    sim: LobSimulator, to: PostalAddress, code: str
+) -> None:
+    async with lob_client(sim) as lob:
+        with pytest.raises(ProviderError) as refused:
+            await lob.send_letter(to, "Dana", "<p>x</p>", "k", {})
+    assert refused.value.code == code and not refused.value.retryable
+    assert refused.value.status_code == 422 and refused.value.provider == "lob"
+
+
+async def test_outages_are_transient_and_a_bad_key_is_permanent(sim: LobSimulator) -> None:
+    async with lob_client(sim) as lob:
+        for status in (429, 500, 503):
+            sim.fail_next(1, status)
+            with pytest.raises(ProviderError) as outage:
+                await lob.send_letter(POSTAL, "Dana", "<p>x</p>", "k", {})
+            assert outage.value.retryable and outage.value.status_code == status
+        with pytest.raises(ProviderError) as missing:
+            await lob.get_letter("ltr_nope")
+        assert not missing.value.retryable and missing.value.code == "not_found"
+    async with lob_client(sim, "test_wrong") as wrong:
+        with pytest.raises(ProviderError) as unauthorized:
+            await wrong.list_letters()
+    assert not unauthorized.value.retryable and unauthorized.value.code == "unauthorized"
+
+
+def test_the_signature_helper_accepts_lobs_scheme_and_names_what_is_wrong() -> None:
+    body, now = b'{"id":"evt_1"}', 1_700_000_000.0
+    millis = str(int(now * 1000))
+    good = hmac.new(SECRET.encode(), millis.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert verify_lob_signature(SECRET, millis, body, good, 300, now=now) == now
+    seconds = str(int(now))
+    by_seconds = hmac.new(
+        SECRET.encode(), seconds.encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    assert verify_lob_signature(SECRET, seconds, body, by_seconds, 300, now=now + 299) == now
+
+    def reason(**changes: Any) -> str:
+        args: dict[str, Any] = {"timestamp": millis, "raw_body": body, "signature": good}
+        args |= changes
+        with pytest.raises(LobSignatureError) as caught:
+            verify_lob_signature(SECRET, tolerance=300, now=changes.pop("now", now), **args)
+        return caught.value.reason
+
+    assert reason(signature=None) == "missing"
+    assert reason(timestamp="") == "missing"
+    assert reason(timestamp="12a") == "malformed"
+    assert reason(raw_body=b'{"id":"evt_2"}') == "mismatch"
+    assert reason(signature="0" * 64) == "mismatch"
+    with pytest.raises(LobSignatureError) as stale:
+        verify_lob_signature(SECRET, millis, body, good, 300, now=now + 301)
+    assert stale.value.reason == "stale"
+    with pytest.raises(LobSignatureError) as future:
+        verify_lob_signature(SECRET, millis, body, good, 300, now=now - 301)
+    assert future.value.reason == "stale"
