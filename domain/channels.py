@@ -13,6 +13,7 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PHONE = "phone"
+    LETTER = "letter"
 
 
 class TaskQueues(BaseModel):

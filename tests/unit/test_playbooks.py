@@ -117,7 +117,7 @@ steps:
         (
             "{id: call, day: 7, channel: fax, template: call_script}",
             "steps[2] (id 'call').channel",
-            "Input should be 'email', 'sms' or 'phone'",
+            "Input should be 'email', 'sms', 'phone' or 'letter'",
         ),
         (
             "{id: call, day: 7, channel: phone, template: call_script, fallback: phone}",
