@@ -65,6 +65,9 @@ class LetterAgent(MessageAgent):
                 "tenant_id": request.tenant_id,
                 "account_id": request.account_id,
                 "attempt_id": request.attempt_id,
+                # The ledger's key for the address: a returned letter's webhook opts out
+                # exactly this one (Lob may show the address standardised).
+                "to": request.to[:500],
             },
             description=f"{request.template} {request.attempt_id}",
         )
