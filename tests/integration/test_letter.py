@@ -120,6 +120,7 @@ async def test_a_letter_is_mailed_once_however_often_its_attempt_runs(
         "tenant_id": "acme",
         "account_id": request.account_id,
         "attempt_id": request.attempt_id,
+        "to": request.to,  # the ledger's key for the address (a returned letter's opt-out)
     }
     assert letter.to["name"] == "Lou Letter" and letter.to["address_zip"] == "94107"
     assert letter.from_["name"] == settings.collector_name
