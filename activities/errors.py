@@ -1,9 +1,9 @@
 """Turn adapter errors into Temporal errors the workflow can act on.
 
 The ``type`` of a non-retryable error tells the workflow what to do next:
-``InvalidAddress`` (hard bounce, invalid number) and ``OptedOut`` retire the
-address; ``PermanentProviderError`` and ``TemplateError`` just fail the attempt
-so the step's fallback channel is tried.
+``InvalidAddress`` (hard bounce, invalid number, a postal address Lob refused) and
+``OptedOut`` retire the address; ``PermanentProviderError`` and ``TemplateError`` just
+fail the attempt so the step's fallback channel is tried.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from adapters.breakers import CircuitOpen, CircuitUnknown
 from adapters.errors import ProviderError, TemplateError
+from adapters.lob import INVALID_ADDRESS as LOB_INVALID_ADDRESS
 from domain import names
 
 # Twilio error codes that say the number itself is unusable.
@@ -39,7 +40,11 @@ def classify(
         )
     if err.code in _TWILIO_OPTED_OUT:
         kind = names.OPTED_OUT
-    elif err.code in _TWILIO_INVALID or err.status_code in _SMTP_INVALID:
+    elif (
+        err.code in _TWILIO_INVALID
+        or err.status_code in _SMTP_INVALID
+        or (err.provider == "lob" and err.code == LOB_INVALID_ADDRESS)
+    ):
         kind = names.INVALID_ADDRESS
     else:
         kind = names.PERMANENT_PROVIDER_ERROR

@@ -5,7 +5,9 @@ Templates live in ``{folder}/{language}/{name}.{channel}.…j2``:
 * email: ``{name}.email.subject.j2``, ``{name}.email.txt.j2`` and optionally
   ``{name}.email.html.j2``;
 * SMS: ``{name}.sms.txt.j2``;
-* phone: ``{name}.phone.txt.j2`` (what the call says).
+* phone: ``{name}.phone.txt.j2`` (what the call says);
+* letter: ``{name}.letter.txt.j2`` and ``{name}.letter.html.j2`` (what is printed and
+  mailed; the top of its first page stays blank for the address window).
 
 They see the fields of :class:`domain.contact.MessageContext` and two filters:
 ``{{ balance|money(currency) }}`` and ``{{ due_date|long_date("es") }}``. They never
@@ -52,11 +54,14 @@ _MONTHS = {
 }
 # fmt: on
 
+# Channels whose message may (email) or should (letter) come as HTML.
+_HTML_CHANNELS = frozenset({Channel.EMAIL, Channel.LETTER})
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
 class RenderedMessage(BaseModel):
-    """A message ready to send; ``subject`` and ``html`` are set for email only."""
+    """A message ready to send; ``subject`` is set for email only, ``html`` for email and
+    letters."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -104,8 +109,8 @@ class TemplateRenderer:
                 # A header must be one line: a newline in a debtor's name must not be
                 # able to add headers to the email.
                 subject = " ".join(self._render_file(f"{stem}.subject.j2", context).split())
-                if self._exists(f"{stem}.html.j2"):
-                    html_body = self._render_file(f"{stem}.html.j2", context)
+            if channel in _HTML_CHANNELS and self._exists(f"{stem}.html.j2"):
+                html_body = self._render_file(f"{stem}.html.j2", context)
         except jinja2.TemplateNotFound as exc:
             raise TemplateError(f"{where}: missing file {exc.name}") from exc
         except Exception as exc:

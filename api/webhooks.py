@@ -1,4 +1,4 @@
-"""Provider webhooks: SMS and voice (Twilio), email events, payments (Stripe).
+"""Provider webhooks: SMS and voice (Twilio), email events, payments (Stripe), letters (Lob).
 
 Every webhook lives under ``/v1/webhooks/{tenant_id}/`` and is checked in this order:
 
@@ -7,11 +7,11 @@ Every webhook lives under ``/v1/webhooks/{tenant_id}/`` and is checked in this o
    mismatching or stale: 401 problem+json naming the header, with the reason.
 2. **Tenant**: unknown → 404 (field ``tenant_id``).
 3. **Payload**: not what the provider sends → 422 naming the field.
-4. **Tenant binding**: Twilio signs the URL, which holds the tenant. Stripe and email
-   events sign only the body, so the body must name the tenant (the payment link's
-   ``metadata.tenant_id``, the email event's ``tenant_id``). An event of another
-   tenant is answered 200 (a provider delivering every event to every endpoint
-   must not retry it) and ignored.
+4. **Tenant binding**: Twilio signs the URL, which holds the tenant. Stripe, Lob and
+   email events sign only the body, so the body must name the tenant (the payment
+   link's or the letter's ``metadata.tenant_id``, the email event's ``tenant_id``). An
+   event of another tenant is answered 200 (a provider delivering every event to every
+   endpoint must not retry it) and ignored.
 5. **Exactly once**: the provider's event id (Twilio: ``MessageSid``, or
    ``MessageSid:MessageStatus`` / ``CallSid:CallStatus`` for status callbacks) is
    recorded before the campaign is told; a redelivery is answered 200
@@ -46,6 +46,15 @@ Routes (all POST):
   once. ``payment_intent.succeeded`` counts when it carries that metadata; other
   types are acknowledged and ignored.
 
+- ``lob``: ``Lob-Signature`` (hex HMAC-SHA256 with the Lob webhook secret over
+  ``"{Lob-Signature-Timestamp}.{raw body}"``, the timestamp within the tolerance) over a
+  Lob event ``{id, event_type: {id}, body: <letter>}``; the letter's metadata (what
+  ``activities.letter`` puts there) names the tenant, the account and the address's
+  ledger key (``to``). ``letter.returned_to_sender`` opts that address out of letters
+  (mail came back: the address is not usable); ``letter.delivered`` and the other
+  tracking events (``letter.mailed``, ``letter.in_transit``, …) are recorded and
+  counted, once per Lob event id.
+
 Metrics: ``recoup_webhooks_total{provider,kind,outcome}`` for every event acted on or
 acknowledged, ``recoup_webhooks_rejected_total{provider,reason}`` for every one not
 acted on (signature reasons, ``unknown_tenant``, ``invalid``, ``too_large``,
@@ -69,6 +78,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from adapters.lob import SIGNATURE_HEADER as LOB_HEADER
+from adapters.lob import TIMESTAMP_HEADER as LOB_TIMESTAMP_HEADER
+from adapters.lob import LobSignatureError, one_line, verify_lob_signature
 from adapters.payments import from_minor_units
 from api.problems import InvalidParam, Problem, problem_response
 from api.signatures import (
@@ -88,7 +100,7 @@ from service.operations import RecoupService, ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
-Provider = Literal["twilio", "email", "payments"]
+Provider = Literal["twilio", "email", "payments", "lob"]
 
 WEBHOOKS = Counter(
     "recoup_webhooks",
@@ -179,6 +191,31 @@ class StripeEvent(BaseModel):
     type: str
     created: int
     data: _StripeData
+
+
+class _LobEventType(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=100)
+
+
+class _LobLetter(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=200)
+    to: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class LobEvent(BaseModel):
+    """A Lob webhook event: its id, its type and the resource (a letter) as it is now."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=200, description="Unique; a redelivery repeats it.")
+    event_type: _LobEventType
+    body: dict[str, Any]
+    date_created: str | None = None
 
 
 # --- outcomes ------------------------------------------------------------------
@@ -398,6 +435,64 @@ class _Receiver:
             )
 
         return await self._deliver("payments", tenant, kind, event.id, [account_id], [record])
+
+    # --- letters (Lob) -------------------------------------------------------------
+
+    async def lob(self, request: Request, tenant_id: str) -> Response:
+        return await self._guard(request, "lob", lambda: self._lob(request, tenant_id))
+
+    async def _lob(self, request: Request, tenant_id: str) -> Response:
+        self._check_size(request)
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise _too_large()
+        settings = self.service.settings
+        try:
+            verify_lob_signature(
+                settings.lob_webhook_secret.get_secret_value(),
+                request.headers.get(LOB_TIMESTAMP_HEADER),
+                body,
+                request.headers.get(LOB_HEADER),
+                settings.webhook_tolerance_seconds,
+            )
+        except LobSignatureError as exc:
+            raise _signature_rejection(SignatureError(exc.reason, exc.detail), LOB_HEADER) from exc
+        tenant = await self._tenant(tenant_id)
+        event = _parse(LobEvent, body)
+        event_type = event.event_type.id
+        if not event_type.startswith("letter."):
+            ack = await self._ignored("lob", "other", f"event type {event_type}")
+            return JSONResponse(ack.model_dump())
+        kind = event_type.replace(".", "_").replace("-", "_")[:64]
+        try:
+            letter = _LobLetter.model_validate(event.body)
+        except ValidationError as exc:
+            raise _validation(exc, prefix="body") from exc
+        tenant_of_letter = letter.metadata.get("tenant_id")
+        account_id = letter.metadata.get("account_id")
+        if tenant_of_letter is None or account_id is None:
+            # Not a letter Recoup sent (the Lob account may serve more than Recoup).
+            ack = await self._ignored("lob", kind, "no tenant_id/account_id metadata")
+            return JSONResponse(ack.model_dump())
+        if tenant_of_letter != tenant.tenant_id:
+            return self._other_tenant("lob", kind, "body.metadata.tenant_id")
+        if event_type != "letter.returned_to_sender":
+            # Delivered, mailed, in transit, …: the campaign counted the letter when it
+            # was handed over; its progress is recorded and counted here.
+            return await self._record("lob", tenant, kind, event.id)
+        # The post office could not deliver it: that address is not used again. The
+        # ledger's key for it travels in the metadata; Lob may standardise the address
+        # it shows (upper case, abbreviations), which would not match the key.
+        address = letter.metadata.get("to") or one_line(letter.to)
+        if not address:
+            raise _missing("body.metadata.to", "a returned letter names its address")
+        opt_out = m.OptOutIn(
+            channel=Channel.LETTER,
+            address=address[:320],
+            reason=f"letter {letter.id} returned to sender (Lob)",
+        )
+        signal = self._opt_out("lob", tenant, opt_out, event.id)
+        return await self._deliver("lob", tenant, kind, event.id, [account_id], [signal])
 
     # --- shared steps ----------------------------------------------------------------
 
@@ -630,6 +725,17 @@ def webhooks_router(service: RecoupService) -> APIRouter:
     )
     async def payments(request: Request, tenant_id: str) -> Response:
         return await receiver.payments(request, tenant_id)
+
+    @router.post(
+        "/lob",
+        summary="Lob: letter events, delivered, returned to sender, … (Lob-Signature)",
+        response_class=JSONResponse,
+        responses=ack,
+    )
+    async def lob(request: Request, tenant_id: str) -> Response:
+        """``letter.returned_to_sender`` opts the letter's address out of letters; the
+        other letter events are recorded, once per Lob event id."""
+        return await receiver.lob(request, tenant_id)
 
     return router
 

@@ -26,10 +26,11 @@ from adapters.breakers import (
     RedisBreakerStore,
 )
 from adapters.inbound import InboundStore
+from adapters.lob import LobClient
 from adapters.mail_events import MailEvents
 from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
 from adapters.sql import database_url_problem
-from domain.account import CompanyName, Tenant
+from domain.account import CompanyName, PostalAddress, Tenant
 from domain.channels import Channel, TaskQueues
 from domain.policy import ContactPolicy
 from domain.resilience import RetryOverrides, RetryRules
@@ -49,6 +50,7 @@ def default_breakers() -> dict[str, BreakerConfig]:
         "email": SEED_BREAKERS["email"],
         "sms": SEED_BREAKERS["sms"],
         "phone": SEED_BREAKERS["phone"],
+        "letter": external,
         "payments": external,
         "ledger": external,
     }
@@ -146,6 +148,31 @@ class Settings(BaseSettings):
     )
     call_poll_seconds: float = 0.5
 
+    # Letters through a print-and-mail provider over Lob's API (the validation notice when
+    # no email address is usable); the return address is the collector's.
+    lob_base_url: str = Field(
+        default="http://127.0.0.1:8768",
+        description="Lob's API: https://api.lob.com; recoup dev serves its simulator here.",
+    )
+    lob_api_key: SecretStr = Field(
+        default=SecretStr("test_recoup_dev_lob_key"),
+        description="Lob API key (HTTP Basic user): test_… keys print nothing, live_… mail.",
+    )
+    lob_webhook_secret: SecretStr = Field(
+        default=SecretStr("lob_whsec_recoup_dev"),
+        description="The secret Lob signs webhooks with (Lob-Signature, HMAC-SHA256).",
+    )
+    lob_from_name: CompanyName | None = Field(
+        default=None, description="The return address's name on letters; default: collector_name."
+    )
+    lob_from_address: PostalAddress = Field(
+        default_factory=lambda: PostalAddress(
+            line1="100 Main St", line2="Suite 200", city="Springfield", state="IL", zip="62701"
+        ),
+        description='The return address, e.g. RECOUP_LOB_FROM_ADDRESS=\'{"line1": "1 Main St", '
+        '"city": "Austin", "state": "TX", "zip": "78701"}\'.',
+    )
+
     # Payment provider (Stripe-compatible) and the creditor's ledger/CRM API
     payments_base_url: str = "http://127.0.0.1:8766"
     payments_api_key: str = "sk_test_simulator"
@@ -179,6 +206,7 @@ class Settings(BaseSettings):
     email_per_second: float | None = Field(default=None, gt=0)
     sms_per_second: float | None = Field(default=None, gt=0)
     phone_per_second: float | None = Field(default=None, gt=0)
+    letter_per_second: float | None = Field(default=None, gt=0)
 
     # Circuit breakers per provider (seed thresholds), shared by every worker through
     # Redis when a URL is set; without one each worker process keeps its own.
@@ -363,6 +391,15 @@ class Settings(BaseSettings):
             return None
         return MailEvents(
             self.mail_events_url, self.mail_events_key.get_secret_value(), self.mail_domain
+        )
+
+    def lob(self) -> LobClient:
+        """A client for the letter provider (the caller closes it)."""
+        return LobClient(
+            self.lob_base_url,
+            self.lob_api_key.get_secret_value(),
+            from_name=self.lob_from_name or self.collector_name,
+            from_address=self.lob_from_address,
         )
 
     def audit_log(self) -> AuditLog:

@@ -3,7 +3,8 @@
 It generates a sample portfolio, launches it through the same path as
 ``recoup campaign launch``, and lets simulated debtors react to what they
 actually receive (mail at the SMTP simulator, texts and calls at the
-SMS/voice simulator): some pay, some promise, some opt out. Playbook days are
+SMS/voice simulator; letters at the letter simulator): some pay, some promise, some opt
+out. A few debtors can be reached by post only. Playbook days are
 compressed into seconds so the whole campaign fits in about a minute.
 """
 
@@ -55,8 +56,10 @@ from simulators.debtors import (
     Reaction,
     ReactionKind,
     sample_portfolio_rows,
+    with_letter_only_debtors,
     write_portfolio_csv,
 )
+from simulators.lob import LobSimulator
 from simulators.smtp import ReceivedMail
 from simulators.twilio import SimulatedCall, SimulatedMessage, TwilioSimulator
 from workers.export import SQL_SINK
@@ -220,6 +223,7 @@ def demo(
                 "twilio_base_url": f"http://127.0.0.1:{free_port()}",
                 "payments_base_url": f"http://127.0.0.1:{free_port()}",
                 "ledger_base_url": f"http://127.0.0.1:{free_port()}",
+                "lob_base_url": f"http://127.0.0.1:{free_port()}",
                 "call_poll_seconds": 0.1,
             }
         )
@@ -233,9 +237,11 @@ def demo(
         parsed = parse_portfolio(csv_path, as_of=today, latest_due=settings.latest_due_date())
         if parsed.problems:  # the generator only writes valid rows; say so loudly if not
             fail("; ".join(str(p) for p in parsed.problems[:5]))
+        # A few debtors without email or phone: their validation notice goes by post.
+        portfolio = with_letter_only_debtors(parsed.accounts, seed=seed)
         tenant = settings.tenant("demo")
         due: dict[str, Decimal] = {}
-        for account in parsed.accounts:
+        for account in portfolio:
             due[account.currency] = due.get(account.currency, Decimal(0)) + account.amount_due
 
         async def main() -> int:
@@ -246,11 +252,15 @@ def demo(
                 answer_rate=0.6,
                 machine_rate=0.3,
             )
+            # The post takes playbook days too (a letter arrives about five days later).
+            lob = LobSimulator(
+                settings.lob_api_key.get_secret_value(), seed=seed, day_seconds=day_seconds
+            )
             async with embedded_stack(
-                settings, db_file=work / "temporal.db", twilio=twilio
+                settings, db_file=work / "temporal.db", twilio=twilio, lob=lob
             ) as stack:
                 console.print(
-                    f"[bold]recoup demo[/]: {len(parsed.accounts)} accounts, playbook "
+                    f"[bold]recoup demo[/]: {len(portfolio)} accounts, playbook "
                     f"{book.name}, one day = {day_seconds:g} s · web UI: {settings.ui_url}"
                 )
                 console.print(
@@ -261,7 +271,7 @@ def demo(
                 debtors = Debtors(
                     stack.client,
                     DebtorSimulator(seed=seed),
-                    parsed.accounts,
+                    portfolio,
                     tenant.tenant_id,
                     day_seconds,
                     Revocations(suppressions),
@@ -276,7 +286,7 @@ def demo(
                     tenant=tenant,
                     campaign_id=f"demo-{seed}",
                     playbook=book,
-                    accounts=parsed.accounts,
+                    accounts=portfolio,
                     seconds_per_day=day_seconds,
                     window=window,
                 )
@@ -294,6 +304,8 @@ def demo(
                     email=len(stack.smtp.messages),
                     sms=len(stack.twilio.messages),
                     phone=sum(1 for c in stack.twilio.calls if c.status == "completed"),
+                    # A debtor's answer to a letter would come by post: not simulated.
+                    letter=len(stack.lob.letters),
                 )
                 # Every record of what went out, against each other and the providers.
                 found = await reconcile(stack.client, settings, tenant.tenant_id, campaign_id)

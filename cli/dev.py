@@ -37,6 +37,9 @@ def dev(
         int, typer.Option(help="Payments (Stripe-compatible) simulator port.")
     ] = 8766,
     ledger_port: Annotated[int, typer.Option(help="CRM ledger simulator port.")] = 8767,
+    letter_port: Annotated[
+        int, typer.Option(help="Letter (Lob-compatible print and mail) simulator port.")
+    ] = 8768,
     api_port: Annotated[int, typer.Option(help="HTTP API port (docs, webhooks, codec).")] = 8080,
     grpc_port: Annotated[int, typer.Option(help="gRPC API port.")] = 50051,
     worker: Annotated[
@@ -66,6 +69,7 @@ def dev(
             "twilio_base_url": f"http://127.0.0.1:{sms_port}",
             "payments_base_url": f"http://127.0.0.1:{payments_port}",
             "ledger_base_url": f"http://127.0.0.1:{ledger_port}",
+            "lob_base_url": f"http://127.0.0.1:{letter_port}",
             "api_host": "127.0.0.1",
             "api_port": api_port,
             "grpc_port": grpc_port,
@@ -95,6 +99,7 @@ def dev(
                     payments_webhook_url=(
                         f"{api_url}/v1/webhooks/{DEV_TENANT}/payments" if api else None
                     ),
+                    lob_webhook_url=f"{api_url}/v1/webhooks/{DEV_TENANT}/lob" if api else None,
                 )
             )
             if api:
@@ -115,6 +120,8 @@ def dev(
                     f"[bold]Mail API[/]   {stack.smtp.api_url}/v3/{settings.mail_domain}/events "
                     f"(what it accepted; RECOUP_MAIL_EVENTS_URL={stack.smtp.api_url})\n"
                     f"[bold]SMS/voice[/]  {stack.twilio.base_url}\n"
+                    f"[bold]Letters[/]    {stack.lob.base_url} (Lob-compatible; "
+                    f"RECOUP_LOB_BASE_URL={stack.lob.base_url})\n"
                     f"[bold]Payments[/]   {stack.payments.base_url} · ledger "
                     f"{stack.crm.base_url}\n"
                     f"[bold]Breakers[/]   "

@@ -26,6 +26,7 @@ from bootstrap.metrics import runtime_for
 from bootstrap.settings import Settings
 from cli.common import EXIT_INPUT, fail, run
 from simulators.crm import CrmSimulator
+from simulators.lob import LobSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
@@ -70,6 +71,7 @@ class Stack:
     payments: PaymentsSimulator
     crm: CrmSimulator
     workers: list[Worker]
+    lob: LobSimulator
 
 
 # The embedded dev server speaks plaintext: a secured cluster's settings in the
@@ -94,13 +96,16 @@ async def embedded_stack(
     twilio: TwilioSimulator | None = None,
     ui_codec_endpoint: str | None = None,
     payments_webhook_url: str | None = None,
+    lob: LobSimulator | None = None,
+    lob_webhook_url: str | None = None,
 ) -> AsyncIterator[Stack]:
     """Start everything ``settings`` points at on this machine; stop it all on exit.
 
     ``ui_codec_endpoint`` (``f"{settings.api_url}/codec"`` when the API runs) lets the
     web UI show decrypted payloads. The SMTP simulator's events API (the mail provider's
     records) listens where ``mail_events_url`` says, or on a free port; the stack's
-    settings carry its URL either way.
+    settings carry its URL either way. The letter provider's simulator (``lob``, or one
+    made here) posts its events to ``lob_webhook_url`` when given.
     """
     port = int(settings.temporal_address.rsplit(":", 1)[1])
     ensure_free(port, "Temporal gRPC")
@@ -115,6 +120,7 @@ async def embedded_stack(
     ensure_free(sms_port, "SMS/voice simulator")
     ensure_free(port_of(settings.payments_base_url), "payments simulator")
     ensure_free(port_of(settings.ledger_base_url), "CRM/ledger simulator")
+    ensure_free(port_of(settings.lob_base_url), "letter (Lob) simulator")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     async with AsyncExitStack() as stack:
@@ -148,13 +154,20 @@ async def embedded_stack(
         crm = CrmSimulator(settings.ledger_api_key)
         await crm.start(port=port_of(settings.ledger_base_url))
         stack.push_async_callback(crm.stop)
+        letters = lob or LobSimulator(
+            settings.lob_api_key.get_secret_value(),
+            webhook_url=lob_webhook_url,
+            webhook_secret=settings.lob_webhook_secret.get_secret_value(),
+        )
+        await letters.start(port=port_of(settings.lob_base_url))
+        stack.push_async_callback(letters.stop)
         client = await connect(settings, runtime_for(settings.metrics_bind))
         built: list[Worker] = []
         if run_workers:
             built = await stack.enter_async_context(workers(client, settings))
             for w in built:
                 await stack.enter_async_context(w)
-        yield Stack(settings, client, server, smtp, sms, payments, crm, built)
+        yield Stack(settings, client, server, smtp, sms, payments, crm, built, lob=letters)
 
 
 def run_or_fail(main: Coroutine[Any, Any, T]) -> T:

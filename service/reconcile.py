@@ -8,8 +8,9 @@ What it reads (``domain.reconciliation`` says why six):
 - the contact ledger, the audit chain, the dead letters and the read model (after the
   exporter has caught up with the event log);
 - the providers' own lists, over their APIs: the SMS/voice provider's messages and
-  calls, the mail provider's accepted-message events (when ``RECOUP_MAIL_EVENTS_URL``
-  is set; otherwise email is reported as not checked against its provider).
+  calls, the letter provider's (Lob's) letters, the mail provider's accepted-message
+  events (when ``RECOUP_MAIL_EVENTS_URL`` is set; otherwise email is reported as not
+  checked against its provider).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ async def _history_of(
             [inp] = await convert.decode(started.input.payloads, [AccountCampaignInput])
             addresses.update(e.address.lower() for e in inp.account.emails)
             addresses.update(p.number for p in inp.account.phones)
+            if inp.account.address is not None:
+                addresses.add(inp.account.address.one_line())
         elif event.HasField("activity_task_scheduled_event_attributes"):
             scheduled = event.activity_task_scheduled_event_attributes
             if scheduled.activity_type.name in _CONTACT_ACTIVITIES:
@@ -345,6 +348,7 @@ async def _providers(
         ]
     finally:
         await twilio.aclose()
+    await _letters(settings, sources, addresses, since, unchecked)
     mail = settings.mail_events()
     if mail is None:
         unchecked.append("email: no RECOUP_MAIL_EVENTS_URL, the mail provider was not asked")
@@ -368,6 +372,40 @@ async def _providers(
         finally:
             await mail.aclose()
     await asyncio.to_thread(_foreign, settings, sources)
+
+
+async def _letters(
+    settings: Settings,
+    sources: Sources,
+    addresses: set[str],
+    since: datetime,
+    unchecked: list[str],
+) -> None:
+    """The letter provider's letters to the campaign's addresses (as the ledger keys them)."""
+    lob = settings.lob()
+    try:
+        letters = await lob.list_letters(created_after=since)
+    except ProviderError as exc:
+        unchecked.append(f"letter: the provider's records could not be read: {exc}")
+    else:
+        found = []
+        for letter in letters:
+            # Recoup's letters carry the ledger's key for their address; Lob may show the
+            # address itself standardised.
+            to = letter.metadata.get("to") or letter.to
+            if to in addresses:
+                found.append(
+                    ProviderRecord(
+                        channel=Channel.LETTER,
+                        provider_ref=letter.id,
+                        to=to,
+                        at=letter.date_created,
+                        status=letter.status,
+                    )
+                )
+        sources.provider[Channel.LETTER] = found
+    finally:
+        await lob.aclose()
 
 
 def _foreign(settings: Settings, sources: Sources) -> None:

@@ -27,7 +27,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.account import Account
+from domain.account import Account, PostalAddress
 from domain.channels import Channel
 from domain.portfolio import PORTFOLIO_COLUMNS
 from simulators.zones import awake, most_awake
@@ -352,6 +352,46 @@ def sample_portfolio_rows(
             }
         )
     return rows
+
+
+# A city and ZIP code per state of ``_REGIONS``: fictional street, real-looking place.
+_CITIES = {
+    "CA": ("Fresno", "93721"), "TX": ("Austin", "78701"), "FL": ("Tampa", "33602"),
+    "NY": ("Albany", "12207"), "IL": ("Peoria", "61602"), "GA": ("Macon", "31201"),
+    "NC": ("Durham", "27701"), "AZ": ("Tempe", "85281"), "MA": ("Worcester", "01608"),
+    "WA": ("Spokane", "99201"), "TN": ("Memphis", "38103"), "CO": ("Boulder", "80302"),
+    "NV": ("Reno", "89501"), "OR": ("Salem", "97301"), "HI": ("Hilo", "96720"),
+    "AK": ("Juneau", "99801"),
+}  # fmt: skip
+_STREETS = ("Oak", "Maple", "Cedar", "Pine", "Elm", "Willow", "Lakeview", "Hillcrest")
+
+
+def postal_address(account_id: str, state: str | None, *, seed: int) -> PostalAddress:
+    """A plausible, fictional mailing address for ``account_id`` in ``state``."""
+    rng = _rng(seed, "address", account_id)
+    where = state if state in _CITIES else "IL"
+    city, zip_code = _CITIES[where]
+    street = f"{rng.randint(10, 9899)} {rng.choice(_STREETS)} {rng.choice(('St', 'Ave', 'Dr'))}"
+    return PostalAddress(line1=street, city=city, state=where, zip=zip_code)
+
+
+def with_letter_only_debtors(
+    accounts: Iterable[Account], *, seed: int, share: float = 0.04
+) -> list[Account]:
+    """``accounts`` with about ``share`` of them reachable by post only: no email, no
+    phone, a mailing address (the validation notice goes to them by letter)."""
+    found = []
+    for account in accounts:
+        if _rng(seed, "letter-only", account.account_id).random() < share:
+            account = account.model_copy(
+                update={
+                    "emails": [],
+                    "phones": [],
+                    "address": postal_address(account.account_id, account.state, seed=seed),
+                }
+            )
+        found.append(account)
+    return found
 
 
 def write_portfolio_csv(rows: Iterable[dict[str, str]], path: Path) -> None:

@@ -34,6 +34,8 @@ def env_for(settings: Settings) -> dict[str, str]:
             "RECOUP_TWILIO_BASE_URL": settings.twilio_base_url,
             "RECOUP_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
             "RECOUP_TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+            "RECOUP_LOB_BASE_URL": settings.lob_base_url,
+            "RECOUP_LOB_API_KEY": settings.lob_api_key.get_secret_value(),
             # The same codec keys as the test's workers, or the CLI could not read them.
             "RECOUP_CODEC_KEYS": json.dumps(
                 {k: v.get_secret_value() for k, v in settings.codec_keys.items()}

@@ -27,6 +27,7 @@ from bootstrap.devserver import dynamic_config, temporal_binary, time_skipping_s
 from bootstrap.settings import Settings
 from domain.account import Account, EmailContact, PhoneContact, Tenant
 from simulators.crm import CrmSimulator
+from simulators.lob import LobSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
@@ -38,6 +39,7 @@ TWILIO_SID = "AC" + "1" * 32
 TWILIO_TOKEN = "test-auth-token"
 PAYMENTS_KEY = "sk_test_recoup_tests"
 LEDGER_KEY = "crm_test_recoup_tests"
+LOB_KEY = "test_recoup_tests_lob"
 # Every test client and worker encrypts payloads with this key ring (base64 of 32 bytes,
 # for tests only), so histories hold ciphertext as in production.
 CODEC_KEY_ID = "test-1"
@@ -122,6 +124,15 @@ async def crm_sim() -> AsyncIterator[CrmSimulator]:
     await sim.stop()
 
 
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def lob_sim() -> AsyncIterator[LobSimulator]:
+    # The mail moves only when a test advances the clock; no webhook unless a test sets one.
+    sim = LobSimulator(LOB_KEY, day_seconds=None, return_rate=0.0)
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
 def make_settings(
     env: WorkflowEnvironment,
     smtp_sim: SmtpSimulator,
@@ -154,6 +165,7 @@ def settings(
     twilio_sim: TwilioSimulator,
     payments_sim: PaymentsSimulator,
     crm_sim: CrmSimulator,
+    lob_sim: LobSimulator,
     tmp_path: Path,
 ) -> Settings:
     return make_settings(env, smtp_sim, twilio_sim, tmp_path).model_copy(
@@ -162,6 +174,8 @@ def settings(
             "payments_api_key": PAYMENTS_KEY,
             "ledger_base_url": crm_sim.base_url,
             "ledger_api_key": LEDGER_KEY,
+            "lob_base_url": lob_sim.base_url,
+            "lob_api_key": SecretStr(LOB_KEY),
         }
     )
 

@@ -27,6 +27,7 @@ from activities.dead_letters import DeadLetterRecorder
 from activities.email import EmailAgent
 from activities.export import ContactExport, EventExporter
 from activities.history import HistoryLoader
+from activities.letter import LetterAgent
 from activities.next_action import NextActionAgent
 from activities.payments import PaymentsAgent
 from activities.phone import PhoneAgent
@@ -122,6 +123,7 @@ class Role(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PHONE = "phone"
+    LETTER = "letter"
     PAYMENTS = "payments"
     EXPORT = "export"
 
@@ -302,6 +304,25 @@ async def workers(
                     suppressions=suppressions,
                 )
                 channel_worker(Channel.PHONE, phone.place_call)
+        if Role.LETTER in roles:
+            lob = settings.lob()
+            stack.push_async_callback(lob.aclose)
+            letters = LetterAgent(
+                lob,
+                renderer,
+                ledger,
+                breakers.get("letter"),
+                contact_export,
+                composer,
+                suppressions,
+            )
+            worker(
+                queues.letter,
+                activities=[letters.send_letter],
+                max_task_queue_activities_per_second=settings.letter_per_second,
+                max_heartbeat_throttle_interval=SEND_HEARTBEAT_THROTTLE,
+                default_heartbeat_throttle_interval=SEND_HEARTBEAT_THROTTLE,
+            )
         if Role.PAYMENTS in roles:
             payments = PaymentsClient(settings.payments_base_url, settings.payments_api_key)
             stack.push_async_callback(payments.aclose)

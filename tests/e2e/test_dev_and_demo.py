@@ -300,5 +300,5 @@ async def test_demo_finishes_with_its_summary(tmp_path: Path) -> None:
     assert result.code == 0, result.err[-2000:] + result.out[-3000:]
     assert result.out.rstrip().endswith("reconciled: 0 differences")
     for label in ("paid in full", "promised to pay", "still open", "amount collected",
-                  "email contacts", "finished in"):  # fmt: skip
+                  "email contacts", "letter contacts", "finished in"):  # fmt: skip
         assert label in result.out

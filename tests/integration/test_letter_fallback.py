@@ -4,23 +4,18 @@ The shipped standard playbook, in real days on the time-skipping server, for a d
 with no email but a mailing address (and a phone that may be texted): the notice is a
 ``send_letter`` activity on the letter queue, ahead of the SMS fallback.
 
-The letter agent here is a stand-in registered under the real activity name on the real
-queue: it records the request it gets and exports the campaign's pending records as a
-channel agent does (activities.export.ContactExport), then answers "sent". The real one
-(``activities/letter.py``, Lob's API) is another part of the letter channel.
+Every worker is the real one, the letter agent included (``activities/letter.py``): the
+letter reaches the Lob simulator over its HTTP API, and the test reads it back there.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
-from temporalio import activity
+from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.export import ContactExport
 from adapters.event_log import EventLog
 from adapters.playbook_files import load_playbook
 from bootstrap.settings import Settings
@@ -28,12 +23,13 @@ from domain import names
 from domain.account import PhoneContact, PostalAddress
 from domain.campaign import CampaignSnapshot
 from domain.channels import Channel
-from domain.contact import ContactOutcome, ContactRequest, ContactResult
+from domain.contact import ContactOutcome
 from domain.events import RecordKind
 from service.campaigns import start_account_campaign
+from simulators.lob import LobSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
-from tests.conftest import TENANT, make_account, make_settings
+from tests.conftest import LOB_KEY, TENANT, make_account, make_settings
 from workers.run import workers
 
 ADDRESS = PostalAddress(
@@ -41,32 +37,16 @@ ADDRESS = PostalAddress(
 )
 
 
-class LetterStandIn:
-    """Records each letter request; exports what the campaign handed it; says sent."""
-
-    def __init__(self, export: ContactExport) -> None:
-        self.export = export
-        self.requests: list[ContactRequest] = []
-
-    @activity.defn(name=names.SEND_LETTER)
-    async def send_letter(self, request: ContactRequest) -> ContactResult:
-        started = self.export.started()
-        self.requests.append(request)
-        result = ContactResult(
-            outcome=ContactOutcome.SENT,
-            provider_ref=f"ltr_{len(self.requests)}",
-            sent_at=datetime.now(UTC),
-        )
-        return await self.export.finished(request, result, started)
-
-
 async def test_no_usable_email_sends_the_validation_notice_by_letter(
     skipping_env: WorkflowEnvironment,
     smtp_sim: SmtpSimulator,
     twilio_sim: TwilioSimulator,
+    lob_sim: LobSimulator,
     tmp_path: Path,
 ) -> None:
-    settings: Settings = make_settings(skipping_env, smtp_sim, twilio_sim, tmp_path)
+    settings: Settings = make_settings(skipping_env, smtp_sim, twilio_sim, tmp_path).model_copy(
+        update={"lob_base_url": lob_sim.base_url, "lob_api_key": SecretStr(LOB_KEY)}
+    )
     playbook = load_playbook("standard", search_dir=settings.playbook_dir)
     unique = uuid.uuid4().hex[:8]
     number = f"+1415556{int(unique[:4], 16) % 10000:04d}"
@@ -77,13 +57,9 @@ async def test_no_usable_email_sends_the_validation_notice_by_letter(
     )
     campaign = f"letters-{unique}"
     log = EventLog(settings.sql_url)
-    letters = LetterStandIn(ContactExport(log))
     client = skipping_env.client
     try:
         async with workers(client, settings) as built:
-            built.append(
-                Worker(client, task_queue=settings.queues.letter, activities=[letters.send_letter])
-            )
             for w in built:
                 await w.__aenter__()
             try:
@@ -104,15 +80,26 @@ async def test_no_usable_email_sends_the_validation_notice_by_letter(
     finally:
         log.dispose()
 
-    # One letter: the validation notice, to the account's address, before any text.
-    [request] = letters.requests
-    assert request.channel is Channel.LETTER
-    assert request.template == "first_notice"
-    assert request.postal == ADDRESS
-    assert request.to == ADDRESS.one_line() == "185 Berry St, Suite 6100, San Francisco, CA 94107"
-    assert request.attempt_id.endswith("/first-notice/letter")
-    assert request.attempt_id.startswith(handle.id)
-    assert request.message.debtor_name == account.debtor_name
+    # One letter at Lob: the validation notice, to the account's address, before any text.
+    [letter_at_lob] = [
+        ltr for ltr in lob_sim.letters if ltr.metadata.get("account_id") == account.account_id
+    ]
+    attempt = letter_at_lob.metadata["attempt_id"]
+    assert attempt.endswith("/first-notice/letter")
+    assert attempt.startswith(handle.id)
+    to = letter_at_lob.to
+    assert (to["address_line1"], to["address_line2"], to["address_city"]) == (
+        "185 Berry St",
+        "Suite 6100",
+        "San Francisco",
+    )
+    assert (to["address_state"], to["address_zip"], to["name"]) == (
+        "CA",
+        "94107",
+        account.debtor_name,
+    )
+    assert letter_at_lob.metadata["to"] == ADDRESS.one_line()
+    assert letter_at_lob.use_type == "operational"
     first = snapshot.attempts[0]
     assert (first.step_id, first.channel, first.outcome) == (
         "first-notice",
@@ -132,7 +119,7 @@ async def test_no_usable_email_sends_the_validation_notice_by_letter(
     [letter] = [c for c in commands if c.type == "SEND_LETTER"]
     assert letter.target == "letter-agent"
     context = letter.body["command"]["context"]
-    assert context["attemptId"] == request.attempt_id
+    assert context["attemptId"] == attempt
     assert (context["channel"], context["template"]) == ("letter", "first_notice")
     assert letter.body["command"]["retryPolicy"] == {
         "maxRetries": 2,

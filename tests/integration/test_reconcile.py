@@ -7,15 +7,18 @@ the mail provider's accepted events) and SQL stores; the command runs as a proce
 from __future__ import annotations
 
 import json
+import uuid
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from adapters.twilio import TwilioClient
 from bootstrap.settings import Settings
+from domain.account import PostalAddress
 from domain.channels import Channel
 from domain.playbook import Playbook, Step, StepCondition
 from service.campaigns import start_account_campaign
+from simulators.lob import LobSimulator
 from simulators.twilio import TwilioSimulator
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
@@ -80,3 +83,34 @@ async def test_a_finished_campaign_reconciles_and_a_message_nobody_recorded_does
     human = await recoup("reconcile", "reconciled", "--tenant", TENANT.tenant_id,
                          env=env_for(settings))  # fmt: skip
     assert human.code == 5 and "reconciled: 1 differences" in human.out
+
+
+async def test_a_letter_nobody_recorded_is_named_by_the_letter_providers_list(
+    client: Client, settings: Settings, running: list[Worker], lob_sim: LobSimulator
+) -> None:
+    home = PostalAddress(line1=f"{uuid.uuid4().int % 9000 + 100} Ledger Ln", city="Austin",
+                         state="TX", zip="78701")  # fmt: skip
+    account = make_account(address=home)
+    handle = await start_account_campaign(
+        client, settings, tenant=TENANT, campaign_id="lettered", playbook=EVERY_CHANNEL,
+        account=account, seconds_per_day=0.3,
+    )  # fmt: skip
+    await handle.result()
+    args = ("reconcile", "lettered", "--tenant", TENANT.tenant_id, "--json")
+    result = await recoup(*args, env=env_for(settings))
+    assert result.code == 0, result.out + result.err
+    found = json.loads(result.out)
+    assert found["unchecked"] == [] and found["compared"]["letter provider records"] == 0
+
+    # A letter to the debtor's address that no agent sent: Lob has it, nothing here does.
+    async with settings.lob() as lob:
+        stray = await lob.send_letter(
+            home, account.debtor_name, "<p>not sent by Recoup</p>", f"stray-{uuid.uuid4()}",
+            {"tenant_id": TENANT.tenant_id, "account_id": account.account_id,
+             "to": home.one_line()},
+        )  # fmt: skip
+    result = await recoup(*args, env=env_for(settings))
+    assert result.code == 5, result.out + result.err
+    [difference] = json.loads(result.out)["differences"]
+    assert difference["kind"] == "provider_only" and difference["channel"] == "letter"
+    assert difference["provider_ref"] == stray.id

@@ -8,12 +8,15 @@ from the providers' documented vectors), never by the code under test.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from adapters.inbound import InboundStore
+from adapters.lob import LobClient
 from adapters.payments import PaymentsClient, verify_webhook
+from adapters.suppressions import SuppressionStore
 from api.app import create_app
 from api.signatures import (
     EMAIL_HEADER,
@@ -41,18 +46,21 @@ from api.signatures import (
 )
 from api.webhooks import DUPLICATE_HEADER, EMPTY_TWIML
 from bootstrap.settings import Settings
-from domain.account import Tenant
+from domain.account import PostalAddress, Tenant
 from domain.campaign import CampaignSnapshot, CollectionStatus
+from domain.channels import Channel
 from domain.replies import STOP_KEYWORDS, is_stop_keyword
+from domain.revocations import Revocation, RevocationKind
 from service import models as m
 from service.operations import RecoupService
 from simulators.http import EmbeddedServer
+from simulators.lob import LobSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.payments import stripe_signature as sim_stripe_signature
 from simulators.twilio import TwilioSimulator
 from simulators.twilio import twilio_signature as sim_twilio_signature
 from tests.api_support import OUR_NUMBER, account_record, checkout_completed, eventually, sms_in
-from tests.conftest import PAYMENTS_KEY, TWILIO_SID, TWILIO_TOKEN
+from tests.conftest import LOB_KEY, PAYMENTS_KEY, TWILIO_SID, TWILIO_TOKEN
 
 PROBLEM = "application/problem+json"
 
@@ -745,3 +753,129 @@ async def test_an_email_reply_is_recorded_once_and_bad_events_are_named(
     assert problem(wrong_type, 422)["field"] == "type"
     await asyncio.sleep(0.3)
     assert (await hooks.snapshot(account)).status is CollectionStatus.ACTIVE
+
+
+# --- letters (Lob) -------------------------------------------------------------------------
+
+
+def lob_signed(secret: str, raw: bytes, at_ms: int | None = None) -> dict[str, str]:
+    """Lob's headers for ``raw``, signed by hand (Lob's scheme, not the code under test)."""
+    timestamp = str(int(time.time() * 1000) if at_ms is None else at_ms)
+    signed = timestamp.encode() + b"." + raw
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "Lob-Signature": digest,
+        "Lob-Signature-Timestamp": timestamp,
+    }
+
+
+def lob_event(tenant_id: str, account_id: str, type_: str, **metadata: str) -> dict[str, Any]:
+    return {
+        "id": f"evt_{uuid.uuid4().hex[:20]}",
+        "event_type": {"id": type_, "resource": "letters", "object": "event_type"},
+        "body": {
+            "id": f"ltr_{uuid.uuid4().hex[:20]}",
+            "object": "letter",
+            "to": {"address_line1": "1 MAIN ST", "address_city": "AUSTIN",
+                   "address_state": "TX", "address_zip": "78701"},
+            "metadata": {"tenant_id": tenant_id, "account_id": account_id, **metadata},
+        },
+        "date_created": "2026-01-01T00:00:00.000Z",
+        "object": "event",
+    }  # fmt: skip
+
+
+async def post_lob(
+    hooks: Hooks, event: dict[str, Any], *, secret: str | None = None, **kw: Any
+) -> httpx.Response:
+    raw = json.dumps(event, separators=(",", ":")).encode()
+    key = secret or hooks.settings.lob_webhook_secret.get_secret_value()
+    tenant_id = kw.pop("tenant_id", None)
+    return await hooks.http.post(
+        hooks.url("lob", tenant_id), content=raw, headers=lob_signed(key, raw, **kw)
+    )
+
+
+def letter_revocations(settings: Settings, tenant_id: str, account_id: str) -> list[Revocation]:
+    store = SuppressionStore(settings.sql_url)
+    try:
+        return store.for_account(tenant_id, account_id)
+    finally:
+        store.dispose()
+
+
+async def test_lob_events_from_the_simulator_are_verified_and_acted_on_once(
+    hooks: Hooks,
+) -> None:
+    """The simulator mails two letters and posts every event it makes to the API: the
+    delivered one is recorded, the returned one retires its address for letters."""
+    tenant_id = hooks.tenant.tenant_id
+    secret = hooks.settings.lob_webhook_secret.get_secret_value()
+    sim = LobSimulator(
+        LOB_KEY, webhook_url=hooks.url("lob"), webhook_secret=secret, day_seconds=None
+    )
+    await sim.start()
+    delivered_before = accepted("lob", "letter_delivered", "recorded")
+    returned_before = accepted("lob", "letter_returned_to_sender", "no_campaign")
+    home = PostalAddress(line1="12 Home St", city="Austin", state="TX", zip="78701")
+    away = PostalAddress(line1="9 Return To Sender Ave", city="Austin", state="TX", zip="78702")
+    try:
+        async with LobClient(
+            sim.base_url, LOB_KEY, from_name="Acme Recovery", from_address=home
+        ) as lob:
+            for account_id, to in (("L-home", home), ("L-away", away)):
+                meta = {"tenant_id": tenant_id, "account_id": account_id, "to": to.one_line()}
+                await lob.send_letter(to, "Lou", "<p>Notice</p>", account_id, meta)
+        await sim.advance(timedelta(days=10))
+    finally:
+        await sim.stop()
+    assert accepted("lob", "letter_delivered", "recorded") == delivered_before + 1
+    assert accepted("lob", "letter_returned_to_sender", "no_campaign") == returned_before + 1
+    # The returned letter's address, as the ledger keys it, is opted out of letters.
+    [revocation] = letter_revocations(hooks.settings, tenant_id, "L-away")
+    assert revocation.kind is RevocationKind.OPT_OUT and revocation.channel is Channel.LETTER
+    assert revocation.address == away.one_line() and revocation.source == "webhook:lob"
+    assert letter_revocations(hooks.settings, tenant_id, "L-home") == []
+
+    # A redelivery of the same event changes nothing and is a 2xx duplicate.
+    [returned] = [e for e in sim.webhooks_posted
+                  if e["event_type"]["id"] == "letter.returned_to_sender"]  # fmt: skip
+    again = await post_lob(hooks, returned)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert len(letter_revocations(hooks.settings, tenant_id, "L-away")) == 1
+
+
+async def test_forged_stale_and_misbound_lob_events_are_refused(hooks: Hooks) -> None:
+    tenant_id = hooks.tenant.tenant_id
+    event = lob_event(tenant_id, "L-1", "letter.delivered")
+    forged = await post_lob(hooks, event, secret="guessed")
+    assert problem(forged, 401)["field"] == "Lob-Signature"
+    an_hour_ago = int((time.time() - 3600) * 1000)
+    stale = await post_lob(hooks, event, at_ms=an_hour_ago)
+    assert "stale" in problem(stale, 401)["detail"]
+    unsigned = await hooks.http.post(hooks.url("lob"), json=event)
+    assert "missing" in problem(unsigned, 401)["detail"]
+    unknown = await post_lob(hooks, event, tenant_id="no-such-tenant")
+    assert problem(unknown, 404)["field"] == "tenant_id"
+
+    # Signed, but for a letter of another tenant: acknowledged and ignored.
+    other = await hooks.new_tenant()
+    moved = await post_lob(hooks, event, tenant_id=other.tenant_id)
+    assert moved.status_code == 200 and moved.json()["outcome"] == "tenant_mismatch"
+    # Not a letter Recoup sent, not a letter event, not an event: each said plainly.
+    foreign = lob_event(tenant_id, "L-1", "letter.delivered")
+    foreign["body"]["metadata"] = {}
+    assert (await post_lob(hooks, foreign)).json()["outcome"] == "ignored"
+    postcard = lob_event(tenant_id, "L-1", "postcard.delivered")
+    assert (await post_lob(hooks, postcard)).json()["outcome"] == "ignored"
+    broken = {k: v for k, v in event.items() if k != "event_type"}
+    assert problem(await post_lob(hooks, broken), 422)["field"] == "event_type"
+
+    good = await post_lob(hooks, event)
+    assert good.json() == {"accepted": True, "duplicate": False, "kind": "letter_delivered",
+                           "outcome": "recorded", "accounts": 0}  # fmt: skip
+    assert (await post_lob(hooks, event)).json()["duplicate"] is True
+    mailed = await post_lob(hooks, lob_event(tenant_id, "L-1", "letter.in_transit"))
+    assert mailed.json()["kind"] == "letter_in_transit"
+    assert mailed.json()["outcome"] == "recorded"

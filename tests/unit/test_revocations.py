@@ -15,6 +15,7 @@ from domain.revocations import Revocation, RevocationKind, barring, in_force, li
 PHONE = "+16175550100"
 OTHER = "+16175550199"
 EMAIL = "dana@example.com"
+LETTER_TO = "185 Berry St, San Francisco, CA 94107"
 T0 = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)  # 11:00 in New York: no quiet hours
 
 
@@ -72,8 +73,9 @@ def test_stored_revocations_reach_the_gate_facts() -> None:
 
 
 KINDS = st.sampled_from(list(RevocationKind))
-CHANNELS = st.sampled_from([None, *Channel])
-ADDRESSES = st.sampled_from([None, PHONE, OTHER, EMAIL])
+_GATED = list(Channel)
+CHANNELS = st.sampled_from([None, *_GATED])
+ADDRESSES = st.sampled_from([None, PHONE, OTHER, EMAIL, LETTER_TO])
 
 
 @st.composite
@@ -90,8 +92,8 @@ def revocations(draw: st.DrawFn) -> list[Revocation]:
 @settings(max_examples=300, deadline=None, database=None)
 @given(
     revocations(),
-    st.sampled_from(list(Channel)),
-    st.sampled_from([PHONE, OTHER, EMAIL]),
+    st.sampled_from(_GATED),
+    st.sampled_from([PHONE, OTHER, EMAIL, LETTER_TO]),
     st.booleans(),
     st.booleans(),
 )
