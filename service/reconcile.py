@@ -32,7 +32,7 @@ from adapters.event_log import EventLog
 from adapters.read_model import RmContactAttempt
 from adapters.report import campaign_report
 from adapters.twilio import TwilioClient
-from bootstrap.settings import Settings
+from bootstrap.settings import SQL_SINK, Settings
 from domain import names
 from domain.campaign import AccountCampaignInput, AccountOutcome, CampaignSnapshot
 from domain.channels import Channel
@@ -46,7 +46,6 @@ from domain.reconciliation import (
     Sources,
     differences,
 )
-from workers.export import SQL_SINK
 
 _CONTACT_ACTIVITIES = {name: channel for channel, name in names.CONTACT_ACTIVITY.items()}
 # Provider calls that never rang are no contact, and the ledger rightly lacks them.
