@@ -14,7 +14,8 @@ read-only commands must not migrate a database), taken where the part is used.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Protocol, Self, TypeVar, cast
 
@@ -31,6 +32,7 @@ from adapters.event_log import EventLog
 from adapters.inbound import InboundStore
 from adapters.ledger import LedgerClient
 from adapters.llm import LlmClient
+from adapters.mail_events import MailEvents
 from adapters.payments import PaymentsClient
 from adapters.portfolio_store import PortfolioStore
 from adapters.sinks.base import Sink
@@ -246,6 +248,11 @@ class Root:
             "books", lambda: LedgerClient(s.ledger_base_url, s.ledger_api_key), _aclose
         )
 
+    @property
+    def mail_events(self) -> MailEvents | None:
+        """The mail provider's records, or None when ``mail_events_url`` is unset."""
+        return self._part("mail_events", self.settings.mail_events, _aclose_optional)
+
     # --- sinks ------------------------------------------------------------------
 
     def sinks(self, names: set[str] | None = None) -> dict[str, Sink]:
@@ -305,6 +312,19 @@ class _Disposable(Protocol):
 
 class _AsyncClosable(Protocol):
     async def aclose(self) -> None: ...
+
+
+@asynccontextmanager
+async def scoped(settings: Settings, root: Root | None = None) -> AsyncIterator[Root]:
+    """``root`` when the caller keeps one open (the API's), else a root for this block only."""
+    if root is not None:
+        yield root
+        return
+    own = Root(settings)
+    try:
+        yield own
+    finally:
+        await own.aclose()
 
 
 def _dispose(part: _Disposable) -> None:

@@ -209,6 +209,7 @@ class RecoupService:
                     window=request.window,
                     trace_id=current_trace_id(),
                     request=start_request(request),
+                    root=self.root,
                 )
             )
         except RequestMismatch as exc:

@@ -25,13 +25,10 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
-from adapters.contact_ledger import ContactLedger
-from adapters.dead_letter_store import DeadLetterStore
 from adapters.errors import ProviderError
-from adapters.event_log import EventLog
 from adapters.read_model import RmContactAttempt
 from adapters.report import campaign_report
-from adapters.twilio import TwilioClient
+from bootstrap.root import Root
 from bootstrap.settings import SQL_SINK, Settings
 from domain import names
 from domain.campaign import AccountCampaignInput, AccountOutcome, CampaignSnapshot
@@ -250,11 +247,13 @@ async def _stores(
     unchecked: list[str],
 ) -> None:
     def read() -> None:
-        ledger = ContactLedger(settings.sql_url)
-        audit = settings.audit_log()
-        events = EventLog(settings.sql_url)
-        dead = DeadLetterStore(settings.sql_url)
-        try:
+        with Root(settings) as root:
+            ledger, audit, events, dead = (
+                root.contact_ledger,
+                root.audit_log,
+                root.events,
+                root.dead_letters,
+            )
             ledger.create_tables()
             entries = ledger.entries(tenant_id, accounts)
             sources.ledger = [
@@ -292,11 +291,6 @@ async def _stores(
                 if letter.campaign_id == campaign_id:
                     for failure in letter.failures:
                         sources.dead_lettered[failure.attempt_id] = letter.dead_letter_id
-        finally:
-            ledger.dispose()
-            audit.dispose()
-            events.dispose()
-            dead.dispose()
 
     await asyncio.to_thread(read)
 
@@ -308,12 +302,15 @@ async def _providers(
     since: datetime,
     unchecked: list[str],
 ) -> None:
-    twilio = TwilioClient(
-        settings.twilio_base_url,
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        settings.twilio_from_number,
-    )
+    async with Root(settings) as root:
+        await _provider_records(root, sources, addresses, since, unchecked)
+    await asyncio.to_thread(_foreign, settings, sources)
+
+
+async def _provider_records(
+    root: Root, sources: Sources, addresses: set[str], since: datetime, unchecked: list[str]
+) -> None:
+    twilio = root.twilio
     try:
         messages = await twilio.list_messages(sent_after=since)
         calls = await twilio.list_calls(started_after=since)
@@ -342,9 +339,7 @@ async def _providers(
             for c in calls
             if c.to in addresses and c.status in _CALLS_THAT_RANG
         ]
-    finally:
-        await twilio.aclose()
-    mail = settings.mail_events()
+    mail = root.mail_events
     if mail is None:
         unchecked.append("email: no RECOUP_MAIL_EVENTS_URL, the mail provider was not asked")
     else:
@@ -364,9 +359,6 @@ async def _providers(
                 for m in accepted
                 if m.recipient.lower() in addresses
             ]
-        finally:
-            await mail.aclose()
-    await asyncio.to_thread(_foreign, settings, sources)
 
 
 def _foreign(settings: Settings, sources: Sources) -> None:
@@ -375,8 +367,5 @@ def _foreign(settings: Settings, sources: Sources) -> None:
     unknown = {r.provider_ref for rs in sources.provider.values() for r in rs} - ours
     if not unknown:
         return
-    ledger = ContactLedger(settings.sql_url)
-    try:
-        sources.foreign_refs = ledger.known_refs(sorted(unknown))
-    finally:
-        ledger.dispose()
+    with Root(settings) as root:
+        sources.foreign_refs = root.contact_ledger.known_refs(sorted(unknown))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.root import Root
+from adapters.twilio import TwilioClient
+from bootstrap.root import Root, scoped
 from bootstrap.settings import Settings
 
 
@@ -59,3 +60,22 @@ def test_sinks_exclude_the_read_model(tmp_path: Path) -> None:
     assert Root(settings).sinks() == {}
     with pytest.raises(ValueError, match="redis"):
         Root(settings).sinks({"redis"})
+
+
+def test_scoped_lends_the_callers_root_and_closes_only_its_own(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    theirs = Root(settings)
+    twilio = theirs.twilio
+
+    async def use() -> TwilioClient:
+        async with scoped(settings, theirs) as lent:
+            assert lent is theirs
+        async with scoped(settings) as own:
+            assert own is not theirs
+            made = own.twilio
+        return made
+
+    own_twilio = asyncio.run(use())
+    assert not twilio._http.is_closed
+    assert own_twilio._http.is_closed
+    asyncio.run(theirs.aclose())
