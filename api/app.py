@@ -1,6 +1,7 @@
 """The HTTP API application: ``/v1`` routes, live events, webhooks, codec server, health.
 
-``create_app(settings, client)`` builds it around a connected Temporal client
+``create_app(settings, client)`` builds it around a connected Temporal client and a
+composition root (``bootstrap/root.py``) for its stores
 (``recoup api`` connects, then serves it with uvicorn next to the gRPC server).
 OpenAPI is served at ``/openapi.json`` and the interactive docs at ``/docs``.
 """
@@ -23,6 +24,7 @@ from api.codec import codec_cors_options, codec_router
 from api.deps import current_tenant, tenant_from_path_key
 from api.telemetry import instrument_api
 from api.webhooks import webhooks_router
+from bootstrap.root import Root
 from bootstrap.settings import Settings
 from service.operations import RecoupService
 
@@ -37,7 +39,9 @@ class Health(BaseModel):
 
 
 def create_app(settings: Settings, client: Client) -> FastAPI:
-    service = RecoupService.build(client, settings)
+    # The app's stores come from one root, closed when the app stops.
+    root = Root(settings, client=client)
+    service = RecoupService.build(client, settings, root)
     auth = Authenticator(service.tenants, RateLimiter(settings))
 
     @asynccontextmanager
@@ -46,7 +50,7 @@ def create_app(settings: Settings, client: Client) -> FastAPI:
         try:
             yield
         finally:
-            service.close()
+            await service.aclose()
 
     app = FastAPI(
         title="Recoup API",

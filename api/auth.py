@@ -14,9 +14,9 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from adapters.tenants import TenantStore
 from bootstrap.settings import Settings
 from domain.account import Tenant
+from service.tenants import TenantStore
 
 
 class AuthError(Exception):

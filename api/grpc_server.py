@@ -39,7 +39,6 @@ from grpc_reflection.v1alpha import reflection
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from temporalio.service import RPCError
 
-from adapters.event_log import EventRow
 from api.auth import Authenticator, AuthError, RateLimited, token_from
 from api.grpc_gen import recoup_pb2 as pb
 from api.grpc_gen import recoup_pb2_grpc as pb_grpc
@@ -48,6 +47,7 @@ from domain.campaign import CampaignSnapshot
 from domain.errors import FieldProblem, problems
 from domain.operator import Approval
 from service import models as m
+from service.events import EventRow
 from service.operations import (
     Conflict,
     InvalidInput,

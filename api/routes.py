@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 
-from adapters.event_log import MAX_POSITION
 from api.deps import AccountId, ApprovalId, CampaignId, CurrentTenant, Service
 from api.problems import Problem
 from domain.campaign import CampaignSnapshot
 from domain.operator import Approval
 from service import models as m
+from service.events import MAX_POSITION
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}

@@ -16,10 +16,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from adapters.event_log import MAX_POSITION
 from api.deps import ID_PATTERN, CurrentTenant, Service
 from api.problems import Problem
 from domain.account import Tenant
+from service.events import MAX_POSITION
 from service.operations import RecoupService, message_json
 
 router = APIRouter(

@@ -78,10 +78,6 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from adapters.lob import SIGNATURE_HEADER as LOB_HEADER
-from adapters.lob import TIMESTAMP_HEADER as LOB_TIMESTAMP_HEADER
-from adapters.lob import LobSignatureError, one_line, verify_lob_signature
-from adapters.payments import from_minor_units
 from api.problems import InvalidParam, Problem, problem_response
 from api.signatures import (
     EMAIL_HEADER,
@@ -96,7 +92,12 @@ from domain.channels import Channel
 from domain.errors import dotted
 from domain.replies import is_stop_keyword
 from service import models as m
+from service.letters import SIGNATURE_HEADER as LOB_HEADER
+from service.letters import TIMESTAMP_HEADER as LOB_TIMESTAMP_HEADER
+from service.letters import LobSignatureError, one_line
+from service.letters import verify_signature as verify_lob_signature
 from service.operations import RecoupService, ServiceError, Unavailable
+from service.payments import from_minor_units
 
 log = logging.getLogger(__name__)
 
@@ -552,7 +553,7 @@ class _Receiver:
         return self.service.settings.api_url + request.url.path + (f"?{query}" if query else "")
 
     async def _tenant(self, tenant_id: str) -> Tenant:
-        # Tenants are never deleted or renamed (adapters.tenants has no such operation),
+        # Tenants are never deleted or renamed (the tenant store has no such operation),
         # so a tenant found once is remembered: a webhook saves a database read and a
         # thread hop. Unknown ids are not remembered: a tenant created later is found.
         tenant = self._tenants.get(tenant_id)

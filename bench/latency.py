@@ -71,6 +71,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.common import Child, machine, recoup_env, simulated_stack
+from bench.fixtures import checkout_completed, new_tenant, sms_in
 from bootstrap.client import connect
 from bootstrap.devserver import free_port
 from bootstrap.settings import Settings
@@ -80,7 +81,6 @@ from domain.campaign import CampaignSnapshot, CollectionStatus, account_workflow
 from simulators.payments import stripe_signature
 from simulators.twilio import TwilioSimulator, twilio_signature
 from simulators.zones import most_awake
-from tests.api_support import checkout_completed, new_tenant, sms_in
 
 TWILIO_SID = "AC" + "9" * 32
 TWILIO_TOKEN = "latency-auth-token"

@@ -37,6 +37,8 @@ from domain.resilience import RetryOverrides, RetryRules
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SinkName = Literal["sql", "kafka", "rabbitmq", "redis"]
+# The read model's sink: the exporter projects into SQL rather than publishing.
+SQL_SINK = "sql"
 
 
 def _default_sinks() -> list[SinkName]:

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from adapters.event_log import EventLog
+from bootstrap.root import Root
 from cli.common import EXIT_VIOLATIONS, console, load_settings
-from workers.export import exported_anchors
+from service.audit_log import verify as verify_chains
 
 app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -28,18 +28,8 @@ def verify(
     With anchors (the default), each chain head the exporter put on the event stream
     must still be in the chain: a chain rewritten by someone holding the key fails here.
     """
-    settings = load_settings()
-    log = settings.audit_log()
-    events = EventLog(settings.sql_url)
-    try:
-        log.create_tables()
-        findings = log.verify(tenant)
-        if anchors:
-            exported = [a for a in exported_anchors(events) if tenant in (None, a[0])]
-            findings += log.check_anchors(exported)
-    finally:
-        log.dispose()
-        events.dispose()
+    with Root(load_settings()) as root:
+        findings = verify_chains(root, tenant, anchors)
     if as_json:
         for f in findings:
             row = {"tenant": f.tenant_id, "kind": f.kind.value, "position": f.position}

@@ -8,9 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from adapters.breakers import Breakers, BreakerSnapshot, BreakerState, BreakerStoreUnavailable
+from bootstrap.root import Root
 from bootstrap.settings import Settings
 from cli.common import EXIT_ERROR, EXIT_INPUT, console, fail, load_settings, run
+from service import breakers as use
+from service.breakers import BreakerSnapshot, BreakerState
+from service.errors import BreakerStoreUnavailable
 
 app = typer.Typer(
     help="Circuit breakers per provider: state, failure window, time until they close.",
@@ -20,7 +23,7 @@ app = typer.Typer(
 _STYLE = {BreakerState.CLOSED: "green", BreakerState.HALF_OPEN: "yellow", BreakerState.OPEN: "red"}
 
 
-def _breakers(settings: Settings) -> Breakers:
+def _root(settings: Settings) -> Root:
     if not settings.redis_url:
         fail(
             "breakers are shared through Redis, and RECOUP_REDIS_URL is not set: each worker "
@@ -28,17 +31,15 @@ def _breakers(settings: Settings) -> Breakers:
             "and this command.",
             EXIT_ERROR,
         )
-    return Breakers(settings.breaker_store(), settings.breakers)
+    return Root(settings)
 
 
 async def _snapshots(settings: Settings) -> list[BreakerSnapshot]:
-    breakers = _breakers(settings)
-    try:
-        return await breakers.snapshots()
-    except BreakerStoreUnavailable as exc:
-        fail(f"{exc} (RECOUP_REDIS_URL)")
-    finally:
-        await breakers.store.aclose()
+    async with _root(settings) as root:
+        try:
+            return await use.snapshots(root)
+        except BreakerStoreUnavailable as exc:
+            fail(f"{exc} (RECOUP_REDIS_URL)")
 
 
 @app.callback()
@@ -91,13 +92,11 @@ def reset(name: Annotated[str, typer.Argument(help="The breaker, e.g. email.")])
         fail(f"no breaker {name!r} (known: {', '.join(sorted(settings.breakers))})", EXIT_INPUT)
 
     async def go() -> None:
-        breakers = _breakers(settings)
-        try:
-            await breakers.reset(name)
-        except BreakerStoreUnavailable as exc:
-            fail(f"{exc} (RECOUP_REDIS_URL)")
-        finally:
-            await breakers.store.aclose()
+        async with _root(settings) as root:
+            try:
+                await use.reset(root, name)
+            except BreakerStoreUnavailable as exc:
+                fail(f"{exc} (RECOUP_REDIS_URL)")
 
     run(go())
     console.print(f"{name}: closed")

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from adapters.sinks.base import SinkUnavailable
+from bootstrap.root import Root
+from bootstrap.settings import SQL_SINK
 from cli.common import EXIT_ERROR, EXIT_INPUT, console, err_console, fail, load_settings, run
-from workers.export import SQL_SINK, build_sinks
+from service.errors import SinkUnavailable
 
 app = typer.Typer(help="The message brokers events are exported to.", no_args_is_help=True)
 
@@ -38,7 +39,7 @@ def setup(
     if not names:
         fail("no broker sink configured (RECOUP_SINKS); name one with --sink", EXIT_INPUT)
     try:
-        sinks = build_sinks(settings, names)
+        sinks = Root(settings).sinks(names)
     except ValueError as exc:
         fail(str(exc), EXIT_INPUT)
 

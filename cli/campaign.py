@@ -11,9 +11,6 @@ import typer
 from rich.table import Table
 from temporalio.client import Client
 
-from adapters.playbook_files import PlaybookError, load_playbook
-from adapters.portfolio_file import PortfolioFileError, parse_portfolio
-from adapters.portfolio_store import PortfolioStoreError
 from bootstrap.settings import Settings
 from cli.common import (
     EXIT_INPUT,
@@ -33,7 +30,10 @@ from domain.compliance.content import validation_notice_problems
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
 from service.campaigns import campaign_id_for, launch_portfolio, portfolio_progress
+from service.errors import PlaybookError, PortfolioFileError, PortfolioStoreError
 from service.models import PauseIn, ResumeIn
+from service.playbooks import load_playbook
+from service.portfolios import parse_portfolio
 
 app = typer.Typer(
     help="Launch portfolios, follow their campaigns, pause and resume them.", no_args_is_help=True

@@ -13,11 +13,11 @@ from rich.console import Console
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.tenants import TenantStore
-from bootstrap.client import connect
 from bootstrap.keyring import KeyRingError
+from bootstrap.root import Root
 from bootstrap.settings import Settings
 from domain.account import Tenant
+from service.tenants import tenant_profile as stored_profile
 
 T = TypeVar("T")
 
@@ -59,12 +59,8 @@ def tenant_for(tenant_id: str, settings: Settings) -> Tenant:
 def tenant_profile(tenant_id: str, settings: Settings) -> Tenant:
     """The tenant as debtors will read of it: its own names when ``recoup tenant create``
     stored it (as the API does), else RECOUP_COLLECTOR_NAME and RECOUP_CREDITOR_NAME."""
-    store = TenantStore(settings.sql_url)
-    try:
-        store.create_tables()
-        return store.get_tenant(tenant_id) or settings.tenant(tenant_id)
-    finally:
-        store.dispose()
+    with Root(settings) as root:
+        return stored_profile(root, tenant_id)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -72,8 +68,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def with_client(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
+    root = Root(settings)
     try:
-        client = await connect(settings)
+        client = await root.client()
     except KeyRingError as exc:  # codec keys that do not fit: a setting, as in `recoup worker`
         fail(f"payload encryption keys: {exc}", EXIT_INPUT)
     except RuntimeError as exc:
@@ -84,6 +81,8 @@ async def with_client(settings: Settings, action: Callable[[Client], Awaitable[T
         if exc.status is RPCStatusCode.NOT_FOUND:
             fail(f"not found: {exc.message}")
         fail(f"Temporal refused the request: {exc.message}")
+    finally:
+        await root.aclose()
 
 
 def print_json(model: BaseModel) -> None:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.table import Table
 from temporalio.client import Client
 
-from adapters.suppressions import SuppressionStore
+from bootstrap.root import Root
 from cli.common import (
     EXIT_INPUT,
     EXIT_PARTIAL,
@@ -106,11 +106,8 @@ def audit(
     settings = load_settings()
 
     async def go(client: Client) -> AuditReport:
-        store = SuppressionStore(settings.sql_url)
-        try:
-            return await audit_account(client, tenant, account_id, store)
-        finally:
-            store.dispose()
+        with Root(settings) as root:
+            return await audit_account(client, tenant, account_id, root.suppressions)
 
     report = run(with_client(settings, go))
     if as_json:

@@ -9,8 +9,9 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.schema import SchemaError, current_revision, head_revision, is_known, migrate
 from cli.common import EXIT_ERROR, console, fail, load_settings
+from service.errors import SchemaError
+from service.schema import current_revision, head_revision, is_known, migrate
 
 app = typer.Typer(
     help="The SQL database's schema: upgrade it, or see its revision.",

@@ -26,13 +26,9 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from adapters.event_log import EventLog
-from adapters.playbook_files import load_playbook
-from adapters.portfolio_file import parse_portfolio
-from adapters.report import campaign_report
-from adapters.suppressions import SuppressionStore
 from bootstrap.devserver import free_port
-from bootstrap.settings import Settings
+from bootstrap.root import Root
+from bootstrap.settings import SQL_SINK, Settings
 from cli.common import EXIT_DIFFERENCES, console, fail, load_settings, money
 from cli.reconcile import print_reconciliation
 from cli.report import print_report
@@ -49,7 +45,10 @@ from domain.campaign import (
 from domain.channels import Channel
 from domain.portfolio import PortfolioStatus
 from service.campaigns import launch_portfolio, portfolio_progress
+from service.playbooks import load_playbook
+from service.portfolios import parse_portfolio
 from service.reconcile import reconcile
+from service.reports import campaign_report
 from service.revocations import Revocations
 from simulators.debtors import (
     DebtorSimulator,
@@ -62,7 +61,6 @@ from simulators.debtors import (
 from simulators.lob import LobSimulator
 from simulators.smtp import ReceivedMail
 from simulators.twilio import SimulatedCall, SimulatedMessage, TwilioSimulator
-from workers.export import SQL_SINK
 
 # The demo looks for campaigns held by a real-time rule only when this few are left.
 WAITING_CHECK_MAX = 20
@@ -267,7 +265,8 @@ def demo(
                     "debtors placed where it is daytime now (calling hours are real): "
                     + ", ".join(zones)
                 )
-                suppressions = SuppressionStore(settings.sql_url)
+                stores = Root(settings)
+                suppressions = stores.suppressions
                 debtors = Debtors(
                     stack.client,
                     DebtorSimulator(seed=seed),
@@ -299,7 +298,7 @@ def demo(
                 status = await portfolio_progress(stack.client, tenant.tenant_id, campaign_id)
                 elapsed = time.monotonic() - started
                 await debtors.drain()
-                suppressions.dispose()
+                stores.close()
                 seen: Counter[str] = Counter(
                     email=len(stack.smtp.messages),
                     sms=len(stack.twilio.messages),
@@ -407,8 +406,8 @@ async def waiting_on_the_law(
 
 async def show_report(settings: Settings, tenant_id: str, campaign_id: str) -> None:
     """The campaign's KPIs from the read model, once the exporter has caught up."""
-    events = EventLog(settings.sql_url)
-    try:
+    with Root(settings) as root:
+        events = root.events
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             head, done = await asyncio.to_thread(
@@ -417,9 +416,7 @@ async def show_report(settings: Settings, tenant_id: str, campaign_id: str) -> N
             if done >= head:
                 break
             await asyncio.sleep(0.2)
-        found = await asyncio.to_thread(campaign_report, events.engine, campaign_id, tenant_id)
+        found = await asyncio.to_thread(campaign_report, root, campaign_id, tenant_id)
         exported = sum((await asyncio.to_thread(events.counts_by_kind)).values())
-    finally:
-        events.dispose()
     print_report(found)
     console.print(f"{exported} events in the event log (`recoup events tail` follows them)")

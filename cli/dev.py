@@ -10,13 +10,14 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from adapters.tenants import TenantStore
 from api.server import running_apis
 from bootstrap.client import connect
 from bootstrap.metrics import runtime_for
+from bootstrap.root import Root
 from bootstrap.settings import Settings
 from cli.common import console, fail, load_settings
 from cli.stack import PLAINTEXT_TEMPORAL, embedded_stack, ensure_free, run_or_fail, stop_event
+from service.tenants import tenant_store
 from workers.run import Role, workers
 
 
@@ -151,9 +152,8 @@ def dev_ui_key(settings: Settings) -> str:
     The web UI sends no credentials to a codec server, so its endpoint URL carries
     this key; it belongs to the dev tenant and lives as long as this ``recoup dev``.
     """
-    store = TenantStore(settings.sql_url)
-    try:
-        store.create_tables()
+    with Root(settings) as root:
+        store = tenant_store(root)
         # The dev tenant follows RECOUP_COLLECTOR_NAME and RECOUP_CREDITOR_NAME of each run.
         tenant = settings.tenant(DEV_TENANT)
         if not store.create_tenant(tenant):
@@ -162,8 +162,6 @@ def dev_ui_key(settings: Settings) -> str:
             if key.label == _UI_KEY_LABEL and key.active:
                 store.revoke(key.key_id)
         return store.create_key(DEV_TENANT, _UI_KEY_LABEL).token
-    finally:
-        store.dispose()
 
 
 def worker(

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from temporalio.client import Client
 
-from adapters.dead_letter_store import DeadLetterStore
+from bootstrap.root import Root
 from cli.common import (
     EXIT_ERROR,
     EXIT_INPUT,
@@ -22,18 +22,12 @@ from cli.common import (
 )
 from domain.channels import Channel
 from domain.dead_letters import DeadLetter, DeadLetterStatus
-from service.dead_letters import RedriveRefused, redrive
+from service.dead_letters import DeadLetterStore, RedriveRefused, dead_letter_store, redrive
 
 app = typer.Typer(
     help="Dead letters: list, read and redrive contacts that failed for good.",
     no_args_is_help=True,
 )
-
-
-def _store() -> DeadLetterStore:
-    store = DeadLetterStore(load_settings().sql_url)
-    store.create_tables()
-    return store
 
 
 @app.command("list")
@@ -46,11 +40,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Dead letters, oldest first."""
-    store = _store()
-    try:
-        letters = store.list(tenant_id=tenant, channel=channel, status=status)
-    finally:
-        store.dispose()
+    with Root(load_settings()) as root:
+        letters = dead_letter_store(root).list(tenant_id=tenant, channel=channel, status=status)
     if as_json:
         for letter in letters:
             typer.echo(letter.model_dump_json())
@@ -85,11 +76,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """One dead letter: its command, every failure and its last error."""
-    store = _store()
-    try:
-        letter = _get(store, dead_letter_id)
-    finally:
-        store.dispose()
+    with Root(load_settings()) as root:
+        letter = _get(dead_letter_store(root), dead_letter_id)
     if as_json:
         print_json(letter)
         return
@@ -122,8 +110,8 @@ def redrive_(
     """Send dead letters back to their campaigns, which ask the compliance gate again."""
     if (dead_letter_id is None) == (not all_open):
         fail("give one dead letter id or --all", EXIT_INPUT)
-    store = _store()
-    try:
+    with Root(load_settings()) as root:
+        store = dead_letter_store(root)
         if dead_letter_id is not None:
             letters = [_get(store, dead_letter_id)]
         else:
@@ -145,8 +133,6 @@ def redrive_(
             return refused
 
         refused = run(with_client(load_settings(), go)) if letters else 0
-    finally:
-        store.dispose()
     console.print(f"{len(letters) - refused} redriven, {refused} refused")
     if refused:
         raise typer.Exit(EXIT_ERROR)

@@ -8,19 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from adapters.event_log import EventLog, EventRow
+from bootstrap.root import Root
+from bootstrap.settings import SQL_SINK
 from cli.common import console, load_settings
-from workers.export import SQL_SINK
+from service.events import EventRow, event_log, start_position
 
 app = typer.Typer(
     help="The event stream: follow it, and see each sink's export lag.", no_args_is_help=True
 )
-
-
-def _log() -> EventLog:
-    events = EventLog(load_settings().sql_url)
-    events.create_tables()
-    return events
 
 
 @app.command()
@@ -39,10 +34,11 @@ def tail(
     poll: Annotated[float, typer.Option(help="Seconds between looks while following.")] = 0.5,
 ) -> None:
     """Print the live event stream (from the event log, which every sink is fed from)."""
-    events = _log()
+    root = Root(load_settings())
+    events = event_log(root)
     types = list(type_ or [])
     try:
-        position = _start(events, last, tenant, campaign, types)
+        position = start_position(events, last, tenant, campaign, types)
         while True:
             rows = events.read_after(position, 500, tenant, campaign, types)
             for row in rows:
@@ -56,21 +52,7 @@ def tail(
     except KeyboardInterrupt:
         return
     finally:
-        events.dispose()
-
-
-def _start(
-    events: EventLog, last: int, tenant: str | None, campaign: str | None, types: list[str]
-) -> int:
-    """The position just before the last ``last`` matching records."""
-    if last <= 0:
-        return events.last_position()
-    position = 0
-    window: list[EventRow] = []
-    while rows := events.read_after(position, 5000, tenant, campaign, types):
-        window = (window + rows)[-last:]
-        position = rows[-1].position or position
-    return (window[0].position or 1) - 1 if window else position
+        root.close()
 
 
 def _print(row: EventRow, as_json: bool) -> None:
@@ -98,13 +80,11 @@ def _print(row: EventRow, as_json: bool) -> None:
 def status() -> None:
     """Each sink's cursor and how many records it has still to export."""
     settings = load_settings()
-    events = _log()
-    try:
+    with Root(settings) as root:
+        events = event_log(root)
         head = events.last_position()
         cursors = events.cursors()
         counts = events.counts_by_kind()
-    finally:
-        events.dispose()
     table = Table(title=f"event log: {sum(counts.values())} record(s), last position {head}")
     for column in ("sink", "enabled", "position", "behind"):
         table.add_column(column, no_wrap=True)

@@ -8,7 +8,6 @@ import sys
 import typer
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from adapters.sql import one_line
 from cli import (
     account,
     approvals,
@@ -36,6 +35,7 @@ from cli.dev import dev, worker
 from cli.reconcile import reconcile_command
 from cli.report import report
 from cli.simulate import simulate_command
+from service.schema import database_error
 from workers.run import database_setting
 
 app = typer.Typer(
@@ -114,7 +114,7 @@ def _report(exc: Exception) -> int:
         settings = load_settings()
         err_console.print(
             f"[bold red]error:[/] the database does not answer ({database_setting(settings)}): "
-            f"{one_line(exc.orig or exc)}"
+            f"{database_error(exc.orig or exc)}"
         )
         return EXIT_ERROR
     import traceback

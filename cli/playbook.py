@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from adapters.playbook_files import list_playbooks, playbook_json_schema
 from cli.campaign import resolve_playbook
 from cli.common import console, load_settings
+from service.playbooks import list_playbooks, playbook_json_schema
 
 app = typer.Typer(help="List, show and validate playbooks.", no_args_is_help=True)
 

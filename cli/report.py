@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from adapters.event_log import EventLog
-from adapters.report import Breakdown, CampaignReport, campaign_report
+from bootstrap.root import Root
 from cli.common import EXIT_INPUT, console, fail, load_settings
+from service.reports import Breakdown, CampaignReport, campaign_report
 
 
 def report(
@@ -23,12 +23,8 @@ def report(
     Amount collected and recovery rate, contact and right-party contact rates,
     promises made and kept, opt-out rate, and results per channel and per step.
     """
-    events = EventLog(load_settings().sql_url)
-    events.create_tables()
-    try:
-        found = campaign_report(events.engine, campaign, tenant)
-    finally:
-        events.dispose()
+    with Root(load_settings()) as root:
+        found = campaign_report(root, campaign, tenant)
     if not found.accounts:
         fail(
             f"no campaign {campaign!r} in the read model (is the exporter running? "

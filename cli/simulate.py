@@ -36,9 +36,9 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from adapters.contact_ledger import ContactLedger
 from bootstrap.codec import data_converter
 from bootstrap.devserver import DevServerError, time_skipping_server_binary
+from bootstrap.root import Root
 from bootstrap.settings import Settings
 from bootstrap.tracing import client_interceptors
 from cli.campaign import resolve_playbook
@@ -342,12 +342,10 @@ async def _outcome(client: Client, account_id: str) -> AccountOutcome:
 def _ledger_contacts(
     settings: Settings, accounts: list[Account], start: datetime
 ) -> dict[str, list[PastContact]]:
-    ledger = ContactLedger(settings.sql_url)
-    try:
+    with Root(settings) as root:
+        ledger = root.contact_ledger
         since = start - timedelta(days=1)
         return {a.account_id: ledger.history(TENANT_ID, a.account_id, since) for a in accounts}
-    finally:
-        ledger.dispose()
 
 
 def simulate_command(

@@ -9,19 +9,15 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from adapters.tenants import ApiKeyInfo, TenantError, TenantStore
+from bootstrap.root import Root
 from cli.common import EXIT_INPUT, console, err_console, fail, load_settings
 from domain.account import Tenant
+from service.errors import TenantError
+from service.tenants import ApiKeyInfo, tenant_store
 
 app = typer.Typer(
     help="Tenants of the HTTP and gRPC APIs, and their API keys.", no_args_is_help=True
 )
-
-
-def _store() -> TenantStore:
-    store = TenantStore(load_settings().sql_url)
-    store.create_tables()
-    return store
 
 
 def _key_json(info: ApiKeyInfo, token: str | None = None) -> str:
@@ -86,13 +82,11 @@ def create(
     A portfolio row's own creditor column wins over --creditor.
     """
     tenant = _tenant(tenant_id, name, creditor)
-    store = _store()
-    try:
+    with Root(load_settings()) as root:
+        store = tenant_store(root)
         if not store.create_tenant(tenant):
             fail(f"tenant {tenant_id!r} exists; `recoup tenant keys {tenant_id} --new` adds a key")
         new = store.create_key(tenant_id, label)
-    finally:
-        store.dispose()
     if not as_json:
         err_console.print(f"tenant {tenant_id}: {_describe(tenant)}")
     _show_new_key(new.info, new.token, as_json)
@@ -113,16 +107,14 @@ def set_names(
         fail("--creditor and --first-party contradict each other: give one", EXIT_INPUT)
     if name is None and creditor is None and not first_party:
         fail("nothing to change: give --name, --creditor or --first-party", EXIT_INPUT)
-    store = _store()
-    try:
+    with Root(load_settings()) as root:
+        store = tenant_store(root)
         current = store.get_tenant(tenant_id)
         if current is None:
             fail(f"no tenant {tenant_id!r}; `recoup tenant create` makes one")
         kept = None if first_party else (creditor if creditor is not None else current.creditor)
         tenant = _tenant(tenant_id, name if name is not None else current.name, kept)
         store.update_tenant(tenant)
-    finally:
-        store.dispose()
     console.print(f"tenant {tenant_id}: {_describe(tenant)}")
 
 
@@ -131,11 +123,9 @@ def list_tenants(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """Every tenant with the names its debtors read."""
-    store = _store()
-    try:
+    with Root(load_settings()) as root:
+        store = tenant_store(root)
         found = store.tenants()
-    finally:
-        store.dispose()
     if as_json:
         for tenant in found:
             print(json.dumps(tenant.model_dump() | {"first_party": tenant.first_party}))
@@ -157,8 +147,8 @@ def keys(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """List a tenant's keys (never their secrets), or add one with --new."""
-    store = _store()
-    try:
+    with Root(load_settings()) as root:
+        store = tenant_store(root)
         if store.get_tenant(tenant_id) is None:
             fail(f"no tenant {tenant_id!r}; `recoup tenant create` makes one")
         if new:
@@ -166,8 +156,6 @@ def keys(
             _show_new_key(made.info, made.token, as_json)
             return
         found = store.keys(tenant_id)
-    finally:
-        store.dispose()
     if as_json:
         for info in found:
             print(_key_json(info))
@@ -188,12 +176,10 @@ def revoke(
     key_id: Annotated[str, typer.Argument(help="The key id (`recoup tenant keys` lists them).")],
 ) -> None:
     """Revoke a key at once: the next request with it gets 401."""
-    store = _store()
-    try:
-        info = store.revoke(key_id)
-    except TenantError as exc:
-        fail(str(exc))
-    finally:
-        store.dispose()
+    with Root(load_settings()) as root:
+        try:
+            info = tenant_store(root).revoke(key_id)
+        except TenantError as exc:
+            fail(str(exc))
     when = f"{info.revoked_at:%Y-%m-%d %H:%M:%S} UTC" if info.revoked_at else "now"
     console.print(f"key {info.key_id} of tenant {info.tenant_id} revoked at {when}")

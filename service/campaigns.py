@@ -17,8 +17,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 
 from adapters.inbound import InboundStore
-from adapters.portfolio_store import PortfolioStore
-from adapters.suppressions import SuppressionStore
+from bootstrap.root import Root, scoped
 from bootstrap.settings import Settings
 from bootstrap.tracing import current_trace_id
 from domain import names
@@ -55,21 +54,20 @@ async def index_contacts(
     engine) is made for this call and disposed of.
     """
 
-    def index() -> None:
-        own = store or settings.inbound_store()
-        try:
-            own.index(
-                tenant_id,
-                (
-                    (a.account_id, [e.address for e in a.emails] + [p.number for p in a.phones])
-                    for a in accounts
-                ),
-            )
-        finally:
-            if store is None:
-                own.dispose()
+    def index(into: InboundStore) -> None:
+        into.index(
+            tenant_id,
+            (
+                (a.account_id, [e.address for e in a.emails] + [p.number for p in a.phones])
+                for a in accounts
+            ),
+        )
 
-    await asyncio.to_thread(index)
+    if store is not None:
+        await asyncio.to_thread(index, store)
+        return
+    async with scoped(settings) as root:
+        await asyncio.to_thread(index, root.inbound)
 
 
 def campaign_id_for(path: Path) -> str:
@@ -93,22 +91,22 @@ async def launch_portfolio(
     max_history_events: int = 10_000,
     trace_id: str | None = None,
     request: Mapping[str, object] | None = None,
+    root: Root | None = None,
 ) -> WorkflowHandle[object, PortfolioStatus]:
     """Store the accounts, then start (or attach to) the campaign's Portfolio workflow.
 
     ``request``: the normalized start request a replay must repeat (the API's
     Idempotency-Key); ``PortfolioStore.save`` raises ``RequestMismatch`` when the
-    campaign was started by another one.
+    campaign was started by another one. ``root``: the caller's stores (the API keeps
+    them open); default: a root for this call.
     """
-    store = PortfolioStore(settings.sql_url)
-    try:
+    async with scoped(settings, root) as stores:
+        store = stores.portfolios
         await asyncio.to_thread(store.create_tables)
         total = await asyncio.to_thread(
             store.save, tenant.tenant_id, campaign_id, accounts, request
         )
-    finally:
-        store.dispose()
-    await index_contacts(settings, tenant.tenant_id, accounts)
+        await index_contacts(settings, tenant.tenant_id, accounts, stores.inbound)
     # A span of our own when the caller has none (the CLI), so that the workflow's
     # trace and the events' X-Trace-ID are one trace however the campaign started.
     with _tracer.start_as_current_span("launch portfolio"):
@@ -262,12 +260,10 @@ async def send_legal_event(
     source: str = "cli",
 ) -> None:
     """Store the event in the suppression store, then tell the account's campaign."""
-    store = SuppressionStore(settings.sql_url)
-    try:
+    async with scoped(settings) as root:
+        store = root.suppressions
         await asyncio.to_thread(store.create_tables)
         stored = await Revocations(store).legal_event(tenant_id, account_id, event, source=source)
-    finally:
-        store.dispose()
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
     await handle.signal(names.SIGNAL_LEGAL, stored)
 

@@ -16,9 +16,20 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.dead_letter_store import DeadLetterStore
+from bootstrap.root import Root
 from domain import names
 from domain.dead_letters import DeadLetter, DeadLetterStatus, RedriveRequest
 from workflows import search_attributes as sa
+
+__all__ = ["DeadLetterStore", "RedriveRefused", "dead_letter_store", "redrive"]
+
+
+def dead_letter_store(root: Root) -> DeadLetterStore:
+    """The root's dead-letter store, its tables created. (``DeadLetterStore`` is the
+    adapter's, re-exported unchanged: its list and get are the use cases.)"""
+    store = root.dead_letters
+    store.create_tables()
+    return store
 
 
 class RedriveRefused(Exception):

@@ -39,6 +39,7 @@ from adapters.portfolio_store import PortfolioStoreError, RequestMismatch
 from adapters.report import campaign_report
 from adapters.suppressions import SuppressionStore
 from adapters.tenants import TenantStore
+from bootstrap.root import Root
 from bootstrap.settings import Settings
 from bootstrap.tracing import current_trace_id
 from domain import names
@@ -117,34 +118,49 @@ class RecoupService:
     settings: Settings
     tenants: TenantStore
     inbound: InboundStore
-    events: EventLog = field(init=False)
+    events: EventLog
     # Revocations are stored before the campaign is told (service.revocations).
-    suppressions: SuppressionStore = field(init=False)
+    suppressions: SuppressionStore
     revocations: Revocations = field(init=False)
+    # What made the stores, and closes them (``close``); None when the caller owns them.
+    root: Root | None = None
     # Parsed playbooks by name, with the stamp of their files (``_playbook``).
     _playbooks: dict[str, tuple[tuple[tuple[int, int, int] | None, ...], Playbook]] = field(
         init=False, default_factory=dict
     )
 
     def __post_init__(self) -> None:
-        self.events = EventLog(self.settings.sql_url)
-        self.suppressions = SuppressionStore(self.settings.sql_url)
         self.revocations = Revocations(self.suppressions)
 
     @classmethod
-    def build(cls, client: Client, settings: Settings) -> RecoupService:
+    def build(cls, client: Client, settings: Settings, root: Root | None = None) -> RecoupService:
+        """The service over ``root``'s stores (a new root of ``settings`` when none is given)."""
+        root = root or Root(settings, client=client)
         return cls(
             client=client,
             settings=settings,
-            tenants=TenantStore(settings.sql_url),
-            inbound=settings.inbound_store(),
+            tenants=root.tenants,
+            inbound=root.inbound,
+            events=root.events,
+            suppressions=root.suppressions,
+            root=root,
         )
 
     async def prepare(self) -> None:
         """Bring the database to the latest schema (once, at start-up)."""
         await asyncio.to_thread(self.tenants.create_tables)
 
+    async def aclose(self) -> None:
+        """Close the stores (through the root that made them)."""
+        if self.root is not None:
+            await self.root.aclose()
+        else:
+            self.close()
+
     def close(self) -> None:
+        if self.root is not None:
+            self.root.close()
+            return
         self.tenants.dispose()
         self.inbound.dispose()
         self.events.dispose()
@@ -193,6 +209,7 @@ class RecoupService:
                     window=request.window,
                     trace_id=current_trace_id(),
                     request=start_request(request),
+                    root=self.root,
                 )
             )
         except RequestMismatch as exc:

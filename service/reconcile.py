@@ -26,14 +26,11 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
-from adapters.contact_ledger import ContactLedger
-from adapters.dead_letter_store import DeadLetterStore
 from adapters.errors import ProviderError
-from adapters.event_log import EventLog
 from adapters.read_model import RmContactAttempt
 from adapters.report import campaign_report
-from adapters.twilio import TwilioClient
-from bootstrap.settings import Settings
+from bootstrap.root import Root
+from bootstrap.settings import SQL_SINK, Settings
 from domain import names
 from domain.campaign import AccountCampaignInput, AccountOutcome, CampaignSnapshot
 from domain.channels import Channel, by_activity
@@ -47,7 +44,6 @@ from domain.reconciliation import (
     Sources,
     differences,
 )
-from workers.export import SQL_SINK
 
 _CONTACT_ACTIVITIES = by_activity()
 # Provider calls that never rang are no contact, and the ledger rightly lacks them.
@@ -254,11 +250,13 @@ async def _stores(
     unchecked: list[str],
 ) -> None:
     def read() -> None:
-        ledger = ContactLedger(settings.sql_url)
-        audit = settings.audit_log()
-        events = EventLog(settings.sql_url)
-        dead = DeadLetterStore(settings.sql_url)
-        try:
+        with Root(settings) as root:
+            ledger, audit, events, dead = (
+                root.contact_ledger,
+                root.audit_log,
+                root.events,
+                root.dead_letters,
+            )
             ledger.create_tables()
             entries = ledger.entries(tenant_id, accounts)
             sources.ledger = [
@@ -296,11 +294,6 @@ async def _stores(
                 if letter.campaign_id == campaign_id:
                     for failure in letter.failures:
                         sources.dead_lettered[failure.attempt_id] = letter.dead_letter_id
-        finally:
-            ledger.dispose()
-            audit.dispose()
-            events.dispose()
-            dead.dispose()
 
     await asyncio.to_thread(read)
 
@@ -312,12 +305,15 @@ async def _providers(
     since: datetime,
     unchecked: list[str],
 ) -> None:
-    twilio = TwilioClient(
-        settings.twilio_base_url,
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        settings.twilio_from_number,
-    )
+    async with Root(settings) as root:
+        await _provider_records(root, sources, addresses, since, unchecked)
+    await asyncio.to_thread(_foreign, settings, sources)
+
+
+async def _provider_records(
+    root: Root, sources: Sources, addresses: set[str], since: datetime, unchecked: list[str]
+) -> None:
+    twilio = root.twilio
     try:
         messages = await twilio.list_messages(sent_after=since)
         calls = await twilio.list_calls(started_after=since)
@@ -346,10 +342,8 @@ async def _providers(
             for c in calls
             if c.to in addresses and c.status in _CALLS_THAT_RANG
         ]
-    finally:
-        await twilio.aclose()
-    await _letters(settings, sources, addresses, since, unchecked)
-    mail = settings.mail_events()
+    await _letters(root, sources, addresses, since, unchecked)
+    mail = root.mail_events
     if mail is None:
         unchecked.append("email: no RECOUP_MAIL_EVENTS_URL, the mail provider was not asked")
     else:
@@ -369,22 +363,18 @@ async def _providers(
                 for m in accepted
                 if m.recipient.lower() in addresses
             ]
-        finally:
-            await mail.aclose()
-    await asyncio.to_thread(_foreign, settings, sources)
 
 
 async def _letters(
-    settings: Settings,
+    root: Root,
     sources: Sources,
     addresses: set[str],
     since: datetime,
     unchecked: list[str],
 ) -> None:
     """The letter provider's letters to the campaign's addresses (as the ledger keys them)."""
-    lob = settings.lob()
     try:
-        letters = await lob.list_letters(created_after=since)
+        letters = await root.lob.list_letters(created_after=since)
     except ProviderError as exc:
         unchecked.append(f"letter: the provider's records could not be read: {exc}")
     else:
@@ -404,8 +394,6 @@ async def _letters(
                     )
                 )
         sources.provider[Channel.LETTER] = found
-    finally:
-        await lob.aclose()
 
 
 def _foreign(settings: Settings, sources: Sources) -> None:
@@ -414,8 +402,5 @@ def _foreign(settings: Settings, sources: Sources) -> None:
     unknown = {r.provider_ref for rs in sources.provider.values() for r in rs} - ours
     if not unknown:
         return
-    ledger = ContactLedger(settings.sql_url)
-    try:
-        sources.foreign_refs = ledger.known_refs(sorted(unknown))
-    finally:
-        ledger.dispose()
+    with Root(settings) as root:
+        sources.foreign_refs = root.contact_ledger.known_refs(sorted(unknown))

@@ -1,36 +1,20 @@
-"""What the API tests (and bench.latency) share: a tenant with a key, an account record,
-providers' webhook payloads, waiting."""
+"""What the API tests share: a tenant with a key, an account record, providers' webhook
+payloads (those three from ``bench/fixtures.py``, which the benchmarks use too), waiting."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from adapters.tenants import TenantStore
-from bootstrap.settings import Settings
-from domain.account import Tenant
+from bench import fixtures
+from bench.fixtures import OUR_NUMBER as OUR_NUMBER
+from bench.fixtures import checkout_completed as checkout_completed
+from bench.fixtures import new_tenant as new_tenant
 from tests.conftest import DAYTIME_ZONE, TWILIO_SID
 
 T = TypeVar("T")
-
-# The number our simulated Twilio account sends from and receives on.
-OUR_NUMBER = "+15005550006"
-
-
-def new_tenant(settings: Settings, prefix: str = "t") -> tuple[Tenant, str]:
-    """A fresh tenant and an API key for it (ids are unique: the database persists)."""
-    store = TenantStore(settings.sql_url)
-    try:
-        store.create_tables()
-        tenant = Tenant(tenant_id=f"{prefix}-{uuid.uuid4().hex[:8]}", name="Acme Recovery")
-        store.create_tenant(tenant)
-        token = store.create_key(tenant.tenant_id, "tests").token
-    finally:
-        store.dispose()
-    return tenant, token
 
 
 def auth(token: str) -> dict[str, str]:
@@ -75,58 +59,4 @@ def sms_in(
     sender: str, body: str, sid: str | None = None, *, account_sid: str = TWILIO_SID
 ) -> dict[str, str]:
     """An inbound SMS webhook's parameters, as Twilio sends them to ``OUR_NUMBER``."""
-    sid = sid or "SM" + uuid.uuid4().hex
-    return {
-        "ToCountry": "US",
-        "ToState": "CA",
-        "SmsMessageSid": sid,
-        "NumMedia": "0",
-        "ToCity": "",
-        "FromZip": "",
-        "SmsSid": sid,
-        "FromState": "NY",
-        "SmsStatus": "received",
-        "FromCity": "",
-        "Body": body,
-        "FromCountry": "US",
-        "To": OUR_NUMBER,
-        "ToZip": "",
-        "NumSegments": "1",
-        "MessageSid": sid,
-        "AccountSid": account_sid,
-        "From": sender,
-        "ApiVersion": "2010-04-01",
-    }
-
-
-def checkout_completed(
-    tenant_id: str, account_id: str, amount: int, *, event_id: str | None = None
-) -> dict[str, Any]:
-    """A Stripe ``checkout.session.completed`` event for a Payment Link of ours."""
-    created = int(time.time())
-    return {
-        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-        "object": "event",
-        "api_version": "2024-06-20",
-        "created": created,
-        "data": {
-            "object": {
-                "id": f"cs_test_{uuid.uuid4().hex}",
-                "object": "checkout.session",
-                "amount_subtotal": amount,
-                "amount_total": amount,
-                "created": created,
-                "currency": "usd",
-                "livemode": False,
-                "metadata": {"tenant_id": tenant_id, "account_id": account_id},
-                "mode": "payment",
-                "payment_intent": f"pi_{uuid.uuid4().hex[:24]}",
-                "payment_link": f"plink_{uuid.uuid4().hex[:24]}",
-                "payment_status": "paid",
-                "status": "complete",
-            }
-        },
-        "livemode": False,
-        "pending_webhooks": 1,
-        "type": "checkout.session.completed",
-    }
+    return fixtures.sms_in(sender, body, sid, account_sid=account_sid)

@@ -35,14 +35,14 @@ from adapters.event_log import EventLog, EventRow
 from adapters.read_model import project
 from adapters.sinks.base import OutboundMessage, Sink, SinkUnavailable
 from adapters.telemetry import EXPORT_LAG
-from bootstrap.settings import Settings
+from bootstrap.root import build_sinks
+from bootstrap.settings import SQL_SINK, Settings
 from domain.events import EventType, ExportRecord, Origin, event_record, message_id
 from domain.messages import Performance
+from service.audit_log import ANCHOR_STATUS
 
 log = logging.getLogger("recoup.export")
 
-SQL_SINK = "sql"
-ANCHOR_STATUS = "chain_head"
 KeyFor = Callable[[str], tuple[bytes, str]]
 Wants = Callable[[str, str], bool]  # (sink, tenant) -> export it there?
 
@@ -225,29 +225,6 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
         return
 
 
-def build_sinks(settings: Settings, names: set[str] | None = None) -> dict[str, Sink]:
-    """The broker sinks the settings turn on (the SQL read model is not one of them)."""
-    wanted = (names if names is not None else settings.all_sinks) - {SQL_SINK}
-    sinks: dict[str, Sink] = {}
-    if "kafka" in wanted:
-        from adapters.sinks.kafka import KafkaSink
-
-        sinks["kafka"] = KafkaSink(settings.kafka)
-    if "rabbitmq" in wanted:
-        from adapters.sinks.rabbitmq import RabbitSink
-
-        sinks["rabbitmq"] = RabbitSink(settings.rabbitmq)
-    if "redis" in wanted:
-        from adapters.sinks.redis_streams import RedisStreamSink
-
-        url = settings.redis_streams.url
-        if url is None and settings.redis_url is None:
-            raise ValueError("sinks: 'redis' needs RECOUP_REDIS_URL or RECOUP_REDIS_STREAMS__URL")
-        resolved = url.get_secret_value() if url is not None else str(settings.redis_url)
-        sinks["redis"] = RedisStreamSink(resolved, settings.redis_streams)
-    return sinks
-
-
 def exporter_for(settings: Settings, events: EventLog) -> Exporter:
     """The exporter a worker runs, from settings: its sinks, keys and tenant choices."""
     return Exporter(
@@ -300,20 +277,6 @@ def both(*callbacks: Callable[[BreakerSnapshot], None]) -> Callable[[BreakerSnap
             callback(snapshot)
 
     return on_change
-
-
-def exported_anchors(events: EventLog) -> list[tuple[str, int, str]]:
-    """The audit chain heads anchored so far, as ``(tenant, position, hash)``."""
-    anchors: list[tuple[str, int, str]] = []
-    position = 0
-    while rows := events.read_after(position, 5000, types=[EventType.COMPLIANCE_AUDIT.value]):
-        for row in rows:
-            record = row.export_record()
-            if record.status == ANCHOR_STATUS and record.agent_id == "audit-log":
-                meta = record.metadata
-                anchors.append((record.tenant_id, int(meta["position"]), str(meta["hash"])))
-        position = rows[-1].position or position
-    return anchors
 
 
 def agent_status(agent_id: str, status: str, roles: Sequence[str]) -> ExportRecord:

@@ -36,23 +36,11 @@ from activities.replies import ReplyReader
 from activities.research import ResearchAgent
 from activities.sms import SmsAgent
 from activities.supervisor import Supervisor
-from adapters.account_history import AccountHistory
-from adapters.action_stats import ActionStats
-from adapters.breakers import Breakers, BreakerStore, BreakerStoreUnavailable
-from adapters.contact_ledger import ContactLedger
-from adapters.crm_records import CrmRecords
-from adapters.dead_letter_store import DeadLetterStore
-from adapters.event_log import EventLog
-from adapters.ledger import LedgerClient
-from adapters.llm import LlmClient
-from adapters.payments import PaymentsClient
-from adapters.portfolio_store import PortfolioStore
-from adapters.smtp import SmtpMailer
+from adapters.breakers import BreakerStore, BreakerStoreUnavailable
 from adapters.sql import DatabaseUnavailable, check_database
 from adapters.suppressions import SuppressionStore
-from adapters.templates import TemplateRenderer
-from adapters.twilio import TwilioClient
 from bootstrap.metrics import breaker_metrics
+from bootstrap.root import Root
 from bootstrap.settings import Settings
 from domain.channels import Channel
 from workers.export import both, breaker_events, exporter_for, report_status
@@ -136,8 +124,12 @@ async def workers(
     *,
     workflow_task_executor: concurrent.futures.ThreadPoolExecutor | None = None,
     suppressions: SuppressionStore | None = None,
+    root: Root | None = None,
 ) -> AsyncIterator[list[Worker]]:
     """Build the workers for ``roles`` and the adapters they need; close them on exit.
+
+    The adapters come from ``root`` (the composition root, ``bootstrap/root.py``); by
+    default one of the settings, made and closed here. A root passed in stays open.
 
     ``workflow_task_executor``: where the campaigns worker runs workflow activations
     (default: the SDK's own pool); ``bench.engine --profile`` passes a one-thread pool
@@ -146,48 +138,35 @@ async def workers(
     """
     roles = set(roles)
     queues = settings.queues
-    renderer = TemplateRenderer(settings.template_dir)
     built: list[Worker] = []
     # Refuse to start (StoreUnavailable) rather than start and fail every task: an
     # unreachable Redis would otherwise surface as refused sends, a database as a
     # traceback from the first store. The codec key was loaded by the client already.
     await check_database_answers(settings)
     async with AsyncExitStack() as stack:
+        # Closed last: everything below is stopped before the adapters it uses.
+        if root is None:
+            root = Root(settings, client=client)
+            stack.push_async_callback(root.aclose)
+        renderer = root.renderer
         # Every role reads or writes the debt's contact ledger (the gate's memory).
         # Every contact also goes into the tenant's hash-chained audit log.
-        ledger = ContactLedger(settings.sql_url, settings.audit_log())
+        ledger = root.contact_ledger
         await asyncio.to_thread(ledger.create_tables)
-        stack.callback(ledger.dispose)
         # Every decision goes into the event log, from which the exporter feeds the sinks.
-        events = EventLog(settings.sql_url)
-        stack.callback(events.dispose)
+        events = root.events
         contact_export = ContactExport(events)
         # Every revocation, read by the channel agents right before each send.
         if suppressions is None:
-            suppressions = SuppressionStore(settings.sql_url)
-            stack.callback(suppressions.dispose)
+            suppressions = root.suppressions
         # One breaker per provider, shared with every other worker through Redis.
         runtime = client.service_client.config.runtime or Runtime.default()
-        store = settings.breaker_store()
-        stack.push_async_callback(store.aclose)
-        await check_breaker_store(store)
-        breakers = Breakers(
-            store,
-            settings.breakers,
-            on_change=both(breaker_metrics(runtime), breaker_events(events)),
-        )
+        await check_breaker_store(root.breaker_store)
+        breakers = root.breakers(on_change=both(breaker_metrics(runtime), breaker_events(events)))
 
         # Replies are read, and messages written, by the language model when one is
         # configured, else offline and from templates; one client serves both.
-        llm = LlmClient.configured(
-            settings.llm_base_url,
-            settings.llm_model,
-            settings.llm_api_key,
-            settings.llm_timeout_seconds,
-            settings.llm_json_schema,
-        )
-        if llm is not None:
-            stack.push_async_callback(llm.aclose)
+        llm = root.llm
         # Every message passes the guardrail; the model's fall back to the templates.
         composer = Composer(renderer, llm)
 
@@ -216,21 +195,16 @@ async def workers(
             )
 
         if Role.CAMPAIGNS in roles:
-            portfolios = PortfolioStore(settings.sql_url)
-            stack.callback(portfolios.dispose)
-            dead_letters = DeadLetterStore(settings.sql_url)
+            portfolios = root.portfolios
+            dead_letters = root.dead_letters
             await asyncio.to_thread(dead_letters.create_tables)
-            stack.callback(dead_letters.dispose)
             # The research agent reads the CRM record and the read model's history.
-            crm = CrmRecords(settings.crm_base_url or settings.ledger_base_url, settings.crm_key)
-            stack.push_async_callback(crm.aclose)
-            history = AccountHistory(settings.sql_url)
+            crm = root.crm
+            history = root.account_history
             await asyncio.to_thread(history.create_tables)
-            stack.callback(history.dispose)
             # The next-best-action agent's statistics, per tenant and segment.
-            action_stats = ActionStats(settings.sql_url)
+            action_stats = root.action_stats
             await asyncio.to_thread(action_stats.create_tables)
-            stack.callback(action_stats.dispose)
             next_action = NextActionAgent(action_stats)
             worker(
                 queues.campaigns,
@@ -249,15 +223,7 @@ async def workers(
                 ],
             )
         if Role.EMAIL in roles:
-            mailer = SmtpMailer(
-                settings.smtp_host,
-                settings.smtp_port,
-                sender=settings.email_from,
-                username=settings.smtp_username,
-                password=settings.smtp_password,
-                use_tls=settings.smtp_use_tls,
-                start_tls=settings.smtp_start_tls,
-            )
+            mailer = root.mailer
             channel_worker(
                 Channel.EMAIL,
                 EmailAgent(
@@ -271,14 +237,7 @@ async def workers(
                 ).send_email,
             )
         if roles & {Role.SMS, Role.PHONE}:
-            twilio = TwilioClient(
-                settings.twilio_base_url,
-                settings.twilio_account_sid,
-                settings.twilio_auth_token,
-                settings.twilio_from_number,
-                status_callback_url=settings.twilio_status_callback_url,
-            )
-            stack.push_async_callback(twilio.aclose)
+            twilio = root.twilio
             if Role.SMS in roles:
                 channel_worker(
                     Channel.SMS,
@@ -305,10 +264,8 @@ async def workers(
                 )
                 channel_worker(Channel.PHONE, phone.place_call)
         if Role.LETTER in roles:
-            lob = settings.lob()
-            stack.push_async_callback(lob.aclose)
             letters = LetterAgent(
-                lob,
+                root.lob,
                 renderer,
                 ledger,
                 breakers.get("letter"),
@@ -324,10 +281,8 @@ async def workers(
                 default_heartbeat_throttle_interval=SEND_HEARTBEAT_THROTTLE,
             )
         if Role.PAYMENTS in roles:
-            payments = PaymentsClient(settings.payments_base_url, settings.payments_api_key)
-            stack.push_async_callback(payments.aclose)
-            books = LedgerClient(settings.ledger_base_url, settings.ledger_api_key)
-            stack.push_async_callback(books.aclose)
+            payments = root.payments
+            books = root.books
             agent = PaymentsAgent(payments, books, breakers.get("payments"), breakers.get("ledger"))
             worker(
                 queues.payments,

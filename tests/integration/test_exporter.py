@@ -29,7 +29,8 @@ from bench.brokers import Tansu
 from bootstrap.settings import Settings
 from domain.events import EventType, ExportRecord, Origin, Topic, event_record, message_id
 from domain.signing import verify
-from workers.export import Exporter, breaker_events, exported_anchors
+from service.audit_log import exported_anchors
+from workers.export import Exporter, breaker_events
 from workers.run import Role, workers
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
