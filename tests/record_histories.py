@@ -24,6 +24,7 @@ from temporalio.client import Client, WorkflowHandle
 from adapters.playbook_files import load_playbook
 from bootstrap.settings import Settings
 from domain import names
+from domain.account import PhoneContact, PostalAddress
 from domain.arrangements import ArrangementStatus
 from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus, InboundReply
 from domain.channels import Channel
@@ -91,6 +92,22 @@ async def test_record_standard(client: Client, settings: Settings, running: obje
     outcome = await _save("standard", handle)
     assert outcome.status is CollectionStatus.EXHAUSTED
     assert outcome.amount_collected == Decimal("50.00")
+
+
+async def test_record_letter(client: Client, settings: Settings, running: object) -> None:
+    """standard, for a debtor with no email: the validation notice by letter (Lob), then
+    the texts and the call; no payment."""
+    handle = await _start(
+        client,
+        settings,
+        "standard",
+        emails=[],
+        phones=[PhoneContact(number="+14155550142", sms_consent=True, voice_consent=True)],
+        address=PostalAddress(line1="185 Berry St", city="San Francisco", state="CA", zip="94107"),
+    )
+    outcome = await _save("letter", handle)
+    assert outcome.status is CollectionStatus.EXHAUSTED
+    assert outcome.contacts[Channel.LETTER] == 1
 
 
 async def test_record_sms_first(client: Client, settings: Settings, running: object) -> None:
