@@ -230,13 +230,14 @@ def demo(
         # Days last seconds, but the compliance gate keeps real local calling hours:
         # place the sample debtors where it is daytime now.
         rows = sample_portfolio_rows(accounts, seed=seed, as_of=today, awake_at=datetime.now(UTC))
+        # A few debtors without email or phone: their validation notice goes by post.
+        rows = with_letter_only_debtors(rows, seed=seed)
         write_portfolio_csv(rows, csv_path)
         zones = sorted({row["timezone"] for row in rows})
         parsed = parse_portfolio(csv_path, as_of=today, latest_due=settings.latest_due_date())
         if parsed.problems:  # the generator only writes valid rows; say so loudly if not
             fail("; ".join(str(p) for p in parsed.problems[:5]))
-        # A few debtors without email or phone: their validation notice goes by post.
-        portfolio = with_letter_only_debtors(parsed.accounts, seed=seed)
+        portfolio = parsed.accounts
         tenant = settings.tenant("demo")
         due: dict[str, Decimal] = {}
         for account in portfolio:

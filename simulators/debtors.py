@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.account import Account, PostalAddress
 from domain.channels import Channel
-from domain.portfolio import PORTFOLIO_COLUMNS
+from domain.portfolio import ADDRESS_COLUMNS, PORTFOLIO_COLUMNS
 from simulators.zones import awake, most_awake
 
 _CENT = Decimal("0.01")
@@ -376,28 +376,39 @@ def postal_address(account_id: str, state: str | None, *, seed: int) -> PostalAd
 
 
 def with_letter_only_debtors(
-    accounts: Iterable[Account], *, seed: int, share: float = 0.04
-) -> list[Account]:
-    """``accounts`` with about ``share`` of them reachable by post only: no email, no
-    phone, a mailing address (the validation notice goes to them by letter)."""
+    rows: Iterable[dict[str, str]], *, seed: int, share: float = 0.04
+) -> list[dict[str, str]]:
+    """Portfolio ``rows`` with about ``share`` of them reachable by post only: no email,
+    no phone, a mailing address in the ``address_*`` columns (the validation notice goes
+    to them by letter). Written to the file like any operator's, so the demo loads
+    them through the same parser."""
     found = []
-    for account in accounts:
-        if _rng(seed, "letter-only", account.account_id).random() < share:
-            account = account.model_copy(
-                update={
-                    "emails": [],
-                    "phones": [],
-                    "address": postal_address(account.account_id, account.state, seed=seed),
-                }
-            )
-        found.append(account)
+    for row in rows:
+        row = {**row, **dict.fromkeys(ADDRESS_COLUMNS, "")}
+        if _rng(seed, "letter-only", row["account_id"]).random() < share:
+            address = postal_address(row["account_id"], row.get("state") or None, seed=seed)
+            row |= {
+                "email": "",
+                "phone": "",
+                "sms_consent": "",
+                "voice_consent": "",
+                "address_line1": address.line1,
+                "address_line2": address.line2 or "",
+                "address_city": address.city,
+                "address_state": address.state,
+                "address_zip": address.zip,
+            }
+        found.append(row)
     return found
 
 
 def write_portfolio_csv(rows: Iterable[dict[str, str]], path: Path) -> None:
     """Write rows (as from :func:`sample_portfolio_rows`) as UTF-8 CSV with a header."""
     with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=PORTFOLIO_COLUMNS)
+        rows = list(rows)
+        # The address columns only when some row has them: most files have none.
+        extra = [c for c in ADDRESS_COLUMNS if any(c in row for row in rows)]
+        writer = csv.DictWriter(out, fieldnames=[*PORTFOLIO_COLUMNS, *extra])
         writer.writeheader()
         writer.writerows(rows)
 

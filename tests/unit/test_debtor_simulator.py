@@ -11,6 +11,7 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
+from adapters.portfolio_file import parse_portfolio
 from domain.account import Account, EmailContact, PhoneContact
 from domain.channels import Channel
 from domain.portfolio import PORTFOLIO_COLUMNS
@@ -22,6 +23,7 @@ from simulators.debtors import (
     Reaction,
     ReactionKind,
     sample_portfolio_rows,
+    with_letter_only_debtors,
     write_portfolio_csv,
 )
 
@@ -238,3 +240,20 @@ def test_sample_rows_are_deterministic_and_valid_accounts(tmp_path: Path) -> Non
     write_portfolio_csv(rows, path)
     with path.open(encoding="utf-8", newline="") as f:
         assert list(csv.DictReader(f)) == rows
+
+
+def test_post_only_debtors_load_through_the_address_columns(tmp_path: Path) -> None:
+    rows = with_letter_only_debtors(sample_portfolio_rows(500, seed=9, as_of=AS_OF), seed=9)
+    path = tmp_path / "portfolio.csv"
+    write_portfolio_csv(rows, path)
+    loaded = parse_portfolio(path, as_of=AS_OF)
+    assert not loaded.problems and len(loaded.accounts) == 500
+    post_only = [a for a in loaded.accounts if a.address is not None]
+    # About 4 %, each reachable by post alone, in its own state.
+    assert 5 <= len(post_only) <= 40
+    by_id = {r["account_id"]: r for r in rows}
+    for a in post_only:
+        assert a.address is not None
+        assert not a.emails and not a.phones and a.has_contact_point
+        assert a.address.state == by_id[a.account_id]["address_state"]
+    assert all(a.emails for a in loaded.accounts if a.address is None)
