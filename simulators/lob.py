@@ -14,8 +14,10 @@ processed_for_delivery → delivered; a share (``return_rate``, and always an ad
 whose first line holds ``RETURN TO SENDER``) is returned to sender after in_transit.
 A first line holding ``UNDELIVERABLE`` is refused at create with Lob's
 ``failed_deliverability_strictness``. Time is simulated: one day lasts ``day_seconds``
-of real time (None: it only moves on ``advance``), so a week of mail passes in a
-second and tests can step it exactly.
+of real time (None: days last as long as real ones, and a test moves the mail on with
+``advance``), so a week of mail passes in a second and tests can step it exactly. Either
+way the clock starts at the wall clock and never stands still, so ``date_created`` is
+when the letter was made, as Lob's is, and a list filtered by date finds it.
 
 Beyond Lob it can inject outages with ``fail_next`` (nothing is created and the
 idempotency key is not used up), like the other simulators.
@@ -204,7 +206,7 @@ class LobSimulator:
         if not 0.0 <= return_rate <= 1.0:
             raise ValueError("return_rate must be within [0, 1]")
         if day_seconds is not None and day_seconds <= 0:
-            raise ValueError("day_seconds must be > 0 (or None: the clock moves on advance)")
+            raise ValueError("day_seconds must be > 0 (or None: real days, moved on by advance)")
         self.api_key = api_key
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
@@ -262,11 +264,9 @@ class LobSimulator:
     # -- scripting -----------------------------------------------------------
 
     def now(self) -> datetime:
-        """The simulated time: real time, sped up by ``day_seconds``, plus ``advance``s."""
-        elapsed = 0.0
-        if self._day_seconds is not None:
-            real = time.monotonic() - self._origin_mono
-            elapsed = real / self._day_seconds * 86_400
+        """The simulated time: real time (sped up by ``day_seconds``), plus ``advance``s."""
+        real = time.monotonic() - self._origin_mono
+        elapsed = real if self._day_seconds is None else real / self._day_seconds * 86_400
         return self._origin + timedelta(seconds=elapsed) + self._offset
 
     async def advance(self, by: timedelta = timedelta(days=1)) -> list[str]:
