@@ -3,9 +3,10 @@
 ``tests/record_histories.py`` wrote them (standard, sms-first, arrangement, dispute,
 promise, a portfolio, a send cancelled in flight): ``<name>.json`` with the code of
 2026-12-03, ``<name>.after-issue-15.json`` with the code that waits for a cancelled send's
-answer, ``letter.json`` with the code that added the letter channel. A change to a workflow that would make one of these histories take a different
-path fails here: such a change needs ``workflow.patched`` (or a new workflow type) so that
-campaigns already running keep their old path.
+answer, ``letter.json`` with the code that added the letter channel. A change to a
+workflow that would make one of these histories take a different path fails here: such a
+change needs ``workflow.patched`` (or a new workflow type) so that campaigns already
+running keep their old path.
 """
 
 from __future__ import annotations
