@@ -1,15 +1,38 @@
-"""Reads the accounts of a portfolio stored at launch, a page at a time."""
+"""A portfolio's activities: read its accounts a page at a time, start their campaigns,
+count the campaign.
+
+The accounts were stored at launch; the portfolio workflow passes offsets, never
+accounts.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
+from sqlalchemy import Engine
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.portfolio_store import PortfolioStore
+from adapters.report import campaign_census
 from domain import names
-from domain.portfolio import PortfolioPage, PortfolioPageRequest
+from domain.account import Account
+from domain.campaign import account_workflow_id
+from domain.portfolio import (
+    Census,
+    CensusRequest,
+    PageStarted,
+    PortfolioInput,
+    PortfolioPage,
+    PortfolioPageRequest,
+    StartPageRequest,
+    account_campaign_input,
+    campaign_summary,
+)
+from workflows import search_attributes as sa
 
 
 class PortfolioLoader:
@@ -19,24 +42,137 @@ class PortfolioLoader:
 
     @activity.defn(name=names.LOAD_PORTFOLIO_PAGE)
     async def load_portfolio_page(self, request: PortfolioPageRequest) -> PortfolioPage:
-        accounts = await asyncio.to_thread(
-            self._store.page,
-            request.tenant_id,
-            request.campaign_id,
-            request.offset,
-            request.limit,
+        accounts = await self.page(
+            request.tenant_id, request.campaign_id, request.offset, request.limit
         )
-        if not accounts and request.offset == 0:
-            # Launched into another store than this worker reads: say so, and keep
-            # retrying (visible in the UI) until the configuration is fixed.
-            raise ApplicationError(
-                f"portfolio {request.tenant_id}/{request.campaign_id} is not in the store "
-                f"this worker reads ({self._where}); launch and worker must share "
-                "RECOUP_DATABASE_URL (or RECOUP_DATA_DIR)",
-                type="PortfolioNotFound",
-            )
         return PortfolioPage(
             accounts=accounts,
             next_offset=request.offset + len(accounts),
             exhausted=len(accounts) < request.limit,
         )
+
+    async def page(
+        self, tenant_id: str, campaign_id: str, offset: int, limit: int
+    ) -> list[Account]:
+        accounts = await asyncio.to_thread(self._store.page, tenant_id, campaign_id, offset, limit)
+        if not accounts and offset == 0:
+            # Launched into another store than this worker reads: say so, and keep
+            # retrying (visible in the UI) until the configuration is fixed.
+            raise ApplicationError(
+                f"portfolio {tenant_id}/{campaign_id} is not in the store "
+                f"this worker reads ({self._where}); launch and worker must share "
+                "RECOUP_DATABASE_URL (or RECOUP_DATA_DIR)",
+                type="PortfolioNotFound",
+            )
+        return accounts
+
+
+class PortfolioLauncher:
+    """Starts account campaigns through the client, and counts a campaign.
+
+    ``client`` should be the one the campaigns worker of this process polls with: starts
+    then ask for eager dispatch, and the first workflow task runs here without a trip
+    through the task queue.
+    """
+
+    def __init__(
+        self, client: Client, loader: PortfolioLoader, read_model: Engine, *, projected: bool
+    ) -> None:
+        """``projected``: whether the exporter fills the read model (the ``sql`` sink)."""
+        self._client = client
+        self._loader = loader
+        self._read_model = read_model
+        self._projected = projected
+
+    @activity.defn(name=names.START_PORTFOLIO_PAGE)
+    async def start_portfolio_page(self, request: StartPageRequest) -> PageStarted:
+        """Start the campaign of every account of the page; report started and attached.
+
+        A retried attempt starts the page again: a campaign an earlier attempt started
+        is found running with this campaign id and counted as started, once.
+        """
+        inp = request.portfolio
+        tenant_id = inp.tenant.tenant_id
+        accounts = await self._loader.page(
+            tenant_id, inp.campaign_id, request.offset, request.limit
+        )
+        pace = _Pace(inp.starts_per_second)
+        slots = asyncio.Semaphore(inp.starts_in_flight)
+        attached = 0
+
+        async def start(account: Account) -> None:
+            nonlocal attached
+            async with slots:
+                await pace.wait()
+                if not await self._start(inp, account):
+                    attached += 1
+                activity.heartbeat()
+
+        await asyncio.gather(*(start(a) for a in accounts))
+        return PageStarted(
+            started=len(accounts) - attached,
+            attached=attached,
+            next_offset=request.offset + len(accounts),
+            exhausted=len(accounts) < request.limit,
+        )
+
+    async def _start(self, inp: PortfolioInput, account: Account) -> bool:
+        """Start one account's campaign; False when one of another campaign runs for it
+        (the portfolio attaches to it: an account never has two campaigns at once)."""
+        tenant_id = inp.tenant.tenant_id
+        workflow_id = account_workflow_id(tenant_id, account.account_id)
+        try:
+            await self._client.start_workflow(
+                names.ACCOUNT_CAMPAIGN,
+                account_campaign_input(inp, account, None),
+                id=workflow_id,
+                task_queue=inp.queues.campaigns,
+                search_attributes=sa.for_account(tenant_id, inp.campaign_id, account),
+                static_summary=campaign_summary(inp.playbook.name, inp.campaign_id, account),
+                request_eager_start=True,
+            )
+            return True
+        except WorkflowAlreadyStartedError:
+            running = await self._client.get_workflow_handle(workflow_id).describe()
+            return running.typed_search_attributes.get(sa.CAMPAIGN) == inp.campaign_id
+
+    @activity.defn(name=names.COUNT_CAMPAIGN)
+    async def count_campaign(self, request: CensusRequest) -> Census:
+        """Open and indexed account campaigns from visibility; the rest from the read model."""
+        census = await asyncio.to_thread(
+            campaign_census, self._read_model, request.tenant_id, request.campaign_id
+        )
+        census.read_model = self._projected
+        running = sa.campaign_accounts_query(request.tenant_id, request.campaign_id, running=True)
+        every = sa.campaign_accounts_query(request.tenant_id, request.campaign_id, running=False)
+        try:
+            open_, indexed = await asyncio.gather(
+                self._client.count_workflows(running), self._client.count_workflows(every)
+            )
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.UNIMPLEMENTED:
+                raise
+            # The time-skipping test server (recoup simulate) has no visibility store.
+            return census.model_copy(
+                update={
+                    "open": max(request.started - census.finished, 0),
+                    "indexed": census.accounts,
+                }
+            )
+        return census.model_copy(update={"open": open_.count, "indexed": indexed.count})
+
+
+class _Pace:
+    """At most ``per_second`` calls of ``wait`` return a second (None: no limit)."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self._gap = 1 / per_second if per_second else 0.0
+        self._next = time.monotonic()
+
+    async def wait(self) -> None:
+        if not self._gap:
+            return
+        now = time.monotonic()
+        at, self._next = max(now, self._next), max(now, self._next) + self._gap
+        if at > now:
+            await asyncio.sleep(at - now)

@@ -66,10 +66,13 @@ async def get_campaign(
     status_code=status.HTTP_202_ACCEPTED,
     tags=["campaigns"],
     summary="Pause every account of a campaign",
+    description="Holds the campaign's launcher, then starts a Temporal batch operation that "
+    "pauses every running account campaign of it; answers once the batch has started "
+    "(`job_id`; its counts grow while it runs).",
 )
 async def pause_campaign(
     campaign_id: CampaignId, body: m.PauseIn, tenant: CurrentTenant, service: Service
-) -> m.Accepted:
+) -> m.CampaignSteered:
     return await service.pause_campaign(tenant, campaign_id, body)
 
 
@@ -81,8 +84,20 @@ async def pause_campaign(
 )
 async def resume_campaign(
     campaign_id: CampaignId, body: m.ResumeIn, tenant: CurrentTenant, service: Service
-) -> m.Accepted:
+) -> m.CampaignSteered:
     return await service.resume_campaign(tenant, campaign_id, body)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["campaigns"],
+    summary="Cancel a campaign: no more starts, every running account ends as cancelled",
+)
+async def cancel_campaign(
+    campaign_id: CampaignId, body: m.CancelIn, tenant: CurrentTenant, service: Service
+) -> m.CampaignSteered:
+    return await service.cancel_campaign(tenant, campaign_id, body)
 
 
 # --- accounts ------------------------------------------------------------------

@@ -31,7 +31,7 @@ from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
 from service.campaigns import campaign_id_for, launch_portfolio, portfolio_progress
 from service.errors import PlaybookError, PortfolioFileError, PortfolioStoreError
-from service.models import PauseIn, ResumeIn
+from service.models import CampaignSteered, CancelIn, PauseIn, ResumeIn
 from service.playbooks import load_playbook
 from service.portfolios import parse_portfolio
 
@@ -40,6 +40,7 @@ app = typer.Typer(
 )
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def resolve_playbook(ref: str, settings: Settings, *, for_launch: bool = False) -> Playbook:
@@ -77,7 +78,20 @@ def launch(
     day_seconds: Annotated[
         float, typer.Option(help="Length of a playbook day in seconds (86400 = real time).")
     ] = 86_400,
-    window: Annotated[int, typer.Option(help="Max account campaigns running at once.")] = 200,
+    starts_in_flight: Annotated[
+        int,
+        typer.Option(
+            "--starts-in-flight",
+            "--window",
+            min=1,
+            max=1000,
+            help="Account campaign starts in flight at once (every account is started; "
+            "this bounds how fast, not how many are open).",
+        ),
+    ] = 64,
+    starts_per_second: Annotated[
+        float | None, typer.Option(min=0.001, help="At most this many starts a second.")
+    ] = None,
     as_of: Annotated[
         str | None, typer.Option(help="Date days-past-due is computed at (default: today).")
     ] = None,
@@ -112,7 +126,8 @@ def launch(
             playbook=book,
             accounts=parsed.accounts,
             seconds_per_day=day_seconds,
-            window=window,
+            starts_in_flight=starts_in_flight,
+            starts_per_second=starts_per_second,
         )
         return handle.result_run_id or ""
 
@@ -135,7 +150,7 @@ def progress_table(status: PortfolioStatus) -> Table:
     table = Table(title=f"campaign {status.campaign_id} ({status.playbook})", show_header=False)
     table.add_row("accounts", str(status.total))
     table.add_row("started", f"{status.started} (+{status.attached} attached)")
-    table.add_row("active", str(status.active))
+    table.add_row("open", str(status.active))
     table.add_row("finished", str(status.finished))
     for state, count in sorted(status.by_status.items()):
         table.add_row(f"  {state.value}", str(count))
@@ -143,6 +158,10 @@ def progress_table(status: PortfolioStatus) -> Table:
     table.add_row("collected", money(status.collected))
     contacts = ", ".join(f"{c.value} {n}" for c, n in sorted(status.contacts.items()))
     table.add_row("contacts", contacts or "none yet")
+    if status.cancelled:
+        table.add_row("launcher", "cancelled")
+    elif status.paused is not None:
+        table.add_row("launcher", f"paused ({status.paused.reason})")
     return table
 
 
@@ -161,6 +180,27 @@ def status(
         console.print(progress_table(result))
 
 
+def print_steered(steered: CampaignSteered, as_json: bool) -> None:
+    if as_json:
+        print(steered.model_dump_json())
+        return
+    launcher = steered.launcher
+    line = (
+        f"campaign {steered.campaign_id}: {steered.action.value} reached "
+        f"{steered.reached} of {steered.selected} running account campaign(s)"
+    )
+    if steered.failed:
+        line += f", {steered.failed} not (ended meanwhile)"
+    console.print(line + f" in {steered.seconds:.1f} s")
+    if launcher is not None:
+        state = "cancelled" if launcher.cancelled else "paused" if launcher.paused else "running"
+        console.print(
+            f"launcher: {state} · {launcher.started} started · {launcher.attached} attached"
+            + (" · all launched" if launcher.launching_done else "")
+        )
+    console.print(f"batch operation: {steered.job_id} (web UI: Batch operations)")
+
+
 @app.command()
 def pause(
     campaign_id: Annotated[str, typer.Argument(help="The campaign id.")],
@@ -169,11 +209,17 @@ def pause(
     ),
     operator: Annotated[str, typer.Option(help="Who pauses.")] = "operator",
     tenant: TenantOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
-    """Pause a whole campaign: no account starts, running ones hold outreach."""
+    """Pause a whole campaign: no account starts, running ones hold outreach.
+
+    One Temporal batch operation reaches every running account; this waits for it and
+    says how many it reached.
+    """
     body = PauseIn(reason=reason, operator=operator)
-    operate(tenant, lambda s, t: s.pause_campaign(t, campaign_id, body))
-    console.print(f"campaign {campaign_id}: paused ({reason})")
+    print_steered(
+        operate(tenant, lambda s, t: s.pause_campaign(t, campaign_id, body, wait=True)), as_json
+    )
 
 
 @app.command()
@@ -181,8 +227,28 @@ def resume(
     campaign_id: Annotated[str, typer.Argument(help="The campaign id.")],
     operator: Annotated[str, typer.Option(help="Who resumes.")] = "operator",
     tenant: TenantOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
-    """Resume a paused campaign."""
+    """Resume a paused campaign: the launcher goes on, every running account resumes."""
     body = ResumeIn(operator=operator)
-    operate(tenant, lambda s, t: s.resume_campaign(t, campaign_id, body))
-    console.print(f"campaign {campaign_id}: resumed")
+    print_steered(
+        operate(tenant, lambda s, t: s.resume_campaign(t, campaign_id, body, wait=True)), as_json
+    )
+
+
+@app.command()
+def cancel(
+    campaign_id: Annotated[str, typer.Argument(help="The campaign id.")],
+    reason: Annotated[str, typer.Option(help="Why (in the events and the audit log).")] = (
+        "cancelled by an operator"
+    ),
+    operator: Annotated[str, typer.Option(help="Who cancels.")] = "operator",
+    tenant: TenantOption = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a whole campaign: no more starts; every running account ends as cancelled
+    before its next contact (what was paid stays paid)."""
+    body = CancelIn(reason=reason, operator=operator)
+    print_steered(
+        operate(tenant, lambda s, t: s.cancel_campaign(t, campaign_id, body, wait=True)), as_json
+    )

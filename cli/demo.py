@@ -197,7 +197,16 @@ def demo(
     accounts: Annotated[int, typer.Option(help="Accounts in the sample portfolio.")] = 200,
     seed: Annotated[int, typer.Option(help="Seed for the portfolio and the debtors.")] = 7,
     day_seconds: Annotated[float, typer.Option(help="Seconds per playbook day.")] = 2.0,
-    window: Annotated[int, typer.Option(help="Max account campaigns running at once.")] = 150,
+    window: Annotated[
+        int,
+        typer.Option(
+            "--starts-in-flight",
+            "--window",
+            min=1,
+            max=1000,
+            help="Account campaign starts in flight at once (all accounts are started).",
+        ),
+    ] = 64,
     playbook: Annotated[str, typer.Option(help="Playbook name or file.")] = "demo",
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep the stack (and web UI) up until Ctrl-C.")
@@ -288,7 +297,7 @@ def demo(
                     playbook=book,
                     accounts=portfolio,
                     seconds_per_day=day_seconds,
-                    window=window,
+                    starts_in_flight=window,
                 )
                 campaign_id = f"demo-{seed}"
                 status, waiting = await follow(

@@ -100,7 +100,7 @@ async def simulate(
     policy: ContactPolicy = ContactPolicy.FIXED,
     accounts: int = 200,
     seed: int = 1,
-    window: int = 200,
+    window: int = 64,
     base: Settings | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
@@ -257,7 +257,7 @@ async def _run(
                     campaign_id=campaign_id,
                     playbook=playbook,
                     accounts=account_list,
-                    window=window,
+                    starts_in_flight=window,
                 )
                 reporter = asyncio.create_task(_report_progress(client, campaign_id, say))
                 try:
@@ -362,8 +362,15 @@ def simulate_command(
     accounts: Annotated[int, typer.Option(min=1, help="Accounts to generate.")] = 200,
     seed: Annotated[int, typer.Option(help="Seed for the portfolio and the debtors.")] = 1,
     window: Annotated[
-        int, typer.Option(min=1, help="Max account campaigns running at once.")
-    ] = 200,
+        int,
+        typer.Option(
+            "--starts-in-flight",
+            "--window",
+            min=1,
+            max=1000,
+            help="Account campaign starts in flight at once (all accounts are started).",
+        ),
+    ] = 64,
 ) -> None:
     """Run a generated portfolio against a debtor population in simulated time; print JSON."""
     try:

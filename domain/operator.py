@@ -1,8 +1,9 @@
-"""What an operator does to a running campaign: pause, resume, approve.
+"""What an operator does to a running campaign: pause, resume, cancel, approve.
 
-Each is the single input of one signal or update of the account campaign (and,
-for pause and resume, of the portfolio, which passes them to its accounts: the
-protocol seed's broadcast route).
+Each is the single input of one signal or update of the account campaign. A whole
+campaign is steered in two moves (the protocol seed's broadcast route): its portfolio
+holds or stops its launcher (``LaunchControl``), then a Temporal batch operation
+signals every running account campaign of it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,37 @@ class PauseRequest(BaseModel):
 
     reason: str = Field(default="paused by an operator", max_length=500)
     operator: str = Field(default="operator", max_length=200)
+
+
+class CancelRequest(BaseModel):
+    """End the campaign now as ``cancelled``: no further contact; what was paid stays paid."""
+
+    reason: str = Field(default="cancelled by an operator", max_length=500)
+    operator: str = Field(default="operator", max_length=200)
+
+
+class LaunchAction(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+
+
+class LaunchControl(BaseModel):
+    """Steer a portfolio's launcher: hold (pause), release (resume) or stop (cancel)."""
+
+    action: LaunchAction
+    reason: str = Field(default="", max_length=500)
+    operator: str = Field(default="operator", max_length=200)
+
+
+class LaunchState(BaseModel):
+    """Where the launcher stands once no page of starts is in flight."""
+
+    started: int
+    attached: int
+    launching_done: bool
+    paused: bool
+    cancelled: bool
 
 
 class ResumeRequest(BaseModel):

@@ -7,8 +7,9 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from domain.account import Account, Identifier, Tenant
-from domain.campaign import AccountOutcome, CollectionStatus, DaySeconds
+from domain.campaign import AccountCampaignInput, AccountOutcome, CollectionStatus, DaySeconds
 from domain.channels import Channel, TaskQueues
+from domain.contact import format_amount
 from domain.operator import PauseRequest
 from domain.playbook import Playbook
 from domain.policy import ContactPolicy
@@ -85,6 +86,41 @@ class PortfolioProgress(BaseModel):
             self.contacts[channel] = self.contacts.get(channel, 0) + count
 
 
+class CensusRequest(BaseModel):
+    tenant_id: str
+    campaign_id: str
+    started: int = Field(
+        default=0,
+        ge=0,
+        description="Campaigns the portfolio started: where visibility cannot count (the "
+        "time-skipping test server), open = started - finished in the read model.",
+    )
+
+
+class Census(BaseModel):
+    """A campaign's accounts counted where counting scales (docs/metrics.md).
+
+    ``open`` and ``indexed`` come from Temporal visibility (account campaign workflows
+    whose ``RecoupCampaign`` is the campaign: running, and in any state); the rest from
+    the SQL read model, which the exporter fills from the event log.
+    """
+
+    open: int = 0
+    indexed: int = 0
+    read_model: bool = Field(
+        default=True, description="False when the deployment projects no SQL read model."
+    )
+    accounts: int = 0
+    finished: int = 0
+    by_status: dict[str, int] = Field(default_factory=dict)
+    promised: int = Field(default=0, description="Accounts that made at least one promise.")
+    promises_kept: int = 0
+    collected: dict[str, Decimal] = Field(default_factory=dict)
+    contacts: dict[str, int] = Field(
+        default_factory=dict, description="Contact attempts by channel, skipped ones excluded."
+    )
+
+
 class PortfolioInput(BaseModel):
     """A portfolio references its accounts (stored at launch), it never carries them."""
 
@@ -92,7 +128,21 @@ class PortfolioInput(BaseModel):
     campaign_id: Identifier
     playbook: Playbook
     total_accounts: int = Field(ge=0)
-    window: int = Field(default=200, ge=1, le=2000, description="Max running children.")
+    window: int = Field(
+        default=200,
+        ge=1,
+        le=2000,
+        description="Runs before the launcher (PORTFOLIO_LAUNCHER) only: max running children.",
+    )
+    starts_in_flight: int = Field(
+        default=64,
+        ge=1,
+        le=1000,
+        description="Account campaign starts in flight at once (never a bound on open ones).",
+    )
+    starts_per_second: float | None = Field(
+        default=None, gt=0, description="At most this many starts a second (None: no limit)."
+    )
     page_size: int = Field(default=100, ge=1, le=1000)
     seconds_per_day: DaySeconds = 86_400
     queues: TaskQueues = Field(default_factory=TaskQueues)
@@ -112,6 +162,74 @@ class PortfolioInput(BaseModel):
     offset: int = 0
     pending: list[str] = Field(default_factory=list)
     progress: PortfolioProgress = Field(default_factory=PortfolioProgress)
+    census: Census | None = None
+
+    def census_interval(self) -> float:
+        """Seconds between two counts of the campaign's accounts: a quarter of a playbook
+        day, at least a second (compressed days) and at most ten minutes (real days)."""
+        return min(max(self.seconds_per_day / 4, 1.0), 600.0)
+
+
+def account_campaign_input(
+    inp: PortfolioInput, account: Account, parent_workflow_id: str | None
+) -> AccountCampaignInput:
+    """One account's campaign, as the portfolio ``inp`` starts it.
+
+    ``parent_workflow_id``: whom the campaign signals when it ends; the launcher passes
+    None (it counts from the read model and visibility, not from one signal per account).
+    """
+    return AccountCampaignInput(
+        tenant=inp.tenant,
+        campaign_id=inp.campaign_id,
+        account=account,
+        playbook=inp.playbook,
+        seconds_per_day=inp.seconds_per_day,
+        queues=inp.queues,
+        retry=inp.retry,
+        parent_workflow_id=parent_workflow_id,
+        max_history_events=inp.max_history_events,
+        trace_id=inp.trace_id,
+        settlement_approval_discount=inp.settlement_approval_discount,
+        approval_days=inp.approval_days,
+        llm_replies=inp.llm_replies,
+        llm_timeout_seconds=inp.llm_timeout_seconds,
+        policy=inp.policy,
+        exploration=inp.exploration,
+        research=inp.research,
+        llm_agents=inp.llm_agents,
+    )
+
+
+def campaign_summary(playbook: str, campaign_id: str, account: Account) -> str:
+    """The UI's static summary of an account campaign: ids and amounts, never PII."""
+    due = format_amount(account.amount_due, account.currency)
+    return (
+        f"{playbook} playbook · campaign {campaign_id} · account {account.account_id} · "
+        f"{due} · {account.days_past_due} days past due"
+    )
+
+
+class StartPageRequest(BaseModel):
+    """Start the account campaigns of accounts ``[offset, offset+limit)`` of a portfolio.
+
+    ``portfolio`` is the portfolio's input without its carried state: what every
+    account's campaign is started with.
+    """
+
+    portfolio: PortfolioInput
+    offset: int = Field(ge=0)
+    limit: int = Field(gt=0, le=1000)
+
+
+class PageStarted(BaseModel):
+    """What one page's starts did: every account is either started or attached."""
+
+    started: int = 0
+    attached: int = Field(
+        default=0, description="Accounts whose campaign of another campaign id was running."
+    )
+    next_offset: int
+    exhausted: bool
 
 
 class PortfolioStatus(BaseModel):
@@ -132,3 +250,4 @@ class PortfolioStatus(BaseModel):
     contacts: dict[Channel, int]
     launching_done: bool
     paused: PauseRequest | None = None
+    cancelled: bool = False

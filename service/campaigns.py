@@ -33,10 +33,9 @@ from domain.campaign import (
 )
 from domain.compliance.facts import LegalEvent
 from domain.playbook import Playbook
-from domain.portfolio import PortfolioInput, PortfolioStatus
+from domain.portfolio import PortfolioInput, PortfolioStatus, campaign_summary
 from service.revocations import Revocations
 from workflows import search_attributes as sa
-from workflows.portfolio import campaign_summary
 
 _tracer = trace.get_tracer("recoup.campaigns")
 
@@ -86,14 +85,18 @@ async def launch_portfolio(
     playbook: Playbook,
     accounts: Sequence[Account],
     seconds_per_day: float = 86_400,
-    window: int = 200,
-    page_size: int = 100,
+    starts_in_flight: int = 64,
+    starts_per_second: float | None = None,
+    page_size: int = 500,
     max_history_events: int = 10_000,
     trace_id: str | None = None,
     request: Mapping[str, object] | None = None,
     root: Root | None = None,
 ) -> WorkflowHandle[object, PortfolioStatus]:
     """Store the accounts, then start (or attach to) the campaign's Portfolio workflow.
+
+    Every account's campaign is started; ``starts_in_flight`` and ``starts_per_second``
+    bound how fast, never how many are open.
 
     ``request``: the normalized start request a replay must repeat (the API's
     Idempotency-Key); ``PortfolioStore.save`` raises ``RequestMismatch`` when the
@@ -118,7 +121,8 @@ async def launch_portfolio(
             playbook,
             total,
             seconds_per_day,
-            window,
+            starts_in_flight,
+            starts_per_second,
             page_size,
             max_history_events,
             trace_id or current_trace_id(),
@@ -133,7 +137,8 @@ async def _start_portfolio(
     playbook: Playbook,
     total: int,
     seconds_per_day: float,
-    window: int,
+    starts_in_flight: int,
+    starts_per_second: float | None,
     page_size: int,
     max_history_events: int,
     trace_id: str | None,
@@ -145,7 +150,8 @@ async def _start_portfolio(
             campaign_id=campaign_id,
             playbook=playbook,
             total_accounts=total,
-            window=window,
+            starts_in_flight=starts_in_flight,
+            starts_per_second=starts_per_second,
             page_size=page_size,
             seconds_per_day=seconds_per_day,
             queues=settings.queues,

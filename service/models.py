@@ -26,7 +26,7 @@ from domain.account import MAX_AMOUNT, Identifier
 from domain.campaign import MAX_DAY_SECONDS, CampaignSnapshot, DaySeconds
 from domain.channels import Channel
 from domain.errors import FieldProblem
-from domain.operator import Approval
+from domain.operator import Approval, LaunchAction, LaunchState
 from domain.portfolio import PortfolioStatus
 
 AccountRecord = dict[str, Any]
@@ -135,7 +135,13 @@ class StartCampaign(BaseModel):
     playbook: str = Field(min_length=1, max_length=200, description="A shipped playbook name.")
     accounts: list[AccountRecord] = Field(min_length=1, max_length=100_000)
     seconds_per_day: PlaybookDay = 86_400
-    window: int = Field(default=200, ge=1, le=2000, description="Max accounts running at once.")
+    window: int = Field(
+        default=64,
+        ge=1,
+        le=1000,
+        description="Account campaign starts in flight at once. Every account's campaign is "
+        "started and may stay open; this bounds how fast, not how many.",
+    )
     as_of: AsOf = None
     default_region: Region = "US"
 
@@ -247,6 +253,11 @@ class PauseIn(BaseModel):
     operator: str = Field(default="operator", min_length=1, max_length=200)
 
 
+class CancelIn(BaseModel):
+    reason: str = Field(default="cancelled by an operator", max_length=500)
+    operator: str = Field(default="operator", min_length=1, max_length=200)
+
+
 class ResumeIn(BaseModel):
     operator: str = Field(default="operator", min_length=1, max_length=200)
     note: str = Field(default="", max_length=500)
@@ -257,6 +268,21 @@ class Accepted(BaseModel):
 
     workflow_id: str
     accepted: bool = True
+
+
+class CampaignSteered(Accepted):
+    """A whole campaign paused, resumed or cancelled: its launcher, and a batch operation
+    over its running account campaigns (``done`` False: the batch still runs)."""
+
+    campaign_id: str
+    action: LaunchAction
+    launcher: LaunchState | None = None
+    job_id: str
+    done: bool
+    selected: int
+    reached: int
+    failed: int
+    seconds: float
 
 
 class PendingApproval(BaseModel):

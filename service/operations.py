@@ -54,12 +54,21 @@ from domain.campaign import (
 )
 from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.errors import FieldProblem
-from domain.operator import Approval, ApprovalDecision, ApprovalStatus, PauseRequest, ResumeRequest
+from domain.operator import (
+    Approval,
+    ApprovalDecision,
+    ApprovalStatus,
+    CancelRequest,
+    LaunchAction,
+    PauseRequest,
+    ResumeRequest,
+)
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
 from service import models as m
 from service.campaigns import launch_portfolio, start_account_campaign
 from service.revocations import Revocations
+from service.steering import BatchFailed, NoSuchCampaign, steer_campaign
 from workflows import search_attributes as sa
 
 # The live stream reads the event log a page at a time, and polls it when idle.
@@ -206,7 +215,7 @@ class RecoupService:
                     playbook=playbook,
                     accounts=parsed.accounts,
                     seconds_per_day=request.seconds_per_day,
-                    window=request.window,
+                    starts_in_flight=request.window,
                     trace_id=current_trace_id(),
                     request=start_request(request),
                     root=self.root,
@@ -479,15 +488,25 @@ class RecoupService:
 
     # --- steering a campaign -------------------------------------------------
 
-    async def pause_campaign(self, tenant: Tenant, campaign_id: str, body: m.PauseIn) -> m.Accepted:
+    async def pause_campaign(
+        self, tenant: Tenant, campaign_id: str, body: m.PauseIn, *, wait: bool = False
+    ) -> m.CampaignSteered:
+        """Hold the campaign's launcher and pause every running account of it (batch)."""
         request = PauseRequest(reason=body.reason, operator=body.operator)
-        return await self._broadcast(tenant, campaign_id, names.SIGNAL_PAUSE, request)
+        return await self._steer(tenant, campaign_id, LaunchAction.PAUSE, request, wait)
 
     async def resume_campaign(
-        self, tenant: Tenant, campaign_id: str, body: m.ResumeIn
-    ) -> m.Accepted:
+        self, tenant: Tenant, campaign_id: str, body: m.ResumeIn, *, wait: bool = False
+    ) -> m.CampaignSteered:
         request = ResumeRequest(operator=body.operator, note=body.note)
-        return await self._broadcast(tenant, campaign_id, names.SIGNAL_RESUME, request)
+        return await self._steer(tenant, campaign_id, LaunchAction.RESUME, request, wait)
+
+    async def cancel_campaign(
+        self, tenant: Tenant, campaign_id: str, body: m.CancelIn, *, wait: bool = False
+    ) -> m.CampaignSteered:
+        """Stop the launcher for good and end every running account as cancelled."""
+        request = CancelRequest(reason=body.reason, operator=body.operator)
+        return await self._steer(tenant, campaign_id, LaunchAction.CANCEL, request, wait)
 
     # --- approvals -------------------------------------------------------------
 
@@ -585,32 +604,25 @@ class RecoupService:
             raise self._rpc_error(exc, account_id) from exc
         return m.Accepted(workflow_id=handle.id)
 
-    async def _broadcast(
-        self, tenant: Tenant, campaign_id: str, signal: str, arg: BaseModel
-    ) -> m.Accepted:
-        """Pause or resume a campaign: through its portfolio, else account by account."""
-        workflow_id = portfolio_workflow_id(tenant.tenant_id, campaign_id)
+    async def _steer(
+        self,
+        tenant: Tenant,
+        campaign_id: str,
+        action: LaunchAction,
+        request: PauseRequest | ResumeRequest | CancelRequest,
+        wait: bool,
+    ) -> m.CampaignSteered:
         try:
-            await self.client.get_workflow_handle(workflow_id).signal(signal, arg)
-            return m.Accepted(workflow_id=workflow_id)
-        except RPCError as exc:
-            if exc.status is not RPCStatusCode.NOT_FOUND:
-                raise Unavailable(str(exc)) from exc
-        # Accounts started one by one under this campaign id have no portfolio.
-        query = (
-            f"{sa.TENANT.name} = {_quoted(tenant.tenant_id)} AND "
-            f"{sa.CAMPAIGN.name} = {_quoted(campaign_id)} AND ExecutionStatus = 'Running'"
+            steered = await steer_campaign(
+                self.client, tenant.tenant_id, campaign_id, action, request, wait=wait
+            )
+        except NoSuchCampaign as exc:
+            raise NotFound(str(exc), field="campaign_id") from exc
+        except (BatchFailed, RPCError) as exc:
+            raise Unavailable(str(exc)) from exc
+        return m.CampaignSteered(
+            workflow_id=f"campaign/{tenant.tenant_id}/{campaign_id}", **steered.model_dump()
         )
-        signalled = 0
-        async for execution in self.client.list_workflows(query):
-            try:
-                await self.client.get_workflow_handle(execution.id).signal(signal, arg)
-                signalled += 1
-            except RPCError:
-                continue  # finished meanwhile
-        if not signalled:
-            raise NotFound(f"no running campaign {campaign_id!r}", field="campaign_id")
-        return m.Accepted(workflow_id=f"campaign/{tenant.tenant_id}/{campaign_id}")
 
     def _rpc_error(self, exc: RPCError, account_id: str) -> ServiceError:
         if exc.status is RPCStatusCode.NOT_FOUND:
@@ -733,6 +745,4 @@ def _campaign_id(tenant: Tenant, idempotency_key: str | None) -> str:
     return f"api-{digest[:16]}"
 
 
-def _quoted(value: str) -> str:
-    # Ids are Identifiers (no quotes possible); escape anyway, the query is a string.
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+_quoted = sa.quoted

@@ -187,8 +187,11 @@ async def test_record_promise(client: Client, settings: Settings, running: objec
 
 
 async def test_record_portfolio(client: Client, settings: Settings, running: object) -> None:
-    """A portfolio of 12 accounts through a window of 3, pages of 2, with continue-as-new."""
-    accounts = [make_account(phones=[]) for _ in range(12)]
+    """A portfolio of 24 accounts, 3 starts in flight, pages of 1, with continue-as-new.
+
+    Written as ``portfolio-launcher-run<n>.json``: the ``portfolio-run<n>.json`` files are
+    the windowed portfolio's, recorded before the launcher, and kept to replay."""
+    accounts = [make_account(phones=[]) for _ in range(24)]
     handle = await launch_portfolio(
         client,
         settings,
@@ -197,8 +200,8 @@ async def test_record_portfolio(client: Client, settings: Settings, running: obj
         playbook=ONE_EMAIL,
         accounts=accounts,
         seconds_per_day=0.3,
-        window=3,
-        page_size=2,
+        starts_in_flight=3,
+        page_size=1,
         max_history_events=100,
     )
     await handle.result()
@@ -211,7 +214,7 @@ async def test_record_portfolio(client: Client, settings: Settings, running: obj
     for number, run_id in enumerate(reversed(runs), start=1):
         history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
         document = json.loads(history.to_json())
-        path = HISTORIES / f"portfolio-run{number}.json"
+        path = HISTORIES / f"portfolio-launcher-run{number}.json"
         path.write_text(json.dumps(document, indent=1) + "\n")
 
 

@@ -31,7 +31,7 @@ from activities.letter import LetterAgent
 from activities.next_action import NextActionAgent
 from activities.payments import PaymentsAgent
 from activities.phone import PhoneAgent
-from activities.portfolio import PortfolioLoader
+from activities.portfolio import PortfolioLauncher, PortfolioLoader
 from activities.replies import ReplyReader
 from activities.research import ResearchAgent
 from activities.sms import SmsAgent
@@ -41,7 +41,7 @@ from adapters.sql import DatabaseUnavailable, check_database
 from adapters.suppressions import SuppressionStore
 from bootstrap.metrics import breaker_metrics
 from bootstrap.root import Root
-from bootstrap.settings import Settings
+from bootstrap.settings import SQL_SINK, Settings
 from domain.channels import Channel
 from workers.export import both, breaker_events, exporter_for, report_status
 from workflows import ALL_WORKFLOWS
@@ -206,13 +206,20 @@ async def workers(
             action_stats = root.action_stats
             await asyncio.to_thread(action_stats.create_tables)
             next_action = NextActionAgent(action_stats)
+            loader = PortfolioLoader(portfolios, redact(settings.sql_url))
+            # Starts through this very client, so that they are dispatched eagerly here.
+            launcher = PortfolioLauncher(
+                client, loader, events.engine, projected=SQL_SINK in settings.all_sinks
+            )
             worker(
                 queues.campaigns,
                 workflows=ALL_WORKFLOWS,
                 workflow_runner=workflow_runner(settings),
                 workflow_task_executor=workflow_task_executor,
                 activities=[
-                    PortfolioLoader(portfolios, redact(settings.sql_url)).load_portfolio_page,
+                    loader.load_portfolio_page,
+                    launcher.start_portfolio_page,
+                    launcher.count_campaign,
                     HistoryLoader(ledger).load_contact_history,
                     DeadLetterRecorder(dead_letters).record_dead_letter,
                     ReplyReader(llm).read_reply,

@@ -44,7 +44,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.dead_letters import RedriveRequest
     from domain.events import EventType, amount
-    from domain.operator import Approval, ApprovalDecision, PauseRequest, ResumeRequest
+    from domain.operator import (
+        Approval,
+        ApprovalDecision,
+        CancelRequest,
+        PauseRequest,
+        ResumeRequest,
+    )
     from workflows.arrangement_saga import run_arrangement
     from workflows.campaign import agents as asking
     from workflows.campaign.contacting import execute_step, run_callbacks, run_redrives
@@ -226,6 +232,11 @@ class AccountCampaign:
     @workflow.signal(name=names.SIGNAL_RESUME)
     def resume(self, request: ResumeRequest) -> None:
         approvals.on_resume(self._core, request)
+
+    @workflow.signal(name=names.SIGNAL_CANCEL)
+    def cancel(self, request: CancelRequest) -> None:
+        """End the campaign as ``cancelled`` before its next contact."""
+        approvals.on_cancel(self._core, request)
 
     @workflow.signal(name=names.SIGNAL_WATCH)
     def watch(self, request: WatchRequest) -> None:

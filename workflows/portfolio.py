@@ -1,10 +1,19 @@
-"""Portfolio: launches one AccountCampaign per account, a bounded window at a time.
+"""Portfolio: starts one AccountCampaign per account, and counts them until all end.
 
 Accounts are read a page at a time from the portfolio stored at launch (the
-workflow input holds a reference, never the accounts). At most ``window``
-campaigns run at once; each reports its outcome by signal, which frees a slot.
-Children outlive a continue-as-new of the parent (``ABANDON``), which is why
-they report by signal to the portfolio's workflow id rather than by result.
+workflow input holds a reference, never the accounts).
+
+Since ``PORTFOLIO_LAUNCHER`` every account's campaign is started, whatever the
+portfolio's size: an activity starts one page of them through the client, at most
+``starts_in_flight`` at once and ``starts_per_second`` a second, so what is bounded is
+the rate of starts, never how many campaigns are open. The portfolio keeps counters
+only (no ids, no signal per finished account): its history and continue-as-new input
+stay the same size for 100 or 100,000 accounts. It then counts the campaign where
+counting scales (``count_campaign``: Temporal visibility and the SQL read model) until
+no account campaign of it is open.
+
+Runs begun before that kept a window of at most ``window`` running children, each
+reporting its end by signal; that code stays so that their histories replay.
 """
 
 from __future__ import annotations
@@ -21,25 +30,40 @@ with workflow.unsafe.imports_passed_through():
     from domain import names
     from domain.account import Account
     from domain.campaign import (
-        AccountCampaignInput,
         AccountOutcome,
+        CollectionStatus,
         WatchRequest,
         account_workflow_id,
     )
+    from domain.channels import Channel
     from domain.contact import format_amount
-    from domain.operator import PauseRequest, ResumeRequest
+    from domain.operator import (
+        LaunchAction,
+        LaunchControl,
+        LaunchState,
+        PauseRequest,
+        ResumeRequest,
+    )
     from domain.portfolio import (
+        Census,
+        CensusRequest,
+        PageStarted,
         PortfolioInput,
         PortfolioPage,
         PortfolioPageRequest,
         PortfolioProgress,
         PortfolioStatus,
+        StartPageRequest,
+        account_campaign_input,
+        campaign_summary,
     )
     from workflows import search_attributes as sa
 
 
 # Starts no longer wait for the rest of their page (see ``_launch_pipelined``).
 PIPELINED_LAUNCH = "portfolio-pipelined-launch"
+# Every account started by activities, no window, progress counted (``_launch``).
+PORTFOLIO_LAUNCHER = "portfolio-launcher"
 
 
 @workflow.defn(name=names.PORTFOLIO)
@@ -53,10 +77,21 @@ class Portfolio:
         self._progress.total = inp.total_accounts
         self._loading_done = inp.offset >= inp.total_accounts
         self._paused: PauseRequest | None = inp.paused
+        self._census: Census | None = inp.census
+        self._cancelled = False
+        self._launcher = False
+        self._page_in_flight = False
 
     @workflow.run
     async def run(self, inp: PortfolioInput) -> PortfolioStatus:
         self._describe()
+        if workflow.patched(PORTFOLIO_LAUNCHER):
+            self._launcher = True
+            self._pending.clear()  # carried from a windowed run: counted like the others
+            await self._launch(inp)
+            await self._count_until_all_ended(inp)
+            self._describe()
+            return self.progress()
         if workflow.patched(PIPELINED_LAUNCH):
             await self._launch_pipelined(inp)
         else:
@@ -78,12 +113,36 @@ class Portfolio:
             self._pending.discard(outcome.workflow_id)
             self._progress.record(outcome)
 
+    @workflow.update(name=names.UPDATE_STEER_LAUNCH)
+    async def steer_launch(self, control: LaunchControl) -> LaunchState:
+        """Hold, release or stop the launcher; answers once no page of starts is in flight,
+        so that a batch operation selecting the campaign's accounts after it misses none.
+
+        (Running account campaigns are steered by that batch operation, see
+        ``service/steering.py``; a windowed run still passes pause and resume on.)
+        """
+        if control.action is LaunchAction.RESUME:
+            await self.resume(ResumeRequest(operator=control.operator, note=control.reason))
+        elif control.action is LaunchAction.PAUSE:
+            await self.pause(PauseRequest(reason=control.reason, operator=control.operator))
+        else:
+            self._cancelled = True
+            self._describe()
+        await workflow.wait_condition(lambda: not self._page_in_flight)
+        return LaunchState(
+            started=self._progress.started,
+            attached=self._progress.attached,
+            launching_done=self._loading_done,
+            paused=self._paused is not None,
+            cancelled=self._cancelled,
+        )
+
     @workflow.signal(name=names.SIGNAL_PAUSE)
     async def pause(self, request: PauseRequest) -> None:
         """Pause the whole campaign: no new account starts, running ones hold outreach.
 
-        The protocol seed's broadcast route: one signal to the portfolio reaches
-        every running account of it.
+        A windowed run (before ``PORTFOLIO_LAUNCHER``) signals each running account;
+        a launcher run holds its starts only (the batch operation reaches the accounts).
         """
         if self._paused is not None:
             return
@@ -113,6 +172,8 @@ class Portfolio:
 
     @workflow.query(name=names.QUERY_PROGRESS)
     def progress(self) -> PortfolioStatus:
+        if self._launcher:
+            return self._counted_progress()
         p = self._progress
         return PortfolioStatus(
             campaign_id=self._inp.campaign_id,
@@ -132,6 +193,97 @@ class Portfolio:
             paused=self._paused,
         )
 
+    def _counted_progress(self) -> PortfolioStatus:
+        """Launch counters of this workflow, the rest as last counted (``count_campaign``)."""
+        p, census = self._progress, self._census or Census()
+        return PortfolioStatus(
+            campaign_id=self._inp.campaign_id,
+            tenant_id=self._inp.tenant.tenant_id,
+            playbook=self._inp.playbook.name,
+            total=p.total,
+            started=p.started,
+            attached=p.attached,
+            active=census.open,
+            finished=census.finished,
+            by_status={
+                CollectionStatus(k): v for k, v in census.by_status.items() if k in _STATUSES
+            },
+            promised=census.promised,
+            promises_kept=census.promises_kept,
+            collected=dict(census.collected),
+            contacts={Channel(k): v for k, v in census.contacts.items() if k in _CHANNELS},
+            launching_done=self._loading_done,
+            paused=self._paused,
+            cancelled=self._cancelled,
+        )
+
+    async def _launch(self, inp: PortfolioInput) -> None:
+        """Start every account, one page per activity, one page at a time.
+
+        The activity bounds the starts in flight and their rate; between pages the
+        launcher holds while paused and stops for good once cancelled.
+        """
+        template = inp.model_copy(
+            update={"offset": 0, "pending": [], "progress": PortfolioProgress(), "census": None}
+        )
+        while not self._loading_done:
+            await workflow.wait_condition(lambda: self._paused is None or self._cancelled)
+            if self._cancelled:
+                return
+            self._page_in_flight = True
+            try:
+                page: PageStarted = await workflow.execute_activity(
+                    names.START_PORTFOLIO_PAGE,
+                    StartPageRequest(portfolio=template, offset=self._offset, limit=inp.page_size),
+                    result_type=PageStarted,
+                    task_queue=inp.queues.campaigns,
+                    start_to_close_timeout=timedelta(minutes=30),
+                    heartbeat_timeout=timedelta(minutes=1),
+                    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                    summary=f"start accounts from #{self._offset + 1}",
+                )
+            finally:
+                self._page_in_flight = False
+            self._progress.started += page.started
+            self._progress.attached += page.attached
+            self._offset = page.next_offset
+            self._loading_done = page.exhausted
+            self._describe()
+            await self._continue_as_new_if_needed()
+
+    async def _count_until_all_ended(self, inp: PortfolioInput) -> None:
+        """Count the campaign every ``census_interval`` until none of its accounts is open.
+
+        Visibility is eventually consistent: it must have indexed every campaign this
+        portfolio started before "none open" can be believed. The read model lags the
+        campaigns by the exporter's batch: the final figures wait for every started
+        campaign's end to be projected, or for three counts in a row with none open (a
+        campaign terminated by hand never reports its end).
+        """
+        quiet = 0
+        while True:
+            self._census = await workflow.execute_activity(
+                names.COUNT_CAMPAIGN,
+                CensusRequest(
+                    tenant_id=inp.tenant.tenant_id,
+                    campaign_id=inp.campaign_id,
+                    started=self._progress.started,
+                ),
+                result_type=Census,
+                task_queue=inp.queues.campaigns,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                summary="count the campaign's accounts",
+            )
+            self._describe()
+            census, started = self._census, self._progress.started
+            quiet = quiet + 1 if census.open == 0 and census.indexed >= started else 0
+            projected = not census.read_model or census.finished >= started
+            if (quiet and projected) or quiet >= 3:
+                return
+            await workflow.sleep(timedelta(seconds=inp.census_interval()))
+            await self._continue_as_new_if_needed()
+
     async def _start(self, account: Account) -> None:
         inp = self._inp
         tenant_id = inp.tenant.tenant_id
@@ -141,26 +293,7 @@ class Portfolio:
         try:
             await workflow.start_child_workflow(
                 names.ACCOUNT_CAMPAIGN,
-                AccountCampaignInput(
-                    tenant=inp.tenant,
-                    campaign_id=inp.campaign_id,
-                    account=account,
-                    playbook=inp.playbook,
-                    seconds_per_day=inp.seconds_per_day,
-                    queues=inp.queues,
-                    retry=inp.retry,
-                    parent_workflow_id=workflow.info().workflow_id,
-                    max_history_events=inp.max_history_events,
-                    trace_id=inp.trace_id,
-                    settlement_approval_discount=inp.settlement_approval_discount,
-                    approval_days=inp.approval_days,
-                    llm_replies=inp.llm_replies,
-                    llm_timeout_seconds=inp.llm_timeout_seconds,
-                    policy=inp.policy,
-                    exploration=inp.exploration,
-                    research=inp.research,
-                    llm_agents=inp.llm_agents,
-                ),
+                account_campaign_input(inp, account, workflow.info().workflow_id),
                 id=child_id,
                 task_queue=inp.queues.campaigns,
                 parent_close_policy=ParentClosePolicy.ABANDON,
@@ -276,11 +409,15 @@ class Portfolio:
                     "pending": sorted(self._pending),
                     "progress": self._progress,
                     "paused": self._paused,
+                    "census": self._census,
                 }
             )
         )
 
     def _describe(self) -> None:
+        if self._launcher:
+            self._describe_counted()
+            return
         p = self._progress
         collected = ", ".join(format_amount(v, c) for c, v in sorted(p.collected.items()))
         phase = "launching" if not self._loading_done else "waiting for campaigns"
@@ -292,11 +429,23 @@ class Portfolio:
             f"{p.finished} finished · collected {collected or '0'}"
         )
 
+    def _describe_counted(self) -> None:
+        p, census = self._progress, self._census
+        phase = "launching" if not self._loading_done else "waiting for campaigns"
+        if self._cancelled:
+            phase = "cancelled: no more starts"
+        elif self._paused is not None:
+            phase = f"paused ({self._paused.reason})"
+        line = f"**{phase}** · {p.started + p.attached}/{p.total} started"
+        if p.attached:
+            line += f" ({p.attached} attached to campaigns already running)"
+        if census is not None:
+            collected = ", ".join(format_amount(v, c) for c, v in sorted(census.collected.items()))
+            line += (
+                f" · {census.open} open · {census.finished} finished · collected {collected or '0'}"
+            )
+        workflow.set_current_details(line)
 
-def campaign_summary(playbook: str, campaign_id: str, account: Account) -> str:
-    """The UI's static summary of an account campaign: ids and amounts, never PII."""
-    due = format_amount(account.amount_due, account.currency)
-    return (
-        f"{playbook} playbook · campaign {campaign_id} · account {account.account_id} · "
-        f"{due} · {account.days_past_due} days past due"
-    )
+
+_STATUSES = {s.value for s in CollectionStatus}
+_CHANNELS = {c.value for c in Channel}

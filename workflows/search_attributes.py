@@ -10,6 +10,7 @@ from datetime import datetime
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
+from domain import names
 from domain.account import Account
 
 TENANT = SearchAttributeKey.for_keyword("RecoupTenant")
@@ -76,3 +77,22 @@ def for_portfolio(*, tenant_id: str, campaign_id: str, status: str) -> TypedSear
             SearchAttributePair(STATUS, status),
         ]
     )
+
+
+def quoted(value: str) -> str:
+    """A string literal of Temporal's visibility query language."""
+    # Ids are Identifiers (no quotes possible); escape anyway, the query is a string.
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def campaign_accounts_query(tenant_id: str, campaign_id: str, *, running: bool) -> str:
+    """The visibility query selecting a campaign's account campaigns (not its portfolio).
+
+    What batch operations (pause, resume, cancel a whole campaign) and the portfolio's
+    counts select by.
+    """
+    query = (
+        f"{TENANT.name} = {quoted(tenant_id)} AND {CAMPAIGN.name} = {quoted(campaign_id)} "
+        f"AND WorkflowType = '{names.ACCOUNT_CAMPAIGN}'"
+    )
+    return query + (" AND ExecutionStatus = 'Running'" if running else "")

@@ -12,7 +12,7 @@ from domain.arrangements import ArrangementStatus
 from domain.campaign import CollectionStatus
 from domain.campaign_core.campaign import Campaign
 from domain.campaign_core.outbox import emit
-from domain.campaign_core.status import publish_approvals
+from domain.campaign_core.status import publish_approvals, set_status
 from domain.campaign_core.supervision import ruled
 from domain.dead_letters import RedriveRequest
 from domain.events import EventType
@@ -21,6 +21,7 @@ from domain.operator import (
     ApprovalDecision,
     ApprovalKind,
     ApprovalStatus,
+    CancelRequest,
     PauseRequest,
     ResumeRequest,
 )
@@ -161,6 +162,24 @@ def on_pause(c: Campaign, request: PauseRequest) -> None:
         "paused",
         {"reason": request.reason, "operator": request.operator},
     )
+    c.changed = True
+
+
+def on_cancel(c: Campaign, request: CancelRequest) -> None:
+    """End the campaign as cancelled before its next contact (a send in flight finishes).
+
+    A finished campaign stays as it ended; an open approval is left to expire with it.
+    """
+    st = c.state
+    if st.status.terminal:
+        return
+    emit(
+        c,
+        EventType.CAMPAIGN_PROGRESS,
+        "cancel requested",
+        {"reason": request.reason, "operator": request.operator},
+    )
+    set_status(c, CollectionStatus.CANCELLED)
     c.changed = True
 
 

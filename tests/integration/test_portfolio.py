@@ -1,4 +1,5 @@
-"""Portfolio fan-out: a bounded window of children, continue-as-new, progress."""
+"""Portfolio: every account started, counted without ids, steered by batch operations,
+continue-as-new that replays."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -17,25 +17,33 @@ from activities.portfolio import PortfolioLoader
 from adapters.portfolio_store import PortfolioStore
 from bootstrap.settings import Settings
 from domain import names
-from domain.campaign import CollectionStatus, PaymentReceived
+from domain.campaign import (
+    CampaignSnapshot,
+    CollectionStatus,
+    PaymentReceived,
+    account_workflow_id,
+)
 from domain.channels import Channel
-from domain.portfolio import PortfolioInput, PortfolioPageRequest, PortfolioStatus
+from domain.operator import CancelRequest, LaunchAction, PauseRequest, ResumeRequest
+from domain.portfolio import PortfolioPageRequest, PortfolioStatus
 from service.campaigns import (
     launch_portfolio,
     portfolio_progress,
     record_payment,
     start_account_campaign,
 )
+from service.steering import NoSuchCampaign, steer_campaign
+from tests.api_support import eventually
 from tests.conftest import TENANT, make_account
 from tests.portfolio_support import ONE_EMAIL
 from workflows import ALL_WORKFLOWS
+from workflows import search_attributes as sa
 
 
-async def test_portfolio_larger_than_window_survives_continue_as_new(
+async def test_portfolio_progress_is_exact_across_continue_as_new(
     client: Client, settings: Settings, running: list[Worker]
 ) -> None:
     accounts = [make_account(phones=[]) for _ in range(40)]
-    window = 6
     handle = await launch_portfolio(
         client,
         settings,
@@ -44,13 +52,12 @@ async def test_portfolio_larger_than_window_survives_continue_as_new(
         playbook=ONE_EMAIL,
         accounts=accounts,
         seconds_per_day=0.3,
-        window=window,
-        page_size=5,
-        max_history_events=120,  # small: it must continue-as-new several times
+        starts_in_flight=3,
+        page_size=2,  # twenty pages: with so small a limit it must continue-as-new
+        max_history_events=100,
     )
     # Pay three accounts as soon as they are running.
     paid = accounts[:3]
-    peak = 0
     payments_sent: set[str] = set()
     while True:
         latest = client.get_workflow_handle(handle.id)
@@ -62,7 +69,6 @@ async def test_portfolio_larger_than_window_survives_continue_as_new(
         except Exception:
             await asyncio.sleep(0.05)
             continue
-        peak = max(peak, progress.active)
         for account in paid:
             if account.account_id in payments_sent or progress.started < 3:
                 continue
@@ -71,7 +77,11 @@ async def test_portfolio_larger_than_window_survives_continue_as_new(
                     client,
                     TENANT.tenant_id,
                     account.account_id,
-                    PaymentReceived(payment_id="p", amount=Decimal("250.00"), currency="USD"),
+                    PaymentReceived(
+                        payment_id=f"p-{account.account_id}",
+                        amount=Decimal("250.00"),
+                        currency="USD",
+                    ),
                 )
                 payments_sent.add(account.account_id)
             except Exception:
@@ -81,7 +91,6 @@ async def test_portfolio_larger_than_window_survives_continue_as_new(
     result: PortfolioStatus = await client.get_workflow_handle(
         handle.id, result_type=PortfolioStatus
     ).result()
-    assert peak <= window
     assert result.total == result.started == result.finished == 40
     assert result.active == 0
     assert result.by_status[CollectionStatus.PAID] == len(payments_sent) == 3
@@ -98,60 +107,82 @@ async def test_portfolio_larger_than_window_survives_continue_as_new(
     )
 
 
-async def test_pipelined_launch_never_holds_more_children_than_the_window(
+async def test_every_account_is_open_at_once_and_steered_by_batch(
     client: Client, settings: Settings, running: list[Worker]
 ) -> None:
-    """Pages are smaller than the window, so starts of several pages are in flight at once
-    (no barrier between pages): the window must hold across pages and continue-as-new,
-    counted from the histories (every start, every finished signal), not from samples."""
-    accounts = [make_account(phones=[]) for _ in range(25)]
-    window = 4
+    """More accounts than starts in flight or a page: all open together (nothing bounds
+    open campaigns), then pause, resume and cancel reach every one of them."""
+    accounts = [make_account(phones=[]) for _ in range(45)]
     handle = await launch_portfolio(
         client,
         settings,
         tenant=TENANT,
-        campaign_id="pipelined",
+        campaign_id="all-open",
         playbook=ONE_EMAIL,
         accounts=accounts,
-        seconds_per_day=0.2,
-        window=window,
-        page_size=3,
+        seconds_per_day=30,  # the closing day keeps every campaign open meanwhile
+        starts_in_flight=4,
+        page_size=7,
         max_history_events=100,
     )
+    every = sa.campaign_accounts_query(TENANT.tenant_id, "all-open", running=True)
+    progress = await eventually(
+        lambda: portfolio_progress(client, TENANT.tenant_id, "all-open"),
+        lambda p: p.launching_done,
+    )
+    assert progress.started == 45 and progress.attached == 0
+    assert (
+        await eventually(lambda: client.count_workflows(every), lambda c: c.count == 45)
+    ).count == 45
+
+    paused = await steer_campaign(
+        client, TENANT.tenant_id, "all-open", LaunchAction.PAUSE, PauseRequest(reason="audit")
+    )
+    assert (paused.selected, paused.reached, paused.failed) == (45, 45, 0)
+    assert paused.launcher is not None and paused.launcher.paused
+    snapshots = [await _snapshot(client, a.account_id) for a in accounts]
+    assert all(s.paused is not None and s.paused.reason == "audit" for s in snapshots)
+
+    resumed = await steer_campaign(
+        client, TENANT.tenant_id, "all-open", LaunchAction.RESUME, ResumeRequest()
+    )
+    assert resumed.reached == 45
+    snapshots = [await _snapshot(client, a.account_id) for a in accounts]
+    assert all(s.paused is None for s in snapshots)
+
+    cancelled = await steer_campaign(
+        client, TENANT.tenant_id, "all-open", LaunchAction.CANCEL, CancelRequest(reason="recall")
+    )
+    assert cancelled.reached == 45
     result: PortfolioStatus = await client.get_workflow_handle(
         handle.id, result_type=PortfolioStatus
     ).result()
-    assert result.total == result.started == result.finished == 25
+    assert result.started == result.finished == 45 and result.active == 0
+    assert result.by_status == {CollectionStatus.CANCELLED: 45}
+    assert result.cancelled
 
+    # Counters only: every run's history stays small, and replays with this code.
     runs = [w.run_id async for w in client.list_workflows(f"WorkflowId = '{handle.id}'")]
-    assert len(runs) > 1  # it continued as new while launching
     replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter)
-    started: list[str] = []
     for run_id in runs:
         history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
-        events = list(history.events)
-        first = events[0].workflow_execution_started_event_attributes
-        [inp] = await client.data_converter.decode(first.input.payloads, [PortfolioInput])
-        assert isinstance(inp, PortfolioInput)
-        pending = peak = len(inp.pending)
-        for event in events:
-            if event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
-                started.append(
-                    event.start_child_workflow_execution_initiated_event_attributes.workflow_id
-                )
-                pending += 1
-                peak = max(peak, pending)
-            elif (
-                event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-                and event.workflow_execution_signaled_event_attributes.signal_name
-                == names.SIGNAL_ACCOUNT_FINISHED
-            ):
-                pending -= 1
-        assert peak <= window, f"run {run_id}: {peak} children pending, window {window}"
+        assert len(history.events) <= 100 + 20
         await replayer.replay_workflow(history)
-    # Each account started once, across every run: none lost or repeated at a page or
-    # continue-as-new boundary.
-    assert sorted(started) == sorted(f"account/{TENANT.tenant_id}/{a.account_id}" for a in accounts)
+
+
+async def test_steering_a_campaign_nobody_runs_says_so(client: Client, running: object) -> None:
+    with pytest.raises(NoSuchCampaign, match="no running campaign 'nowhere'"):
+        await steer_campaign(
+            client, TENANT.tenant_id, "nowhere", LaunchAction.PAUSE, PauseRequest()
+        )
+
+
+async def _snapshot(client: Client, account_id: str) -> CampaignSnapshot:
+    handle = client.get_workflow_handle(account_workflow_id(TENANT.tenant_id, account_id))
+    snapshot: CampaignSnapshot = await handle.query(
+        names.QUERY_STATUS, result_type=CampaignSnapshot
+    )
+    return snapshot
 
 
 async def test_portfolio_attaches_to_an_account_already_running(
@@ -175,12 +206,12 @@ async def test_portfolio_attaches_to_an_account_already_running(
         playbook=ONE_EMAIL,
         accounts=accounts,
         seconds_per_day=0.3,
-        window=10,
     )
     result = await handle.result()
     assert result.started == 2
     assert result.attached == 1
-    assert result.finished == 3
+    # The attached account is counted under the campaign that runs it, not twice.
+    assert result.finished == 2
     # The attached account kept its own single run.
     assert (await solo.describe()).run_id == solo.result_run_id
 

@@ -81,7 +81,8 @@ def all_but(*names: str) -> Rule:
 RULES: dict[str, Rule] = {
     "domain": only("domain"),
     "workflows": only("domain", "workflows"),
-    "activities": only("domain", "adapters", "activities"),
+    # Search attributes: a portfolio's activity starts account campaigns with them.
+    "activities": only("domain", "adapters", "activities", "workflows.search_attributes"),
     "adapters": only("domain", "adapters"),
     "simulators": only("domain", "simulators"),
     "bootstrap": only("domain", "adapters", "bootstrap", "workflows.search_attributes"),
