@@ -84,7 +84,7 @@ def launch(
             "--starts-in-flight",
             "--window",
             min=1,
-            max=1000,
+            max=2000,
             help="Account campaign starts in flight at once (every account is started; "
             "this bounds how fast, not how many are open).",
         ),

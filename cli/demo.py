@@ -203,7 +203,7 @@ def demo(
             "--starts-in-flight",
             "--window",
             min=1,
-            max=1000,
+            max=2000,
             help="Account campaign starts in flight at once (all accounts are started).",
         ),
     ] = 64,

@@ -137,7 +137,7 @@ class PortfolioInput(BaseModel):
     starts_in_flight: int = Field(
         default=64,
         ge=1,
-        le=1000,
+        le=2000,
         description="Account campaign starts in flight at once (never a bound on open ones).",
     )
     starts_per_second: float | None = Field(

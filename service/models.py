@@ -138,7 +138,7 @@ class StartCampaign(BaseModel):
     window: int = Field(
         default=64,
         ge=1,
-        le=1000,
+        le=2000,
         description="Account campaign starts in flight at once. Every account's campaign is "
         "started and may stay open; this bounds how fast, not how many.",
     )

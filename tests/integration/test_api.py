@@ -361,6 +361,7 @@ TENANT_SCOPED_WITHOUT_IDS = {
 BODIES: dict[str, dict[str, Any]] = {
     "PauseIn": {},
     "ResumeIn": {},
+    "CancelIn": {},
     "PaymentIn": {"payment_id": "p-x", "amount": "1.00", "currency": "USD"},
     "ReplyIn": {"reply_id": "r-x", "channel": "sms", "text": "ok"},
     "DisputeIn": {},
@@ -635,7 +636,7 @@ async def test_an_idempotency_key_reused_with_another_body_is_409_naming_what_di
     assert first.status_code == 202, first.text
 
     # The same request, written otherwise (key order, 600.0, a default given), replays.
-    same = {"seconds_per_day": 600.0, "window": 200, "accounts": accounts, "playbook": "demo"}
+    same = {"seconds_per_day": 600.0, "window": 64, "accounts": accounts, "playbook": "demo"}
     replay = await api.post("/v1/campaigns", token, same, headers=key)
     assert replay.status_code == 202, replay.text
     assert (replay.json()["workflow_id"], replay.json()["run_id"]) == (
