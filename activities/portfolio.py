@@ -129,7 +129,9 @@ class PortfolioLauncher:
                 task_queue=inp.queues.campaigns,
                 search_attributes=sa.for_account(tenant_id, inp.campaign_id, account),
                 static_summary=campaign_summary(inp.playbook.name, inp.campaign_id, account),
-                request_eager_start=True,
+                # No eager start: it would hand every campaign's first task, and then its
+                # sticky queue, to the one worker running this page; a portfolio's
+                # campaigns must spread over every worker on the queue.
             )
             return True
         except WorkflowAlreadyStartedError:

@@ -265,10 +265,15 @@ async def _run(
                 finally:
                     reporter.cancel()
                     await asyncio.gather(reporter, return_exceptions=True)
-                closed = (await handle.describe()).close_time
-                end = closed or await env.get_current_time()
-                outcomes = await asyncio.gather(
+                ended = await asyncio.gather(
                     *(_outcome(client, a.account_id) for a in account_list)
+                )
+                outcomes = [outcome for outcome, _ in ended]
+                # The last account's end, not the portfolio's: the portfolio closes at its
+                # next count after that, which depends on how fast the machine ran.
+                end = max(
+                    (closed for _, closed in ended if closed is not None),
+                    default=await env.get_current_time(),
                 )
             finally:
                 for w in reversed(built):
@@ -331,12 +336,13 @@ async def _report_progress(client: Client, campaign_id: str, say: Log) -> None:
         say(f"{status.finished}/{status.total} campaigns finished, {status.active} active")
 
 
-async def _outcome(client: Client, account_id: str) -> AccountOutcome:
+async def _outcome(client: Client, account_id: str) -> tuple[AccountOutcome, datetime | None]:
+    """An account campaign's outcome and when it closed."""
     handle = client.get_workflow_handle(
         account_workflow_id(TENANT_ID, account_id), result_type=AccountOutcome
     )
     outcome: AccountOutcome = await handle.result()
-    return outcome
+    return outcome, (await handle.describe()).close_time
 
 
 def _ledger_contacts(
