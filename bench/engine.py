@@ -26,7 +26,10 @@ reported. Then every history of the last rounds is costed in Temporal Cloud Acti
 
 Prints one JSON line: ``campaign_accounts_per_s``, ``floor_accounts_per_s``, ``ratio``
 (goal >= 0.8), worker and server CPU seconds per account for each, and ``cost``: the
-Actions per account of both, their ratio (goal <= 1.5) and the breakdown by category.
+Actions per account of both, their ratio (goal <= 1.5) and the breakdown by category,
+and ``stored_per_account``: the server's state transitions (persistence writes), history
+events and history bytes per account, from ``DescribeWorkflowExecution`` (the sizing in
+docs/PERFORMANCE.md is built from them).
 
 ``--sandbox passthrough`` runs the campaign worker with the workflow modules passed
 through the sandbox (``RECOUP_WORKFLOW_SANDBOX``; default ``strict``, the SDK's own,
@@ -281,6 +284,10 @@ async def cost_of(bench: Bench, campaign: Round, floor: Round) -> dict[str, obje
 
     c = await asyncio.gather(*(campaign_one(w) for w in campaign.workflow_ids))
     f = await asyncio.gather(*(floor_one(w) for w in floor.workflow_ids))
+    stored = {
+        "campaign": await stored_per_account(bench.client, campaign.workflow_ids, gate),
+        "floor": await stored_per_account(bench.floor_client, floor.workflow_ids, gate),
+    }
     expected = bench.plan.counts()
     c_total, f_total = total_of(x for x, _ in c), total_of(x for x, _ in f)
     c_per, f_per = c_total.total / len(c), f_total.total / len(f)
@@ -296,6 +303,33 @@ async def cost_of(bench: Bench, campaign: Round, floor: Round) -> dict[str, obje
         "floor_histories_matching_plan": sum(1 for _, k in f if k == expected),
         "histories_costed": {"campaign": len(c), "floor": len(f)},
         "rules": "https://docs.temporal.io/cloud/actions",
+        "stored_per_account": stored,
+    }
+
+
+async def stored_per_account(
+    client: Client, workflow_ids: Sequence[str], gate: asyncio.Semaphore
+) -> dict[str, float]:
+    """What the server wrote and keeps per account: the figures a cluster is sized from.
+
+    ``state_transitions`` is the server's own count of persisted mutable-state updates
+    (each one a write transaction to the persistence store), ``history_events`` and
+    ``history_bytes`` what the history holds (and Temporal Cloud bills as storage).
+    """
+
+    async def one(workflow_id: str) -> tuple[int, int, int]:
+        async with gate:
+            info = (
+                await client.get_workflow_handle(workflow_id).describe()
+            ).raw_description.workflow_execution_info
+            return info.state_transition_count, info.history_length, info.history_size_bytes
+
+    rows = await asyncio.gather(*(one(w) for w in workflow_ids))
+    n = len(rows) or 1
+    return {
+        "state_transitions": round(sum(r[0] for r in rows) / n, 1),
+        "history_events": round(sum(r[1] for r in rows) / n, 1),
+        "history_bytes": round(sum(r[2] for r in rows) / n),
     }
 
 

@@ -457,6 +457,7 @@ async def run_scale(args: argparse.Namespace) -> dict[str, object]:
     finished = final.finished if final else 0
     all_started = samples.all_started_at
     e2e_rate = args.accounts / elapsed if completed else finished / elapsed
+    costed = finished if completed else started
     launch_rate = started / (all_started if all_started else elapsed)
     largest_events = max(portfolio["max_events"], accounts_h["max_events"])
     largest_bytes = max(portfolio["max_bytes"], accounts_h["max_bytes"])
@@ -480,8 +481,9 @@ async def run_scale(args: argparse.Namespace) -> dict[str, object]:
         "elapsed_s": round(elapsed, 2),
         "end_to_end_accounts_per_s": round(e2e_rate, 2),
         "extrapolated_100k_end_to_end_h": round(100_000 / e2e_rate / 3600, 2) if e2e_rate else None,
-        "worker_cpu_ms_per_account": round(cpu["worker"] / max(finished, 1) * 1000, 1),
-        "server_cpu_ms_per_account": round(cpu["server"] / max(finished, 1) * 1000, 1),
+        # Per account finished; a launch-only run stopped early: per account started.
+        "worker_cpu_ms_per_account": round(cpu["worker"] / max(costed, 1) * 1000, 1),
+        "server_cpu_ms_per_account": round(cpu["server"] / max(costed, 1) * 1000, 1),
         "worker_peak_rss_mib": round(worker_peak, 1),
         "goal_worker_rss_mib_max": 1024,
         "worker_rss_timeline_mib": samples.worker_rss[-12:],

@@ -163,6 +163,9 @@ class PortfolioInput(BaseModel):
     pending: list[str] = Field(default_factory=list)
     progress: PortfolioProgress = Field(default_factory=PortfolioProgress)
     census: Census | None = None
+    cancelled: bool = Field(
+        default=False, description="The launcher was stopped: a new run starts no account."
+    )
 
     def census_interval(self) -> float:
         """Seconds between two counts of the campaign's accounts: a quarter of a playbook

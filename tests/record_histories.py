@@ -189,8 +189,10 @@ async def test_record_promise(client: Client, settings: Settings, running: objec
 async def test_record_portfolio(client: Client, settings: Settings, running: object) -> None:
     """A portfolio of 24 accounts, 3 starts in flight, pages of 1, with continue-as-new.
 
-    Written as ``portfolio-launcher-run<n>.json``: the ``portfolio-run<n>.json`` files are
-    the windowed portfolio's, recorded before the launcher, and kept to replay."""
+    Written as ``portfolio-census-run<n>.json`` (counted while it launches). Kept to
+    replay: ``portfolio-run<n>.json``, the windowed portfolio's, recorded before the
+    launcher, and ``portfolio-launcher-run<n>.json``, the launcher's before it counted
+    while launching."""
     accounts = [make_account(phones=[]) for _ in range(24)]
     handle = await launch_portfolio(
         client,
@@ -214,7 +216,7 @@ async def test_record_portfolio(client: Client, settings: Settings, running: obj
     for number, run_id in enumerate(reversed(runs), start=1):
         history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
         document = json.loads(history.to_json())
-        path = HISTORIES / f"portfolio-launcher-run{number}.json"
+        path = HISTORIES / f"portfolio-census-run{number}.json"
         path.write_text(json.dumps(document, indent=1) + "\n")
 
 

@@ -64,6 +64,8 @@ with workflow.unsafe.imports_passed_through():
 PIPELINED_LAUNCH = "portfolio-pipelined-launch"
 # Every account started by activities, no window, progress counted (``_launch``).
 PORTFOLIO_LAUNCHER = "portfolio-launcher"
+# The campaign is counted while its accounts start, not only once all have started.
+CENSUS_WHILE_LAUNCHING = "portfolio-census-while-launching"
 
 
 @workflow.defn(name=names.PORTFOLIO)
@@ -78,7 +80,7 @@ class Portfolio:
         self._loading_done = inp.offset >= inp.total_accounts
         self._paused: PauseRequest | None = inp.paused
         self._census: Census | None = inp.census
-        self._cancelled = False
+        self._cancelled = inp.cancelled
         self._launcher = False
         self._page_in_flight = False
 
@@ -88,8 +90,15 @@ class Portfolio:
         if workflow.patched(PORTFOLIO_LAUNCHER):
             self._launcher = True
             self._pending.clear()  # carried from a windowed run: counted like the others
-            await self._launch(inp)
-            await self._count_until_all_ended(inp)
+            if workflow.patched(CENSUS_WHILE_LAUNCHING):
+                # A launch of 100,000 accounts takes a while: progress (open, finished,
+                # collected) must not read zero until the last page has started.
+                counting = asyncio.create_task(self._count_until_all_ended(inp))
+                await self._launch(inp)
+                await counting
+            else:
+                await self._launch(inp)
+                await self._count_until_all_ended(inp)
             self._describe()
             return self.progress()
         if workflow.patched(PIPELINED_LAUNCH):
@@ -259,9 +268,13 @@ class Portfolio:
         campaigns by the exporter's batch: the final figures wait for every started
         campaign's end to be projected, or for three counts in a row with none open (a
         campaign terminated by hand never reports its end).
+
+        While the launcher still starts accounts, the count only reports: it never ends
+        the run, and only the launcher continues as new (never with a page in flight).
         """
         quiet = 0
         while True:
+            launching = not (self._loading_done or self._cancelled)
             self._census = await workflow.execute_activity(
                 names.COUNT_CAMPAIGN,
                 CensusRequest(
@@ -277,12 +290,14 @@ class Portfolio:
             )
             self._describe()
             census, started = self._census, self._progress.started
-            quiet = quiet + 1 if census.open == 0 and census.indexed >= started else 0
+            ended = not launching and census.open == 0 and census.indexed >= started
+            quiet = quiet + 1 if ended else 0
             projected = not census.read_model or census.finished >= started
             if (quiet and projected) or quiet >= 3:
                 return
             await workflow.sleep(timedelta(seconds=inp.census_interval()))
-            await self._continue_as_new_if_needed()
+            if self._loading_done or self._cancelled:
+                await self._continue_as_new_if_needed()
 
     async def _start(self, account: Account) -> None:
         inp = self._inp
@@ -410,6 +425,7 @@ class Portfolio:
                     "progress": self._progress,
                     "paused": self._paused,
                     "census": self._census,
+                    "cancelled": self._cancelled,
                 }
             )
         )

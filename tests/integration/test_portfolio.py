@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -24,8 +25,15 @@ from domain.campaign import (
     account_workflow_id,
 )
 from domain.channels import Channel
-from domain.operator import CancelRequest, LaunchAction, PauseRequest, ResumeRequest
-from domain.portfolio import PortfolioPageRequest, PortfolioStatus
+from domain.operator import (
+    CancelRequest,
+    LaunchAction,
+    LaunchControl,
+    LaunchState,
+    PauseRequest,
+    ResumeRequest,
+)
+from domain.portfolio import PortfolioInput, PortfolioPageRequest, PortfolioStatus
 from service.campaigns import (
     launch_portfolio,
     portfolio_progress,
@@ -168,6 +176,61 @@ async def test_every_account_is_open_at_once_and_steered_by_batch(
         history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
         assert len(history.events) <= 100 + 20
         await replayer.replay_workflow(history)
+
+
+async def test_a_launch_is_counted_while_it_starts_and_a_stop_outlives_continue_as_new(
+    client: Client, settings: Settings, running: list[Worker]
+) -> None:
+    """Open campaigns are counted before the last account has started, and a launcher
+    stopped mid-way starts nothing more, in this run or any run it continues as."""
+    accounts = [make_account(phones=[]) for _ in range(40)]
+    handle = await launch_portfolio(
+        client,
+        settings,
+        tenant=TENANT,
+        campaign_id="counted-early",
+        # A count a second; each campaign open for 12 s: after the stop, the counts
+        # alone fill the run's history, so it continues as new while stopped.
+        playbook=ONE_EMAIL.model_copy(update={"closing_days": 3}),
+        accounts=accounts,
+        seconds_per_day=4,
+        starts_in_flight=1,
+        starts_per_second=2,  # 20 s to start them all
+        page_size=1,
+        max_history_events=100,  # continues as new every dozen pages or counts
+    )
+    early = await eventually(
+        lambda: portfolio_progress(client, TENANT.tenant_id, "counted-early"),
+        lambda p: p.active > 0 and not p.launching_done,
+    )
+    assert early.started < 40
+
+    stopped: LaunchState = await client.get_workflow_handle(handle.id).execute_update(
+        names.UPDATE_STEER_LAUNCH,
+        LaunchControl(action=LaunchAction.CANCEL, reason="recall"),
+        result_type=LaunchState,
+    )
+    assert stopped.cancelled and not stopped.launching_done and stopped.started < 40
+
+    result: PortfolioStatus = await client.get_workflow_handle(
+        handle.id, result_type=PortfolioStatus
+    ).result()
+    assert result.cancelled and result.started == stopped.started
+    assert result.finished == stopped.started and result.active == 0
+    everyone = sa.campaign_accounts_query(TENANT.tenant_id, "counted-early", running=False)
+    assert (await client.count_workflows(everyone)).count == stopped.started
+    # The last run began after the stop, and knew it.
+    last = await client.get_workflow_handle(handle.id).fetch_history()
+    [carried] = await client.data_converter.decode(
+        last.events[0].workflow_execution_started_event_attributes.input.payloads,
+        [PortfolioInput],
+    )
+    assert carried.cancelled and carried.offset == stopped.started
+    for account in accounts[stopped.started :]:  # started in file order
+        with pytest.raises(RPCError):
+            await client.get_workflow_handle(
+                account_workflow_id(TENANT.tenant_id, account.account_id)
+            ).describe()
 
 
 async def test_steering_a_campaign_nobody_runs_says_so(client: Client, running: object) -> None:
