@@ -175,13 +175,17 @@ def export(r: Record) -> list[Row]:
 
 
 def compliance_gate(r: Record) -> list[Row]:
+    # One row (the e2e suite test reads it); the heavier load, when recorded, in its label.
+    heavy = r.get("heavy_decisions_per_s")
+    also = f"; {_n(heavy, 0)} at {r['heavy_history_size']}" if heavy is not None else ""
+    goal = r.get("goal_decisions_per_s")
     return [
         (
-            f"gate decisions/s ({r['history_size']} past contacts)",
+            f"gate decisions/s ({r['history_size']} past contacts{also})",
             _n(r["decisions_per_s"], 0),
             f"{_n(r['baseline_decisions_per_s'], 0)} (empty history)",
             _n(r["ratio"], 2),
-            "",
+            f"≥ {_n(goal)}" if goal is not None else "",
         )
     ]
 

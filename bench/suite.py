@@ -53,7 +53,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--accounts", "200", "--baseline", "300")),
     Benchmark("export", "messages/s through each broker sink vs the raw client", (),
               ("--messages", "2000", "--rounds", "2")),
-    Benchmark("compliance_gate", "gate decisions/s, realistic history vs empty", (),
+    Benchmark("compliance_gate", "gate decisions/s, 200 (and 300) past contacts vs empty", (),
               ("--seconds", "1")),
     Benchmark("send_gap", "last suppression-store check → provider call, vs scheduling snapshot",
               (), ("--accounts", "30")),

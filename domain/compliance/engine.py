@@ -12,12 +12,18 @@ where that rule alone passes ("release"). Rules based on dates or past contacts
 only ever release as time moves forward; quiet hours are periodic. So the
 earliest allowed instant is the fixed point of taking the latest release of all
 rules, which a few rounds reach.
+
+Fast enough to ask before every contact: the history is filtered once into the few
+contacts a rule can still read (``recent``), per-zone free dates are worked out once,
+and the releases at ``proposed.at`` serve both the reasons and the first round.
+``tests/unit/test_compliance_index.py`` holds this to the plain version it replaced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from domain.channels import Channel, spec
@@ -29,6 +35,7 @@ from domain.compliance.model import (
     ProposedContact,
     Reason,
 )
+from domain.compliance.recent import CALL_CHANNELS, recent_contacts
 from domain.compliance.rules import RuleSet, ruleset_for
 
 # A release function: the first instant >= t at which one rule passes (None: never).
@@ -51,8 +58,12 @@ def decide(
     at = proposed.at.astimezone(UTC)
     reasons = _permanent_reasons(facts, proposed, rules)
     checks = _Checks(facts, history, proposed, rules, at)
-    for reason, release in checks.temporary():
-        if release(at) != at:
+    releases = checks.temporary()
+    # Each rule's release at ``at`` says whether it denies now, and it is also the first
+    # round of the fixed point: compute it once (the quiet-hours search is the dear part).
+    first = [release(at) for _, release in releases]
+    for (reason, _), moment in zip(releases, first, strict=True):
+        if moment != at:
             reasons.add(reason)
     ordered = [r for r in PRECEDENCE if r in reasons]
     if not ordered:
@@ -60,7 +71,8 @@ def decide(
             allowed=True, reason=Reason.OK, reasons=[Reason.OK], earliest_allowed=at,
             ruleset=rules.ref,
         )  # fmt: skip
-    earliest = None if any(r.permanent for r in ordered) else checks.earliest(at)
+    permanent = any(r.permanent for r in ordered)
+    earliest = None if permanent else _earliest(at, [r for _, r in releases], first)
     return Decision(
         allowed=False,
         reason=ordered[0],
@@ -68,6 +80,32 @@ def decide(
         earliest_allowed=earliest,
         ruleset=rules.ref,
     )
+
+
+def _earliest(
+    at: datetime, releases: Sequence[Release], first: Sequence[datetime | None]
+) -> datetime | None:
+    """The fixed point from ``at``, given every release at ``at`` (``first``)."""
+    current = at
+    moments: Iterable[datetime | None] = first
+    for _ in range(_MAX_ROUNDS):
+        latest = current
+        for moment in moments:
+            if moment is None:
+                return None
+            if moment > latest:
+                latest = moment
+        if latest == current:
+            return current
+        current = latest
+        moments = _releases_at(releases, current)
+    return None  # no instant satisfies every rule (e.g. zones with no common window)
+
+
+def _releases_at(releases: Sequence[Release], t: datetime) -> Iterator[datetime | None]:
+    # Lazily, so that a rule that never passes ends the round without asking the others.
+    for release in releases:
+        yield release(t)
 
 
 def _permanent_reasons(
@@ -121,7 +159,9 @@ class _Checks:
     ) -> None:
         self.rules = rules
         self.channel = proposed.channel
-        self.zones = [ZoneInfo(z) for z in (facts.timezones or rules.unknown_location_zones)]
+        self.zones = zones_of(tuple(facts.timezones) or rules.unknown_location_zones)
+        quiet = rules.quiet_hours
+        self._start, self._end, self._closed = quiet.start, quiet.end, quiet.closed_weekdays
         # Releases only move forward in time, so contacts too old to matter at ``at``
         # never matter later: drop them once instead of converting them per zone.
         days = max(
@@ -130,31 +170,19 @@ class _Checks:
         )
         hours = rules.state_limit.hours if rules.state_limit else 0
         horizon = at - max(timedelta(days=days + 2), timedelta(hours=hours + 1))
-        # Every instant in UTC from here on, so results come out in UTC whatever the input.
-        recent = [(c.at.astimezone(UTC), c) for c in history if c.at > horizon]
+        recent = recent_contacts(history, horizon, rules.state_limit)
         # Only calls count in 7-in-7 (the registry's ``call_frequency``): never a letter.
-        self.calls = [
-            at for at, c in recent if spec(c.channel).call_frequency and c.direction == "outbound"
-        ]
-        conversations = [
-            at for at, c in recent if spec(c.channel).call_frequency and c.outcome == "conversation"
-        ]
-        self.last_conversation = max(conversations) if conversations else None
-        limit = rules.state_limit
-        self.limited = sorted(
-            (
-                at
-                for at, c in recent
-                if limit and c.channel in limit.channels and c.direction == "outbound"
-            ),
-            reverse=True,
-        )
-        # Per zone: the date from which calls are free again (7-in-7), computed once.
-        self._calls_free_from: dict[ZoneInfo, date] = {}
+        self.calls = recent.calls
+        self.last_conversation = recent.last_conversation
+        self.limited = recent.limited
+        # Per zone, the first free local date and its midnight in UTC, computed on first use:
+        # the fixed point asks each rule several times.
+        self._conversation_bars: list[tuple[ZoneInfo, date, datetime]] | None = None
+        self._call_bars: list[tuple[ZoneInfo, date, datetime]] | None = None
 
     def temporary(self) -> list[tuple[Reason, Release]]:
-        rules, row = self.rules, spec(self.channel)
-        call = row.call_frequency
+        rules = self.rules
+        call = self.channel in CALL_CHANNELS
         found: list[tuple[Reason, Release]] = []
         if call and rules.post_conversation and self.last_conversation is not None:
             found.append((Reason.POST_CONVERSATION_7DAY, self._post_conversation))
@@ -162,38 +190,25 @@ class _Checks:
             found.append((Reason.CALL_FREQUENCY_7IN7, self._call_frequency))
         if rules.state_limit and self.channel in rules.state_limit.channels and self.limited:
             found.append((Reason.STATE_FREQUENCY_LIMIT, self._state_limit))
-        if row.quiet_hours:
+        if spec(self.channel).quiet_hours:
             # A letter is delivered when the carrier comes: no inconvenient time to avoid.
             found.append((Reason.QUIET_HOURS, self._quiet_hours))
         return found
-
-    def earliest(self, at: datetime) -> datetime | None:
-        releases = [release for _, release in self.temporary()]
-        current = at
-        for _ in range(_MAX_ROUNDS):
-            latest = current
-            for release in releases:
-                moment = release(current)
-                if moment is None:
-                    return None
-                latest = max(latest, moment)
-            if latest == current:
-                return current
-            current = latest
-        return None  # no instant satisfies every rule (e.g. zones with no common window)
 
     # --- one release function per rule ------------------------------------
 
     def _post_conversation(self, t: datetime) -> datetime:
         """No call on the conversation's local date and the next days-1 dates, in any zone."""
-        assert self.rules.post_conversation is not None and self.last_conversation is not None
-        days = self.rules.post_conversation.days
-        release = t
-        for zone in self.zones:
-            first_free = self.last_conversation.astimezone(zone).date() + timedelta(days=days)
-            if t.astimezone(zone).date() < first_free:
-                release = max(release, _local_midnight(first_free, zone))
-        return release
+        bars = self._conversation_bars
+        if bars is None:
+            assert self.rules.post_conversation is not None
+            assert self.last_conversation is not None
+            days = timedelta(days=self.rules.post_conversation.days)
+            bars = self._conversation_bars = [
+                _bar(zone, self.last_conversation.astimezone(zone).date() + days)
+                for zone in self.zones
+            ]
+        return _released(t, bars)
 
     def _call_frequency(self, t: datetime) -> datetime:
         """Deny when max_calls calls have local dates in the last ``days`` dates, in any zone.
@@ -206,16 +221,14 @@ class _Checks:
         limit = self.rules.call_frequency
         if len(self.calls) < limit.max_calls:
             return t
-        release = t
-        for zone in self.zones:
-            first_free = self._calls_free_from.get(zone)
-            if first_free is None:
+        bars = self._call_bars
+        if bars is None:
+            days = timedelta(days=limit.days)
+            bars = self._call_bars = []
+            for zone in self.zones:
                 dates = sorted((c.astimezone(zone).date() for c in self.calls), reverse=True)
-                first_free = dates[limit.max_calls - 1] + timedelta(days=limit.days)
-                self._calls_free_from[zone] = first_free
-            if t.astimezone(zone).date() < first_free:
-                release = max(release, _local_midnight(first_free, zone))
-        return release
+                bars.append(_bar(zone, dates[limit.max_calls - 1] + days))
+        return _released(t, bars)
 
     def _state_limit(self, t: datetime) -> datetime:
         """Deny when max_contacts contacts fall in (t - hours, t]: elapsed time, not dates."""
@@ -232,7 +245,7 @@ class _Checks:
         """Inside [start, end) local time, on an open weekday, in every zone."""
         if self._quiet_ok(t):
             return t
-        quiet = self.rules.quiet_hours
+        start = self._start
         # The window reopens when some zone reaches its opening time. Try those
         # openings a day at a time (usually the first day or two suffice); a DST
         # change can make the next day's openings overlap this day's by an hour,
@@ -240,15 +253,11 @@ class _Checks:
         todays = [(zone, t.astimezone(zone).date()) for zone in self.zones]
         best: datetime | None = None
         for offset in range(-1, _WINDOW_SEARCH_DAYS):
+            shift = timedelta(days=offset)
             openings = sorted(
                 opening
                 for zone, today in todays
-                if (
-                    opening := datetime.combine(
-                        today + timedelta(days=offset), quiet.start, zone
-                    ).astimezone(UTC)
-                )
-                > t
+                if (opening := datetime.combine(today + shift, start, zone).astimezone(UTC)) > t
             )
             if best is not None and (not openings or openings[0] >= best):
                 break
@@ -261,14 +270,33 @@ class _Checks:
         return best
 
     def _quiet_ok(self, t: datetime) -> bool:
-        quiet = self.rules.quiet_hours
+        start, end, closed = self._start, self._end, self._closed
         for zone in self.zones:
             local = t.astimezone(zone)
-            if local.weekday() in quiet.closed_weekdays:
+            if closed and local.weekday() in closed:
                 return False
-            if not quiet.start <= local.time() < quiet.end:
+            if not start <= local.time() < end:
                 return False
         return True
+
+
+@lru_cache(maxsize=256)
+def zones_of(names: tuple[str, ...]) -> tuple[ZoneInfo, ...]:
+    """The zones named, looked up once per combination (a debtor's list, or a country's)."""
+    return tuple(ZoneInfo(name) for name in names)
+
+
+def _bar(zone: ZoneInfo, first_free: date) -> tuple[ZoneInfo, date, datetime]:
+    return zone, first_free, _local_midnight(first_free, zone)
+
+
+def _released(t: datetime, bars: Sequence[tuple[ZoneInfo, date, datetime]]) -> datetime:
+    """The first instant >= t whose local date is a first free date or later in every zone."""
+    release = t
+    for zone, first_free, midnight in bars:
+        if t.astimezone(zone).date() < first_free:
+            release = max(release, midnight)
+    return release
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:

@@ -8,6 +8,7 @@ decision records the ``id@version`` that made it.
 from __future__ import annotations
 
 from datetime import time
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -160,6 +161,12 @@ COUNTRY_SETS: dict[str, RuleSet] = {"US": US_FEDERAL, "IE": IE, "GB": GB}
 
 def ruleset_for(country: str, state: str | None) -> RuleSet:
     """The rule set in force for a debtor: the country's set plus any state overlay."""
-    base = COUNTRY_SETS.get(country.upper(), US_FEDERAL)
-    overlay = STATE_OVERLAYS.get((country.upper(), (state or "").upper()))
+    return _combined(country.upper(), (state or "").upper())
+
+
+# The gate asks before every contact; overlaying copies a model, so combine each pair once.
+@lru_cache(maxsize=128)
+def _combined(country: str, state: str) -> RuleSet:
+    base = COUNTRY_SETS.get(country, US_FEDERAL)
+    overlay = STATE_OVERLAYS.get((country, state))
     return base.overlay(overlay) if overlay else base
