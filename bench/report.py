@@ -162,15 +162,27 @@ def _open_row(r: Record) -> Row:
 def export(r: Record) -> list[Row]:
     rows: list[Row] = []
     for sink, figures in r.get("sinks", {}).items():
+        goal = figures.get("goal_ratio")
+        met = " ✓" if figures.get("meets_goal") else " ✗"
         rows.append(
             (
                 f"export to {sink}, messages/s",
                 _n(figures.get("sink_per_s"), 0),
                 f"{_n(figures.get('raw_per_s'), 0)} (raw client)",
                 _n(figures.get("ratio"), 2),
-                "",
+                f"≥ {_n(goal)}{met}" if goal is not None else "",
             )
         )
+        if figures.get("raw_batch_per_s") is not None:  # Kafka: the record-batch API too
+            rows.append(
+                (
+                    f"export to {sink}, against raw record batches",
+                    _n(figures.get("sink_per_s"), 0),
+                    f"{_n(figures['raw_batch_per_s'], 0)} (raw create_batch/send_batch)",
+                    _n(figures.get("ratio_to_raw_batch"), 2),
+                    "",
+                )
+            )
     return rows
 
 

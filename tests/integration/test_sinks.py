@@ -31,8 +31,12 @@ from aiokafka.admin.config_resource import (
     ConfigResource,
     ConfigResourceType,
 )
+from aiokafka.errors import NotEnoughReplicasError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from pydantic import SecretStr
 
+from adapters.sinks import kafka as kafka_sink
 from adapters.sinks.base import OutboundMessage, SinkUnavailable
 from adapters.sinks.config import KafkaConfig, RabbitConfig, RedisStreamsConfig
 from adapters.sinks.kafka import KafkaSink, client_options
@@ -286,10 +290,82 @@ async def test_kafka_publish_keyed_ordered_signed_cloudevents(tansu: Tansu) -> N
         assert "ce_datacontenttype" not in headers
         check_message(sent, message.value, headers, "ce_")
         partitions[sent.record.key].add(message.partition)
+        # The partition any Kafka client's default partitioner gives the key
+        # (murmur2), so messages sent before and after a change stay together.
+        assert message.partition == DefaultPartitioner()(message.key, [0, 1, 2], [])
     # Each customer's messages share one partition, so offsets order them.
     assert all(len(found) == 1 for found in partitions.values())
     got.sort(key=lambda m: (m.partition, m.offset))
     in_order([(m.key.decode(), _text(dict(m.headers)["ce_id"])) for m in got], expected)
+
+
+async def test_kafka_batch_larger_than_a_record_batch_keeps_order(
+    tansu: Tansu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A few messages per record batch: each partition's part of the publish is
+    # split over many record batches, queued one after the other.
+    monkeypatch.setattr(kafka_sink, "MAX_BATCH_BYTES", 4096)
+    config = kafka_config(tansu.bootstrap)
+    sink = KafkaSink(config)
+    batch = outbound(events(40, types=[EventType.PAYMENT]))
+    async with kafka_admin(config):
+        await sink.start()
+        queued: list[int] = []
+        send_batch = sink._producer.send_batch
+
+        async def counted(builder: Any, topic: str, *, partition: int) -> Any:
+            queued.append(partition)
+            return await send_batch(builder, topic, partition=partition)
+
+        sink._producer.send_batch = counted
+        await sink.publish(batch)
+        await sink.close()
+        topic = config.topic_prefix + Topic.CUSTOMER_EVENTS.value
+        got = await kafka_read(tansu.bootstrap, topic, 3, len(batch))
+
+    assert len(queued) > len(set(queued))  # some partition took several record batches
+    assert sorted(_text(dict(m.headers)["ce_id"]) for m in got) == sorted(
+        m.record.message_id for m in batch
+    )
+    got.sort(key=lambda m: (m.partition, m.offset))
+    in_order([(m.key.decode(), _text(dict(m.headers)["ce_id"])) for m in got], batch)
+
+
+class FailingPartitionProducer:
+    """A producer whose record batches for partition 1 are refused by the broker."""
+
+    def __init__(self) -> None:
+        self.acks: list[asyncio.Future[Any]] = []
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def create_batch(self) -> Any:
+        return BatchBuilder(kafka_sink.MAX_BATCH_BYTES, 0)
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
+        ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if partition == 1:
+            ack.set_exception(NotEnoughReplicasError())
+        else:
+            asyncio.get_running_loop().call_later(0.05, ack.set_result, None)
+        self.acks.append(ack)
+        return ack
+
+
+async def test_kafka_one_refused_record_batch_fails_the_publish() -> None:
+    sink = KafkaSink(kafka_config("127.0.0.1:1"))
+    producer = FailingPartitionProducer()
+    sink._producer, sink._topics_ready = producer, True  # no broker: the stand-in producer
+    batch = outbound(events(10, types=[EventType.PAYMENT]))
+    assert {DefaultPartitioner()(m.record.key.encode(), [0, 1, 2], []) for m in batch} >= {1}
+
+    with pytest.raises(SinkUnavailable, match="NotEnoughReplicas"):
+        await sink.publish(batch)
+    # Every record batch's outcome was collected (none left pending or unretrieved),
+    # and the next publish checks the topics again before sending.
+    assert producer.acks and all(ack.done() and not ack.cancelled() for ack in producer.acks)
+    assert not sink._topics_ready
 
 
 async def test_kafka_broker_down_then_back() -> None:
