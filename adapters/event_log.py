@@ -109,16 +109,20 @@ class EventLog:
                     )
                 ).scalars()
             )
-            # Row by row: one statement per row keeps positions in the records' order.
+            fresh: dict[str, dict[str, datetime | str | None]] = {}
             for row in rows:
-                if row["message_id"] in known:
-                    continue
+                if row["message_id"] not in known:
+                    fresh.setdefault(str(row["message_id"]), row)  # a repeat in the batch too
+            if fresh:
+                # One executemany, which SQLAlchemy sends as multi-row INSERTs whose rows
+                # take their positions in the records' order; a row another writer
+                # added meanwhile is skipped by the conflict and not returned.
                 stmt = (
                     insert(EventRow)
-                    .values(**row)
                     .on_conflict_do_nothing(index_elements=["message_id"])
+                    .returning(col(EventRow.message_id))
                 )
-                added += conn.execute(stmt).rowcount
+                added = len(conn.execute(stmt, list(fresh.values())).all())
         return added
 
     def read_after(

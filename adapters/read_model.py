@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Column, DateTime, Text
 from sqlmodel import Field, Session, SQLModel
@@ -135,49 +135,80 @@ OUTCOME_KIND = {
 }
 
 
+Row = TypeVar("Row", bound=SQLModel)
+
+
+class _Rows:
+    """The rows one batch reads and adds, by primary key.
+
+    A row the batch added is found here by the records after it, so a batch is applied
+    without a flush per record: one flush at its end writes every change at once (one
+    INSERT per table for the new rows). A row not seen yet is read once, with autoflush off (the
+    batch's own rows are here, never in the database yet).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._rows: dict[tuple[type[SQLModel], Any], SQLModel | None] = {}
+
+    def get(self, model: type[Row], key: Any) -> Row | None:
+        if (model, key) not in self._rows:
+            with self.session.no_autoflush:
+                self._rows[(model, key)] = self.session.get(model, key)
+        return cast("Row | None", self._rows[(model, key)])
+
+    def add(self, model: type[Row], key: Any, row: Row) -> Row:
+        self._rows[(model, key)] = row
+        self.session.add(row)
+        return row
+
+
 def project(session: Session, records: Sequence[ExportRecord]) -> None:
     """Apply ``records`` (in log order) to the read model in ``session`` (not committed)."""
+    rows = _Rows(session)
     for record in records:
         if record.kind is RecordKind.AGENT_MESSAGE:
-            _agent_message(session, record)
+            _agent_message(rows, record)
         elif record.kind is RecordKind.EVENT and record.campaign_id and record.customer_id:
-            _campaign(session, record)
-            _event(session, record)
-        # Later records of the batch must find the rows this one added.
-        session.flush()
+            _campaign(rows, record)
+            _event(rows, record)
+    # Once per batch, so that a later batch in the same session finds these rows.
+    session.flush()
 
 
-def _campaign(session: Session, record: ExportRecord) -> None:
+def _campaign(rows: _Rows, record: ExportRecord) -> None:
     assert record.campaign_id is not None
-    row = session.get(RmCampaign, (record.tenant_id, record.campaign_id))
-    if row is None:
-        row = RmCampaign(
+    key = (record.tenant_id, record.campaign_id)
+    row = rows.get(RmCampaign, key) or rows.add(
+        RmCampaign,
+        key,
+        RmCampaign(
             tenant_id=record.tenant_id,
             campaign_id=record.campaign_id,
             first_event_at=record.occurred_at,
             last_event_at=record.occurred_at,
-        )
+        ),
+    )
     row.last_event_at = max(_aware(row.last_event_at), record.occurred_at)
-    session.add(row)
 
 
-def _account(session: Session, record: ExportRecord) -> RmAccount:
+def _account(rows: _Rows, record: ExportRecord) -> RmAccount:
     assert record.campaign_id is not None and record.customer_id is not None
     key = (record.tenant_id, record.campaign_id, record.customer_id)
-    row = session.get(RmAccount, key)
-    if row is None:
-        row = RmAccount(
+    return rows.get(RmAccount, key) or rows.add(
+        RmAccount,
+        key,
+        RmAccount(
             tenant_id=record.tenant_id,
             campaign_id=record.campaign_id,
             account_id=record.customer_id,
-        )
-        session.add(row)
-    return row
+        ),
+    )
 
 
-def _event(session: Session, record: ExportRecord) -> None:
+def _event(rows: _Rows, record: ExportRecord) -> None:
     meta, status = record.metadata, record.status or ""
-    account = _account(session, record)
+    account = _account(rows, record)
     try:
         type = EventType(record.type)
     except ValueError:
@@ -185,11 +216,11 @@ def _event(session: Session, record: ExportRecord) -> None:
     if type is EventType.CAMPAIGN_PROGRESS:
         _progress(account, record, status, meta)
     elif type is EventType.CUSTOMER_INTERACTION:
-        _interaction(session, account, record, status, meta)
+        _interaction(rows, account, record, status, meta)
     elif type is EventType.PAYMENT:
-        _payment(session, account, record, meta)
+        _payment(rows, account, record, meta)
     elif type in OUTCOME_KIND:
-        _outcome(session, record, OUTCOME_KIND[type], status, meta)
+        _outcome(rows, record, OUTCOME_KIND[type], status, meta)
         if type is EventType.PROMISE:
             field = {"made": "promises_made", "kept": "promises_kept", "broken": "promises_broken"}
             if status in field:
@@ -201,7 +232,6 @@ def _event(session: Session, record: ExportRecord) -> None:
             account.right_party = True
         else:
             account.opted_out = True
-    session.add(account)
 
 
 def _progress(account: RmAccount, record: ExportRecord, status: str, meta: dict[str, Any]) -> None:
@@ -225,21 +255,25 @@ def _progress(account: RmAccount, record: ExportRecord, status: str, meta: dict[
 
 
 def _interaction(
-    session: Session, account: RmAccount, record: ExportRecord, status: str, meta: dict[str, Any]
+    rows: _Rows, account: RmAccount, record: ExportRecord, status: str, meta: dict[str, Any]
 ) -> None:
     if meta.get("direction") == "inbound":
         account.right_party = True
-        _outcome(session, record, "reply", str(meta.get("intent", "other")), meta)
+        _outcome(rows, record, "reply", str(meta.get("intent", "other")), meta)
         return
     attempt_id = str(meta.get("attemptId") or record.message_id)
-    row = session.get(RmContactAttempt, attempt_id) or RmContactAttempt(
-        attempt_id=attempt_id,
-        tenant_id=record.tenant_id,
-        campaign_id=record.campaign_id,
-        account_id=record.customer_id,
-        channel=str(meta.get("channel", "")),
-        outcome=status,
-        at=record.occurred_at,
+    row = rows.get(RmContactAttempt, attempt_id) or rows.add(
+        RmContactAttempt,
+        attempt_id,
+        RmContactAttempt(
+            attempt_id=attempt_id,
+            tenant_id=record.tenant_id,
+            campaign_id=record.campaign_id,
+            account_id=record.customer_id,
+            channel=str(meta.get("channel", "")),
+            outcome=status,
+            at=record.occurred_at,
+        ),
     )
     row.step_id = meta.get("stepId")
     row.outcome = status
@@ -248,19 +282,19 @@ def _interaction(
     performance = (record.body.get("event") or {}).get("performance") or {}
     if isinstance(performance, dict) and performance.get("responseTime") is not None:
         row.response_ms = float(performance["responseTime"])
-    session.add(row)
     if status in REACHED:
         account.reached = True
     if status == "conversation":
         account.right_party = True
 
 
-def _payment(
-    session: Session, account: RmAccount, record: ExportRecord, meta: dict[str, Any]
-) -> None:
+def _payment(rows: _Rows, account: RmAccount, record: ExportRecord, meta: dict[str, Any]) -> None:
     payment_id = str(meta.get("paymentId", record.message_id))
-    if session.get(RmPayment, (record.tenant_id, payment_id)) is None:
-        session.add(
+    key = (record.tenant_id, payment_id)
+    if rows.get(RmPayment, key) is None:
+        rows.add(
+            RmPayment,
+            key,
             RmPayment(
                 tenant_id=record.tenant_id,
                 payment_id=payment_id,
@@ -269,17 +303,19 @@ def _payment(
                 amount=str(meta.get("amount", "0")),
                 currency=str(meta.get("currency", "")),
                 at=record.occurred_at,
-            )
+            ),
         )
     account.amount_paid = str(meta.get("amountPaid", account.amount_paid))
     account.balance = str(meta.get("balance", account.balance))
 
 
 def _outcome(
-    session: Session, record: ExportRecord, kind: str, status: str, meta: dict[str, Any]
+    rows: _Rows, record: ExportRecord, kind: str, status: str, meta: dict[str, Any]
 ) -> None:
-    if session.get(RmOutcome, record.message_id) is None:
-        session.add(
+    if rows.get(RmOutcome, record.message_id) is None:
+        rows.add(
+            RmOutcome,
+            record.message_id,
             RmOutcome(
                 message_id=record.message_id,
                 tenant_id=record.tenant_id,
@@ -289,15 +325,17 @@ def _outcome(
                 status=status,
                 at=record.occurred_at,
                 detail=json.dumps(meta, sort_keys=True),
-            )
+            ),
         )
 
 
-def _agent_message(session: Session, record: ExportRecord) -> None:
-    if session.get(RmAgentMessage, record.message_id) is not None:
+def _agent_message(rows: _Rows, record: ExportRecord) -> None:
+    if rows.get(RmAgentMessage, record.message_id) is not None:
         return
     body = record.body
-    session.add(
+    rows.add(
+        RmAgentMessage,
+        record.message_id,
         RmAgentMessage(
             id=record.message_id,
             tenant_id=record.tenant_id,
@@ -312,7 +350,7 @@ def _agent_message(session: Session, record: ExportRecord) -> None:
             content=str(body.get("content", "")),
             created_at=record.occurred_at,
             body=json.dumps(body, sort_keys=True),
-        )
+        ),
     )
 
 
