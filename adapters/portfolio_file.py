@@ -20,11 +20,12 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, NamedTuple, TextIO, TypeVar
 from zoneinfo import available_timezones
 
 import phonenumbers
@@ -81,6 +82,14 @@ class PortfolioFile(BaseModel):
     rows: int
 
 
+class ParsedRow(NamedTuple):
+    """One row of a portfolio file: where it is, its account when valid, its problems."""
+
+    location: str
+    account: Account | None
+    problems: list[FieldProblem]
+
+
 class PortfolioFileError(AdapterError):
     """The file as a whole cannot be read as a portfolio."""
 
@@ -89,33 +98,53 @@ class _Invalid(Exception):
     """One value failed to parse; the message is shown to the user as is."""
 
 
-def parse_portfolio(
+def read_portfolio(
     path: Path, *, as_of: date, default_region: str = "US", latest_due: date | None = None
-) -> PortfolioFile:
-    """Parse ``path`` (by extension: ``.csv``, ``.json`` or ``.jsonl``).
+) -> Iterator[ParsedRow]:
+    """The rows of ``path`` (by extension: ``.csv``, ``.json`` or ``.jsonl``), one at a time.
 
-    ``as_of`` is the day ``days_past_due`` is counted to; ``default_region`` (ISO
-    3166 alpha-2) is used for phone numbers written without a country code and is
-    the accounts' country. ``latest_due`` is the latest due date accepted (default:
-    today, UTC; ``Settings.latest_due_date`` applies the deployment's setting).
+    The file is read as the rows are taken, so memory does not grow with its size
+    (beyond the account ids seen, which duplicates are found by). ``as_of``,
+    ``default_region`` and ``latest_due`` as for ``parse_portfolio``.
+
+    An unsupported or unreadable file and a bad region raise at once. What makes the
+    whole file unusable but shows only further on (a CSV quoting error or a JSON syntax
+    error on line 80,000, a byte that is not UTF-8) raises ``PortfolioFileError`` while
+    iterating, after earlier rows came out: whoever stored those undoes it
+    (``PortfolioStore.save`` stores a portfolio in one transaction).
     """
-    region = default_region.upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"unknown phone region {default_region!r}")
+    region = _region(default_region)
     suffix = path.suffix.lower()
     if suffix not in {".csv", ".json", ".jsonl"}:
         raise PortfolioFileError(
             f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .csv, .json or .jsonl"
         )
-    text = _read_text(path)
+    _open(path).close()  # "cannot read" now, not on the first row
     if suffix == ".csv":
-        records = _csv_records(path, text)
+        records = _csv_records(path)
     elif suffix == ".json":
-        records = _json_records(path, text)
+        records = _json_records(path)
     else:
-        records = _jsonl_records(text)
+        records = _jsonl_records(path)
+    return _parse_rows(records, as_of=as_of, region=region, latest_due=latest_due)
 
-    return _parse_records(records, as_of=as_of, region=region, latest_due=latest_due)
+
+def parse_portfolio(
+    path: Path, *, as_of: date, default_region: str = "US", latest_due: date | None = None
+) -> PortfolioFile:
+    """Parse ``path`` (by extension: ``.csv``, ``.json`` or ``.jsonl``) all at once.
+
+    ``as_of`` is the day ``days_past_due`` is counted to; ``default_region`` (ISO
+    3166 alpha-2) is used for phone numbers written without a country code and is
+    the accounts' country. ``latest_due`` is the latest due date accepted (default:
+    today, UTC; ``Settings.latest_due_date`` applies the deployment's setting).
+
+    Holds every account in memory: for small files (the demo, tests). A launch reads
+    its file with ``read_portfolio``, a row at a time.
+    """
+    return _collect(
+        read_portfolio(path, as_of=as_of, default_region=default_region, latest_due=latest_due)
+    )
 
 
 def parse_records(
@@ -131,34 +160,46 @@ def parse_records(
     A problem's location is ``{location}[i]``, counting from 0 as JSON does.
     ``latest_due`` as for ``parse_portfolio``.
     """
-    region = default_region.upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"unknown phone region {default_region!r}")
+    region = _region(default_region)
     numbered: Iterator[_Record] = (
         (f"{location}[{i}]", _json_object(r)) for i, r in enumerate(records)
     )
-    return _parse_records(numbered, as_of=as_of, region=region, latest_due=latest_due)
+    return _collect(_parse_rows(numbered, as_of=as_of, region=region, latest_due=latest_due))
 
 
-def _parse_records(
+def _region(default_region: str) -> str:
+    region = default_region.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown phone region {default_region!r}")
+    return region
+
+
+def _parse_rows(
     records: Iterable[_Record], *, as_of: date, region: str, latest_due: date | None
-) -> PortfolioFile:
+) -> Iterator[ParsedRow]:
     parser = _RowParser(
         as_of=as_of, region=region, latest_due=latest_due or datetime.now(UTC).date()
     )
-    accounts: list[Account] = []
-    found: list[FieldProblem] = []
-    rows = 0
     for where, record in records:
-        rows += 1
         if isinstance(record, _Invalid):
-            found.append(FieldProblem(location=where, field=_ROW, message=str(record)))
+            yield ParsedRow(
+                where, None, [FieldProblem(location=where, field=_ROW, message=str(record))]
+            )
             continue
         account, row_problems = parser.parse(where, record)
-        found.extend(row_problems)
-        if account is not None:
-            accounts.append(account)
-    return PortfolioFile(accounts=accounts, problems=found, rows=rows)
+        yield ParsedRow(where, account, row_problems)
+
+
+def _collect(rows: Iterable[ParsedRow]) -> PortfolioFile:
+    accounts: list[Account] = []
+    found: list[FieldProblem] = []
+    count = 0
+    for row in rows:
+        count += 1
+        found.extend(row.problems)
+        if row.account is not None:
+            accounts.append(row.account)
+    return PortfolioFile(accounts=accounts, problems=found, rows=count)
 
 
 # --- reading the file --------------------------------------------------------
@@ -167,46 +208,70 @@ def _parse_records(
 # reason it could not be read at all (a JSON Lines line that is not JSON, ...).
 _Record = tuple[str, Mapping[str, object] | _Invalid]
 
+# Characters read at a time; the most a JSON record may take (an account is a few
+# hundred bytes: anything near this is a broken file, not a record).
+_CHUNK = 64 * 1024
+_MAX_RECORD = 1024 * 1024
 
-def _read_text(path: Path) -> str:
+
+def _open(path: Path) -> BinaryIO:
     try:
-        data = path.read_bytes()
+        return path.open("rb")
     except OSError as exc:
         raise PortfolioFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        # utf-8-sig: spreadsheets often save UTF-8 with a byte-order mark.
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise PortfolioFileError(
-            f"{path}: not UTF-8 text (first bad byte on line {line}); "
-            "save the file as UTF-8 and try again"
-        ) from exc
 
 
-def _csv_records(path: Path, text: str) -> Iterator[_Record]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
-    end_of_previous = 0  # reader.line_num counts physical lines, quoted newlines too
-    try:
-        for cells in reader:
-            line = end_of_previous + 1
-            end_of_previous = reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue  # blank lines and spreadsheet rows of bare commas
-            if header is None:
-                header = _check_header(path, line, cells)
-                continue
-            if len(cells) > len(header):
-                yield (
-                    f"line {line}",
-                    _Invalid(f"{len(cells)} values but the header has {len(header)} columns"),
-                )
-                continue
-            # Short rows are read leniently: missing trailing cells are empty.
-            yield f"line {line}", dict(zip(header, cells, strict=False))
-    except csv.Error as exc:
-        raise PortfolioFileError(f"{path}: line {reader.line_num}: not valid CSV: {exc}") from exc
+@contextmanager
+def _decoded(path: Path, newline: str) -> Iterator[TextIO]:
+    """``path`` decoded as it is read; a byte that is not UTF-8 names its line."""
+    # utf-8-sig: spreadsheets often save UTF-8 with a byte-order mark.
+    with io.TextIOWrapper(_open(path), encoding="utf-8-sig", newline=newline) as text:
+        try:
+            yield text
+        except UnicodeDecodeError as exc:
+            raise PortfolioFileError(
+                f"{path}: not UTF-8 text (first bad byte on line {_first_bad_line(path)}); "
+                "save the file as UTF-8 and try again"
+            ) from exc
+
+
+def _first_bad_line(path: Path) -> int:
+    # Line by line is exact: no byte of a multi-byte UTF-8 sequence is b"\n".
+    with _open(path) as binary:
+        for number, line in enumerate(binary, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
+
+
+def _csv_records(path: Path) -> Iterator[_Record]:
+    with _decoded(path, newline="") as text:
+        reader = csv.reader(text, strict=True)
+        header: list[str] | None = None
+        end_of_previous = 0  # reader.line_num counts physical lines, quoted newlines too
+        try:
+            for cells in reader:
+                line = end_of_previous + 1
+                end_of_previous = reader.line_num
+                if not any(cell.strip() for cell in cells):
+                    continue  # blank lines and spreadsheet rows of bare commas
+                if header is None:
+                    header = _check_header(path, line, cells)
+                    continue
+                if len(cells) > len(header):
+                    yield (
+                        f"line {line}",
+                        _Invalid(f"{len(cells)} values but the header has {len(header)} columns"),
+                    )
+                    continue
+                # Short rows are read leniently: missing trailing cells are empty.
+                yield f"line {line}", dict(zip(header, cells, strict=False))
+        except csv.Error as exc:
+            raise PortfolioFileError(
+                f"{path}: line {reader.line_num}: not valid CSV: {exc}"
+            ) from exc
     if header is None:
         raise PortfolioFileError(f"{path}: empty file, expected a header row: {_allowed()}")
 
@@ -237,35 +302,190 @@ def _check_header(path: Path, line: int, cells: list[str]) -> list[str]:
     return names
 
 
-def _json_records(path: Path, text: str) -> Iterator[_Record]:
-    try:
+def _json_records(path: Path) -> Iterator[_Record]:
+    # newline="": positions are those of the file, so errors name its lines and columns.
+    with _decoded(path, newline="") as text:
+        for number, item in enumerate(_json_accounts(_JsonText(path, text)), start=1):
+            yield f"record {number}", _json_object(item)
+
+
+def _json_accounts(doc: _JsonText) -> Iterator[object]:
+    """The items of a JSON list, or of the list in an object ``{"accounts": [...]}``.
+
+    Checked in the order ``json.loads`` reads, so a broken document gets the error it
+    would give; one that is valid JSON of another shape says what is expected.
+    """
+    shape = PortfolioFileError(
+        f'{doc.path}: expected a list of accounts or an object {{"accounts": [...]}}'
+    )
+    wrapped = doc.peek() == "{"
+    if wrapped:
+        doc.take()
+        if doc.peek() == "}":
+            doc.take()
+            doc.end()
+            raise shape
+        if doc.peek() != '"':
+            raise doc.error("Expecting property name enclosed in double quotes")
+        key = doc.value()
+        doc.expect(":", "Expecting ':' delimiter")
+        if key != "accounts":
+            doc.value()
+            doc.rest_of_object()
+            raise shape
+    if doc.peek() != "[":
+        doc.value()
+        if wrapped:
+            doc.rest_of_object()
+        doc.end()
+        raise shape
+    doc.take()
+    if doc.peek() == "]":
+        doc.take()
+    else:
+        while True:
+            yield doc.value()
+            if doc.peek() == "]":
+                doc.take()
+                break
+            doc.expect(",", "Expecting ',' delimiter")
+    if wrapped and doc.rest_of_object():
+        raise shape  # keys beside "accounts"
+    doc.end()
+
+
+class _JsonText:
+    """A JSON document read a chunk at a time, values decoded one by one.
+
+    Only what is not yet decoded is kept: a list of 100,000 accounts never sits in
+    memory whole. Errors name the line and column as ``json.loads`` would.
+    """
+
+    def __init__(self, path: Path, text: TextIO) -> None:
+        self.path = path
+        self._file = text
         # Decimal keeps amounts exact: 0.1 + 0.2 must stay 0.30, not 0.30000000000000004.
-        document = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise PortfolioFileError(
-            f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
-    if isinstance(document, dict) and set(document) == {"accounts"}:
-        document = document["accounts"]
-    if not isinstance(document, list):
-        raise PortfolioFileError(
-            f'{path}: expected a list of accounts or an object {{"accounts": [...]}}'
+        self._decoder = json.JSONDecoder(parse_float=Decimal)
+        self._buffer = ""
+        self._pos = 0  # next character to decode, in _buffer
+        self._dropped = 0  # characters before _buffer
+        self._lines = 0  # newlines among them
+        self._line_start = 0  # where the line holding _buffer[0] starts, in the file
+        self._eof = False
+
+    def peek(self) -> str:
+        """The next character that is not whitespace; "" at the end of the file."""
+        while True:
+            found = _NOT_WHITESPACE.search(self._buffer, self._pos)
+            if found is not None:
+                self._pos = found.start()
+                return self._buffer[self._pos]
+            self._pos = len(self._buffer)
+            if not self._more():
+                return ""
+
+    def take(self) -> None:
+        """Step over the character ``peek`` returned."""
+        self._pos += 1
+
+    def expect(self, char: str, message: str) -> None:
+        if self.peek() != char:
+            raise self.error(message)
+        self.take()
+
+    def rest_of_object(self) -> bool:
+        """Read up to the end of the object whose first value was read (and the end of
+        the document), a value at a time; whether it had more keys."""
+        more = False
+        while self.peek() == ",":
+            self.take()
+            more = True
+            if self.peek() != '"':
+                raise self.error("Expecting property name enclosed in double quotes")
+            self.value()
+            self.expect(":", "Expecting ':' delimiter")
+            self.value()
+        self.expect("}", "Expecting ',' delimiter")
+        self.end()
+        return more
+
+    def end(self) -> None:
+        """Nothing but whitespace may follow the document."""
+        if self.peek():
+            raise self.error("Extra data")
+
+    def value(self) -> object:
+        """The next JSON value."""
+        self.peek()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self._buffer, self._pos)
+            except json.JSONDecodeError as exc:
+                # Most often the value goes on in the next chunk: read on and try again.
+                if len(self._buffer) - self._pos < _MAX_RECORD:
+                    if self._more():
+                        continue
+                    raise self.error(exc.msg, exc.pos) from exc
+                # Not read to its end: a syntax error, or a value far too long to be one.
+                raise self.error(
+                    f"{exc.msg} (or a value longer than {_MAX_RECORD // 2**20} MiB, "
+                    "which no account record is)",
+                    exc.pos,
+                ) from exc
+            # A number at the end of the buffer may go on in the next chunk ("12" "34",
+            # "1." "5", "1e" "3"): the decoder took what was there, or a part of it.
+            if _NUMBER_TAIL.fullmatch(self._buffer, end) and self._more():
+                continue
+            self._pos = end
+            return value
+
+    def error(self, message: str, pos: int | None = None) -> PortfolioFileError:
+        at = self._pos if pos is None else pos
+        line = self._lines + self._buffer.count("\n", 0, at) + 1
+        newline = self._buffer.rfind("\n", 0, at)
+        start = self._dropped + newline + 1 if newline >= 0 else self._line_start
+        column = self._dropped + at - start + 1
+        return PortfolioFileError(
+            f"{self.path}: not valid JSON: line {line} column {column}: {message}"
         )
-    for number, item in enumerate(document, start=1):
-        yield f"record {number}", _json_object(item)
+
+    def _more(self) -> bool:
+        """Read the next chunk, dropping what is decoded; False at the end of the file."""
+        if self._eof:
+            return False
+        chunk = self._file.read(_CHUNK)
+        if not chunk:
+            self._eof = True
+            return False
+        done = self._buffer[: self._pos]
+        self._lines += done.count("\n")
+        newline = done.rfind("\n")
+        if newline >= 0:
+            self._line_start = self._dropped + newline + 1
+        self._dropped += self._pos
+        self._buffer = self._buffer[self._pos :] + chunk
+        self._pos = 0
+        return True
 
 
-def _jsonl_records(text: str) -> Iterator[_Record]:
-    # split("\n"), not splitlines(): JSON strings may hold U+2028 and friends raw.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line, parse_float=Decimal)
-        except json.JSONDecodeError as exc:
-            yield f"line {number}", _Invalid(f"not valid JSON: column {exc.colno}: {exc.msg}")
-            continue
-        yield f"line {number}", _json_object(item)
+# JSON's whitespace is these four characters only.
+_NOT_WHITESPACE = re.compile(r"[^ \t\n\r]")
+# What may follow a number's first characters within the number.
+_NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
+
+
+def _jsonl_records(path: Path) -> Iterator[_Record]:
+    # newline="\n": lines end at "\n" only, as JSON strings may hold U+2028 and friends raw.
+    with _decoded(path, newline="\n") as text:
+        for number, line in enumerate(text, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line, parse_float=Decimal)
+            except json.JSONDecodeError as exc:
+                yield f"line {number}", _Invalid(f"not valid JSON: column {exc.colno}: {exc.msg}")
+                continue
+            yield f"line {number}", _json_object(item)
 
 
 def _json_object(item: object) -> Mapping[str, object] | _Invalid:

@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,9 +48,9 @@ from adapters.schema import migrate
 from adapters.sql import make_engine
 from domain.account import Account
 
-# Rows per INSERT batch: large enough for SQLAlchemy's multi-row VALUES to pay
-# off, small enough to bound the memory of one statement.
-_BATCH = 5_000
+# Rows per INSERT batch: SQLAlchemy's multi-row VALUES pages are 1,000 rows, and a
+# batch is all a save holds of its accounts at once.
+_BATCH = 1_000
 _PORTFOLIOS = "staged_portfolios"
 _ACCOUNTS = "staged_accounts"
 
@@ -125,54 +124,62 @@ class PortfolioStore:
         self,
         tenant_id: str,
         campaign_id: str,
-        accounts: Sequence[Account],
+        accounts: Iterable[Account],
         request: Mapping[str, object] | None = None,
     ) -> int:
         """Store ``accounts`` as the campaign's portfolio; returns how many it holds.
+
+        ``accounts`` is read once, as it is stored, ``_BATCH`` rows to a statement: a
+        generator over a file keeps memory flat however many there are. All of it is one
+        transaction, so an exception from ``accounts`` (a file found broken on its last
+        line) or a repeated account id stores nothing.
 
         ``request``: the normalized start request (JSON values, no PII), when the
         launch has one. Saving again under a stored campaign is a no-op when it is a
         replay: the same request, if both saves have one (``RequestMismatch`` names
         what differs otherwise), else the same accounts (``PortfolioStoreError``).
         """
-        repeated = sorted(i for i, n in Counter(a.account_id for a in accounts).items() if n > 1)
-        if repeated:
-            raise PortfolioStoreError(f"account ids repeated: {', '.join(repeated[:10])}")
-        documents = [a.model_dump_json() for a in accounts]
-        digest = _digest(documents)
         given = _canonical(request) if request is not None else None
+        staged = _Staged(tenant_id, campaign_id, accounts)
         try:
             with Session(self._engine) as session:
                 existing = self._header(session, tenant_id, campaign_id)
-                if existing is not None:
-                    return _same_or_refuse(existing, len(documents), digest, given)
-                session.add(
-                    StagedPortfolio(
-                        tenant_id=tenant_id,
-                        campaign_id=campaign_id,
-                        accounts=len(documents),
-                        digest=digest,
-                        created_at=datetime.now(UTC),
-                        request=given,
-                    )
-                )
-                # The header goes first: a concurrent save of the same campaign
-                # then fails on its primary key before writing any account.
-                session.flush()
-                # Core executemany: SQLAlchemy sends multi-row INSERTs (insertmanyvalues)
-                # instead of building 100k ORM objects.
-                connection = session.connection()
-                for batch in _batches(tenant_id, campaign_id, accounts, documents):
-                    connection.execute(insert(SQLModel.metadata.tables[_ACCOUNTS]), batch)
-                session.commit()
+                if existing is None:
+                    self._stage(session, staged, given)
+                    return staged.count
+            # A replay: read the accounts for their digest, the session closed meanwhile.
+            staged.drain()
+            return _same_or_refuse(existing, staged.count, staged.digest(), given)
         except IntegrityError:
             # Lost a race with another save of this campaign: compare with the winner.
             with Session(self._engine) as session:
                 existing = self._header(session, tenant_id, campaign_id)
             if existing is None:
                 raise
-            return _same_or_refuse(existing, len(documents), digest, given)
-        return len(documents)
+            staged.drain()
+            return _same_or_refuse(existing, staged.count, staged.digest(), given)
+
+    def _stage(self, session: Session, staged: _Staged, request: str | None) -> None:
+        header = StagedPortfolio(
+            tenant_id=staged.tenant_id,
+            campaign_id=staged.campaign_id,
+            accounts=0,  # and the digest: known once every account is stored
+            digest="",
+            created_at=datetime.now(UTC),
+            request=request,
+        )
+        session.add(header)
+        # The header goes first: a concurrent save of the same campaign then fails on
+        # its primary key (waiting for this transaction) before writing any account.
+        session.flush()
+        # Core executemany: SQLAlchemy sends multi-row INSERTs (insertmanyvalues)
+        # instead of building 100k ORM objects.
+        connection = session.connection()
+        for batch in staged.batches():
+            connection.execute(insert(SQLModel.metadata.tables[_ACCOUNTS]), batch)
+        header.accounts = staged.count
+        header.digest = staged.digest()
+        session.commit()
 
     def count(self, tenant_id: str, campaign_id: str) -> int:
         """How many accounts the campaign holds (0 if it was never saved)."""
@@ -200,6 +207,19 @@ class PortfolioStore:
         )
         with Session(self._engine) as session:
             return [Account.model_validate_json(data) for data in session.exec(query)]
+
+    def pages(
+        self, tenant_id: str, campaign_id: str, size: int = _BATCH
+    ) -> Iterator[list[Account]]:
+        """Every account of the campaign in file order, ``size`` at a time."""
+        offset = 0
+        while True:
+            page = self.page(tenant_id, campaign_id, offset, size)
+            if page:
+                yield page
+            if len(page) < size:
+                return
+            offset += size
 
     def dispose(self) -> None:
         """Close the pooled connections."""
@@ -238,28 +258,72 @@ def _canonical(request: Mapping[str, object]) -> str:
     return json.dumps(request, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def _digest(documents: Sequence[str]) -> str:
-    hasher = hashlib.sha256()
-    for document in documents:
-        hasher.update(document.encode())
-        hasher.update(b"\n")
-    return hasher.hexdigest()
+class _Staged:
+    """The accounts of one save as they go by: rows to insert, their count and digest.
 
+    Only what identifies the portfolio is kept (the ids, for repeats, and a running
+    sha256 of the accounts' JSON, in order), never the accounts.
+    """
 
-def _batches(
-    tenant_id: str, campaign_id: str, accounts: Sequence[Account], documents: Sequence[str]
-) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(accounts), _BATCH):
-        yield [
-            {
-                "tenant_id": tenant_id,
-                "campaign_id": campaign_id,
-                "seq": seq,
-                "account_id": account.account_id,
-                "amount_due_cents": int(account.amount_due * 100),  # exact: 2 places
-                "currency": account.currency,
-                "days_past_due": account.days_past_due,
-                "data": documents[seq],
-            }
-            for seq, account in enumerate(accounts[start : start + _BATCH], start=start)
-        ]
+    def __init__(self, tenant_id: str, campaign_id: str, accounts: Iterable[Account]) -> None:
+        self.tenant_id = tenant_id
+        self.campaign_id = campaign_id
+        self._accounts = iter(accounts)
+        self._hasher = hashlib.sha256()
+        self._seen: set[str] = set()
+        self._repeated: list[str] = []
+        self.count = 0
+
+    def batches(self) -> Iterator[list[dict[str, Any]]]:
+        """The rows to insert, ``_BATCH`` at a time; raises on repeated ids at the end."""
+        batch: list[dict[str, Any]] = []
+        for account in self._accounts:
+            document = self._take(account)
+            if document is None:
+                continue  # a repeat: refused at the end, never sent to the unique key
+            batch.append(
+                {
+                    "tenant_id": self.tenant_id,
+                    "campaign_id": self.campaign_id,
+                    "seq": self.count - 1,
+                    "account_id": account.account_id,
+                    "amount_due_cents": int(account.amount_due * 100),  # exact: 2 places
+                    "currency": account.currency,
+                    "days_past_due": account.days_past_due,
+                    "data": document,
+                }
+            )
+            if len(batch) == _BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+        self._refuse_repeats()
+
+    def drain(self) -> None:
+        """Read the accounts not read yet (for the digest, nothing stored)."""
+        for account in self._accounts:
+            self._take(account)
+        self._refuse_repeats()
+
+    def digest(self) -> str:
+        """sha256 of the accounts' JSON, one per line, in order."""
+        return self._hasher.hexdigest()
+
+    def _take(self, account: Account) -> str | None:
+        """The account's JSON, counted and hashed; None when its id came before."""
+        document = account.model_dump_json()
+        self._hasher.update(document.encode())
+        self._hasher.update(b"\n")
+        self.count += 1
+        if account.account_id not in self._seen:
+            # A set of 100,000 ids is a few MB: the accounts themselves are not kept.
+            self._seen.add(account.account_id)
+            return document
+        if len(self._repeated) < 10 and account.account_id not in self._repeated:
+            self._repeated.append(account.account_id)
+        return None
+
+    def _refuse_repeats(self) -> None:
+        if self._repeated:
+            raise PortfolioStoreError(f"account ids repeated: {', '.join(sorted(self._repeated))}")

@@ -140,6 +140,27 @@ def scale(r: Record) -> list[Row]:
     ]
 
 
+def launch(r: Record) -> list[Row]:
+    rows = f"{r['rows']:,} CSV rows"
+    goal = f"< {r['goal_rss_mib_max']} MiB {'✓' if r['meets_goal'] else '✗'}"
+    return [
+        (
+            f"`recoup campaign launch`, {rows}: peak RSS",
+            f"{_n(r['peak_rss_mib'], 0)} MiB",
+            f"{_n(r['baseline_peak_rss_mib'], 0)} MiB ({r['baseline_rows']:,} rows)",
+            _n(r["rss_ratio"], 2),
+            goal,
+        ),
+        (
+            f"`recoup campaign launch`, {rows}: parse, stage, index, start",
+            f"{_n(r['launch_s'])} s",
+            f"{_n(r['baseline_launch_s'])} s ({r['baseline_rows']:,} rows)",
+            "",
+            "",
+        ),
+    ]
+
+
 def _open_row(r: Record) -> Row:
     if "max_open_observed" in r:  # the launcher: nothing bounds open campaigns
         return (
@@ -271,6 +292,7 @@ ROWS: dict[str, Callable[[Record], list[Row]]] = {
     "latency": latency,
     "scale": scale,
     "scale_launch_only": scale,
+    "launch": launch,
     "export": export,
     "compliance_gate": compliance_gate,
     "chaos": chaos,

@@ -51,6 +51,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--samples", "10")),
     Benchmark("scale", "a portfolio from a CSV file: launch rate, RSS, window, histories", (),
               ("--accounts", "200", "--baseline", "300")),
+    Benchmark("launch", "recoup campaign launch of a 100,000-row CSV: peak RSS, time vs 1,000 rows",
+              (), ("--rows", "5000", "--baseline-rows", "500")),
     Benchmark("export", "messages/s through each broker sink vs the raw client", (),
               ("--messages", "2000", "--rounds", "2")),
     Benchmark("compliance_gate", "gate decisions/s, 200 (and 300) past contacts vs empty", (),

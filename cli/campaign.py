@@ -27,13 +27,14 @@ from cli.common import (
 )
 from cli.operate import operate
 from domain.compliance.content import validation_notice_problems
+from domain.errors import FieldProblem
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
-from service.campaigns import campaign_id_for, launch_portfolio, portfolio_progress
+from service.campaigns import campaign_id_for, portfolio_progress, start_portfolio
 from service.errors import PlaybookError, PortfolioFileError, PortfolioStoreError
 from service.models import CampaignSteered, CancelIn, PauseIn, ResumeIn
 from service.playbooks import load_playbook
-from service.portfolios import parse_portfolio
+from service.portfolios import PortfolioRejected, read_portfolio, stage_rows
 
 app = typer.Typer(
     help="Launch portfolios, follow their campaigns, pause and resume them.", no_args_is_help=True
@@ -96,7 +97,11 @@ def launch(
         str | None, typer.Option(help="Date days-past-due is computed at (default: today).")
     ] = None,
 ) -> None:
-    """Validate FILE, report bad rows with their line and field, launch the good ones."""
+    """Validate FILE, report bad rows with their line and field, launch the good ones.
+
+    The file is read a row at a time and its good rows staged as they are read, so
+    memory stays flat however long it is; every bad row is reported as it goes by.
+    """
     settings = load_settings()
     book = resolve_playbook(playbook, settings, for_launch=True)
     try:
@@ -104,45 +109,56 @@ def launch(
     except ValueError:
         fail(f"--as-of: expected YYYY-MM-DD, got {as_of!r}", EXIT_INPUT)
     try:
-        parsed = parse_portfolio(file, as_of=reference, latest_due=settings.latest_due_date())
+        rows = read_portfolio(file, as_of=reference, latest_due=settings.latest_due_date())
+        campaign = campaign_id or campaign_id_for(file)
     except (PortfolioFileError, OSError) as exc:
         fail(f"{file}: {exc}", EXIT_INPUT)
-    for problem in parsed.problems:
-        err_console.print(f"[yellow]{file}:[/] {problem}")
-    bad_rows = len({p.location for p in parsed.problems})
-    if parsed.problems and strict:
-        fail(f"{bad_rows} bad row(s); nothing launched (--strict)", EXIT_INPUT)
-    if not parsed.accounts:
-        fail("no valid accounts in the file; nothing launched", EXIT_INPUT)
-    campaign = campaign_id or campaign_id_for(file)
     profile = tenant_profile(tenant, settings)
 
+    def report(problem: FieldProblem) -> None:
+        err_console.print(f"[yellow]{file}:[/] {problem}")
+
+    try:
+        read = run(
+            stage_rows(
+                settings,
+                tenant_id=profile.tenant_id,
+                campaign_id=campaign,
+                rows=rows,
+                report=report,
+                strict=strict,
+            )
+        )
+    except (PortfolioFileError, OSError) as exc:
+        fail(f"{file}: {exc}", EXIT_INPUT)
+    except PortfolioRejected as exc:
+        fail(str(exc), EXIT_INPUT)
+    except PortfolioStoreError as exc:
+        fail(f"campaign {campaign}: {exc}", EXIT_INPUT)
+
     async def go(client: Client) -> str:
-        handle = await launch_portfolio(
+        handle = await start_portfolio(
             client,
             settings,
             tenant=profile,
             campaign_id=campaign,
             playbook=book,
-            accounts=parsed.accounts,
+            total=read.staged,
             seconds_per_day=day_seconds,
             starts_in_flight=starts_in_flight,
             starts_per_second=starts_per_second,
         )
         return handle.result_run_id or ""
 
-    try:
-        run(with_client(settings, go))
-    except PortfolioStoreError as exc:
-        fail(f"campaign {campaign}: {exc}", EXIT_INPUT)
+    run(with_client(settings, go))
     query = quote(f"RecoupCampaign = '{campaign}'")
     console.print(
         f"[bold green]launched[/] campaign [bold]{campaign}[/]: "
-        f"{len(parsed.accounts)} account(s), {bad_rows} row(s) rejected, playbook {book.name}"
+        f"{read.accepted} account(s), {read.rejected} row(s) rejected, playbook {book.name}"
     )
     console.print(f"follow it: recoup campaign status {campaign} --tenant {tenant}")
     console.print(f"web UI:    {settings.ui_url}/workflows?query={query}")
-    if parsed.problems:
+    if read.rejected:
         raise typer.Exit(EXIT_PARTIAL)
 
 

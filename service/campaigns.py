@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from opentelemetry import trace
@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 
 from adapters.inbound import InboundStore
+from adapters.portfolio_store import PortfolioStore
 from bootstrap.root import Root, scoped
 from bootstrap.settings import Settings
 from bootstrap.tracing import current_trace_id
@@ -52,28 +53,56 @@ async def index_contacts(
     A long-lived process passes its ``store``; without one, a store (and its database
     engine) is made for this call and disposed of.
     """
-
-    def index(into: InboundStore) -> None:
-        into.index(
-            tenant_id,
-            (
-                (a.account_id, [e.address for e in a.emails] + [p.number for p in a.phones])
-                for a in accounts
-            ),
-        )
-
     if store is not None:
-        await asyncio.to_thread(index, store)
+        await asyncio.to_thread(store.index, tenant_id, _contacts(accounts))
         return
     async with scoped(settings) as root:
-        await asyncio.to_thread(index, root.inbound)
+        await asyncio.to_thread(root.inbound.index, tenant_id, _contacts(accounts))
+
+
+def _contacts(accounts: Iterable[Account]) -> Iterator[tuple[str, list[str]]]:
+    for a in accounts:
+        yield a.account_id, [e.address for e in a.emails] + [p.number for p in a.phones]
+
+
+def _index_staged(
+    portfolios: PortfolioStore, inbound: InboundStore, tenant_id: str, campaign_id: str
+) -> None:
+    """Index the contacts of a staged campaign, a page at a time: what was stored (not
+    what a caller passed, which may be a generator already read), never all at once."""
+    for page in portfolios.pages(tenant_id, campaign_id):
+        inbound.index(tenant_id, _contacts(page))
 
 
 def campaign_id_for(path: Path) -> str:
     """A campaign id stable for a file's content: relaunching the same file attaches."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    with path.open("rb") as file:
+        digest = hashlib.file_digest(file, "sha256").hexdigest()[:10]  # read in chunks
     stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in path.stem)[:40] or "portfolio"
     return f"{stem}-{digest}"
+
+
+async def stage_portfolio(
+    settings: Settings,
+    tenant_id: str,
+    campaign_id: str,
+    accounts: Iterable[Account],
+    request: Mapping[str, object] | None = None,
+    root: Root | None = None,
+) -> int:
+    """Store the campaign's accounts and index their contacts; how many it holds.
+
+    ``accounts`` may be a generator over a file: it is read once, as it is stored, and
+    whatever it raises stores nothing (``PortfolioStore.save``). A campaign already
+    stored is a replay (``request`` as for ``launch_portfolio``). The contacts are then
+    indexed from what was stored, a page at a time.
+    """
+    async with scoped(settings, root) as stores:
+        store = stores.portfolios
+        await asyncio.to_thread(store.create_tables)
+        total = await asyncio.to_thread(store.save, tenant_id, campaign_id, accounts, request)
+        await asyncio.to_thread(_index_staged, store, stores.inbound, tenant_id, campaign_id)
+    return total
 
 
 async def launch_portfolio(
@@ -83,7 +112,7 @@ async def launch_portfolio(
     tenant: Tenant,
     campaign_id: str,
     playbook: Playbook,
-    accounts: Sequence[Account],
+    accounts: Iterable[Account],
     seconds_per_day: float = 86_400,
     starts_in_flight: int = 64,
     starts_per_second: float | None = None,
@@ -103,13 +132,42 @@ async def launch_portfolio(
     campaign was started by another one. ``root``: the caller's stores (the API keeps
     them open); default: a root for this call.
     """
-    async with scoped(settings, root) as stores:
-        store = stores.portfolios
-        await asyncio.to_thread(store.create_tables)
-        total = await asyncio.to_thread(
-            store.save, tenant.tenant_id, campaign_id, accounts, request
-        )
-        await index_contacts(settings, tenant.tenant_id, accounts, stores.inbound)
+    total = await stage_portfolio(
+        settings, tenant.tenant_id, campaign_id, accounts, request=request, root=root
+    )
+    return await start_portfolio(
+        client,
+        settings,
+        tenant=tenant,
+        campaign_id=campaign_id,
+        playbook=playbook,
+        total=total,
+        seconds_per_day=seconds_per_day,
+        starts_in_flight=starts_in_flight,
+        starts_per_second=starts_per_second,
+        page_size=page_size,
+        max_history_events=max_history_events,
+        trace_id=trace_id,
+    )
+
+
+async def start_portfolio(
+    client: Client,
+    settings: Settings,
+    *,
+    tenant: Tenant,
+    campaign_id: str,
+    playbook: Playbook,
+    total: int,
+    seconds_per_day: float = 86_400,
+    starts_in_flight: int = 64,
+    starts_per_second: float | None = None,
+    page_size: int = 500,
+    max_history_events: int = 10_000,
+    trace_id: str | None = None,
+) -> WorkflowHandle[object, PortfolioStatus]:
+    """Start (or attach to) the Portfolio workflow of a campaign staged with ``total``
+    accounts (``stage_portfolio``)."""
     # A span of our own when the caller has none (the CLI), so that the workflow's
     # trace and the events' X-Trace-ID are one trace however the campaign started.
     with _tracer.start_as_current_span("launch portfolio"):

@@ -16,6 +16,7 @@ from adapters.portfolio_file import (
     PortfolioFile,
     PortfolioFileError,
     parse_portfolio,
+    read_portfolio,
 )
 
 AS_OF = date(2024, 3, 1)
@@ -578,3 +579,24 @@ def test_json_addresses(tmp_path: Path) -> None:
         ("record 2", "address_city"),
         ("record 2", "address_state"),
     ]
+
+
+def test_rows_come_out_as_the_file_is_read(tmp_path: Path) -> None:
+    # The broken last line is found only once the good rows before it came out.
+    lines = [HEADER, *(GOOD.replace("A1", f"A{i}", 1) for i in range(5)), 'X,"Ann"x']
+    rows = read_portfolio(write(tmp_path, "p.csv", "\n".join(lines) + "\n"), as_of=AS_OF)
+    taken = [next(rows).location for _ in range(5)]
+    assert taken == [f"line {n}" for n in range(2, 7)]
+    with pytest.raises(PortfolioFileError, match="line 7: not valid CSV"):
+        next(rows)
+
+
+def test_a_json_error_far_into_the_file_names_its_line_and_column(tmp_path: Path) -> None:
+    # Beyond the reader's first chunks: the position is the file's, as json.loads says it.
+    records = [{"account_id": f"J{i}", "name": "Jo", "email": "j@example.com"} for i in range(3000)]
+    text = json.dumps(records, indent=2).replace('"J2999"', '"J2999" "oops"')
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text)
+    where = f"line {expected.value.lineno} column {expected.value.colno}"
+    with pytest.raises(PortfolioFileError, match=f"not valid JSON: {where}: Expecting ','"):
+        parse_portfolio(write(tmp_path, "p.json", text), as_of=AS_OF)
