@@ -172,6 +172,10 @@ class PortfolioInput(BaseModel):
         day, at least a second (compressed days) and at most ten minutes (real days)."""
         return min(max(self.seconds_per_day / 4, 1.0), 600.0)
 
+    def launch_census_interval(self) -> float:
+        """Seconds between two counts while accounts are still being started."""
+        return min(self.census_interval(), 30.0)
+
 
 def account_campaign_input(
     inp: PortfolioInput, account: Account, parent_workflow_id: str | None

@@ -83,6 +83,7 @@ class Portfolio:
         self._cancelled = inp.cancelled
         self._launcher = False
         self._page_in_flight = False
+        self._counted_while_launching = False
 
     @workflow.run
     async def run(self, inp: PortfolioInput) -> PortfolioStatus:
@@ -93,6 +94,7 @@ class Portfolio:
             if workflow.patched(CENSUS_WHILE_LAUNCHING):
                 # A launch of 100,000 accounts takes a while: progress (open, finished,
                 # collected) must not read zero until the last page has started.
+                self._counted_while_launching = True
                 counting = asyncio.create_task(self._count_until_all_ended(inp))
                 await self._launch(inp)
                 await counting
@@ -236,9 +238,16 @@ class Portfolio:
             update={"offset": 0, "pending": [], "progress": PortfolioProgress(), "census": None}
         )
         while not self._loading_done:
-            await workflow.wait_condition(lambda: self._paused is None or self._cancelled)
+            await workflow.wait_condition(
+                lambda: self._paused is None or self._cancelled or self._held_too_long()
+            )
             if self._cancelled:
                 return
+            if self._paused is not None:
+                # Held for long: the counts meanwhile filled the history, and only the
+                # launcher continues as new while accounts remain to start.
+                await self._continue_as_new_if_needed()
+                continue
             self._page_in_flight = True
             try:
                 page: PageStarted = await workflow.execute_activity(
@@ -275,6 +284,10 @@ class Portfolio:
         quiet = 0
         while True:
             launching = not (self._loading_done or self._cancelled)
+            if launching:
+                # Counted often while accounts start, so that progress moves with the
+                # launch (a day's quarter, up to ten minutes, is for sleeping campaigns).
+                await workflow.sleep(timedelta(seconds=inp.launch_census_interval()))
             self._census = await workflow.execute_activity(
                 names.COUNT_CAMPAIGN,
                 CensusRequest(
@@ -289,15 +302,16 @@ class Portfolio:
                 summary="count the campaign's accounts",
             )
             self._describe()
+            if launching:
+                continue  # counted again at once if the launch ended meanwhile
             census, started = self._census, self._progress.started
-            ended = not launching and census.open == 0 and census.indexed >= started
+            ended = census.open == 0 and census.indexed >= started
             quiet = quiet + 1 if ended else 0
             projected = not census.read_model or census.finished >= started
             if (quiet and projected) or quiet >= 3:
                 return
             await workflow.sleep(timedelta(seconds=inp.census_interval()))
-            if self._loading_done or self._cancelled:
-                await self._continue_as_new_if_needed()
+            await self._continue_as_new_if_needed()
 
     async def _start(self, account: Account) -> None:
         inp = self._inp
@@ -405,6 +419,11 @@ class Portfolio:
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
             summary=f"load accounts from #{offset + 1}",
         )
+
+    def _held_too_long(self) -> bool:
+        """A held launcher's run is full (only when counted while launching: before,
+        nothing added to a held launcher's history)."""
+        return self._counted_while_launching and self._should_continue_as_new()
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()

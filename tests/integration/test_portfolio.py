@@ -233,6 +233,55 @@ async def test_a_launch_is_counted_while_it_starts_and_a_stop_outlives_continue_
             ).describe()
 
 
+async def test_a_launcher_held_for_long_continues_as_new_and_stays_held(
+    client: Client, settings: Settings, running: list[Worker]
+) -> None:
+    """The counts go on while the launcher is held: its run fills up and continues as
+    new, still held, and starts the rest once released."""
+    accounts = [make_account(phones=[]) for _ in range(12)]
+    handle = await launch_portfolio(
+        client,
+        settings,
+        tenant=TENANT,
+        campaign_id="held-long",
+        playbook=ONE_EMAIL,
+        accounts=accounts,
+        seconds_per_day=4,  # a count a second
+        starts_in_flight=1,
+        starts_per_second=2,
+        page_size=2,
+        max_history_events=100,
+    )
+    await eventually(
+        lambda: portfolio_progress(client, TENANT.tenant_id, "held-long"),
+        lambda p: p.started >= 2,
+    )
+    held: LaunchState = await client.get_workflow_handle(handle.id).execute_update(
+        names.UPDATE_STEER_LAUNCH,
+        LaunchControl(action=LaunchAction.PAUSE, reason="hold"),
+        result_type=LaunchState,
+    )
+    assert held.paused and held.started < 12
+    first_run = (await client.get_workflow_handle(handle.id).describe()).run_id
+
+    async def run_id() -> str | None:
+        return (await client.get_workflow_handle(handle.id).describe()).run_id
+
+    await eventually(run_id, lambda r: r != first_run, within=60)
+    still = await portfolio_progress(client, TENANT.tenant_id, "held-long")
+    assert still.paused is not None and still.started == held.started
+
+    await client.get_workflow_handle(handle.id).execute_update(
+        names.UPDATE_STEER_LAUNCH,
+        LaunchControl(action=LaunchAction.RESUME),
+        result_type=LaunchState,
+    )
+    result: PortfolioStatus = await client.get_workflow_handle(
+        handle.id, result_type=PortfolioStatus
+    ).result()
+    assert result.started == 12 and result.paused is None
+
+
 async def test_steering_a_campaign_nobody_runs_says_so(client: Client, running: object) -> None:
     with pytest.raises(NoSuchCampaign, match="no running campaign 'nowhere'"):
         await steer_campaign(
