@@ -13,9 +13,9 @@ notice) and a one-day close, with days of ``--day-seconds``: with long days ever
 campaign is open at once.
 
 This module starts what it needs: a dev server (its own SQLite file with the WAL
-pragmas, fast timers, a free port), the SMTP simulator, and the read model in a fresh
-PostgreSQL database on 127.0.0.1:5432 (dropped afterwards; ``--sqlite`` keeps it in
-the temp directory). The baseline, in the same run and on the same server: the raw
+pragmas, fast timers, a free port), the SMTP and CRM simulators, and the read model in
+a fresh PostgreSQL database on 127.0.0.1:5432 (dropped afterwards; ``--sqlite`` keeps
+it in the temp directory). The baseline, in the same run and on the same server: the raw
 start rate, ``--baseline`` trivial workflows started by ``client.start_workflow`` with
 ``--starts-in-flight`` starts in flight, served by an in-process worker.
 
@@ -72,11 +72,13 @@ from domain.campaign import CampaignSnapshot, account_workflow_id, portfolio_wor
 from domain.operator import LaunchAction, PauseRequest
 from domain.portfolio import PortfolioStatus
 from service.steering import steer_campaign
+from simulators.crm import CrmSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.zones import most_awake
 from workflows.search_attributes import campaign_accounts_query
 
 TENANT = "scale"
+CRM_KEY = "crm_scale_bench"
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Temporal's hard limits on one history, and where it starts warning.
 EVENT_LIMIT, EVENT_WARN = 51_200, 10_240
@@ -401,6 +403,11 @@ async def run_scale(args: argparse.Namespace) -> dict[str, object]:
         smtp = SmtpSimulator()
         await smtp.start()
         stack.push_async_callback(smtp.stop)
+        # The research agent reads the CRM before each first touch: without one, every
+        # account's research retries an outage before it writes its brief offline.
+        crm = CrmSimulator(CRM_KEY)
+        await crm.start()
+        stack.push_async_callback(crm.stop)
         database_url: str | None = None
         if not args.sqlite:
             name, database_url = await asyncio.to_thread(_create_database)
@@ -411,6 +418,8 @@ async def run_scale(args: argparse.Namespace) -> dict[str, object]:
             data_dir=root / "recoup",
             database_url=database_url,
             smtp_port=smtp.port,
+            ledger_base_url=crm.base_url,
+            ledger_api_key=CRM_KEY,
         )
         settings.data_dir.mkdir(parents=True)
         client = await connect(settings)  # makes the key ring the children then share
