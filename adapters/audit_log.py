@@ -19,12 +19,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Engine, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Engine, Text, UniqueConstraint, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -93,6 +94,8 @@ class AuditLog:
         self._engine: Engine = make_engine(database_url)
         self._key = key
         self._key_id = key_id
+        self._retries = 0  # appends redone because another writer took the position
+        self._retries_lock = threading.Lock()
 
     def create_tables(self) -> None:
         """Migrate the database to the latest schema (every store's tables, not only these)."""
@@ -100,6 +103,20 @@ class AuditLog:
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+    @property
+    def retries(self) -> int:
+        """How many appends were redone because another writer took the position."""
+        return self._retries
+
+    def count_retry(self) -> None:
+        with self._retries_lock:
+            self._retries += 1
+
+    def shares_database(self, engine: Engine) -> bool:
+        """Whether ``engine`` opens this log's database (one transaction can write both)."""
+        same: bool = self._engine.url == engine.url
+        return same
 
     def contacts_recorded(self, tenant_id: str, attempt_ids: Sequence[str]) -> set[str]:
         """Which of these attempts have a contact record in the tenant's chain."""
@@ -165,9 +182,94 @@ class AuditLog:
                     # Another writer took the position (or appended this very event):
                     # read the chain again.
                     session.rollback()
+                    self.count_retry()
                     continue
                 return 1
         raise RuntimeError(f"could not append to {entry.tenant_id}'s audit chain: contention")
+
+    def append_batch(self, entries: Sequence[AuditEntry]) -> int:
+        """Append entries in order in ONE transaction (``stage``), retried whole when
+        another writer took a position. Returns how many were added."""
+        for _ in range(_APPEND_TRIES):
+            with Session(self._engine) as session:
+                added = self.stage(session, entries)
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+                    self.count_retry()
+                    continue
+                return added
+        tenants = ", ".join(sorted({e.tenant_id for e in entries}))
+        raise RuntimeError(f"could not append to the audit chains of {tenants}: contention")
+
+    def stage(self, session: Session, entries: Sequence[AuditEntry]) -> int:
+        """Add ``entries`` to ``session``'s transaction, without committing: per tenant,
+        the chain's head is locked and its last record read once, and the entries are
+        chained after it in the order given, with the same hashes ``_append_one`` makes;
+        the head moves once. An event id already in the log (or earlier in ``entries``)
+        is skipped. The caller commits; an IntegrityError then means another writer took
+        a position (or appended one of these events): roll back and stage again.
+        Returns how many records were added."""
+        if not entries:
+            return 0
+        wanted = sorted({entry.event_id for entry in entries})
+        seen: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            query = select(AuditRecord.event_id).where(
+                col(AuditRecord.event_id).in_(wanted[start : start + 500])
+            )
+            seen |= set(session.exec(query))
+        by_tenant: dict[str, list[AuditEntry]] = {}
+        for entry in entries:
+            if entry.event_id not in seen:
+                seen.add(entry.event_id)
+                by_tenant.setdefault(entry.tenant_id, []).append(entry)
+        records: list[AuditRecord] = []
+        heads: list[AuditHead] = []
+        # Tenants in one fixed order: two processes' groups take the head locks alike
+        # and cannot deadlock. The lock (PostgreSQL; SQLite has one writer anyway) makes
+        # another process's group wait for this one instead of clashing on a position.
+        for tenant in sorted(by_tenant):
+            head = session.exec(
+                select(AuditHead).where(AuditHead.tenant_id == tenant).with_for_update()
+            ).first()
+            last = session.exec(
+                select(AuditRecord)
+                .where(AuditRecord.tenant_id == tenant)
+                .order_by(col(AuditRecord.position).desc())
+                .limit(1)
+            ).first()
+            position = 0 if last is None else last.position
+            prev = GENESIS if last is None else last.hash
+            for entry in by_tenant[tenant]:
+                position += 1
+                record = AuditRecord(
+                    tenant_id=tenant,
+                    position=position,
+                    event_id=entry.event_id,
+                    event_type=entry.event_type,
+                    occurred_at=entry.occurred_at.astimezone(UTC),
+                    body=canonical(entry.body),
+                    key_id=self._key_id,
+                    prev_hash=prev,
+                    hash="",
+                )
+                record.hash = prev = self._record_hash(record)
+                records.append(record)
+            if head is None:
+                head = AuditHead(tenant_id=tenant, position=0, hash="", mac="")
+            head.position, head.hash = position, prev
+            head.mac = self._head_mac(head)
+            heads.append(head)
+        if records:  # the records first, then the heads that point at them
+            session.connection().execute(
+                insert(AuditRecord),
+                [record.model_dump(exclude={"id"}) for record in records],
+            )
+        session.add_all(heads)
+        session.flush()
+        return len(records)
 
     # --- verifying ------------------------------------------------------------------
 

@@ -57,6 +57,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--messages", "2000", "--rounds", "2")),
     Benchmark("compliance_gate", "gate decisions/s, 200 (and 300) past contacts vs empty", (),
               ("--seconds", "1")),
+    Benchmark("ledger", "contacts/s into ledger + audit chain: group commit vs one at a time",
+              (), ("--contacts", "300", "--rounds", "1")),
     Benchmark("send_gap", "last suppression-store check → provider call, vs scheduling snapshot",
               (), ("--accounts", "30")),
     Benchmark("chaos", "SIGKILLed workers: exactly-once contacts, throughput kept", (),
