@@ -58,6 +58,30 @@ def engine(r: Record) -> list[Row]:
             _n(cost.get("ratio"), 2),
             "≤ 1.5",
         ),
+        *_stored(cost.get("stored_per_account")),
+    ]
+
+
+def _stored(stored: dict[str, dict[str, float]] | None) -> list[Row]:
+    """What the server wrote and keeps per account (records before 2026-12-06 lack it)."""
+    if not stored:
+        return []
+    campaign, floor = stored["campaign"], stored["floor"]
+    return [
+        (
+            "state transitions (persistence writes) per account",
+            _n(campaign["state_transitions"]),
+            _n(floor["state_transitions"]),
+            _n(campaign["state_transitions"] / floor["state_transitions"], 2),
+            "",
+        ),
+        (
+            "history per account: events, KB",
+            f"{_n(campaign['history_events'], 0)}, {campaign['history_bytes'] / 1000:.1f}",
+            f"{_n(floor['history_events'], 0)}, {floor['history_bytes'] / 1000:.1f}",
+            "",
+            "≤ 25 KB " + ("✓" if campaign["history_bytes"] <= 25_000 else "✗"),
+        ),
     ]
 
 
@@ -87,9 +111,12 @@ def latency(r: Record) -> list[Row]:
 
 
 def scale(r: Record) -> list[Row]:
-    if r.get("launch_only"):
+    progress: list[Row]
+    if r.get("launch_only") and "max_open_observed" in r:
+        progress = _launcher_launch(r)
+    elif r.get("launch_only"):
         # Stopped after its budget: what was started by then, and the extrapolation.
-        progress: list[Row] = [
+        progress = [
             (
                 f"{r['accounts']:,} accounts from CSV: parse, stage, index, start the portfolio",
                 f"{_n(r['launch_command_s'])} s, {_n(r['launch_command_peak_rss_mib'], 0)} MiB",
@@ -140,6 +167,50 @@ def scale(r: Record) -> list[Row]:
     ]
 
 
+def _launcher_launch(r: Record) -> list[Row]:
+    """A launch-only run of the launcher: how fast every account started and was
+    touched, and (``--pause``) how fast the whole campaign was paused."""
+    started_s = r.get("all_started_s")
+    touched_s = r.get("first_touch_all_s")
+    rows: list[Row] = [
+        (
+            f"{r['accounts']:,} accounts from CSV: parse, stage, index, start the portfolio",
+            f"{_n(r['launch_command_s'])} s, {_n(r['launch_command_peak_rss_mib'], 0)} MiB",
+            "",
+            "",
+            "< 300 MiB",
+        ),
+        (
+            f"{r['accounts']:,} accounts, day-{r.get('first_touch_day', 0)} email: "
+            "started, accounts/s",
+            _n(r["launch_accounts_per_s"], 2),
+            f"{_n(r['bare_starts_per_s'], 1)} (raw client starts)",
+            _n(r["ratio"], 2),
+            "≥ 0.5",
+        ),
+        (
+            "until all started / every first email",
+            f"{_n(started_s)} s / " + (f"{_n(touched_s)} s" if touched_s else "not by the end"),
+            "",
+            "",
+            "",
+        ),
+        ("server peak RSS", f"{_n(r.get('server_peak_rss_mib'), 0)} MiB", "", "", ""),
+    ]
+    pause = r.get("pause")
+    if pause:
+        rows.append(
+            (
+                "pause the whole campaign (one batch operation)",
+                f"{_n(pause['reached'])} reached in {_n(pause['seconds'])} s",
+                "",
+                "",
+                f"sample paused {pause['sample_paused']}",
+            )
+        )
+    return rows
+
+
 def launch(r: Record) -> list[Row]:
     rows = f"{r['rows']:,} CSV rows"
     goal = f"< {r['goal_rss_mib_max']} MiB {'✓' if r['meets_goal'] else '✗'}"
@@ -178,6 +249,26 @@ def _open_row(r: Record) -> Row:
         "",
         "≤ window",
     )
+
+
+def ledger(r: Record) -> list[Row]:
+    return [
+        (
+            f"contacts recorded (ledger + audit chain), {r['threads']} threads, contacts/s",
+            _n(r["contacts_per_s"], 0),
+            f"{_n(r['baseline_contacts_per_s'], 0)} (one transaction per contact)",
+            _n(r["ratio"], 1),
+            "",
+        ),
+        (
+            "CPU per contact; retries; contacts that failed",
+            f"{r['cpu_ms_per_contact']:.2f} ms; {r['retries']}; {r['failed']}",
+            f"{r['baseline_cpu_ms_per_contact']:.1f} ms; {r['baseline_retries']:,}; "
+            f"{r['baseline_failed']}",
+            "",
+            "0 failed",
+        ),
+    ]
 
 
 def export(r: Record) -> list[Row]:
@@ -293,6 +384,7 @@ ROWS: dict[str, Callable[[Record], list[Row]]] = {
     "scale": scale,
     "scale_launch_only": scale,
     "launch": launch,
+    "ledger": ledger,
     "export": export,
     "compliance_gate": compliance_gate,
     "chaos": chaos,

@@ -147,8 +147,10 @@ def ratios(result: dict[str, Any] | None) -> str:
 
 def summary(records: Sequence[dict[str, Any]], path: Path) -> Table:
     table = Table(title=f"benchmarks → {path}")
-    for column in ("benchmark", "ok", "seconds", "ratios"):
-        table.add_column(column)
+    # Only the ratios may wrap: a failure's reason must read whole at 80 columns.
+    for column in ("benchmark", "ok", "seconds"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("ratios")
     for r in records:
         ok = "yes" if r["ok"] else f"[red]no: {r['error']}[/red]"
         table.add_row(r["benchmark"], ok, f"{r['elapsed_s']:g}", ratios(r["result"]))
