@@ -194,7 +194,9 @@ def _launcher_launch(r: Record) -> list[Row]:
             "",
             "",
             "",
-        ),
+        )
+        if not r.get("first_touch_day")
+        else ("until all started (no touch due yet)", f"{_n(started_s)} s", "", "", ""),
         ("server peak RSS", f"{_n(r.get('server_peak_rss_mib'), 0)} MiB", "", "", ""),
     ]
     pause = r.get("pause")
@@ -383,6 +385,7 @@ ROWS: dict[str, Callable[[Record], list[Row]]] = {
     "latency": latency,
     "scale": scale,
     "scale_launch_only": scale,
+    "scale_launch_alone": scale,
     "launch": launch,
     "ledger": ledger,
     "export": export,
@@ -395,6 +398,14 @@ ROWS: dict[str, Callable[[Record], list[Row]]] = {
 
 class ResultsError(ValueError):
     """A results file that cannot be read, or a line of it that is not a JSON object."""
+
+
+def _variant(result: object) -> str:
+    """A scale run cut short after the launch, and one with no touch during the launch
+    (``--first-touch-day``), sit beside a complete one."""
+    if not isinstance(result, dict) or not result.get("launch_only"):
+        return ""
+    return "_launch_alone" if result.get("first_touch_day") else "_launch_only"
 
 
 def latest(paths: Iterable[Path]) -> dict[str, Record]:
@@ -417,9 +428,7 @@ def latest(paths: Iterable[Path]) -> dict[str, Record]:
                 raise ResultsError(f"{path}:{number}: not a JSON object")
             result = record.get("result")
             if record.get("ok") and result:
-                # A launch-only scale run (100,000 accounts) sits beside a complete one.
-                launch_only = isinstance(result, dict) and result.get("launch_only")
-                found[record["benchmark"] + ("_launch_only" if launch_only else "")] = record
+                found[record["benchmark"] + _variant(result)] = record
     return found
 
 
