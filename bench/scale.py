@@ -53,7 +53,7 @@ import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -295,10 +295,16 @@ async def pause_all(client: Client, campaign_id: str, ids: Sequence[str]) -> dic
     sample_ids = random.Random(1).sample(list(ids), min(ACCOUNT_HISTORY_SAMPLE, len(ids)))
     paused = 0
     for account_id in sample_ids:
-        with suppress(Exception):  # not started (a run cut short)
+        # Not started (a run cut short), or its signal's task still queued behind the
+        # others: a query waits for that task, so it is given up on after a while.
+        with suppress(Exception):
             snapshot = await client.get_workflow_handle(
                 account_workflow_id(TENANT, account_id)
-            ).query(names.QUERY_STATUS, result_type=CampaignSnapshot)
+            ).query(
+                names.QUERY_STATUS,
+                result_type=CampaignSnapshot,
+                rpc_timeout=timedelta(seconds=5),
+            )
             paused += snapshot.paused is not None
     log(f"paused {steered.reached}/{steered.selected} in {steered.seconds} s")
     return {
