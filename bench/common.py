@@ -6,13 +6,16 @@ import asyncio
 import os
 import platform
 import signal
+import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import IO, Any
+
+from sqlalchemy import create_engine, text
 
 from bootstrap.devserver import DevServer, free_port, start_dev_server
 from bootstrap.settings import REPO_ROOT, Settings
@@ -21,6 +24,7 @@ from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PAYMENTS_KEY = "sk_test_bench"
 LEDGER_KEY = "crm_test_bench"
 
@@ -63,6 +67,54 @@ async def simulated_stack(
     )
     settings.data_dir.mkdir(parents=True)
     return server, settings
+
+
+def _admin(statement: str) -> None:
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def create_database(prefix: str) -> tuple[str, str]:
+    """A fresh PostgreSQL database on the machine's server: (name, URL)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    return name, POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(name: str) -> None:
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_command(
+    argv: Sequence[str], env: Mapping[str, str], log_path: Path, ok: Collection[int] = (0,)
+) -> dict[str, float]:
+    """``python -m <argv>`` in a child process, as an operator runs it; its wall time,
+    peak RSS and CPU time, from the child's own resource usage (``wait4``: exact, not
+    sampled). Raises naming the log when it exits with a code not in ``ok``."""
+    began = time.monotonic()
+    with log_path.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *argv],
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            env=dict(env),
+            cwd=REPO_ROOT,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in ok:
+        raise RuntimeError(f"{' '.join(argv[:3])} exited {process.returncode}; see {log_path}")
+    return {
+        "seconds": round(time.monotonic() - began, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "exit_code": process.returncode,
+    }
 
 
 def recoup_env(settings: Settings) -> dict[str, str]:

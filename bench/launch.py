@@ -28,21 +28,19 @@ import csv
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bench.common import machine, recoup_env
-from bench.scale import PLAYBOOK_YAML, _create_database, _drop_database, write_csv
+from bench.common import create_database, drop_database, machine, recoup_env, run_command
+from bench.scale import playbook_yaml, write_csv
 from bootstrap.client import connect
 from bootstrap.devserver import free_port, start_dev_server
-from bootstrap.settings import REPO_ROOT, Settings
+from bootstrap.settings import Settings
 from cli.common import EXIT_PARTIAL
 from simulators.zones import most_awake
 
@@ -73,43 +71,31 @@ def spoil(path: Path, every: int) -> int:
 
 def launch(csv_path: Path, playbook: Path, env: dict[str, str], log_path: Path) -> dict[str, float]:
     """``recoup campaign launch FILE``; its wall time and peak RSS (the child's own)."""
-    began = time.monotonic()
-    with log_path.open("ab") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cli.main",
-                "campaign",
-                "launch",
-                str(csv_path),
-                "--playbook",
-                str(playbook),
-                "--tenant",
-                TENANT,
-                "--day-seconds",
-                "60",
-                "--as-of",
-                date.today().isoformat(),
-            ],
-            stdout=out,
-            stderr=out,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=REPO_ROOT,
-        )
-        # wait4, not Popen.wait: the child's own resource usage, peak RSS included.
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.monotonic() - began
-    # EXIT_PARTIAL: launched, some rows rejected (--bad-every); anything else failed.
-    if process.returncode not in (0, EXIT_PARTIAL):
-        raise RuntimeError(f"recoup campaign launch exited {process.returncode}; see {log_path}")
+    run = run_command(
+        [
+            "cli.main",
+            "campaign",
+            "launch",
+            str(csv_path),
+            "--playbook",
+            str(playbook),
+            "--tenant",
+            TENANT,
+            "--day-seconds",
+            "60",
+            "--as-of",
+            date.today().isoformat(),
+        ],
+        env,
+        log_path,
+        # EXIT_PARTIAL: launched, some rows rejected (--bad-every); anything else failed.
+        ok=(0, EXIT_PARTIAL),
+    )
     return {
-        "launch_s": round(seconds, 2),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-        "exit_code": process.returncode,
+        "launch_s": run["seconds"],
+        "peak_rss_mib": run["peak_rss_mib"],
+        "cpu_s": run["cpu_s"],
+        "exit_code": run["exit_code"],
     }
 
 
@@ -122,8 +108,8 @@ async def run_launch(args: argparse.Namespace) -> dict[str, object]:
         stack.push_async_callback(server.stop)
         database_url: str | None = None
         if not args.sqlite:
-            name, database_url = await asyncio.to_thread(_create_database)
-            stack.push_async_callback(asyncio.to_thread, _drop_database, name)
+            name, database_url = await asyncio.to_thread(create_database, "recoup_launch")
+            stack.push_async_callback(asyncio.to_thread, drop_database, name)
         settings = Settings(
             temporal_address=server.address,
             task_queue_suffix=f"-launch-{uuid.uuid4().hex[:8]}",
@@ -134,7 +120,7 @@ async def run_launch(args: argparse.Namespace) -> dict[str, object]:
         await connect(settings)  # makes the key ring the launch command then shares
         env = {**recoup_env(settings), "PYTHONUNBUFFERED": "1"}
         playbook = root / "launch.yaml"
-        playbook.write_text(PLAYBOOK_YAML)
+        playbook.write_text(playbook_yaml())
         zone = most_awake(datetime.now(UTC))
 
         figures: dict[str, dict[str, float]] = {}

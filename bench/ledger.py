@@ -33,36 +33,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
 from adapters.audit_log import AuditLog
 from adapters.contact_ledger import ContactLedger
-from bench.common import machine
+from bench.common import create_database, drop_database, machine
 from domain.compliance.model import PastContact
 
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KEY = b"bench-audit-key"
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
-
-
-def _create_database() -> tuple[str, str]:
-    name = f"recoup_ledger_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-    return name, POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_database(name: str) -> None:
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
 
 
 def one_run(url: str, group_commit: bool, contacts: int, threads: int) -> dict[str, Any]:
@@ -106,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
 
-    name, url = _create_database()
+    name, url = create_database("recoup_ledger")
     try:
         ContactLedger(url, AuditLog(url, KEY, "bench")).create_tables()
         one_run(url, True, 50, 4)  # warm-up: connections, statement caches
@@ -122,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         findings = len(audit.verify())
         audit.dispose()
     finally:
-        _drop_database(name)
+        drop_database(name)
 
     def median(group_commit: bool, key: str) -> float:
         return float(statistics.median(float(run[key]) for run in runs[group_commit]))

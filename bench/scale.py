@@ -24,8 +24,8 @@ launch command to the moment the portfolio counted every account started) agains
 ``bare_starts_per_s`` and their ``ratio`` (goal >= 0.5); ``all_started_s``,
 ``first_touch_all_s`` (every account's email received by the SMTP server) and
 ``max_open_observed`` (running account campaigns, counted by visibility);
-``launch_command_s``; peak RSS (VmHWM) of the worker (goal < 1 GiB), of the launch
-command (goal < 300 MiB) and of the server; the largest history among the portfolio's
+``launch_command_s``; peak RSS of the worker (goal < 1 GiB) and the server (VmHWM),
+and of the launch command (goal < 300 MiB; its own ``ru_maxrss``); the largest history among the portfolio's
 runs and a sample of account workflows against Temporal's limits; worker and server CPU
 per account; ``end_to_end_accounts_per_s``. ``--launch-only`` stops once every account
 has started and got its first email (or two minutes after the last start), or after
@@ -57,16 +57,22 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from bench.common import Child, machine, recoup_env
+from bench.common import (
+    Child,
+    create_database,
+    drop_database,
+    machine,
+    recoup_env,
+    run_command,
+)
 from bench.engine import cpu_seconds
 from bootstrap.client import connect
 from bootstrap.devserver import free_port, start_dev_server
-from bootstrap.settings import REPO_ROOT, Settings
+from bootstrap.settings import Settings
 from domain import names
 from domain.campaign import CampaignSnapshot, account_workflow_id, portfolio_workflow_id
 from domain.operator import LaunchAction, PauseRequest
@@ -79,7 +85,6 @@ from workflows.search_attributes import campaign_accounts_query
 
 TENANT = "scale"
 CRM_KEY = "crm_scale_bench"
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Temporal's hard limits on one history, and where it starts warning.
 EVENT_LIMIT, EVENT_WARN = 51_200, 10_240
 BYTES_LIMIT, BYTES_WARN = 50 * 1024 * 1024, 10 * 1024 * 1024
@@ -88,8 +93,12 @@ SAMPLE_SECONDS = 0.25
 # Open account campaigns are counted (visibility) this often.
 COUNT_SECONDS = 2.0
 ACCOUNT_HISTORY_SAMPLE = 20
+
+
 # The one-email playbook every account runs (the first touch is the validation notice).
-PLAYBOOK_YAML = """\
+def playbook_yaml(day: int = 0) -> str:
+    """The benchmark's playbook: one email on ``day``, then a one-day close."""
+    return f"""\
 name: scale
 version: 1
 description: One validation notice by email, then a one-day close.
@@ -325,26 +334,6 @@ def limits_verdict(events: int, size: int) -> str:
     return "ok"
 
 
-def _create_database() -> tuple[str, str]:
-    name = f"recoup_scale_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-    return name, POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_database(name: str) -> None:
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
-
-
 def child_env(settings: Settings) -> dict[str, str]:
     """The environment of ``recoup`` commands that use what ``settings`` point at."""
     return {**recoup_env(settings), "PYTHONUNBUFFERED": "1"}
@@ -359,11 +348,9 @@ async def launch(
     log_path: Path,
 ) -> tuple[float, float]:
     """``recoup campaign launch`` as an operator types it; (seconds, peak RSS MiB)."""
-    began = time.monotonic()
-    with log_path.open("ab") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
+    run = await asyncio.to_thread(
+        run_command,
+        [
             "cli.main",
             "campaign",
             "launch",
@@ -380,20 +367,11 @@ async def launch(
             str(args.starts_in_flight),
             "--as-of",
             date.today().isoformat(),
-            stdout=out,
-            stderr=out,
-            stdin=asyncio.subprocess.DEVNULL,
-            env=env,
-            cwd=REPO_ROOT,
-        )
-        peak = 0.0
-        while process.returncode is None:
-            peak = max(peak, peak_rss_mib(process.pid))
-            with suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 0.2)
-    if process.returncode != 0:
-        raise RuntimeError(f"recoup campaign launch exited {process.returncode}; see {log_path}")
-    return time.monotonic() - began, peak
+        ],
+        env,
+        log_path,
+    )
+    return run["seconds"], run["peak_rss_mib"]
 
 
 async def run_scale(args: argparse.Namespace) -> dict[str, object]:
@@ -416,8 +394,8 @@ async def run_scale(args: argparse.Namespace) -> dict[str, object]:
         stack.push_async_callback(crm.stop)
         database_url: str | None = None
         if not args.sqlite:
-            name, database_url = await asyncio.to_thread(_create_database)
-            stack.push_async_callback(asyncio.to_thread, _drop_database, name)
+            name, database_url = await asyncio.to_thread(create_database, "recoup_scale")
+            stack.push_async_callback(asyncio.to_thread, drop_database, name)
         settings = Settings(
             temporal_address=server.address,
             task_queue_suffix=f"-scale-{uuid.uuid4().hex[:8]}",
@@ -451,7 +429,7 @@ async def run_scale(args: argparse.Namespace) -> dict[str, object]:
         csv_path = root / f"portfolio-{tag}.csv"
         ids = write_csv(csv_path, args.accounts, tag, most_awake(datetime.now(UTC)))
         playbook = root / "scale.yaml"
-        playbook.write_text(PLAYBOOK_YAML.format(day=args.first_touch_day))
+        playbook.write_text(playbook_yaml(args.first_touch_day))
         campaign_id = f"scale-{tag}"
         workflow_id = portfolio_workflow_id(TENANT, campaign_id)
         log(f"launching {args.accounts} accounts ({csv_path.stat().st_size} bytes of CSV)")
