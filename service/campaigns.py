@@ -171,71 +171,41 @@ async def start_portfolio(
     # A span of our own when the caller has none (the CLI), so that the workflow's
     # trace and the events' X-Trace-ID are one trace however the campaign started.
     with _tracer.start_as_current_span("launch portfolio"):
-        return await _start_portfolio(
-            client,
-            settings,
-            tenant,
-            campaign_id,
-            playbook,
-            total,
-            seconds_per_day,
-            starts_in_flight,
-            starts_per_second,
-            page_size,
-            max_history_events,
-            trace_id or current_trace_id(),
+        return await client.start_workflow(
+            names.PORTFOLIO,
+            PortfolioInput(
+                tenant=tenant,
+                campaign_id=campaign_id,
+                playbook=playbook,
+                total_accounts=total,
+                starts_in_flight=starts_in_flight,
+                starts_per_second=starts_per_second,
+                page_size=page_size,
+                seconds_per_day=seconds_per_day,
+                queues=settings.queues,
+                retry=settings.retry_rules(tenant.tenant_id),
+                max_history_events=max_history_events,
+                trace_id=trace_id or current_trace_id(),
+                settlement_approval_discount=settings.settlement_approval_for(tenant.tenant_id),
+                approval_days=settings.approval_days,
+                llm_replies=bool((settings.llm_base_url or "").strip()),
+                llm_timeout_seconds=settings.llm_timeout_seconds,
+                policy=settings.contact_policy,
+                exploration=settings.nba_exploration,
+                research=settings.research_enabled,
+                llm_agents=bool((settings.llm_base_url or "").strip()),
+            ),
+            id=portfolio_workflow_id(tenant.tenant_id, campaign_id),
+            task_queue=settings.queues.campaigns,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            result_type=PortfolioStatus,
+            search_attributes=sa.for_portfolio(
+                tenant_id=tenant.tenant_id, campaign_id=campaign_id, status="active"
+            ),
+            static_summary=(
+                f"Portfolio · campaign {campaign_id} · {total} accounts · {playbook.name} playbook"
+            ),
         )
-
-
-async def _start_portfolio(
-    client: Client,
-    settings: Settings,
-    tenant: Tenant,
-    campaign_id: str,
-    playbook: Playbook,
-    total: int,
-    seconds_per_day: float,
-    starts_in_flight: int,
-    starts_per_second: float | None,
-    page_size: int,
-    max_history_events: int,
-    trace_id: str | None,
-) -> WorkflowHandle[object, PortfolioStatus]:
-    return await client.start_workflow(
-        names.PORTFOLIO,
-        PortfolioInput(
-            tenant=tenant,
-            campaign_id=campaign_id,
-            playbook=playbook,
-            total_accounts=total,
-            starts_in_flight=starts_in_flight,
-            starts_per_second=starts_per_second,
-            page_size=page_size,
-            seconds_per_day=seconds_per_day,
-            queues=settings.queues,
-            retry=settings.retry_rules(tenant.tenant_id),
-            max_history_events=max_history_events,
-            trace_id=trace_id,
-            settlement_approval_discount=settings.settlement_approval_for(tenant.tenant_id),
-            approval_days=settings.approval_days,
-            llm_replies=bool((settings.llm_base_url or "").strip()),
-            llm_timeout_seconds=settings.llm_timeout_seconds,
-            policy=settings.contact_policy,
-            exploration=settings.nba_exploration,
-            research=settings.research_enabled,
-            llm_agents=bool((settings.llm_base_url or "").strip()),
-        ),
-        id=portfolio_workflow_id(tenant.tenant_id, campaign_id),
-        task_queue=settings.queues.campaigns,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        result_type=PortfolioStatus,
-        search_attributes=sa.for_portfolio(
-            tenant_id=tenant.tenant_id, campaign_id=campaign_id, status="active"
-        ),
-        static_summary=(
-            f"Portfolio · campaign {campaign_id} · {total} accounts · {playbook.name} playbook"
-        ),
-    )
 
 
 async def start_account_campaign(
