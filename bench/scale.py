@@ -25,11 +25,12 @@ launch command to the moment the portfolio counted every account started) agains
 ``first_touch_all_s`` (every account's email received by the SMTP server) and
 ``max_open_observed`` (running account campaigns, counted by visibility);
 ``launch_command_s``; peak RSS of the worker (goal < 1 GiB) and the server (VmHWM),
-and of the launch command (goal < 300 MiB; its own ``ru_maxrss``); the largest history among the portfolio's
-runs and a sample of account workflows against Temporal's limits; worker and server CPU
-per account; ``end_to_end_accounts_per_s``. ``--launch-only`` stops once every account
-has started and got its first email (or two minutes after the last start), or after
-``--budget`` seconds (the figures then cover what happened by then).
+and of the launch command (goal < 300 MiB; its own ``ru_maxrss``); the largest history
+among the portfolio's runs and a sample of account workflows against Temporal's limits;
+worker and server CPU per account; ``end_to_end_accounts_per_s``. ``--launch-only``
+stops once every account has started and got its first email (or two minutes after the
+last start), or after ``--budget`` seconds (the figures then cover what happened by
+then).
 ``--first-touch-day 1`` with long days measures the launch alone: every campaign
 starts, plans and sleeps, and no touch competes with the starts for the CPU.
 ``--pause`` then pauses the whole campaign as ``recoup campaign pause`` does (launcher
