@@ -64,6 +64,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from adapters.playbook_files import load_playbook
+from bench import threads
 from bench.common import Child, machine, recoup_env, simulated_stack
 from bench.floor import SIGNAL, FloorPlan, FloorWorkflow, history_counts, plan_from_history
 from bootstrap.client import connect
@@ -75,7 +76,7 @@ from service.campaigns import start_account_campaign
 from service.cost import ActionCounts, account_cost, count_history, total_of
 from simulators.twilio import SimulatedCall, TwilioSimulator
 from simulators.zones import most_awake
-from workers.run import Role, run_until_stopped, workers
+from workers.run import workers
 
 TENANT = Tenant(tenant_id="bench", name="Bench Recovery")
 TWILIO_SID = "AC" + "8" * 32
@@ -133,6 +134,8 @@ class Round:
     worker_cpu: float
     server_cpu: float
     workflow_ids: list[str] = field(default_factory=list)
+    # The worker's CPU seconds by thread kind (``bench.threads``).
+    worker_threads: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -153,6 +156,7 @@ class Bench:
         floor_worker: Child,
         floor_queue: str,
         day_seconds: float,
+        registries: dict[int, Path],
     ) -> None:
         self.server_pid = server_pid
         self.client = client
@@ -161,6 +165,7 @@ class Bench:
         self.campaign_worker = campaign_worker
         self.floor_worker = floor_worker
         self.floor_queue = floor_queue
+        self.registries = registries  # worker pid -> its thread registry
         self.day_seconds = day_seconds
         self.playbook = load_playbook("standard", search_dir=settings.playbook_dir)
         self.zone = most_awake(datetime.now(UTC))
@@ -187,7 +192,9 @@ class Bench:
     async def _measured(
         self, kind: str, n: int, worker: Child, run: Callable[[], Awaitable[list[str]]]
     ) -> Round:
+        registry = self.registries[worker.pid]
         cpu0, server0 = cpu_seconds(worker.pid), cpu_seconds(self.server_pid)
+        threads0 = threads.cpu_by_kind(worker.pid, registry)
         began = time.monotonic()
         ids = await run()
         elapsed = time.monotonic() - began
@@ -199,6 +206,7 @@ class Bench:
             cpu_seconds(worker.pid) - cpu0,
             cpu_seconds(self.server_pid) - server0,
             ids,
+            threads.difference(threads.cpu_by_kind(worker.pid, registry), threads0),
         )
 
     async def campaign_round(self, n: int, day_seconds: float | None = None) -> Round:
@@ -379,7 +387,11 @@ async def run_engine(
         campaign_worker = Child(
             "campaign worker",
             campaign_args,
-            {**recoup_env(settings), "RECOUP_WORKFLOW_SANDBOX": sandbox},
+            {
+                **recoup_env(settings),
+                "RECOUP_WORKFLOW_SANDBOX": sandbox,
+                threads.REGISTRY_ENV: str(root / "campaign-threads.txt"),
+            },
             root / "campaign-worker.log",
             "bench worker serving",
         )
@@ -397,7 +409,7 @@ async def run_engine(
                 "--max-workflow-tasks",
                 str(settings.max_concurrent_workflow_tasks),
             ],
-            dict(os.environ),
+            {**os.environ, threads.REGISTRY_ENV: str(root / "floor-threads.txt")},
             root / "floor-worker.log",
             "floor worker serving",
         )
@@ -415,6 +427,10 @@ async def run_engine(
             floor_worker,
             floor_queue,
             day_seconds,
+            {
+                campaign_worker.pid: root / "campaign-threads.txt",
+                floor_worker.pid: root / "floor-threads.txt",
+            },
         )
 
         # Warm-up: one campaign alone gives the history the floor is built from, with
@@ -459,6 +475,12 @@ async def run_engine(
     def per_account(rs: Sequence[Round], what: str) -> float:
         return round(_median([getattr(x, what) / x.accounts for x in rs]), 5)
 
+    def by_thread(rs: Sequence[Round]) -> dict[str, float]:
+        return {
+            kind: round(_median([x.worker_threads[kind] / x.accounts for x in rs]) * 1000, 2)
+            for kind in threads.KINDS
+        }
+
     campaign_rate = _median([x.rate for x in campaigns])
     floor_rate = _median([x.rate for x in floors])
     return {
@@ -475,6 +497,13 @@ async def run_engine(
         "server_cpu_s_per_account": {
             "campaign": per_account(campaigns, "server_cpu"),
             "floor": per_account(floors, "server_cpu"),
+        },
+        # Where the worker's CPU goes (bench.threads): the event loop (activities, the
+        # SDK's bridge, conversion, codec), workflow activations, to_thread (SQL), the
+        # SDK's Rust core.
+        "worker_cpu_ms_per_account_by_thread": {
+            "campaign": by_thread(campaigns),
+            "floor": by_thread(floors),
         },
         "round_rates": {
             "campaign": [round(x.rate, 2) for x in campaigns],
@@ -503,16 +532,39 @@ async def run_engine(
 
 
 async def serve_campaign(profile: Path | None) -> None:
-    """``recoup worker``'s roles, from RECOUP_* settings, optionally profiled."""
+    """``recoup worker``'s roles, from RECOUP_* settings, optionally profiled.
+
+    Its threads are registered by kind (``bench.threads``) so that the benchmark can
+    split its CPU: the event loop here, workflow activations and ``asyncio.to_thread``
+    work each on a pool of their own (as many threads as the SDK and asyncio would use;
+    one each when profiled, so that one profiler samples each)."""
     settings = Settings()
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    threads.register("loop")
+    profiled = profile is not None
+    executor = concurrent.futures.ThreadPoolExecutor(
+        max_workers=1 if profiled else settings.max_concurrent_workflow_tasks,
+        thread_name_prefix="temporal_workflow_",
+        initializer=threads.registering("workflow"),
+    )
+    blocking = concurrent.futures.ThreadPoolExecutor(
+        max_workers=1 if profiled else min(32, (os.cpu_count() or 1) + 4),  # asyncio's
+        initializer=threads.registering("blocking"),
+    )
+    loop.set_default_executor(blocking)
     if profile is None:
-        print("bench worker serving", file=sys.stderr, flush=True)
-        await run_until_stopped(client, settings, list(Role), stop)
+        async with (
+            workers(client, settings, workflow_task_executor=executor) as built,
+            AsyncExitStack() as stack,
+        ):
+            for w in built:
+                await stack.enter_async_context(w)
+            print("bench worker serving", file=sys.stderr, flush=True)
+            await stop.wait()
         return
     from pyinstrument import Profiler
 
@@ -522,13 +574,8 @@ async def serve_campaign(profile: Path | None) -> None:
     main_profiler = Profiler(async_mode="disabled")
     workflow_profiler = Profiler(async_mode="disabled")
     blocking_profiler = Profiler(async_mode="disabled")
-    executor = concurrent.futures.ThreadPoolExecutor(
-        max_workers=1, initializer=workflow_profiler.start
-    )
-    blocking = concurrent.futures.ThreadPoolExecutor(
-        max_workers=1, initializer=blocking_profiler.start
-    )
-    loop.set_default_executor(blocking)
+    executor.submit(workflow_profiler.start).result()
+    blocking.submit(blocking_profiler.start).result()
     main_profiler.start()
     async with (
         workers(client, settings, workflow_task_executor=executor) as built,
@@ -546,12 +593,23 @@ async def serve_campaign(profile: Path | None) -> None:
     def report(profiler: Profiler) -> str:
         return profiler.output_text(unicode=False, color=False, show_all=False)
 
+    def busy(profiler: Profiler) -> str:
+        session = profiler.last_session
+        parts = threads.loop_attribution(session.frame_records if session else [])
+        total = sum(parts.values()) or 1.0
+        return "\n".join(
+            f"{seconds:9.2f} s  {seconds / total:6.1%}  {name}" for name, seconds in parts.items()
+        )
+
     write_profile(
         profile,
         "# bench.engine --profile: the campaign worker under pyinstrument\n\n"
         "## workflow activations (one thread)\n\n"
         + report(workflow_profiler)
         + "\n\n## event-loop thread (activities, SDK bridge, codec, exporter)\n\n"
+        + "Busy time by part (bench.threads.loop_attribution, idle samples left out):\n\n"
+        + busy(main_profiler)
+        + "\n\n"
         + report(main_profiler)
         + "\n\n## blocking work in threads (asyncio.to_thread: SQL, audit log)\n\n"
         + report(blocking_profiler),

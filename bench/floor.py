@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import signal
 import sys
 from collections import Counter
@@ -33,6 +34,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.worker import Worker
+
+from bench import threads
 
 StepKind = Literal["activity", "local_activity", "timer", "signal"]
 SIGNAL = "payment"
@@ -146,7 +149,8 @@ class FloorWorkflow:
 def floor_worker(
     client: Client, task_queue: str, *, max_activities: int, max_workflow_tasks: int
 ) -> Worker:
-    """The floor's worker, with the campaign worker's concurrency limits."""
+    """The floor's worker, with the campaign worker's concurrency limits (and the SDK's
+    workflow pool, its threads registered for ``bench.threads``)."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -154,12 +158,18 @@ def floor_worker(
         activities=[touch],
         max_concurrent_activities=max_activities,
         max_concurrent_workflow_tasks=max_workflow_tasks,
+        workflow_task_executor=concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_workflow_tasks,
+            thread_name_prefix="temporal_workflow_",
+            initializer=threads.registering("workflow"),
+        ),
     )
 
 
 async def serve(
     address: str, task_queue: str, max_activities: int, max_workflow_tasks: int
 ) -> None:
+    threads.register("loop")
     client = await Client.connect(address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
