@@ -197,6 +197,9 @@ class TaskQueues(BaseModel):
     research: str = "research-tasks"
     escalation: str = "escalation-tasks"
     export: str = "export-tasks"
+    # A portfolio's launcher: its page starts and campaign counts (inputs written
+    # before this field get the default: workers of one release serve it).
+    portfolios: str = "portfolio-tasks"
 
     def for_channel(self, channel: Channel) -> str:
         queue: str = getattr(self, spec(channel).queue)

@@ -217,6 +217,8 @@ async def workers(
                 workflow_runner=workflow_runner(settings),
                 workflow_task_executor=workflow_task_executor,
                 activities=[
+                    # Still served here for the tasks portfolios scheduled on this queue
+                    # before the launcher had its own (workflows.portfolio.LAUNCHER_QUEUE).
                     loader.load_portfolio_page,
                     launcher.start_portfolio_page,
                     launcher.count_campaign,
@@ -227,6 +229,16 @@ async def workers(
                     Supervisor(llm).supervise,
                     next_action.choose,
                     next_action.record,
+                ],
+            )
+            # The launcher's own queue: its starts and counts never wait behind the
+            # campaigns' activities.
+            worker(
+                queues.portfolios,
+                activities=[
+                    loader.load_portfolio_page,
+                    launcher.start_portfolio_page,
+                    launcher.count_campaign,
                 ],
             )
         if Role.EMAIL in roles:

@@ -66,6 +66,8 @@ PIPELINED_LAUNCH = "portfolio-pipelined-launch"
 PORTFOLIO_LAUNCHER = "portfolio-launcher"
 # The campaign is counted while its accounts start, not only once all have started.
 CENSUS_WHILE_LAUNCHING = "portfolio-census-while-launching"
+# The launcher's activities on a task queue of their own (``TaskQueues.portfolios``).
+LAUNCHER_QUEUE = "portfolio-launcher-queue"
 
 
 @workflow.defn(name=names.PORTFOLIO)
@@ -82,6 +84,7 @@ class Portfolio:
         self._census: Census | None = inp.census
         self._cancelled = inp.cancelled
         self._launcher = False
+        self._launcher_queue = inp.queues.campaigns
         self._page_in_flight = False
         self._counted_while_launching = False
 
@@ -91,6 +94,11 @@ class Portfolio:
         if workflow.patched(PORTFOLIO_LAUNCHER):
             self._launcher = True
             self._pending.clear()  # carried from a windowed run: counted like the others
+            if workflow.patched(LAUNCHER_QUEUE):
+                # Starting accounts and counting them must not wait in the campaigns
+                # queue behind the research and history loads of the very campaigns
+                # they started (at 100,000 accounts with a touch on day 0, thousands).
+                self._launcher_queue = inp.queues.portfolios
             if workflow.patched(CENSUS_WHILE_LAUNCHING):
                 # A launch of 100,000 accounts takes a while: progress (open, finished,
                 # collected) must not read zero until the last page has started.
@@ -254,7 +262,7 @@ class Portfolio:
                     names.START_PORTFOLIO_PAGE,
                     StartPageRequest(portfolio=template, offset=self._offset, limit=inp.page_size),
                     result_type=PageStarted,
-                    task_queue=inp.queues.campaigns,
+                    task_queue=self._launcher_queue,
                     start_to_close_timeout=timedelta(minutes=30),
                     heartbeat_timeout=timedelta(minutes=1),
                     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
@@ -296,7 +304,7 @@ class Portfolio:
                     started=self._progress.started,
                 ),
                 result_type=Census,
-                task_queue=inp.queues.campaigns,
+                task_queue=self._launcher_queue,
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
                 summary="count the campaign's accounts",

@@ -110,9 +110,21 @@ async def test_portfolio_progress_is_exact_across_continue_as_new(
     assert latest_desc.run_id != handle.first_execution_run_id  # continued as new
     # The first run (ended by continue-as-new) replays with the current code.
     first_run = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+    history = await first_run.fetch_history()
     await Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter).replay_workflow(
-        await first_run.fetch_history()
+        history
     )
+    # The launcher's starts and counts ran on its own queue, not behind the campaigns'.
+    launcher_queues = {
+        (a.activity_type.name, a.task_queue.name)
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        for a in [e.activity_task_scheduled_event_attributes]
+    }
+    assert launcher_queues == {
+        (names.START_PORTFOLIO_PAGE, settings.queues.portfolios),
+        (names.COUNT_CAMPAIGN, settings.queues.portfolios),
+    }
 
 
 async def test_every_account_is_open_at_once_and_steered_by_batch(
