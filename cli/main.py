@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -44,6 +46,37 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"recoup {package_version()}")
+        raise typer.Exit()
+
+
+def package_version() -> str:
+    """The installed package's version (pyproject.toml), as pip and bug reports see it."""
+    try:
+        return version("recoup")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print Recoup's version and exit.",
+            callback=_print_version,
+            is_eager=True,  # before any command is required
+        ),
+    ] = False,
+) -> None:
+    """Recoup: durable, compliant collection campaigns on Temporal."""
+
+
 app.command()(dev)
 app.command()(demo)
 app.command()(worker)

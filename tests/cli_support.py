@@ -70,3 +70,11 @@ HEADER = (
     "account_id,name,email,phone,amount_due,currency,due_date,timezone,state,"
     "language,sms_consent,voice_consent"
 )
+
+
+def plain_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a ``recoup`` that needs no running service: no RECOUP_* setting
+    but its own data directory, and no COLUMNS, so its output is what a pipe gets."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_") and k != "COLUMNS"}
+    env.update({"RECOUP_DATA_DIR": str(data_dir), "NO_COLOR": "1"})
+    return env
