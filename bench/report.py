@@ -285,6 +285,26 @@ def ledger(r: Record) -> list[Row]:
     ]
 
 
+def payloads(r: Record) -> list[Row]:
+    base = f"{r['inputs_deflated_bytes']:,} B (all activity inputs, deflated)"
+    return [
+        (
+            "per campaign: export records in the contact inputs",
+            f"{r['records_deflated_bytes']:,} B",
+            base,
+            _n(r["records_ratio"], 2),
+            "",
+        ),
+        (
+            "per campaign: the gate's facts and the message context (audit evidence)",
+            f"{r['facts_and_message_deflated_bytes']:,} B",
+            base,
+            _n(r["facts_and_message_ratio"], 2),
+            "",
+        ),
+    ]
+
+
 def export(r: Record) -> list[Row]:
     rows: list[Row] = []
     for sink, figures in r.get("sinks", {}).items():
@@ -400,6 +420,7 @@ ROWS: dict[str, Callable[[Record], list[Row]]] = {
     "scale_launch_alone": scale,
     "launch": launch,
     "ledger": ledger,
+    "payloads": payloads,
     "export": export,
     "compliance_gate": compliance_gate,
     "chaos": chaos,

@@ -59,6 +59,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--seconds", "1")),
     Benchmark("ledger", "contacts/s into ledger + audit chain: group commit vs one at a time",
               (), ("--contacts", "300", "--rounds", "1")),
+    Benchmark("payloads", "a campaign's activity inputs, deflated: what references could save",
+              (), ()),
     Benchmark("send_gap", "last suppression-store check → provider call, vs scheduling snapshot",
               (), ("--accounts", "30")),
     Benchmark("chaos", "SIGKILLed workers: exactly-once contacts, throughput kept", (),
