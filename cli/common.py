@@ -21,9 +21,27 @@ from service.tenants import tenant_profile as stored_profile
 
 T = TypeVar("T")
 
-console = Console()
-# Errors are read by scripts too: never hard-wrap them at the terminal width.
-err_console = Console(stderr=True, soft_wrap=True)
+# Wide enough for any row Recoup prints; a table only takes the width it needs.
+PIPE_WIDTH = 10_000
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for stdout (or stderr) that wraps and crops only for a person.
+
+    Piped to a file or another program, rich would otherwise assume 80 columns and fold
+    table cells and URLs, or cut them with an ellipsis: a script would read half an id.
+    So when the stream is not a terminal the console is as wide as any line and never
+    wraps. Errors never hard-wrap, even on a terminal: scripts read them too.
+    """
+    console = Console(stderr=stderr, soft_wrap=stderr)
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+        console.soft_wrap = True
+    return console
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 # Exit codes (documented in the README).
 EXIT_ERROR = 1  # the operation failed (service unreachable, workflow missing, ...)

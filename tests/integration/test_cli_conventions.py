@@ -18,3 +18,19 @@ async def test_version_prints_the_package_version(tmp_path: Path) -> None:
     result = await recoup("--version", env=plain_env(tmp_path))
     assert result.code == 0, result.err
     assert result.out.strip() == f"recoup {version('recoup')}"
+
+
+async def test_piped_tables_keep_long_cells_whole(tmp_path: Path) -> None:
+    # A description far wider than 80 columns, with a URL: rich would fold or cut both.
+    url = "https://collections.example.com/" + "/".join(f"segment-{n}" for n in range(12))
+    description = f"A playbook whose description is long on purpose; see {url} for more."
+    books = tmp_path / "playbooks"
+    books.mkdir()
+    (books / "wide.yaml").write_text(
+        f"name: wide\ndescription: {description}\nsteps:\n"
+        "  - id: notice\n    day: 0\n    channel: email\n    template: first_notice\n"
+    )
+    env = plain_env(tmp_path) | {"RECOUP_PLAYBOOK_DIR": str(books)}
+    result = await recoup("playbook", "list", env=env)
+    assert result.code == 0, result.err
+    assert any(description in line for line in result.out.splitlines()), result.out
