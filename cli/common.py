@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -61,12 +64,39 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        # Each error names the variable and the problem, never the value (it may be a key).
-        problems = "; ".join(
-            f"RECOUP_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors()
-        )
-        fail(f"configuration: {problems}", EXIT_INPUT)
+        fail(f"configuration: {validation_problems(exc)}", EXIT_INPUT)
+    except SettingsError as exc:  # a JSON setting that does not parse, before validation
+        fail(f"configuration: {unparsable_setting(exc)}", EXIT_INPUT)
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """Each error as the variable, where inside its value, and the problem; never the
+    value itself (it may be a key)."""
+    found = []
+    for error in exc.errors():
+        setting, *inside = (str(part) for part in error["loc"])
+        where = f" ({'.'.join(inside)})" if inside else ""
+        found.append(f"RECOUP_{setting.upper()}{where}: {error['msg']}")
+    return "; ".join(found)
+
+
+# pydantic-settings names the field and the source only in its message.
+_UNPARSABLE = re.compile(r'field "(?P<field>\w+)" from source "(?P<source>\w+)"')
+
+
+def unparsable_setting(exc: SettingsError) -> str:
+    """'RECOUP_RETRY: not valid JSON (...)' for a complex setting that does not parse.
+
+    The JSON error's text gives the line and column, never the value."""
+    match = _UNPARSABLE.search(str(exc))
+    if match is None:
+        return str(exc)
+    name = f"RECOUP_{match['field'].upper()}"
+    if match["source"].startswith("DotEnv"):
+        name += " (in .env)"
+    cause = exc.__cause__
+    reason = f"not valid JSON ({cause})" if isinstance(cause, json.JSONDecodeError) else cause
+    return f"{name}: {reason or 'cannot be read'}"
 
 
 def tenant_for(tenant_id: str, settings: Settings) -> Tenant:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
+
 from tests.cli_support import plain_env, recoup
 
 
@@ -34,3 +36,23 @@ async def test_piped_tables_keep_long_cells_whole(tmp_path: Path) -> None:
     result = await recoup("playbook", "list", env=env)
     assert result.code == 0, result.err
     assert any(description in line for line in result.out.splitlines()), result.out
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("RECOUP_RETRY", "{bad", "RECOUP_RETRY: not valid JSON (Expecting property name"),
+        ("RECOUP_SINKS", "[kafka", "RECOUP_SINKS: not valid JSON"),
+        ("RECOUP_RETRY", '{"email": 5}', "RECOUP_RETRY (email): Input should be"),
+        ("RECOUP_SMTP_PORT", "abc", "RECOUP_SMTP_PORT: Input should be a valid integer"),
+    ],
+)
+async def test_a_malformed_setting_exits_2_with_one_line_naming_it(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    result = await recoup("playbook", "list", env=plain_env(tmp_path) | {variable: value})
+    assert result.code == 2, result.err
+    assert "Traceback" not in result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: configuration: ") and expected in lines[0]
