@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, unknown_name
 from domain.errors import FieldProblem, dotted, problems
 from domain.playbook import Playbook, Step
 
@@ -60,8 +60,9 @@ def load_playbook(ref: str, *, search_dir: Path) -> Playbook:
                     ],
                 )
             return playbook
-    available = ", ".join(list_playbooks(search_dir)) or "none"
-    raise PlaybookError(f"unknown playbook {ref!r} in {search_dir}; available: {available}")
+    raise PlaybookError(
+        unknown_name("playbook", ref, list_playbooks(search_dir), place=str(search_dir))
+    )
 
 
 def list_playbooks(search_dir: Path) -> list[str]:

@@ -48,11 +48,11 @@ def resolve_playbook(ref: str, settings: Settings, *, for_launch: bool = False) 
     try:
         book = load_playbook(ref, search_dir=settings.playbook_dir)
     except PlaybookError as exc:
+        if not exc.problems:  # not found or not readable: the message says which, and
+            fail(str(exc), EXIT_INPUT)  # suggests the name meant
         err_console.print(f"[bold red]error:[/] playbook {ref!r} is not valid:")
         for problem in exc.problems:
             err_console.print(f"  {problem}")
-        if not exc.problems:
-            err_console.print(f"  {exc}")
         raise typer.Exit(EXIT_INPUT) from exc
     notice = validation_notice_problems(book)
     if notice and for_launch:

@@ -13,7 +13,7 @@ from bootstrap.root import Root
 from cli.common import EXIT_INPUT, console, err_console, fail, load_settings
 from domain.account import Tenant
 from service.errors import TenantError
-from service.tenants import ApiKeyInfo, tenant_store
+from service.tenants import ApiKeyInfo, TenantStore, stored_tenant, tenant_store
 
 app = typer.Typer(
     help="Tenants of the HTTP and gRPC APIs, and their API keys.", no_args_is_help=True
@@ -59,6 +59,13 @@ def _tenant(tenant_id: str, name: str, creditor: str | None) -> Tenant:
     except ValidationError as exc:
         fields = ", ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
         fail(f"invalid tenant: {fields}", EXIT_INPUT)
+
+
+def _stored(store: TenantStore, tenant_id: str) -> Tenant:
+    try:
+        return stored_tenant(store, tenant_id)
+    except TenantError as exc:
+        fail(f"{exc}; `recoup tenant create` makes one")
 
 
 def _describe(tenant: Tenant) -> str:
@@ -109,9 +116,7 @@ def set_names(
         fail("nothing to change: give --name, --creditor or --first-party", EXIT_INPUT)
     with Root(load_settings()) as root:
         store = tenant_store(root)
-        current = store.get_tenant(tenant_id)
-        if current is None:
-            fail(f"no tenant {tenant_id!r}; `recoup tenant create` makes one")
+        current = _stored(store, tenant_id)
         kept = None if first_party else (creditor if creditor is not None else current.creditor)
         tenant = _tenant(tenant_id, name if name is not None else current.name, kept)
         store.update_tenant(tenant)
@@ -149,8 +154,7 @@ def keys(
     """List a tenant's keys (never their secrets), or add one with --new."""
     with Root(load_settings()) as root:
         store = tenant_store(root)
-        if store.get_tenant(tenant_id) is None:
-            fail(f"no tenant {tenant_id!r}; `recoup tenant create` makes one")
+        _stored(store, tenant_id)
         if new:
             made = store.create_key(tenant_id, label)
             _show_new_key(made.info, made.token, as_json)

@@ -7,11 +7,19 @@ list and revoke keys, authenticate); ``TenantError`` is in ``service.errors``.
 
 from __future__ import annotations
 
-from adapters.tenants import ApiKeyInfo, NewApiKey, TenantStore
+from adapters.errors import unknown_name
+from adapters.tenants import ApiKeyInfo, NewApiKey, TenantError, TenantStore
 from bootstrap.root import Root
 from domain.account import Tenant
 
-__all__ = ["ApiKeyInfo", "NewApiKey", "TenantStore", "tenant_profile", "tenant_store"]
+__all__ = [
+    "ApiKeyInfo",
+    "NewApiKey",
+    "TenantStore",
+    "stored_tenant",
+    "tenant_profile",
+    "tenant_store",
+]
 
 
 def tenant_store(root: Root) -> TenantStore:
@@ -25,3 +33,13 @@ def tenant_profile(root: Root, tenant_id: str) -> Tenant:
     """The tenant as debtors will read of it: its own names when ``recoup tenant create``
     stored it (as the API does), else RECOUP_COLLECTOR_NAME and RECOUP_CREDITOR_NAME."""
     return tenant_store(root).get_tenant(tenant_id) or root.settings.tenant(tenant_id)
+
+
+def stored_tenant(store: TenantStore, tenant_id: str) -> Tenant:
+    """The tenant ``recoup tenant create`` stored; ``TenantError`` naming the known ones
+    (and the closest, for a typo) when there is none of that id."""
+    tenant = store.get_tenant(tenant_id)
+    if tenant is None:
+        known = (t.tenant_id for t in store.tenants())
+        raise TenantError(unknown_name("tenant", tenant_id, known))
+    return tenant

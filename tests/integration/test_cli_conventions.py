@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_support import plain_env, recoup
+from tests.cli_support import ROOT, plain_env, recoup
+
+EXAMPLE = ROOT / "examples" / "portfolio.csv"
 
 
 async def test_version_prints_the_package_version(tmp_path: Path) -> None:
@@ -56,3 +58,38 @@ async def test_a_malformed_setting_exits_2_with_one_line_naming_it(
     lines = result.err.strip().splitlines()
     assert len(lines) == 1, result.err
     assert lines[0].startswith("error: configuration: ") and expected in lines[0]
+
+
+# --- names: a typo gets the closest known name -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("playbook", "show", "standrd"),
+        ("campaign", "launch", str(EXAMPLE), "--playbook", "standrd"),
+    ],
+)
+async def test_a_mistyped_playbook_gets_did_you_mean(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    result = await recoup(*command, env=plain_env(tmp_path))
+    assert result.code == 2, result.err
+    assert result.err.startswith(
+        "error: unknown playbook 'standrd'; did you mean 'standard'? (known in "
+    ), result.err
+    assert "demo, gentle, sms-first, standard" in result.err
+    assert result.out == ""  # nothing launched
+
+
+async def test_a_mistyped_tenant_gets_did_you_mean(tmp_path: Path) -> None:
+    env = plain_env(tmp_path)
+    made = await recoup("tenant", "create", "acme", "--name", "Acme Recovery", env=env)
+    assert made.code == 0, made.err
+    for command in (("tenant", "set", "acem", "--name", "Acme"), ("tenant", "keys", "acem")):
+        result = await recoup(*command, env=env)
+        assert result.code == 1, result.err
+        assert result.err.strip() == (
+            "error: unknown tenant 'acem'; did you mean 'acme'? (known: acme); "
+            "`recoup tenant create` makes one"
+        )

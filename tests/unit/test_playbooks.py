@@ -241,3 +241,14 @@ def test_schema_describes_a_playbook() -> None:
     assert schema["title"] == "Recoup playbook"
     assert set(schema["properties"]) == set(Playbook.model_fields)
     assert playbook_json_schema().endswith("}\n")
+
+
+def test_a_mistyped_name_gets_the_closest_one() -> None:
+    with pytest.raises(PlaybookError) as caught:
+        load_playbook("standrd", search_dir=PLAYBOOKS)
+    assert str(caught.value).startswith(
+        "unknown playbook 'standrd'; did you mean 'standard'? (known in "
+    )
+    with pytest.raises(PlaybookError) as caught:
+        load_playbook("zzz", search_dir=PLAYBOOKS)
+    assert "did you mean" not in str(caught.value)  # nothing close: no guess
