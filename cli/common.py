@@ -20,6 +20,7 @@ from bootstrap.keyring import KeyRingError
 from bootstrap.root import Root
 from bootstrap.settings import Settings
 from domain.account import Tenant
+from service.errors import NOT_FOUND
 from service.tenants import tenant_profile as stored_profile
 
 T = TypeVar("T")
@@ -125,6 +126,8 @@ async def with_client(settings: Settings, action: Callable[[Client], Awaitable[T
         fail(f"{exc}; is `recoup dev` running, or RECOUP_TEMPORAL_ADDRESS set?")
     try:
         return await action(client)
+    except NOT_FOUND as exc:  # an id that names nothing: exit 1 as documented, in our words
+        fail(str(exc))
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             fail(f"not found: {exc.message}")

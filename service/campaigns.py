@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from opentelemetry import trace
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.inbound import InboundStore
 from adapters.portfolio_store import PortfolioStore
@@ -35,6 +37,7 @@ from domain.campaign import (
 from domain.compliance.facts import LegalEvent
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioInput, PortfolioStatus, campaign_summary
+from service.errors import AccountCampaignEnded, NoAccountCampaign, NoSuchCampaign
 from service.revocations import Revocations
 from workflows import search_attributes as sa
 
@@ -272,17 +275,44 @@ async def _start_account(
 
 
 async def portfolio_progress(client: Client, tenant_id: str, campaign_id: str) -> PortfolioStatus:
+    """The portfolio's progress; ``NoSuchCampaign`` when the tenant launched none of that id."""
     handle = client.get_workflow_handle(portfolio_workflow_id(tenant_id, campaign_id))
-    status: PortfolioStatus = await handle.query(names.QUERY_PROGRESS, result_type=PortfolioStatus)
+    try:
+        status: PortfolioStatus = await handle.query(
+            names.QUERY_PROGRESS, result_type=PortfolioStatus
+        )
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise NoSuchCampaign(f"no campaign {campaign_id!r} in tenant {tenant_id!r}") from exc
+        raise
     return status
 
 
 async def account_status(client: Client, tenant_id: str, account_id: str) -> CampaignSnapshot:
+    """The account campaign's state; ``NoAccountCampaign`` when there is none."""
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
-    snapshot: CampaignSnapshot = await handle.query(
-        names.QUERY_STATUS, result_type=CampaignSnapshot
-    )
+    with _account_lookup(tenant_id, account_id):
+        snapshot: CampaignSnapshot = await handle.query(
+            names.QUERY_STATUS, result_type=CampaignSnapshot
+        )
     return snapshot
+
+
+@contextmanager
+def _account_lookup(tenant_id: str, account_id: str) -> Iterator[None]:
+    """Temporal's "workflow not found" said in Recoup's words: the account has no campaign
+    (``NoAccountCampaign``), or it has ended and takes no more signals or updates
+    (``AccountCampaignEnded``). Other errors pass through unchanged."""
+    try:
+        yield
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        # Temporal answers a signal or update to a closed workflow NOT_FOUND too, with
+        # "workflow execution already completed" as its only distinction.
+        if "completed" in exc.message or "closed" in exc.message:
+            raise AccountCampaignEnded(tenant_id, account_id) from exc
+        raise NoAccountCampaign(tenant_id, account_id) from exc
 
 
 async def send_legal_event(
@@ -299,14 +329,16 @@ async def send_legal_event(
         await asyncio.to_thread(store.create_tables)
         stored = await Revocations(store).legal_event(tenant_id, account_id, event, source=source)
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
-    await handle.signal(names.SIGNAL_LEGAL, stored)
+    with _account_lookup(tenant_id, account_id):
+        await handle.signal(names.SIGNAL_LEGAL, stored)
 
 
 async def record_payment(
     client: Client, tenant_id: str, account_id: str, payment: PaymentReceived
 ) -> None:
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
-    await handle.signal(names.SIGNAL_PAYMENT, payment)
+    with _account_lookup(tenant_id, account_id):
+        await handle.signal(names.SIGNAL_PAYMENT, payment)
 
 
 class ArrangementRefused(Exception):
@@ -319,9 +351,10 @@ async def arrange(
     """Accept a settlement or payment plan for the account (idempotent by arrangement id)."""
     handle = client.get_workflow_handle(account_workflow_id(tenant_id, account_id))
     try:
-        arrangement: Arrangement = await handle.execute_update(
-            names.UPDATE_ARRANGE, request, result_type=Arrangement
-        )
+        with _account_lookup(tenant_id, account_id):
+            arrangement: Arrangement = await handle.execute_update(
+                names.UPDATE_ARRANGE, request, result_type=Arrangement
+            )
     except WorkflowUpdateFailedError as exc:
         raise ArrangementRefused(str(exc.cause or exc)) from exc
     return arrangement

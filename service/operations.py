@@ -67,8 +67,9 @@ from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
 from service import models as m
 from service.campaigns import launch_portfolio, start_account_campaign
+from service.errors import AccountCampaignEnded, NoAccountCampaign, NoSuchCampaign
 from service.revocations import Revocations
-from service.steering import BatchFailed, NoSuchCampaign, steer_campaign
+from service.steering import BatchFailed, steer_campaign
 from workflows import search_attributes as sa
 
 # The live stream reads the event log a page at a time, and polls it when idle.
@@ -310,7 +311,7 @@ class RecoupService:
                 names.QUERY_STATUS, result_type=CampaignSnapshot, rpc_timeout=QUERY_TIMEOUT
             )
         except RPCError as exc:
-            raise self._rpc_error(exc, account_id) from exc
+            raise self._rpc_error(exc, tenant, account_id) from exc
         except WorkflowQueryFailedError as exc:
             # The workflow could not run the query (its task fails): it exists, and
             # cannot answer now. Not the caller's fault, so not a 4xx; not a bug here.
@@ -554,7 +555,7 @@ class RecoupService:
         except WorkflowUpdateFailedError as exc:
             raise NotFound(str(exc.cause or exc), field="approval_id") from exc
         except RPCError as exc:
-            raise self._rpc_error(exc, account_id) from exc
+            raise self._rpc_error(exc, tenant, account_id) from exc
         return approval
 
     # --- helpers ---------------------------------------------------------------
@@ -601,7 +602,7 @@ class RecoupService:
         try:
             await handle.signal(signal, arg)
         except RPCError as exc:
-            raise self._rpc_error(exc, account_id) from exc
+            raise self._rpc_error(exc, tenant, account_id) from exc
         return m.Accepted(workflow_id=handle.id)
 
     async def _steer(
@@ -624,13 +625,14 @@ class RecoupService:
             workflow_id=f"campaign/{tenant.tenant_id}/{campaign_id}", **steered.model_dump()
         )
 
-    def _rpc_error(self, exc: RPCError, account_id: str) -> ServiceError:
+    def _rpc_error(self, exc: RPCError, tenant: Tenant, account_id: str) -> ServiceError:
+        # The words of service.errors, so the APIs and the CLI say the same.
         if exc.status is RPCStatusCode.NOT_FOUND:
             if "completed" in exc.message or "closed" in exc.message:
-                return Conflict(
-                    f"the campaign of account {account_id!r} has finished", field="account_id"
-                )
-            return NotFound(f"no campaign for account {account_id!r}", field="account_id")
+                ended = AccountCampaignEnded(tenant.tenant_id, account_id)
+                return Conflict(str(ended), field="account_id")
+            missing = NoAccountCampaign(tenant.tenant_id, account_id)
+            return NotFound(str(missing), field="account_id")
         if exc.status is RPCStatusCode.INVALID_ARGUMENT:
             return InvalidInput(exc.message)
         return Unavailable(f"{exc.status.name}: {exc.message}")

@@ -43,6 +43,7 @@ from domain.operator import (
     PauseRequest,
     ResumeRequest,
 )
+from service.errors import NoSuchCampaign
 from workflows import search_attributes as sa
 
 # How long the batch waits for visibility to index the campaigns just started.
@@ -55,10 +56,6 @@ SIGNALS = {
     LaunchAction.RESUME: names.SIGNAL_RESUME,
     LaunchAction.CANCEL: names.SIGNAL_CANCEL,
 }
-
-
-class NoSuchCampaign(LookupError):
-    """Neither a portfolio nor any running account campaign has this campaign id."""
 
 
 class BatchFailed(RuntimeError):

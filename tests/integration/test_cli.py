@@ -189,7 +189,8 @@ async def test_account_show_and_pay(
     assert bad.code == 2 and "amount" in bad.err
 
     missing = await recoup("account", "show", "no-such-account", "--tenant", "acme", env=env)
-    assert missing.code == 1 and "not found" in missing.err
+    assert missing.code == 1, missing.err
+    assert "no campaign for account 'no-such-account' in tenant 'acme'" in missing.err
 
 
 async def test_account_legal_records_a_cease(

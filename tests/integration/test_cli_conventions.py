@@ -8,12 +8,14 @@ script would.
 
 from __future__ import annotations
 
+import uuid
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from tests.cli_support import ROOT, plain_env, recoup
+from bootstrap.settings import Settings
+from tests.cli_support import ROOT, env_for, plain_env, recoup
 
 EXAMPLE = ROOT / "examples" / "portfolio.csv"
 
@@ -93,3 +95,21 @@ async def test_a_mistyped_tenant_gets_did_you_mean(tmp_path: Path) -> None:
             "error: unknown tenant 'acem'; did you mean 'acme'? (known: acme); "
             "`recoup tenant create` makes one"
         )
+
+
+# --- Recoup's words for ids that name nothing --------------------------------------------------
+
+
+async def test_unknown_accounts_and_campaigns_in_recoups_words(settings: Settings) -> None:
+    env = env_for(settings)
+    tenant = f"nobody-{uuid.uuid4().hex[:6]}"
+    for command, words in [
+        (("account", "show", "A-9999"), f"no campaign for account 'A-9999' in tenant '{tenant}'"),
+        (("account", "pay", "A-9999", "--amount", "1"), "no campaign for account 'A-9999'"),
+        (("account", "pause", "A-9999"), f"no campaign for account 'A-9999' in tenant '{tenant}'"),
+        (("campaign", "status", "nowhere"), f"no campaign 'nowhere' in tenant '{tenant}'"),
+    ]:
+        missing = await recoup(*command, "--tenant", tenant, env=env)
+        assert missing.code == 1, missing.err  # the documented "not found"
+        assert words in missing.err, missing.err
+        assert "workflow not found" not in missing.err

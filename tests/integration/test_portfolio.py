@@ -40,7 +40,8 @@ from service.campaigns import (
     record_payment,
     start_account_campaign,
 )
-from service.steering import NoSuchCampaign, steer_campaign
+from service.errors import NoSuchCampaign
+from service.steering import steer_campaign
 from tests.api_support import eventually
 from tests.conftest import TENANT, make_account
 from tests.portfolio_support import ONE_EMAIL
