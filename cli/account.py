@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from cli.common import (
     EXIT_INPUT,
+    JsonOption,
     console,
     fail,
     load_settings,
@@ -101,6 +102,7 @@ def pay(
         str | None, typer.Option(help="Payment reference; resending the same one is harmless.")
     ] = None,
     tenant: TenantOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
     """Record a payment (full or partial); a full payment ends the campaign."""
     try:
@@ -121,6 +123,9 @@ def pay(
         return await account_status(client, tenant, account_id)
 
     snapshot = run(with_client(settings, go))
+    if as_json:
+        print_json({"recorded": payment, "campaign": snapshot})
+        return
     console.print(
         f"recorded {format_amount(payment.amount, payment.currency)} ({payment.payment_id}) "
         f"for {account_id}: status {snapshot.status.value}, "
@@ -143,6 +148,7 @@ def legal(
     ] = None,
     note: Annotated[str, typer.Option(help="Free text for the record.")] = "",
     tenant: TenantOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
     """Record a cease, attorney, dispute, verification sent, consent revoked or medium opt-out."""
     if event in {LegalEventKind.CONSENT_REVOKED, LegalEventKind.MEDIUM_OPT_OUT} and not channel:
@@ -155,6 +161,9 @@ def legal(
         return await account_status(client, tenant, account_id)
 
     snapshot = run(with_client(settings, go))
+    if as_json:
+        print_json({"recorded": signal, "campaign": snapshot})
+        return
     console.print(f"recorded {event.value} for {account_id}: status {snapshot.status.value}")
 
 
@@ -175,6 +184,7 @@ def arrange_(
     ] = None,
     note: Annotated[str, typer.Option(help="Free text for the record.")] = "",
     tenant: TenantOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
     """Book a settlement or payment plan the debtor accepted (link, ledger, confirmation)."""
     schedule = []
@@ -203,6 +213,9 @@ def arrange_(
             fail(f"not accepted: {exc}", EXIT_INPUT)
 
     accepted = run(with_client(settings, go))
+    if as_json:
+        print_json(accepted)
+        return
     console.print(
         f"{accepted.request.arrangement_id}: {accepted.request.kind.value} accepted for "
         f"{account_id} ({accepted.status.value}); `recoup account show {account_id}` follows it"
@@ -217,10 +230,14 @@ def pause(
     ),
     operator: Annotated[str, typer.Option(help="Who pauses.")] = "operator",
     tenant: TenantOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
     """Hold outreach to an account before its next contact, until resumed."""
     body = PauseIn(reason=reason, operator=operator)
-    operate(tenant, lambda s, t: s.pause_account(t, account_id, body))
+    accepted = operate(tenant, lambda s, t: s.pause_account(t, account_id, body))
+    if as_json:
+        print_json(accepted)
+        return
     console.print(f"{account_id}: paused ({reason})")
 
 
@@ -229,8 +246,12 @@ def resume(
     account_id: Annotated[str, typer.Argument(help="The account id.")],
     operator: Annotated[str, typer.Option(help="Who resumes.")] = "operator",
     tenant: TenantOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
     """Resume outreach to a paused account."""
     body = ResumeIn(operator=operator)
-    operate(tenant, lambda s, t: s.resume_account(t, account_id, body))
+    accepted = operate(tenant, lambda s, t: s.resume_account(t, account_id, body))
+    if as_json:
+        print_json(accepted)
+        return
     console.print(f"{account_id}: resumed")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import console, print_json
+from cli.common import JsonOption, console, print_json
 from cli.operate import operate
 from domain.operator import ApprovalStatus
 from service.models import DecisionIn
@@ -48,8 +48,13 @@ def list_(
     console.print(table)
 
 
-def _decide(tenant: str, account_id: str, approval_id: str, body: DecisionIn) -> None:
+def _decide(
+    tenant: str, account_id: str, approval_id: str, body: DecisionIn, as_json: bool
+) -> None:
     approval = operate(tenant, lambda s, t: s.decide(t, account_id, approval_id, body))
+    if as_json:
+        print_json(approval)
+        return
     console.print(
         f"{account_id}: {approval.approval_id} {approval.status.value} by {approval.decided_by}"
     )
@@ -62,9 +67,11 @@ def approve(
     operator: Annotated[str, typer.Option(help="Who decides.")] = "operator",
     note: Annotated[str, typer.Option(help="Why, for the record.")] = "",
     tenant: TenantOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
     """Approve: the campaign goes ahead (e.g. books the settlement)."""
-    _decide(tenant, account_id, approval_id, DecisionIn(approve=True, operator=operator, note=note))
+    body = DecisionIn(approve=True, operator=operator, note=note)
+    _decide(tenant, account_id, approval_id, body, as_json)
 
 
 @app.command()
@@ -74,8 +81,8 @@ def deny(
     operator: Annotated[str, typer.Option(help="Who decides.")] = "operator",
     note: Annotated[str, typer.Option(help="Why, for the record.")] = "",
     tenant: TenantOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
     """Deny: the campaign goes on as it was (a denied settlement is not booked)."""
-    _decide(
-        tenant, account_id, approval_id, DecisionIn(approve=False, operator=operator, note=note)
-    )
+    body = DecisionIn(approve=False, operator=operator, note=note)
+    _decide(tenant, account_id, approval_id, body, as_json)

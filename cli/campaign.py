@@ -15,6 +15,7 @@ from bootstrap.settings import Settings
 from cli.common import (
     EXIT_INPUT,
     EXIT_PARTIAL,
+    JsonOption,
     console,
     err_console,
     fail,
@@ -41,7 +42,6 @@ app = typer.Typer(
 )
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def resolve_playbook(ref: str, settings: Settings, *, for_launch: bool = False) -> Playbook:
@@ -96,6 +96,7 @@ def launch(
     as_of: Annotated[
         str | None, typer.Option(help="Date days-past-due is computed at (default: today).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Validate FILE, report bad rows with their line and field, launch the good ones.
 
@@ -152,12 +153,24 @@ def launch(
 
     run(with_client(settings, go))
     query = quote(f"RecoupCampaign = '{campaign}'")
-    console.print(
-        f"[bold green]launched[/] campaign [bold]{campaign}[/]: "
-        f"{read.accepted} account(s), {read.rejected} row(s) rejected, playbook {book.name}"
-    )
-    console.print(f"follow it: recoup campaign status {campaign} --tenant {tenant}")
-    console.print(f"web UI:    {settings.ui_url}/workflows?query={query}")
+    launched = {
+        "campaign_id": campaign,
+        "tenant_id": profile.tenant_id,
+        "playbook": book.name,
+        "accounts": read.accepted,
+        "rejected": read.rejected,  # each one is on stderr, with its line and field
+        "follow": f"recoup campaign status {campaign} --tenant {tenant}",
+        "web_ui": f"{settings.ui_url}/workflows?query={query}",
+    }
+    if as_json:
+        print_json(launched)
+    else:
+        console.print(
+            f"[bold green]launched[/] campaign [bold]{campaign}[/]: "
+            f"{read.accepted} account(s), {read.rejected} row(s) rejected, playbook {book.name}"
+        )
+        console.print(f"follow it: {launched['follow']}")
+        console.print(f"web UI:    {launched['web_ui']}")
     if read.rejected:
         raise typer.Exit(EXIT_PARTIAL)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 from pydantic_settings import SettingsError
 from rich.console import Console
 from temporalio.client import Client
@@ -136,8 +137,16 @@ async def with_client(settings: Settings, action: Callable[[Client], Awaitable[T
         await root.aclose()
 
 
-def print_json(model: BaseModel) -> None:
-    console.print_json(model.model_dump_json())
+# Every command that reports something takes it; the document is the human output's facts.
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
+
+
+def print_json(
+    data: BaseModel | Mapping[str, Any] | Sequence[BaseModel] | Sequence[Mapping[str, Any]],
+) -> None:
+    """``--json``: one JSON document on stdout, whatever the command found, so a script
+    can always parse it (an empty list is ``[]``, never no output)."""
+    console.print_json(to_json(data).decode())
 
 
 def money(amounts: dict[str, Decimal]) -> str:

@@ -37,14 +37,15 @@ def list_(
         DeadLetterStatus | None, typer.Option(help="open or redriven (default: both).")
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON list ([] when there are none).")
+    ] = False,
 ) -> None:
     """Dead letters, oldest first."""
     with Root(load_settings()) as root:
         letters = dead_letter_store(root).list(tenant_id=tenant, channel=channel, status=status)
     if as_json:
-        for letter in letters:
-            typer.echo(letter.model_dump_json())
+        print_json(letters)
         return
     table = Table(title=f"{len(letters)} dead letter(s)")
     for column in ("id", "created (UTC)", "status", "tenant", "account", "step"):

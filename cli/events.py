@@ -10,7 +10,7 @@ from rich.table import Table
 
 from bootstrap.root import Root
 from bootstrap.settings import SQL_SINK
-from cli.common import console, load_settings
+from cli.common import JsonOption, console, load_settings, print_json
 from service.events import EventRow, event_log, start_position
 
 app = typer.Typer(
@@ -77,7 +77,7 @@ def _print(row: EventRow, as_json: bool) -> None:
 
 
 @app.command()
-def status() -> None:
+def status(as_json: JsonOption = False) -> None:
     """Each sink's cursor and how many records it has still to export."""
     settings = load_settings()
     with Root(settings) as root:
@@ -85,13 +85,33 @@ def status() -> None:
         head = events.last_position()
         cursors = events.cursors()
         counts = events.counts_by_kind()
+    sinks = [
+        {
+            "sink": name,
+            "enabled": name in settings.all_sinks,
+            "position": cursors.get(name, 0),
+            "behind": head - cursors.get(name, 0),
+        }
+        for name in sorted({SQL_SINK, *settings.all_sinks, *cursors})
+    ]
+    if as_json:
+        print_json(
+            {
+                "records": sum(counts.values()),
+                "by_kind": counts,
+                "last_position": head,
+                "sinks": sinks,
+            }
+        )
+        return
     table = Table(title=f"event log: {sum(counts.values())} record(s), last position {head}")
     for column in ("sink", "enabled", "position", "behind"):
         table.add_column(column, no_wrap=True)
-    names = sorted({SQL_SINK, *settings.all_sinks, *cursors})
-    for name in names:
-        position = cursors.get(name, 0)
+    for sink in sinks:
         table.add_row(
-            name, "yes" if name in settings.all_sinks else "no", str(position), str(head - position)
+            str(sink["sink"]),
+            "yes" if sink["enabled"] else "no",
+            str(sink["position"]),
+            str(sink["behind"]),
         )
     console.print(table)

@@ -8,29 +8,46 @@ import typer
 from rich.table import Table
 
 from cli.campaign import resolve_playbook
-from cli.common import console, load_settings
+from cli.common import JsonOption, console, load_settings, print_json
+from domain.playbook import Playbook
 from service.playbooks import list_playbooks, playbook_json_schema
 
 app = typer.Typer(help="List, show and validate playbooks.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_() -> None:
+def list_(as_json: JsonOption = False) -> None:
     """The playbooks shipped in the playbook folder."""
     settings = load_settings()
+    books = [resolve_playbook(name, settings) for name in list_playbooks(settings.playbook_dir)]
+    if as_json:
+        print_json([_listed(book) for book in books])
+        return
     table = Table("name", "steps", "days", "description")
-    for name in list_playbooks(settings.playbook_dir):
-        book = resolve_playbook(name, settings)
-        table.add_row(name, str(len(book.steps)), str(book.total_days), book.description)
+    for book in books:
+        table.add_row(book.name, str(len(book.steps)), str(book.total_days), book.description)
     console.print(table)
+
+
+def _listed(book: Playbook) -> dict[str, object]:
+    return {
+        "name": book.name,
+        "steps": len(book.steps),
+        "total_days": book.total_days,
+        "description": book.description,
+    }
 
 
 @app.command()
 def show(
     ref: Annotated[str, typer.Argument(help="A playbook name or a YAML/JSON file.")],
+    as_json: JsonOption = False,
 ) -> None:
     """Validate a playbook and print its steps (errors name the step and field)."""
     book = resolve_playbook(ref, load_settings())
+    if as_json:
+        print_json(book)
+        return
     table = Table("day", "step", "channel", "template", "requires", "fallback", title=book.name)
     for step in book.steps:
         table.add_row(

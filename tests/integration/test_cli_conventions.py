@@ -8,13 +8,17 @@ script would.
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from temporalio.worker import Worker
 
 from bootstrap.settings import Settings
+from tests.api_support import eventually
 from tests.cli_support import ROOT, env_for, plain_env, recoup
 
 EXAMPLE = ROOT / "examples" / "portfolio.csv"
@@ -95,6 +99,81 @@ async def test_a_mistyped_tenant_gets_did_you_mean(tmp_path: Path) -> None:
             "error: unknown tenant 'acem'; did you mean 'acme'? (known: acme); "
             "`recoup tenant create` makes one"
         )
+
+
+# --- --json: one JSON document on stdout, for every command that reports ---------------------
+
+
+async def test_listing_commands_print_json_even_when_empty(tmp_path: Path) -> None:
+    env = plain_env(tmp_path)
+    dead = await recoup("dlq", "list", "--json", env=env)
+    assert dead.code == 0, dead.err
+    assert json.loads(dead.out) == []  # not an empty output a script cannot parse
+
+    books = await recoup("playbook", "list", "--json", env=env)
+    assert books.code == 0, books.err
+    listed = {book["name"]: book for book in json.loads(books.out)}
+    assert set(listed) == {"demo", "gentle", "sms-first", "standard"}
+    assert listed["standard"]["steps"] == 4 and listed["standard"]["total_days"] == 21
+
+    shown = await recoup("playbook", "show", "standard", "--json", env=env)
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out)["steps"][0]["id"] == "first-notice"
+
+    status = await recoup("events", "status", "--json", env=env)
+    assert status.code == 0, status.err
+    assert json.loads(status.out) == {
+        "records": 0,
+        "by_kind": {},
+        "last_position": 0,
+        "sinks": [{"sink": "sql", "enabled": True, "position": 0, "behind": 0}],
+    }
+
+
+async def test_operator_commands_print_json_and_unknown_ids_in_recoups_words(
+    settings: Settings, running: list[Worker]
+) -> None:
+    env = env_for(settings)
+    tenant = f"json-{uuid.uuid4().hex[:6]}"  # the sample's account ids, in a tenant of its own
+    launched = await recoup(
+        "campaign", "launch", str(EXAMPLE), "--playbook", "standard", "--tenant", tenant,
+        "--campaign-id", "sample", "--day-seconds", "3600", "--json", env=env,
+    )  # fmt: skip
+    assert launched.code == 0, launched.err
+    report = json.loads(launched.out)
+    assert report["campaign_id"] == "sample" and report["tenant_id"] == tenant
+    assert (report["accounts"], report["rejected"], report["playbook"]) == (5, 0, "standard")
+    assert report["web_ui"].endswith("/workflows?query=RecoupCampaign%20%3D%20%27sample%27")
+
+    def on(account: str, *args: str) -> tuple[str, ...]:
+        return ("account", *args[:1], account, *args[1:], "--tenant", tenant, "--json")
+
+    # The portfolio starts its accounts after launch returns: wait for the first.
+    await eventually(lambda: recoup(*on("A-1001", "show"), env=env), lambda r: r.code == 0)
+    paid = await recoup(*on("A-1001", "pay", "--amount", "100.00"), env=env)
+    assert paid.code == 0, paid.err
+    document = json.loads(paid.out)
+    assert document["recorded"]["amount"] == "100.00"
+    assert document["campaign"]["account_id"] == "A-1001"
+
+    await eventually(lambda: recoup(*on("A-1003", "show"), env=env), lambda r: r.code == 0)
+    disputed = await recoup(*on("A-1003", "legal", "--event", "dispute"), env=env)
+    assert disputed.code == 0, disputed.err
+    assert json.loads(disputed.out)["recorded"]["kind"] == "dispute"
+
+    await eventually(lambda: recoup(*on("A-1002", "show"), env=env), lambda r: r.code == 0)
+    first, second = (datetime.now(UTC).date() + timedelta(days=d) for d in (7, 14))
+    plan = await recoup(
+        *on("A-1002", "arrange", "--kind", "payment_plan", "--id", "p1"),
+        *("-i", f"{first}:625.00", "-i", f"{second}:625.75"),
+        env=env,
+    )
+    assert plan.code == 0, plan.err
+    assert json.loads(plan.out)["request"]["arrangement_id"] == "p1"
+
+    paused = await recoup(*on("A-1002", "pause"), env=env)
+    assert paused.code == 0, paused.err
+    assert json.loads(paused.out)["accepted"] is True
 
 
 # --- Recoup's words for ids that name nothing --------------------------------------------------
