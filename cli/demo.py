@@ -45,6 +45,7 @@ from domain.campaign import (
 from domain.channels import Channel
 from domain.portfolio import PortfolioStatus
 from service.campaigns import launch_portfolio, portfolio_progress
+from service.errors import NoSuchCampaign
 from service.playbooks import load_playbook
 from service.portfolios import parse_portfolio
 from service.reconcile import reconcile
@@ -364,7 +365,7 @@ async def follow(
         while True:
             try:
                 status = await portfolio_progress(client, tenant_id, campaign_id)
-            except RPCError:
+            except (RPCError, NoSuchCampaign):
                 await asyncio.sleep(0.2)  # between two runs of a continue-as-new
                 continue
             paid = status.by_status.get(CollectionStatus.PAID, 0)

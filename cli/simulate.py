@@ -50,6 +50,7 @@ from domain.compliance.model import PastContact
 from domain.playbook import Playbook
 from domain.policy import ContactPolicy
 from service.campaigns import launch_portfolio, portfolio_progress
+from service.errors import NoSuchCampaign
 from simulators.crm import CrmSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.population import (
@@ -331,7 +332,7 @@ async def _report_progress(client: Client, campaign_id: str, say: Log) -> None:
         await asyncio.sleep(5)
         try:
             status = await portfolio_progress(client, TENANT_ID, campaign_id)
-        except RPCError:
+        except (RPCError, NoSuchCampaign):  # not started yet, or between two runs
             continue
         say(f"{status.finished}/{status.total} campaigns finished, {status.active} active")
 
