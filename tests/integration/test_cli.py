@@ -412,7 +412,7 @@ async def test_recoup_tenant_create_set_and_list(settings: Settings) -> None:
     nothing = await recoup("tenant", "set", "agency", env=env)
     assert nothing.code == 2 and "nothing to change" in nothing.err
     unknown = await recoup("tenant", "set", "nobody", "--first-party", env=env)
-    assert unknown.code == 1 and "no tenant 'nobody'" in unknown.err
+    assert unknown.code == 1 and "unknown tenant 'nobody'" in unknown.err
     blank = await recoup("tenant", "set", "agency", "--creditor", "  ", env=env)
     assert blank.code == 2 and "creditor" in blank.err
     changed = await recoup(
