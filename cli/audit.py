@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from bootstrap.root import Root
-from cli.common import EXIT_VIOLATIONS, console, load_settings
+from cli.common import EXIT_VIOLATIONS, JsonOption, console, load_settings, print_json
 from service.audit_log import verify as verify_chains
 
 app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -18,7 +17,7 @@ app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 @app.command()
 def verify(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's chain.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per finding.")] = False,
+    as_json: JsonOption = False,
     anchors: Annotated[
         bool, typer.Option(help="Also compare with the chain heads exported as events.")
     ] = True,
@@ -31,9 +30,16 @@ def verify(
     with Root(load_settings()) as root:
         findings = verify_chains(root, tenant, anchors)
     if as_json:
-        for f in findings:
-            row = {"tenant": f.tenant_id, "kind": f.kind.value, "position": f.position}
-            typer.echo(json.dumps({**row, "detail": f.detail}))
+        rows = [
+            {
+                "tenant": f.tenant_id,
+                "kind": f.kind.value,
+                "position": f.position,
+                "detail": f.detail,
+            }
+            for f in findings
+        ]
+        print_json({"intact": not findings, "findings": rows})
     elif not findings:
         console.print("audit log intact: every chain verifies")
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -10,7 +9,15 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from bootstrap.root import Root
-from cli.common import EXIT_INPUT, console, err_console, fail, load_settings
+from cli.common import (
+    EXIT_INPUT,
+    JsonOption,
+    console,
+    err_console,
+    fail,
+    load_settings,
+    print_json,
+)
 from domain.account import Tenant
 from service.errors import TenantError
 from service.tenants import ApiKeyInfo, TenantStore, stored_tenant, tenant_store
@@ -20,8 +27,8 @@ app = typer.Typer(
 )
 
 
-def _key_json(info: ApiKeyInfo, token: str | None = None) -> str:
-    body = {
+def _key_json(info: ApiKeyInfo, token: str | None = None) -> dict[str, str | None]:
+    body: dict[str, str | None] = {
         "tenant_id": info.tenant_id,
         "key_id": info.key_id,
         "label": info.label,
@@ -30,12 +37,16 @@ def _key_json(info: ApiKeyInfo, token: str | None = None) -> str:
     }
     if token is not None:
         body["api_key"] = token
-    return json.dumps(body)
+    return body
+
+
+def _tenant_json(tenant: Tenant) -> dict[str, object]:
+    return tenant.model_dump() | {"first_party": tenant.first_party}
 
 
 def _show_new_key(info: ApiKeyInfo, token: str, as_json: bool) -> None:
     if as_json:
-        print(_key_json(info, token))
+        print_json(_key_json(info, token))
         return
     console.print(f"API key [bold]{info.key_id}[/] for tenant [bold]{info.tenant_id}[/]:")
     print(token)
@@ -108,6 +119,7 @@ def set_names(
         bool,
         typer.Option("--first-party", help="The tenant collects its own debts: no creditor."),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Change the names debtors read: campaigns started from now on use them."""
     if creditor is not None and first_party:
@@ -120,20 +132,20 @@ def set_names(
         kept = None if first_party else (creditor if creditor is not None else current.creditor)
         tenant = _tenant(tenant_id, name if name is not None else current.name, kept)
         store.update_tenant(tenant)
+    if as_json:
+        print_json(_tenant_json(tenant))
+        return
     console.print(f"tenant {tenant_id}: {_describe(tenant)}")
 
 
 @app.command("list")
-def list_tenants(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
-) -> None:
+def list_tenants(as_json: JsonOption = False) -> None:
     """Every tenant with the names its debtors read."""
     with Root(load_settings()) as root:
         store = tenant_store(root)
         found = store.tenants()
     if as_json:
-        for tenant in found:
-            print(json.dumps(tenant.model_dump() | {"first_party": tenant.first_party}))
+        print_json([_tenant_json(tenant) for tenant in found])
         return
     table = Table(title="tenants")
     for column in ("tenant", "collector (--name)", "creditor", "party"):
@@ -149,7 +161,7 @@ def keys(
     tenant_id: Annotated[str, typer.Argument(help="Tenant id.")],
     new: Annotated[bool, typer.Option("--new", help="Create another key (printed once).")] = False,
     label: Annotated[str, typer.Option(help="A note on the new key.")] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List a tenant's keys (never their secrets), or add one with --new."""
     with Root(load_settings()) as root:
@@ -161,8 +173,7 @@ def keys(
             return
         found = store.keys(tenant_id)
     if as_json:
-        for info in found:
-            print(_key_json(info))
+        print_json([_key_json(info) for info in found])
         return
     table = Table(title=f"API keys of {tenant_id}")
     table.add_column("key id", no_wrap=True)
@@ -178,6 +189,7 @@ def keys(
 @app.command()
 def revoke(
     key_id: Annotated[str, typer.Argument(help="The key id (`recoup tenant keys` lists them).")],
+    as_json: JsonOption = False,
 ) -> None:
     """Revoke a key at once: the next request with it gets 401."""
     with Root(load_settings()) as root:
@@ -185,5 +197,8 @@ def revoke(
             info = tenant_store(root).revoke(key_id)
         except TenantError as exc:
             fail(str(exc))
+    if as_json:
+        print_json(_key_json(info))
+        return
     when = f"{info.revoked_at:%Y-%m-%d %H:%M:%S} UTC" if info.revoked_at else "now"
     console.print(f"key {info.key_id} of tenant {info.tenant_id} revoked at {when}")

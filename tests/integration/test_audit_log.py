@@ -159,7 +159,9 @@ async def test_recoup_audit_verify_exits_4_on_tampering(tmp_path: Path) -> None:
     sql(settings.sql_url, "UPDATE audit_log SET event_type = 'x' WHERE position = 2")
     tampered = await recoup("audit", "verify", "--json", env=env)
     assert tampered.code == 4
-    assert '"kind": "altered", "position": 2' in tampered.out
+    verdict = json.loads(tampered.out)
+    assert verdict["intact"] is False
+    assert [(f["kind"], f["position"]) for f in verdict["findings"]][:1] == [("altered", 2)]
 
 
 async def test_every_contact_a_campaign_makes_is_in_the_verified_audit_log(

@@ -401,12 +401,14 @@ async def test_recoup_tenant_create_set_and_list(settings: Settings) -> None:
     assert made.code == 0, made.err
     assert "Acme Recovery collecting for Northwind Health (third-party)" in made.err
     listed = await recoup("tenant", "list", "--json", env=env)
-    assert json.loads(listed.out) == {
-        "tenant_id": "agency",
-        "name": "Acme Recovery",
-        "creditor": "Northwind Health",
-        "first_party": False,
-    }
+    assert json.loads(listed.out) == [
+        {
+            "tenant_id": "agency",
+            "name": "Acme Recovery",
+            "creditor": "Northwind Health",
+            "first_party": False,
+        }
+    ]
     both = await recoup("tenant", "set", "agency", "--creditor", "X", "--first-party", env=env)
     assert both.code == 2 and "contradict" in both.err
     nothing = await recoup("tenant", "set", "agency", env=env)

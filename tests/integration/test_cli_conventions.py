@@ -120,6 +120,14 @@ async def test_listing_commands_print_json_even_when_empty(tmp_path: Path) -> No
     assert shown.code == 0, shown.err
     assert json.loads(shown.out)["steps"][0]["id"] == "first-notice"
 
+    tenants = await recoup("tenant", "list", "--json", env=env)
+    assert tenants.code == 0, tenants.err
+    assert json.loads(tenants.out) == []
+
+    audit = await recoup("audit", "verify", "--json", env=env)
+    assert audit.code == 0, audit.err
+    assert json.loads(audit.out) == {"intact": True, "findings": []}  # was: no output at all
+
     status = await recoup("events", "status", "--json", env=env)
     assert status.code == 0, status.err
     assert json.loads(status.out) == {

@@ -46,7 +46,7 @@ async def test_tenant_keys_are_shown_once_listed_without_secrets_and_revoked(
 
     second = await recoup("tenant", "keys", tenant_id, "--new", "--label", "crm", "--json", env=env)
     listed = await recoup("tenant", "keys", tenant_id, "--json", env=env)
-    rows = [json.loads(line) for line in listed.out.splitlines()]
+    rows = json.loads(listed.out)
     assert [r["key_id"] for r in rows] == [key["key_id"], json.loads(second.out)["key_id"]]
     assert all("api_key" not in r for r in rows) and token not in listed.out
 
