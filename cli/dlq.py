@@ -12,6 +12,7 @@ from bootstrap.root import Root
 from cli.common import (
     EXIT_ERROR,
     EXIT_INPUT,
+    JsonOption,
     console,
     err_console,
     fail,
@@ -99,6 +100,21 @@ def show(
     console.print(table)
 
 
+def _say_redriven(letter: DeadLetter, as_json: bool) -> None:
+    if not as_json:  # with --json, the one document at the end says it
+        console.print(
+            f"{letter.dead_letter_id}: redriven into {letter.workflow_id} (step {letter.step_id})"
+        )
+
+
+def _redriven_json(letter: DeadLetter) -> dict[str, str]:
+    return {
+        "dead_letter_id": letter.dead_letter_id,
+        "workflow_id": letter.workflow_id,
+        "step_id": letter.step_id,
+    }
+
+
 @app.command("redrive")
 def redrive_(
     dead_letter_id: Annotated[
@@ -107,6 +123,7 @@ def redrive_(
     all_open: Annotated[bool, typer.Option("--all", help="Every open dead letter.")] = False,
     channel: Annotated[Channel | None, typer.Option(help="With --all: only this channel.")] = None,
     tenant: Annotated[str | None, typer.Option(help="With --all: only this tenant.")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Send dead letters back to their campaigns, which ask the compliance gate again."""
     if (dead_letter_id is None) == (not all_open):
@@ -118,22 +135,29 @@ def redrive_(
         else:
             letters = store.list(tenant_id=tenant, channel=channel, status=DeadLetterStatus.OPEN)
 
-        async def go(client: Client) -> int:
-            refused = 0
+        async def go(client: Client) -> tuple[list[DeadLetter], dict[str, str]]:
+            sent: list[DeadLetter] = []
+            refused: dict[str, str] = {}  # dead letter id -> why
             for letter in letters:
                 try:
                     await redrive(client, store, letter)
                 except RedriveRefused as exc:
-                    refused += 1
+                    refused[letter.dead_letter_id] = str(exc)
                     err_console.print(f"[yellow]{letter.dead_letter_id}[/]: not redriven: {exc}")
                 else:
-                    console.print(
-                        f"{letter.dead_letter_id}: redriven into {letter.workflow_id} "
-                        f"(step {letter.step_id})"
-                    )
-            return refused
+                    sent.append(letter)
+                    _say_redriven(letter, as_json)
+            return sent, refused
 
-        refused = run(with_client(load_settings(), go)) if letters else 0
-    console.print(f"{len(letters) - refused} redriven, {refused} refused")
+        sent, refused = run(with_client(load_settings(), go)) if letters else ([], {})
+    if as_json:
+        print_json(
+            {
+                "redriven": [_redriven_json(letter) for letter in sent],
+                "refused": [{"dead_letter_id": i, "reason": r} for i, r in refused.items()],
+            }
+        )
+    else:
+        console.print(f"{len(sent)} redriven, {len(refused)} refused")
     if refused:
         raise typer.Exit(EXIT_ERROR)

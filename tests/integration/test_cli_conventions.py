@@ -109,6 +109,9 @@ async def test_listing_commands_print_json_even_when_empty(tmp_path: Path) -> No
     dead = await recoup("dlq", "list", "--json", env=env)
     assert dead.code == 0, dead.err
     assert json.loads(dead.out) == []  # not an empty output a script cannot parse
+    redriven = await recoup("dlq", "redrive", "--all", "--json", env=env)
+    assert redriven.code == 0, redriven.err
+    assert json.loads(redriven.out) == {"redriven": [], "refused": []}
 
     books = await recoup("playbook", "list", "--json", env=env)
     assert books.code == 0, books.err
