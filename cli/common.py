@@ -49,7 +49,7 @@ console = make_console()
 err_console = make_console(stderr=True)
 
 # Exit codes (documented in the README).
-EXIT_ERROR = 1  # the operation failed (service unreachable, workflow missing, ...)
+EXIT_ERROR = 1  # the operation failed (service unreachable, no such campaign, ...)
 EXIT_INPUT = 2  # the input was wrong (bad file, bad option value): nothing was done
 EXIT_PARTIAL = 3  # done for the good part of the input; the bad part is listed on stderr
 EXIT_VIOLATIONS = 4  # an audit found a contact that broke the rules
