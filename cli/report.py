@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bootstrap.root import Root
-from cli.common import EXIT_INPUT, console, fail, load_settings
+from cli.common import console, fail, load_settings
 from service.reports import Breakdown, CampaignReport, campaign_report
 
 
@@ -26,10 +26,11 @@ def report(
     with Root(load_settings()) as root:
         found = campaign_report(root, campaign, tenant)
     if not found.accounts:
+        # Exit 1, as every lookup of an id that names nothing (docs/operating.md).
+        where = f" in tenant {tenant!r}" if tenant else ""
         fail(
-            f"no campaign {campaign!r} in the read model (is the exporter running? "
-            "`recoup events status` shows its progress)",
-            EXIT_INPUT,
+            f"no campaign {campaign!r}{where} in the read model (is the exporter running? "
+            "`recoup events status` shows its progress)"
         )
     if as_json:
         typer.echo(found.model_dump_json())

@@ -225,7 +225,7 @@ async def test_a_campaign_exports_every_decision_in_order_with_one_extra_activit
     as_json = await recoup("report", campaign, "--json", env=env)
     assert json.loads(as_json.out)["collected"] == {"USD": "250.00"}
     missing = await recoup("report", "no-such-campaign", env=env)
-    assert missing.code == 2 and "no campaign 'no-such-campaign'" in missing.err
+    assert missing.code == 1 and "no campaign 'no-such-campaign'" in missing.err
 
 
 FAST = RetryOverrides(
