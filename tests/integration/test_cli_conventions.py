@@ -15,11 +15,15 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bootstrap.settings import Settings
+from service.campaigns import start_account_campaign
 from tests.api_support import eventually
 from tests.cli_support import ROOT, env_for, plain_env, recoup
+from tests.conftest import TENANT, make_account
+from tests.portfolio_support import ONE_EMAIL
 
 EXAMPLE = ROOT / "examples" / "portfolio.csv"
 
@@ -203,3 +207,23 @@ async def test_unknown_accounts_and_campaigns_in_recoups_words(settings: Setting
         assert missing.code == 1, missing.err  # the documented "not found"
         assert words in missing.err, missing.err
         assert "workflow not found" not in missing.err
+
+
+async def test_a_payment_to_an_ended_campaign_says_it_has_ended(
+    client: Client, settings: Settings, running: list[Worker]
+) -> None:
+    account = make_account(phones=[])
+    handle = await start_account_campaign(
+        client, settings, tenant=TENANT, campaign_id="ended", playbook=ONE_EMAIL,
+        account=account, seconds_per_day=30,
+    )  # fmt: skip
+    env = env_for(settings)
+    on = ("--tenant", TENANT.tenant_id)
+    ceased = await recoup("account", "legal", account.account_id, "--event", "cease", *on, env=env)
+    assert ceased.code == 0, ceased.err
+    await handle.result()
+    paid = await recoup("account", "pay", account.account_id, "--amount", "1", *on, env=env)
+    assert paid.code == 1, paid.err
+    assert (
+        f"the campaign of account {account.account_id!r} in tenant {TENANT.tenant_id!r} has ended"
+    ) in paid.err
