@@ -28,7 +28,7 @@ import jinja2
 from markupsafe import escape
 from pydantic import BaseModel, ConfigDict
 
-from adapters.errors import TemplateError
+from adapters.errors import TemplateError, unknown_name
 from domain.channels import Channel
 from domain.compliance.content import content_problems
 from domain.contact import MessageContext, format_amount
@@ -99,7 +99,11 @@ class TemplateRenderer:
             raise TemplateError(f"{where}: invalid template name")
         lang = self._language_for(template, channel, language)
         if lang is None:
-            raise TemplateError(f"{where}: no such template in {self._folder}")
+            known = self._names(channel)
+            place = str(self._folder / _DEFAULT_LANGUAGE)
+            raise TemplateError(
+                f"{where}: {unknown_name('template', template, known, place=place)}"
+            )
         stem = f"{lang}/{template}.{channel.value}"
         context = message.model_dump()
         try:
@@ -146,6 +150,13 @@ class TemplateRenderer:
             if self._exists(f"{lang}/{template}.{channel.value}.txt.j2"):
                 return lang
         return None
+
+    def _names(self, channel: Channel) -> list[str]:
+        """The templates written for ``channel`` in the default language (every language
+        falls back to it)."""
+        suffix = f".{channel.value}.txt.j2"
+        folder = self._folder / _DEFAULT_LANGUAGE
+        return [p.name.removesuffix(suffix) for p in folder.glob(f"*{suffix}")]
 
     def _exists(self, name: str) -> bool:
         return (self._folder / name).is_file()

@@ -127,6 +127,14 @@ def test_missing_template_is_a_template_error_naming_it(renderer: TemplateRender
         renderer.render("no_such_letter", Channel.SMS, "es", context())
 
 
+def test_a_mistyped_template_gets_the_closest_name(renderer: TemplateRenderer) -> None:
+    with pytest.raises(TemplateError) as caught:
+        renderer.render("frist_notice", Channel.EMAIL, "en", context())
+    message = str(caught.value)
+    assert "unknown template 'frist_notice'; did you mean 'first_notice'?" in message
+    assert "final_notice, first_notice" in message  # the known ones, for this channel
+
+
 def test_a_template_name_cannot_reach_outside_the_folder(renderer: TemplateRenderer) -> None:
     with pytest.raises(TemplateError, match="invalid template name"):
         renderer.render("../en/first_notice", Channel.SMS, "en", context())
