@@ -48,7 +48,7 @@ def make_console(*, stderr: bool = False) -> Console:
 console = make_console()
 err_console = make_console(stderr=True)
 
-# Exit codes (documented in the README).
+# Exit codes (documented in docs/operating.md, "Exit codes").
 EXIT_ERROR = 1  # the operation failed (service unreachable, no such campaign, ...)
 EXIT_INPUT = 2  # the input was wrong (bad file, bad option value): nothing was done
 EXIT_PARTIAL = 3  # done for the good part of the input; the bad part is listed on stderr
@@ -76,9 +76,12 @@ def validation_problems(exc: ValidationError) -> str:
     value itself (it may be a key)."""
     found = []
     for error in exc.errors():
-        setting, *inside = (str(part) for part in error["loc"])
-        where = f" ({'.'.join(inside)})" if inside else ""
-        found.append(f"RECOUP_{setting.upper()}{where}: {error['msg']}")
+        path = [str(part) for part in error["loc"]]
+        if not path:  # a rule across settings: its message names them
+            found.append(error["msg"])
+            continue
+        where = f" ({'.'.join(path[1:])})" if path[1:] else ""
+        found.append(f"RECOUP_{path[0].upper()}{where}: {error['msg']}")
     return "; ".join(found)
 
 
