@@ -191,6 +191,23 @@ async def test_operator_commands_print_json_and_unknown_ids_in_recoups_words(
     assert json.loads(paused.out)["accepted"] is True
 
 
+async def test_tenant_commands_print_json(tmp_path: Path) -> None:
+    env = plain_env(tmp_path)
+    made = await recoup("tenant", "create", "acme", "--name", "Acme Recovery", "--json", env=env)
+    assert made.code == 0, made.err
+    key = json.loads(made.out)
+    renamed = await recoup("tenant", "set", "acme", "--name", "Acme Two", "--json", env=env)
+    assert renamed.code == 0, renamed.err
+    assert json.loads(renamed.out) == {
+        "tenant_id": "acme", "name": "Acme Two", "creditor": None, "first_party": True,
+    }  # fmt: skip
+    keys = await recoup("tenant", "keys", "acme", "--json", env=env)
+    assert [k["key_id"] for k in json.loads(keys.out)] == [key["key_id"]]
+    revoked = await recoup("tenant", "revoke", key["key_id"], "--json", env=env)
+    assert revoked.code == 0, revoked.err
+    assert json.loads(revoked.out)["revoked_at"] is not None
+
+
 # --- Recoup's words for ids that name nothing --------------------------------------------------
 
 
