@@ -199,7 +199,10 @@ async def start_portfolio(
                 llm_agents=bool((settings.llm_base_url or "").strip()),
             ),
             id=portfolio_workflow_id(tenant.tenant_id, campaign_id),
-            task_queue=settings.queues.campaigns,
+            # Its own queue: at 100,000 accounts the campaigns queue holds tens of
+            # thousands of the campaigns' workflow tasks, and the launcher must not
+            # wait behind the very campaigns it started.
+            task_queue=settings.queues.portfolios,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             result_type=PortfolioStatus,
             search_attributes=sa.for_portfolio(

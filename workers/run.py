@@ -44,7 +44,7 @@ from bootstrap.root import Root
 from bootstrap.settings import SQL_SINK, Settings
 from domain.channels import Channel
 from workers.export import both, breaker_events, exporter_for, report_status
-from workflows import ALL_WORKFLOWS
+from workflows import ALL_WORKFLOWS, Portfolio
 
 SEND_HEARTBEAT_THROTTLE = timedelta(seconds=1)
 
@@ -231,10 +231,15 @@ async def workers(
                     next_action.record,
                 ],
             )
-            # The launcher's own queue: its starts and counts never wait behind the
-            # campaigns' activities.
+            # Portfolios on a queue of their own: the launcher's workflow tasks, starts
+            # and counts never wait behind the campaigns' (tens of thousands of them
+            # when 100,000 first touches are due at once). The campaigns queue still
+            # runs the portfolios started there before.
             worker(
                 queues.portfolios,
+                workflows=[Portfolio],
+                workflow_runner=workflow_runner(settings),
+                workflow_task_executor=workflow_task_executor,
                 activities=[
                     loader.load_portfolio_page,
                     launcher.start_portfolio_page,

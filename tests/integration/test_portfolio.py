@@ -115,7 +115,9 @@ async def test_portfolio_progress_is_exact_across_continue_as_new(
     await Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter).replay_workflow(
         history
     )
-    # The launcher's starts and counts ran on its own queue, not behind the campaigns'.
+    # The portfolio, its starts and its counts ran on their own queue, not behind the
+    # campaigns'.
+    assert latest_desc.task_queue == settings.queues.portfolios
     launcher_queues = {
         (a.activity_type.name, a.task_queue.name)
         for e in history.events
