@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.portfolio_store import PortfolioStore
 from adapters.report import campaign_census
+from adapters.task_queue_backlog import BacklogGate
 from domain import names
 from domain.account import Account
 from domain.campaign import account_workflow_id
@@ -76,13 +77,34 @@ class PortfolioLauncher:
     """
 
     def __init__(
-        self, client: Client, loader: PortfolioLoader, read_model: Engine, *, projected: bool
+        self,
+        client: Client,
+        loader: PortfolioLoader,
+        read_model: Engine,
+        *,
+        projected: bool,
+        max_backlog: int | None = None,
     ) -> None:
-        """``projected``: whether the exporter fills the read model (the ``sql`` sink)."""
+        """``projected``: whether the exporter fills the read model (the ``sql`` sink).
+        ``max_backlog``: hold starts while the campaigns' workflow task queue has more
+        tasks waiting than this (``adapters.task_queue_backlog``; None: never hold)."""
         self._client = client
         self._loader = loader
         self._read_model = read_model
         self._projected = projected
+        self._max_backlog = max_backlog
+        self._gates: dict[str, BacklogGate] = {}
+
+    def _gate(self, queue: str) -> BacklogGate | None:
+        """One gate per campaigns queue, shared by every page this worker runs."""
+        if self._max_backlog is None:
+            return None
+        gate = self._gates.get(queue)
+        if gate is None:
+            gate = self._gates[queue] = BacklogGate(
+                self._client, queue, self._max_backlog, on_hold=_held
+            )
+        return gate
 
     @activity.defn(name=names.START_PORTFOLIO_PAGE)
     async def start_portfolio_page(self, request: StartPageRequest) -> PageStarted:
@@ -97,6 +119,7 @@ class PortfolioLauncher:
             tenant_id, inp.campaign_id, request.offset, request.limit
         )
         pace = _Pace(inp.starts_per_second)
+        gate = self._gate(inp.queues.campaigns)
         slots = asyncio.Semaphore(inp.starts_in_flight)
         attached = 0
 
@@ -104,6 +127,8 @@ class PortfolioLauncher:
             nonlocal attached
             async with slots:
                 await pace.wait()
+                if gate is not None:
+                    await gate.wait()
                 if not await self._start(inp, account):
                     attached += 1
                 activity.heartbeat()
@@ -162,6 +187,13 @@ class PortfolioLauncher:
                 }
             )
         return census.model_copy(update={"open": open_.count, "indexed": indexed.count})
+
+
+def _held(backlog: int) -> None:
+    # Heartbeats while held, so the page's heartbeat timeout measures a stuck worker,
+    # not a busy queue.
+    activity.heartbeat()
+    activity.logger.debug("starts held: %d campaign workflow tasks queued", backlog)
 
 
 class _Pace:

@@ -195,6 +195,11 @@ class Settings(BaseSettings):
     # Workers
     max_concurrent_activities: int = 200
     max_concurrent_workflow_tasks: int = 100
+    # A portfolio's launcher holds new starts while the campaigns' workflow task queue
+    # has more tasks waiting than this (about one worker's cache of running workflows,
+    # the SDK's default 1,000): past it, queued campaigns are evicted and replayed and
+    # throughput collapses (adapters/task_queue_backlog.py). 0: never hold.
+    launch_max_backlog: int = Field(default=1000, ge=0)
     # strict: the SDK's sandbox guards workflow code; passthrough: faster, unguarded
     # (workers.run.workflow_runner says what each costs).
     workflow_sandbox: Literal["strict", "passthrough"] = "strict"

@@ -209,7 +209,11 @@ async def workers(
             loader = PortfolioLoader(portfolios, redact(settings.sql_url))
             # Starts through this very client, so that they are dispatched eagerly here.
             launcher = PortfolioLauncher(
-                client, loader, events.engine, projected=SQL_SINK in settings.all_sinks
+                client,
+                loader,
+                events.engine,
+                projected=SQL_SINK in settings.all_sinks,
+                max_backlog=settings.launch_max_backlog or None,
             )
             worker(
                 queues.campaigns,
