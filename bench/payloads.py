@@ -35,9 +35,12 @@ from bench.suite import ROOT as REPO_ROOT
 from bootstrap.codec import EncryptionCodec
 from bootstrap.keyring import from_settings
 from bootstrap.settings import Settings
-from tests.conftest import CODEC_KEY, CODEC_KEY_ID
 
 DEFAULT_HISTORY = REPO_ROOT / "tests" / "histories" / "standard.after-issue-15.json"
+# The key the recorded histories are encrypted with: the tests' (tests/conftest.py; a
+# test checks the two agree). A benchmark does not import the tests.
+HISTORY_KEY_ID = "test-1"
+HISTORY_KEY = "SXzobI59RxeOqhT1MIWaGBK8N8jb7IBhRIsPTvMRmMM="
 
 
 def _deflated(value: Any) -> int:
@@ -46,7 +49,9 @@ def _deflated(value: Any) -> int:
 
 def activity_inputs(history: Path) -> list[tuple[str, Any]]:
     """Every scheduled activity's name and its decrypted JSON input, in order."""
-    settings = Settings(codec_keys={CODEC_KEY_ID: SecretStr(CODEC_KEY)}, codec_key_id=CODEC_KEY_ID)
+    settings = Settings(
+        codec_keys={HISTORY_KEY_ID: SecretStr(HISTORY_KEY)}, codec_key_id=HISTORY_KEY_ID
+    )
     codec = EncryptionCodec(from_settings(settings))
     found: list[tuple[str, Any]] = []
     for event in json.loads(history.read_text())["events"]:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from bench.payloads import DEFAULT_HISTORY, activity_inputs, measure
+from bench.payloads import (
+    DEFAULT_HISTORY,
+    HISTORY_KEY,
+    HISTORY_KEY_ID,
+    activity_inputs,
+    measure,
+)
 from domain import names
+from tests.conftest import CODEC_KEY, CODEC_KEY_ID
 
 
 def test_every_contact_input_is_measured_and_its_parts_fit_inside_it() -> None:
@@ -22,3 +29,7 @@ def test_every_contact_input_is_measured_and_its_parts_fit_inside_it() -> None:
     )
     # Deflate already takes out most of what the records repeat.
     assert result["packing_records_deflated_bytes"] < result["packing_records_plain_bytes"] / 2
+
+
+def test_the_benchmark_reads_histories_with_the_key_the_tests_record_them_with() -> None:
+    assert (HISTORY_KEY_ID, HISTORY_KEY) == (CODEC_KEY_ID, CODEC_KEY)
