@@ -408,9 +408,10 @@ async def test_backlogged_calls_go_to_priority_1_accounts_first(
     # Campaigns (and the export duty their ends need), but no phone worker yet.
     async with (
         workers(client, settings, roles=[Role.CAMPAIGNS, Role.EXPORT]) as built,
-        built[0],
-        built[1],
+        AsyncExitStack() as running,
     ):
+        for worker in built:  # the campaigns role runs two (campaigns, portfolios)
+            await running.enter_async_context(worker)
         handles = [await start(client, settings, a, playbook) for a in [*ordinary, urgent]]
         for handle in handles:  # every call is scheduled, none can run yet
             while not (await handle.describe()).raw_description.pending_activities:  # noqa: ASYNC110 (polls the server)
