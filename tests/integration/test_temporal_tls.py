@@ -324,10 +324,10 @@ async def test_a_recoup_command_reads_the_tls_settings_from_the_environment(
             "RECOUP_TEMPORAL_TLS_KEY": str(pki.client_key),
         }
         # An account nobody launched: reaching Temporal is what this asks for, and its
-        # answer ("not found") is proof the command got through the proxy.
+        # answer (no campaign for that account) is proof the command got through the proxy.
         missing = f"nobody-{uuid.uuid4().hex[:8]}"
         found = await recoup("account", "show", missing, env=env)
-        assert "not found" in found.err, found.err
+        assert f"no campaign for account {missing!r}" in found.err, found.err
         assert "cannot reach Temporal" not in found.err
         # The same command without the client certificate is refused by the proxy.
         del env["RECOUP_TEMPORAL_TLS_CERT"], env["RECOUP_TEMPORAL_TLS_KEY"]
