@@ -3,7 +3,8 @@
 ``create_app(settings, client)`` builds it around a connected Temporal client and a
 composition root (``bootstrap/root.py``) for its stores
 (``recoup api`` connects, then serves it with uvicorn next to the gRPC server).
-OpenAPI is served at ``/openapi.json`` and the interactive docs at ``/docs``.
+OpenAPI is served at ``/openapi.json`` and the interactive docs at ``/docs`` (from local
+files: ``api/docs.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from api import problems, routes, stream
 from api.auth import Authenticator, RateLimiter
 from api.codec import codec_cors_options, codec_router
 from api.deps import current_tenant, tenant_from_path_key
+from api.docs import install_docs
 from api.telemetry import instrument_api
 from api.webhooks import webhooks_router
 from bootstrap.root import Root
@@ -62,6 +64,9 @@ def create_app(settings: Settings, client: Client) -> FastAPI:
             "(`application/problem+json`) naming the field at fault."
         ),
         lifespan=lifespan,
+        # Served by install_docs from local files; FastAPI's would load from CDNs.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     app.state.auth = auth
@@ -71,6 +76,7 @@ def create_app(settings: Settings, client: Client) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(webhooks_router(service))
     app.include_router(codec_router(settings, current_tenant))
+    install_docs(app, "Recoup API")
     # The web UI sends no credentials to a codec server (it has no setting for it without
     # its own login), so its endpoint carries the key: {api}/codec/key/rk_…
     app.include_router(codec_router(settings, tenant_from_path_key, prefix=UI_CODEC_PREFIX))
