@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The console's browser tests drive Debian's chromium; Playwright's own download is
+# not used (nothing downloads at run time).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test lint typecheck unit integration e2e dev schemas clean
 
@@ -13,6 +16,11 @@ $(STAMP): pyproject.toml setup.py api/proto/recoup/v1/recoup.proto
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# Installed once, quietly, where it is missing (as root, as CI runs).
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 demo: $(STAMP)
 	$(BIN)/recoup demo
@@ -36,7 +44,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest tests/e2e
 
 test: lint typecheck unit integration e2e

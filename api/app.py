@@ -4,7 +4,7 @@
 composition root (``bootstrap/root.py``) for its stores
 (``recoup api`` connects, then serves it with uvicorn next to the gRPC server).
 OpenAPI is served at ``/openapi.json`` and the interactive docs at ``/docs`` (from local
-files: ``api/docs.py``).
+files: ``api/docs.py``); the operator's console at ``/console`` (``api/console``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from temporalio.client import Client
 from api import problems, routes, stream
 from api.auth import Authenticator, RateLimiter
 from api.codec import codec_cors_options, codec_router
+from api.console import STATIC_PATH, console_router, console_static
 from api.deps import current_tenant, tenant_from_path_key
 from api.docs import install_docs
 from api.telemetry import instrument_api
@@ -77,6 +78,8 @@ def create_app(settings: Settings, client: Client) -> FastAPI:
     app.include_router(webhooks_router(service))
     app.include_router(codec_router(settings, current_tenant))
     install_docs(app, "Recoup API")
+    app.include_router(console_router(settings))
+    app.mount(STATIC_PATH, console_static(), name="console-static")
     # The web UI sends no credentials to a codec server (it has no setting for it without
     # its own login), so its endpoint carries the key: {api}/codec/key/rk_…
     app.include_router(codec_router(settings, tenant_from_path_key, prefix=UI_CODEC_PREFIX))
