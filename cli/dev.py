@@ -107,7 +107,7 @@ def dev(
                 await running.enter_async_context(running_apis(settings, stack.client))
             api_line = (
                 f"[bold]API[/]        {api_url}/docs · gRPC 127.0.0.1:{grpc_port} · "
-                f"keys: recoup tenant create\n"
+                f"console {api_url}/console · keys: recoup tenant create\n"
                 if api
                 else ""
             )
