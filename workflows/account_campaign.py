@@ -191,8 +191,7 @@ class AccountCampaign:
         sh, c, st = self._sh, self._core, self._sh.state
         result = outcome(c)
         await export_pending(sh)
-        c.next_action, c.next_action_at = None, None
-        status.describe(c, None, None)
+        status.finish(c)
         for watcher in st.watchers:
             try:
                 await workflow.get_external_workflow_handle(watcher).signal(

@@ -1,6 +1,10 @@
 """Custom search attributes operators filter on in the Temporal web UI.
 
-None of them holds PII: ids, a status, a channel, amounts and dates only.
+Search attributes are never encrypted (the codec sees payloads, not these): none holds
+personal data or an exact amount. Ids, a status, a channel, a balance band, days past
+due, what happens next and dates only. ``RecoupAmountDue`` (the exact amount) is no
+longer written by campaigns started now; it stays registered because campaigns that
+began before still upsert it, and an upsert of an unknown attribute fails their task.
 ``REGISTRATION`` is what ``recoup dev`` (and tests) register on the server.
 """
 
@@ -12,17 +16,24 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 
 from domain import names
 from domain.account import Account
+from domain.balance_band import balance_band
+from domain.campaign_core import view
 
 TENANT = SearchAttributeKey.for_keyword("RecoupTenant")
 CAMPAIGN = SearchAttributeKey.for_keyword("RecoupCampaign")
 ACCOUNT = SearchAttributeKey.for_keyword("RecoupAccount")
 STATUS = SearchAttributeKey.for_keyword("RecoupStatus")
 CHANNEL = SearchAttributeKey.for_keyword("RecoupChannel")
+# Written only by campaigns that began before the balance band (see above).
 AMOUNT_DUE = SearchAttributeKey.for_float("RecoupAmountDue")
 DAYS_PAST_DUE = SearchAttributeKey.for_int("RecoupDaysPastDue")
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("RecoupNextActionAt")
 # True while the campaign waits for a person (``recoup``'s approvals list reads it).
 AWAITING_APPROVAL = SearchAttributeKey.for_bool("RecoupAwaitingApproval")
+# The web UI list's columns (``domain/campaign_core/view.py`` says what each holds).
+BALANCE_BAND = SearchAttributeKey.for_keyword(view.BALANCE_BAND)
+NEXT_ACTION = SearchAttributeKey.for_keyword(view.NEXT_ACTION)
+APPROVAL_DEADLINE = SearchAttributeKey.for_datetime(view.APPROVAL_DEADLINE)
 
 AnyKey = (
     SearchAttributeKey[str]
@@ -41,6 +52,9 @@ ALL: tuple[AnyKey, ...] = (
     DAYS_PAST_DUE,
     NEXT_ACTION_AT,
     AWAITING_APPROVAL,
+    BALANCE_BAND,
+    NEXT_ACTION,
+    APPROVAL_DEADLINE,
 )
 
 # ``temporal server start-dev --search-attribute NAME=Type`` spelling.
@@ -56,14 +70,12 @@ REGISTRATION: dict[str, str] = {key.name: _CLI_TYPE[key.indexed_value_type.name]
 
 def for_account(tenant_id: str, campaign_id: str, account: Account) -> TypedSearchAttributes:
     """What an account campaign starts with (it upserts status, channel and times later)."""
-    pairs: list[
-        SearchAttributePair[str] | SearchAttributePair[float] | SearchAttributePair[int]
-    ] = [
+    pairs: list[SearchAttributePair[str] | SearchAttributePair[int]] = [
         SearchAttributePair(TENANT, tenant_id),
         SearchAttributePair(CAMPAIGN, campaign_id),
         SearchAttributePair(ACCOUNT, account.account_id),
         SearchAttributePair(STATUS, "scheduled"),
-        SearchAttributePair(AMOUNT_DUE, float(account.amount_due)),
+        SearchAttributePair(BALANCE_BAND, balance_band(account.amount_due)),
         SearchAttributePair(DAYS_PAST_DUE, account.days_past_due),
     ]
     return TypedSearchAttributes(pairs)
@@ -96,3 +108,4 @@ def campaign_accounts_query(tenant_id: str, campaign_id: str, *, running: bool) 
         f"AND WorkflowType = '{names.ACCOUNT_CAMPAIGN}'"
     )
     return query + (" AND ExecutionStatus = 'Running'" if running else "")
+

@@ -12,7 +12,7 @@ from domain.arrangements import ArrangementStatus
 from domain.campaign import CollectionStatus
 from domain.campaign_core.campaign import Campaign
 from domain.campaign_core.outbox import emit
-from domain.campaign_core.status import publish_approvals, set_status
+from domain.campaign_core.status import publish_approvals, publish_view, set_status
 from domain.campaign_core.supervision import ruled
 from domain.dead_letters import RedriveRequest
 from domain.events import EventType
@@ -162,6 +162,7 @@ def on_pause(c: Campaign, request: PauseRequest) -> None:
         "paused",
         {"reason": request.reason, "operator": request.operator},
     )
+    publish_view(c)
     c.changed = True
 
 
@@ -190,4 +191,5 @@ def on_resume(c: Campaign, request: ResumeRequest) -> None:
     st.paused = None
     meta = {"operator": request.operator, **({"note": request.note} if request.note else {})}
     emit(c, EventType.CAMPAIGN_PROGRESS, "resumed", meta)
+    publish_view(c)
     c.changed = True

@@ -26,9 +26,9 @@ SearchValue = str | float | bool | datetime
 
 @dataclass(frozen=True)
 class Upsert:
-    """Set these search attributes, in this order, in one upsert."""
+    """Set these search attributes, in this order, in one upsert (``None`` unsets one)."""
 
-    fields: tuple[tuple[str, SearchValue], ...]
+    fields: tuple[tuple[str, SearchValue | None], ...]
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ class Campaign:
     Besides the state (carried across continue-as-new), a few things only the current
     run needs: whether a signal changed anything (``changed``, which wakes a wait), the
     count of legal events (``legal_epoch``: a send in flight is checked again when it
-    moves), what it waits for next, the channel of its last contact, and the current
-    step's failed sends.
+    moves), what it waits for next, the channel of its last contact, the current
+    step's failed sends, and what the web UI's list was last told (``view``).
     """
 
     def __init__(
@@ -92,6 +92,13 @@ class Campaign:
         # step's dead letter).
         self.failures: list[FailedSend] = []
         self.last_request: ContactRequest | None = None
+        # The list's columns (``campaign_core.view``): off in runs that began before
+        # them, which upsert the exact amount due instead (their histories replay so).
+        self.view_attributes = True
+        # Their values as last upserted (the shell seeds them from the run's start), so
+        # that only a change costs an upsert; and whether the campaign has finished.
+        self.published: dict[str, SearchValue | None] = {}
+        self.finished = False
 
     def now(self) -> datetime:
         return self.host.now()

@@ -13,7 +13,7 @@ from domain.campaign_core.campaign import Campaign
 from domain.campaign_core.learning import credit
 from domain.campaign_core.outbox import emit
 from domain.campaign_core.research import decided
-from domain.campaign_core.status import set_status
+from domain.campaign_core.status import publish_view, set_status
 from domain.events import EventType, amount
 
 
@@ -50,4 +50,5 @@ def on_payment(c: Campaign, payment: PaymentReceived) -> None:
     decided(c, f"payment of {amount(payment.amount)} {payment.currency} received")
     if st.balance == 0:
         set_status(c, CollectionStatus.PAID)
+    publish_view(c)  # a partial payment may move the balance band
     c.changed = True

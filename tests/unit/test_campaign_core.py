@@ -112,8 +112,10 @@ def test_a_payment_lowers_the_balance_and_a_full_one_ends_the_campaign() -> None
     assert c.changed
     handle(c, PaymentReceived(payment_id="p2", amount=Decimal("150.00"), currency="USD"))
     assert c.state.status is CollectionStatus.PAID
-    # The status change is an effect the shell carries out: one upsert of RecoupStatus.
-    assert Upsert((("RecoupStatus", "paid"),)) in h.effects
+    # The status change is an effect the shell carries out: one upsert of RecoupStatus,
+    # with the list's columns that changed with it.
+    paid = (("RecoupStatus", "paid"), ("RecoupBalanceBand", "0"), ("RecoupNextAction", "done"))
+    assert Upsert(paid) in h.effects
     assert isinstance(h.effects[-1], Describe) and "campaign finished" in h.effects[-1].text
     # The outbox holds what leaves: two payments, then the status.
     types = [(r.type, r.body["event"]["status"]) for r in c.state.outbox]

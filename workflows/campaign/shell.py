@@ -12,10 +12,16 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from domain.campaign import AccountCampaignInput, CampaignState
+    from domain.campaign_core import view
     from domain.campaign_core.campaign import Campaign, Describe, Effect, Log, Upsert
     from workflows import search_attributes as sa
 
 _KEYS: dict[str, SearchAttributeKey[Any]] = {key.name: key for key in sa.ALL}
+
+# Campaigns upsert the web UI list's columns (balance band, next action, approval
+# deadline) and no longer the exact amount due; runs that began before keep upserting
+# the amount, so that their histories replay (workflow.patched, asked once per run).
+VIEW_ATTRIBUTES = "web-ui-view-attributes"
 
 
 class WorkflowHost:
@@ -41,7 +47,8 @@ def carry_out(effect: Effect) -> None:
     """What only Temporal can do, the moment the core decides it (the history's order)."""
     if isinstance(effect, Upsert):
         updates: list[SearchAttributeUpdate[Any]] = [
-            _KEYS[name].value_set(value) for name, value in effect.fields
+            _KEYS[name].value_unset() if value is None else _KEYS[name].value_set(value)
+            for name, value in effect.fields
         ]
         workflow.upsert_search_attributes(updates)
     elif isinstance(effect, Describe):
@@ -58,6 +65,11 @@ class Shell:
 
     def __init__(self, inp: AccountCampaignInput, state: CampaignState) -> None:
         self.core = Campaign(inp, state, WorkflowHost(), carry_out)
+        self.core.view_attributes = workflow.patched(VIEW_ATTRIBUTES)
+        # What this run started with (set by its starter, or carried over from the run
+        # before) needs no upsert.
+        started = workflow.info().typed_search_attributes
+        self.core.published = {name: started.get(_KEYS[name]) for name in view.ATTRIBUTES}
         # Reads ``state.unread`` with the language model, beside the main loop.
         self.reader: asyncio.Task[None] | None = None
         self.reading = False
