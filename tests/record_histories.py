@@ -29,6 +29,7 @@ from domain.arrangements import ArrangementStatus
 from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus, InboundReply
 from domain.channels import Channel
 from domain.compliance.facts import LegalEvent, LegalEventKind
+from domain.operator import PauseRequest, ResumeRequest
 from service.campaigns import arrange, launch_portfolio, start_account_campaign
 from simulators.smtp import SmtpSimulator
 from tests.api_support import eventually
@@ -149,6 +150,38 @@ async def test_record_arrangement(
     await pay(client, account.account_id, "p-settle", "150.00")
     outcome = await _save("arrangement", handle)
     assert outcome.status is CollectionStatus.SETTLED
+
+
+async def test_record_approval(client: Client, settings: Settings, running: object) -> None:
+    """A pause and resume, a deep settlement nobody approves in time (its safe default),
+    a payment that moves the balance band, then the rest: paid. The web UI's columns
+    (balance band, next action, approval deadline) are upserted all along."""
+    account = make_account()
+    handle = await start_account_campaign(
+        client,
+        settings,
+        tenant=TENANT,
+        campaign_id="history-approval",
+        playbook=ARRANGEMENT_PLAYBOOK,
+        account=account,
+        seconds_per_day=1.0,
+    )
+    await eventually(lambda: _status(handle), lambda s: len(s.attempts) == 1)
+    await handle.signal(names.SIGNAL_PAUSE, PauseRequest(reason="on a call", operator="lee"))
+    await eventually(lambda: _status(handle), lambda s: s.paused is not None)
+    await handle.signal(names.SIGNAL_RESUME, ResumeRequest(operator="lee"))
+    await eventually(lambda: _status(handle), lambda s: s.paused is None)
+    deal = await arrange(client, TENANT.tenant_id, account.account_id, settlement("deep", "50.00"))
+    assert deal.status is ArrangementStatus.AWAITING_APPROVAL
+    await eventually(
+        lambda: _status(handle),
+        lambda s: s.arrangement is not None and s.arrangement.status is ArrangementStatus.REJECTED,
+        within=30,
+    )
+    await pay(client, account.account_id, "p-most", "200.00")
+    await pay(client, account.account_id, "p-rest", "50.00")
+    outcome = await _save("approval", handle)
+    assert outcome.status is CollectionStatus.PAID
 
 
 async def test_record_dispute(client: Client, settings: Settings, running: object) -> None:

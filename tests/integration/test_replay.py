@@ -1,12 +1,13 @@
 """Running campaigns keep replaying: histories recorded from earlier code, replayed now.
 
 ``tests/record_histories.py`` wrote them (standard, sms-first, arrangement, dispute,
-promise, a portfolio, a send cancelled in flight): ``<name>.json`` with the code of
-2026-12-03, ``<name>.after-issue-15.json`` with the code that waits for a cancelled send's
-answer, ``letter.json`` with the code that added the letter channel. A change to a
-workflow that would make one of these histories take a different path fails here: such a
-change needs ``workflow.patched`` (or a new workflow type) so that campaigns already
-running keep their old path.
+promise, a portfolio, a send cancelled in flight, an approval): ``<name>.json`` with the
+code of 2026-12-03, ``<name>.after-issue-15.json`` with the code that waits for a cancelled
+send's answer, ``letter.json`` with the code that added the letter channel,
+``approval.json`` with the code that upserts the web UI's columns (balance band, next
+action, approval deadline). A change to a workflow that would make one of these histories
+take a different path fails here: such a change needs ``workflow.patched`` (or a new
+workflow type) so that campaigns already running keep their old path.
 """
 
 from __future__ import annotations
