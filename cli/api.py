@@ -26,7 +26,8 @@ def api(
 ) -> None:
     """Serve the CRM-facing APIs against RECOUP_TEMPORAL_ADDRESS until Ctrl-C.
 
-    HTTP: /v1 routes, /docs, /v1/events (SSE), /v1/webhooks, /codec, /metrics.
+    HTTP: /v1 routes, /docs, /console (the operator's console), /v1/events (SSE),
+    /v1/webhooks, /codec, /metrics.
     gRPC: recoup.v1.Recoup, with health and reflection. Keys: `recoup tenant create`.
     """
     updates = {
@@ -55,7 +56,8 @@ def api(
         async with running_apis(settings, client, grpc_enabled=grpc):
             # Printed once both listen: a script may wait for this line.
             console.print(
-                f"HTTP API on {settings.api_url} (docs at {settings.api_url}/docs)"
+                f"HTTP API on {settings.api_url} (docs at {settings.api_url}/docs, console "
+                f"at {settings.api_url}/console)"
                 + (f"; gRPC on {settings.api_host}:{settings.grpc_port}" if grpc else "")
                 + "; Ctrl-C stops"
             )
