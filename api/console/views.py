@@ -4,7 +4,8 @@ Every figure of a campaign is shown as the service returns it (``RecoupService.c
 and carried on the page twice: formatted for a person, and exact in ``data-value`` under a
 stable ``data-figure`` name (``report.collected.USD``), for scripts and the browser tests.
 List pages show account ids and nothing that identifies a debtor: the balance is shown
-as a band, and error texts from providers are shown with addresses and numbers removed.
+as a band (the web UI's ``RecoupBalanceBand``), and error texts from providers are shown
+with addresses and numbers removed.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import quote
 
+from domain.balance_band import balance_band
 from domain.campaign import account_workflow_id
 from service.models import CampaignView
 
-# Upper bounds of the balance bands, in the account's currency.
-BANDS = (Decimal(100), Decimal(500), Decimal(1000), Decimal(5000))
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # A phone number as providers echo it: E.164, or ten or more digits with separators.
 _PHONE = re.compile(r"\+?\d[\d ().-]{8,}\d")
@@ -42,16 +42,10 @@ def percent(rate: float | None) -> str:
 
 
 def band(balance: Decimal, currency: str | None) -> str:
-    """The balance as a range, so a list page does not carry each debtor's exact debt."""
+    """The balance as the web UI's ``RecoupBalanceBand`` shows it (``100-500``), so a list
+    page does not carry each debtor's exact debt."""
     unit = f" {currency}" if currency else ""
-    if balance <= 0:
-        return f"0{unit}"
-    lower = Decimal(0)
-    for upper in BANDS:
-        if balance < upper:
-            return f"{lower:,.0f}–{upper:,.0f}{unit}"
-        lower = upper
-    return f"≥ {lower:,.0f}{unit}"
+    return f"{balance_band(max(balance, Decimal(0)))}{unit}"
 
 
 def redact(text: str, limit: int = 160) -> str:
