@@ -10,7 +10,7 @@ began before still upsert it, and an upsert of an unknown attribute fails their 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
@@ -109,3 +109,21 @@ def campaign_accounts_query(tenant_id: str, campaign_id: str, *, running: bool) 
     )
     return query + (" AND ExecutionStatus = 'Running'" if running else "")
 
+
+def worklist_query(tenant_id: str) -> str:
+    """The web UI's worklist: a tenant's account campaigns still running (README)."""
+    return (
+        f"{TENANT.name} = {quoted(tenant_id)} AND WorkflowType = '{names.ACCOUNT_CAMPAIGN}' "
+        "AND ExecutionStatus = 'Running'"
+    )
+
+
+def approvals_due_query(tenant_id: str, before: datetime) -> str:
+    """A tenant's running campaigns with an approval that defaults before ``before``."""
+    if before.tzinfo is None:
+        raise ValueError(f"before: must say its time zone (got {before.isoformat()})")
+    deadline = before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"{TENANT.name} = {quoted(tenant_id)} AND {APPROVAL_DEADLINE.name} < '{deadline}' "
+        "AND ExecutionStatus = 'Running'"
+    )
