@@ -66,8 +66,14 @@ def describe_security(settings: Settings) -> str:
     return ", ".join(parts)
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+async def connect(
+    settings: Settings, runtime: Runtime | None = None, *, create_keys: bool = True
+) -> Client:
     """Connect; a worker passes a runtime that exports its metrics (``bootstrap.metrics``).
+
+    ``create_keys``: whether a missing key ring file may be created (workers and
+    ``recoup dev`` may; a command that sends to running workers may not, and gets
+    ``bootstrap.keyring.MissingKeyRing``).
 
     Raises TemporalConnectError (a RuntimeError) when the server cannot be reached or
     the TLS handshake fails, naming the address and how the connection was secured.
@@ -77,7 +83,7 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=data_converter(settings),
+            data_converter=data_converter(settings, create_keys=create_keys),
             interceptors=client_interceptors(settings),
             runtime=runtime,
             tls=tls_config(settings),

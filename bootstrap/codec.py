@@ -280,17 +280,18 @@ def _positions(indexes: list[int]) -> str:
     return shown if len(indexes) <= 10 else f"{shown} and {len(indexes) - 10} more"
 
 
-def codec(settings: Settings) -> EncryptionCodec:
-    """The codec of ``settings``' key ring (created in data_dir when none is configured)."""
-    return EncryptionCodec(KeyRingSource(settings))
+def codec(settings: Settings, *, create_keys: bool = True) -> EncryptionCodec:
+    """The codec of ``settings``' key ring; when none is configured, the ring file in
+    data_dir, created there if missing and ``create_keys`` (else ``MissingKeyRing``)."""
+    return EncryptionCodec(KeyRingSource(settings, create=create_keys))
 
 
-def data_converter(settings: Settings) -> DataConverter:
+def data_converter(settings: Settings, *, create_keys: bool = True) -> DataConverter:
     """Pydantic payloads, encrypted by the codec, with encoded failure messages."""
     if not settings.codec_enabled:
         return pydantic_data_converter
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=codec(settings),
+        payload_codec=codec(settings, create_keys=create_keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

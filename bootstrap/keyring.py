@@ -39,6 +39,16 @@ class KeyRingError(ValueError):
     """The key ring is missing, unreadable or inconsistent; the message says how."""
 
 
+class MissingKeyRing(KeyRingError):
+    """No key ring file at ``path``, and the caller may not create one."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"no codec key ring at {path} yet (the first worker or `recoup keys rotate` creates it)"
+        )
+        self.path = path
+
+
 @dataclass(frozen=True)
 class CodecKey:
     key_id: str
@@ -212,10 +222,7 @@ def load_file(path: Path, *, create: bool = True) -> KeyRing:
         return _parse(path, path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         if not create:
-            raise KeyRingError(
-                f"no codec key ring at {path} yet (the first worker or `recoup keys rotate` "
-                "creates it)"
-            ) from None
+            raise MissingKeyRing(path) from None
     with _locked(path):
         if path.exists():  # another process created it meanwhile
             return _parse(path, path.read_text(encoding="utf-8"))
@@ -257,11 +264,17 @@ class KeyRingSource:
     A file ring is re-read when the file changes (checked at most every
     ``check_seconds``, and at once when a payload names a key this process has not
     seen), so ``recoup keys rotate`` reaches running workers without a restart.
+
+    ``create``: whether this process may make the ring file when there is none (workers,
+    ``recoup dev``); a command that only sends to workers may not, since a key of its
+    own would encrypt what they cannot read (``MissingKeyRing``).
     """
 
-    def __init__(self, settings: Settings, *, check_seconds: float = 1.0) -> None:
+    def __init__(
+        self, settings: Settings, *, check_seconds: float = 1.0, create: bool = True
+    ) -> None:
         self._path: Path | None = None if uses_environment(settings) else ring_path(settings)
-        self._ring = load(settings)
+        self._ring = load(settings, create=create)
         self._check_seconds = check_seconds
         self._checked = time.monotonic()
         self._stamp = self._file_stamp()

@@ -80,10 +80,14 @@ def build_sinks(settings: Settings, names: set[str] | None = None) -> dict[str, 
 class Root:
     """Settings in; the Temporal client, stores, provider clients and sinks out."""
 
-    def __init__(self, settings: Settings, *, client: Client | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, client: Client | None = None, create_keys: bool = True
+    ) -> None:
         self.settings = settings
         # A client handed in (tests, ``recoup dev``'s stack) belongs to the caller.
         self._client = client
+        # Whether the client may create a missing codec key ring (bootstrap.client.connect).
+        self._create_keys = create_keys
         self._parts: dict[str, object] = {}
         # Closers in creation order; closed in reverse, like an exit stack.
         self._closers: list[Closer] = []
@@ -104,7 +108,7 @@ class Root:
     async def client(self) -> Client:
         """The Temporal client (connected on first use; raises what ``connect`` raises)."""
         if self._client is None:
-            self._client = await connect(self.settings)
+            self._client = await connect(self.settings, create_keys=self._create_keys)
         return self._client
 
     # --- SQL stores -----------------------------------------------------------
