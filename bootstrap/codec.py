@@ -5,8 +5,10 @@ memos, summaries) leaves the process encrypted with the key ring's active key
 (AES-256-GCM, a random 12-byte nonce); the payload's metadata says
 ``encoding: binary/encrypted`` and which key (``encryption-key-id``), so rotated-out
 keys still decrypt what they wrote. Failure messages and stack traces move into the
-failure's encoded attributes and are encrypted with them. Search attributes are not
-payloads the codec sees: they must never hold PII (``workflows.search_attributes``).
+failure's encoded attributes and are encrypted with them, except a worker's failure to
+decode a payload, which names the key in plaintext (``bootstrap.undecodable``). Search
+attributes are not payloads the codec sees: they must never hold PII
+(``workflows.search_attributes``).
 
 Each payload of a tenant's workflow is bound to that tenant: the codec is
 context-aware (``WithSerializationContext``); the SDK hands it the workflow id a
@@ -56,7 +58,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
     ActivitySerializationContext,
     DataConverter,
-    DefaultFailureConverterWithEncodedAttributes,
     PayloadCodec,
     SerializationContext,
     WithSerializationContext,
@@ -65,6 +66,8 @@ from temporalio.converter import (
 
 from bootstrap.keyring import KeyRing, KeyRingSource
 from bootstrap.settings import Settings
+from bootstrap.undecodable import CodecKeyError as CodecKeyError
+from bootstrap.undecodable import NamedDecodeFailures
 from domain.campaign import tenant_of_workflow_id
 
 ENCODING = b"binary/encrypted"
@@ -80,10 +83,6 @@ COMPRESS_MIN_BYTES = 256
 # Temporal refuses payloads over 2 MB by default: a deflated one inflating past this
 # is not Recoup's, whatever its authentication says.
 INFLATE_MAX_BYTES = 64 * 1024 * 1024
-
-
-class CodecKeyError(ValueError):
-    """A payload cannot be decrypted: its key is unknown, or the key does not fit."""
 
 
 class PayloadTenantError(PermissionError):
@@ -231,7 +230,8 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 raise CodecKeyError(
                     f"payload encrypted with codec key id {key_id!r}, which this key ring "
                     f"({ring.source}) does not hold; it has {', '.join(ring.keys)}. Add the "
-                    "old key back (RECOUP_CODEC_KEYS or the key ring file) to read it."
+                    "old key back (RECOUP_CODEC_KEYS or the key ring file) to read it.",
+                    key_id=key_id,
                 )
             data = payload.data
             try:
@@ -242,7 +242,8 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 raise CodecKeyError(
                     f"payload encrypted with codec key id {key_id!r} does not decrypt with "
                     "the key of that id here: a different key under the same id, or the "
-                    f"payload or its {TENANT_LABEL!r} label was altered"
+                    f"payload or its {TENANT_LABEL!r} label was altered",
+                    key_id=key_id,
                 ) from exc
             decoded.append(inflated(Payload.FromString(plain)))
         return decoded
@@ -287,11 +288,12 @@ def codec(settings: Settings, *, create_keys: bool = True) -> EncryptionCodec:
 
 
 def data_converter(settings: Settings, *, create_keys: bool = True) -> DataConverter:
-    """Pydantic payloads, encrypted by the codec, with encoded failure messages."""
+    """Pydantic payloads, encrypted by the codec, with encoded failure messages (but a
+    payload a worker cannot decode fails by name: ``bootstrap.undecodable``)."""
     if not settings.codec_enabled:
         return pydantic_data_converter
     return dataclasses.replace(
         pydantic_data_converter,
         payload_codec=codec(settings, create_keys=create_keys),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        failure_converter_class=NamedDecodeFailures,
     )

@@ -42,6 +42,7 @@ from adapters.suppressions import SuppressionStore
 from bootstrap.metrics import breaker_metrics
 from bootstrap.root import Root
 from bootstrap.settings import SQL_SINK, Settings
+from bootstrap.undecodable import quiet_undecodable_logs
 from domain.channels import Channel
 from workers.export import both, breaker_events, exporter_for, report_status
 from workflows import ALL_WORKFLOWS, Portfolio
@@ -143,6 +144,9 @@ async def workers(
     # unreachable Redis would otherwise surface as refused sends, a database as a
     # traceback from the first store. The codec key was loaded by the client already.
     await check_database_answers(settings)
+    # A payload encrypted with a key this worker lacks fails each of its tasks by name
+    # (bootstrap.undecodable); its log says so once per key id, not a traceback a task.
+    quiet_undecodable_logs()
     async with AsyncExitStack() as stack:
         # Closed last: everything below is stopped before the adapters it uses.
         if root is None:
