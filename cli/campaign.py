@@ -22,6 +22,7 @@ from cli.common import (
     load_settings,
     money,
     print_json,
+    refuse_foreign_keys,
     run,
     tenant_profile,
     with_client,
@@ -114,6 +115,8 @@ def launch(
         campaign = campaign_id or campaign_id_for(file)
     except (PortfolioFileError, OSError) as exc:
         fail(f"{file}: {exc}", EXIT_INPUT)
+    # Before anything is stored: keys the workers lack would launch nothing they can read.
+    refuse_foreign_keys(settings)
     profile = tenant_profile(tenant, settings)
 
     def report(problem: FieldProblem) -> None:

@@ -17,9 +17,11 @@ from rich.console import Console
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from bootstrap import whereabouts as state
 from bootstrap.keyring import KeyRingError
 from bootstrap.root import Root
 from bootstrap.settings import Settings
+from bootstrap.whereabouts import Whereabouts
 from domain.account import Tenant
 from service.errors import NOT_FOUND
 from service.tenants import tenant_profile as stored_profile
@@ -61,14 +63,41 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
+# Whether this command takes the state of a running `recoup dev` (bootstrap.whereabouts):
+# every command does but those that run a stack of their own (set by cli.main).
+_follow_dev = True
+# What load_settings resolved in this process, and whether its note was printed.
+_where: Whereabouts | None = None
+_noted = False
+
+
+def follow_dev(follow: bool) -> None:
+    global _follow_dev
+    _follow_dev = follow
+
+
 def load_settings() -> Settings:
-    """The settings from RECOUP_* variables and .env; a bad value exits 2 naming it."""
+    """The settings from RECOUP_* variables and .env, with the data directory (and
+    Temporal) of a running `recoup dev` when not told otherwise; a bad value exits 2
+    naming it. Using dev's directory from elsewhere is said in one line on stderr."""
+    global _where, _noted
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         fail(f"configuration: {validation_problems(exc)}", EXIT_INPUT)
     except SettingsError as exc:  # a JSON setting that does not parse, before validation
         fail(f"configuration: {unparsable_setting(exc)}", EXIT_INPUT)
+    _where = state.resolve(settings, follow_dev=_follow_dev)
+    note = _where.note()
+    if note and not _noted:
+        _noted = True
+        err_console.print(f"[dim]{note}[/]", highlight=False)
+    return _where.settings
+
+
+def whereabouts(settings: Settings) -> Whereabouts:
+    """Where ``settings``' state came from (load_settings' resolution in this process)."""
+    return _where or state.resolve(settings, follow_dev=False)
 
 
 def validation_problems(exc: ValidationError) -> str:
@@ -120,8 +149,21 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+def refuse_foreign_keys(settings: Settings) -> None:
+    """Exit 2 when what this command sends could not be read by the running workers: it
+    would make a key ring of its own, or encrypt with a key `recoup dev`'s lack."""
+    try:
+        refusal = state.key_refusal(whereabouts(settings), settings)
+    except KeyRingError as exc:
+        fail(f"payload encryption keys: {exc}", EXIT_INPUT)
+    if refusal is not None:
+        fail(refusal, EXIT_INPUT)
+
+
 async def with_client(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
-    root = Root(settings)
+    refuse_foreign_keys(settings)
+    # Never creates a key ring: the workers' ring is the one to use (checked above).
+    root = Root(settings, create_keys=False)
     try:
         client = await root.client()
     except KeyRingError as exc:  # codec keys that do not fit: a setting, as in `recoup worker`

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,13 +31,14 @@ from cli import (
 from cli.api import api
 from cli.channels import channels
 from cli.classify import classify
-from cli.common import EXIT_ERROR, err_console, load_settings
+from cli.common import EXIT_ERROR, err_console, follow_dev, load_settings
 from cli.cost import cost
 from cli.demo import demo
 from cli.dev import dev, worker
 from cli.reconcile import reconcile_command
 from cli.report import report
 from cli.simulate import simulate_command
+from cli.where import where
 from service.schema import database_error
 from workers.run import database_setting
 
@@ -62,8 +64,21 @@ def package_version() -> str:
         return "unknown (not installed)"
 
 
+# Commands that run a stack of their own: they never take a running `recoup dev`'s state.
+OWN_STACK = frozenset({"dev", "demo", "simulate"})
+
+
 @app.callback()
 def _options(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where state and the codec key ring are (sets RECOUP_DATA_DIR); default: "
+            "RECOUP_DATA_DIR, else the running `recoup dev`'s, else ./.recoup.",
+        ),
+    ] = None,
     show_version: Annotated[
         bool,
         typer.Option(
@@ -75,6 +90,10 @@ def _options(
     ] = False,
 ) -> None:
     """Recoup: durable, compliant collection campaigns on Temporal."""
+    if data_dir is not None:
+        # The one place every command reads it from, as if exported for this process.
+        os.environ["RECOUP_DATA_DIR"] = str(data_dir)
+    follow_dev(ctx.invoked_subcommand not in OWN_STACK)
 
 
 app.command()(dev)
@@ -102,6 +121,7 @@ app.command()(classify)
 app.command()(cost)
 app.command("simulate")(simulate_command)
 app.command()(channels)
+app.command()(where)
 
 
 def run() -> None:

