@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,10 @@ import typer
 from rich.panel import Panel
 
 from api.server import running_apis
+from bootstrap import announcement, keyring
+from bootstrap.announcement import IN_PROCESS, DevAnnouncement, without_password
 from bootstrap.client import connect
+from bootstrap.dev_breakers import LOCAL_REDIS_URL, dev_breakers
 from bootstrap.metrics import runtime_for
 from bootstrap.root import Root
 from bootstrap.settings import Settings
@@ -25,8 +29,12 @@ def dev(
     port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal web UI port.")] = 8233,
     data_dir: Annotated[
-        Path, typer.Option(help="Where the server's SQLite file, logs and mail go.")
-    ] = Path(".recoup"),
+        Path | None,
+        typer.Option(
+            help="Where the server's SQLite file, logs, mail and codec keys go; default: "
+            "RECOUP_DATA_DIR, else ./.recoup. Announced to the other commands."
+        ),
+    ] = None,
     smtp_port: Annotated[int, typer.Option(help="SMTP simulator port.")] = 2525,
     mail_api_port: Annotated[
         int, typer.Option(help="Port of the SMTP simulator's events API (Mailgun-compatible).")
@@ -53,9 +61,14 @@ def dev(
     """Run the embedded stack until Ctrl-C: dev server + web UI, simulators, a worker, the APIs.
 
     State persists in DATA_DIR: a second `recoup dev` continues where the first stopped.
-    The web UI shows decrypted payloads through the API's codec server.
+    The web UI shows decrypted payloads through the API's codec server. Other commands,
+    run from any directory, find DATA_DIR through the file this announces (see `recoup
+    where`). Breakers are shared in Redis (RECOUP_REDIS_URL, else the local one when it
+    answers), else kept in this process.
     """
     base = load_settings()
+    # Absolute: the announcement must mean the same directory from anywhere.
+    data_dir = (data_dir or base.data_dir).absolute()
     api_url = f"http://127.0.0.1:{api_port}"
     ui_origins = [f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"]
     settings = base.model_copy(
@@ -84,6 +97,8 @@ def dev(
     )
 
     async def main() -> None:
+        nonlocal settings
+        settings = settings.model_copy(update=await dev_breakers(settings, data_dir))
         codec_endpoint = None
         if api:
             ensure_free(api_port, "HTTP API")
@@ -105,6 +120,9 @@ def dev(
             )
             if api:
                 await running.enter_async_context(running_apis(settings, stack.client))
+            announced = announce(settings, api_url if api else None)
+            if announced is not None:  # removed first when stopping: nothing serves after
+                running.callback(announcement.remove_own, os.getpid(), announced)
             api_line = (
                 f"[bold]API[/]        {api_url}/docs · gRPC 127.0.0.1:{grpc_port} · "
                 f"console {api_url}/console · keys: recoup tenant create\n"
@@ -125,11 +143,11 @@ def dev(
                     f"RECOUP_LOB_BASE_URL={stack.lob.base_url})\n"
                     f"[bold]Payments[/]   {stack.payments.base_url} · ledger "
                     f"{stack.crm.base_url}\n"
-                    f"[bold]Breakers[/]   "
-                    f"{'shared in Redis' if settings.redis_url else 'in this process'}\n"
+                    f"[bold]Breakers[/]   {breakers_line(settings)}\n"
                     f"[bold]Worker[/]     {'all task queues' if worker else 'not started'}\n"
                     f"{api_line}"
-                    f"[bold]Data[/]       {data_dir.resolve()}\n\n"
+                    f"[bold]Data[/]       {data_dir}"
+                    f"{' (other commands find it from any directory)' if announced else ''}\n\n"
                     "Launch a campaign from another terminal:\n"
                     "  recoup campaign launch FILE.csv --playbook standard --day-seconds 60\n"
                     "Ctrl-C stops everything.",
@@ -140,6 +158,45 @@ def dev(
             console.print("stopping…")
 
     run_or_fail(main())
+
+
+def breakers_line(settings: Settings) -> str:
+    if settings.redis_url:
+        url, _ = without_password(settings.redis_url)
+        return f"shared in Redis at {url} (keys {settings.redis_prefix}breaker:*)"
+    return f"in this process (no Redis answered at {LOCAL_REDIS_URL}; RECOUP_REDIS_URL shares them)"
+
+
+def announce(settings: Settings, api_url: str | None) -> Path | None:
+    """Tell the other commands where this stack's state is; None if it could not be
+    written (they then find it only from this directory)."""
+    ring_ids: list[str] = []
+    codec_source = "disabled"
+    if settings.codec_enabled:
+        ring = keyring.load(settings, create=False)  # the stack's clients made it
+        ring_ids, codec_source = list(ring.keys), ring.source
+    redis_url, omitted = (
+        without_password(settings.redis_url) if settings.redis_url else (IN_PROCESS, False)
+    )
+    told = DevAnnouncement(
+        pid=os.getpid(),
+        started_at=announcement.now(),
+        data_dir=str(settings.data_dir),
+        temporal_address=settings.temporal_address,
+        temporal_namespace=settings.temporal_namespace,
+        temporal_ui_port=settings.temporal_ui_port,
+        api_url=api_url,
+        codec_source=codec_source,
+        codec_key_ids=ring_ids,
+        breakers=redis_url,
+        redis_prefix=settings.redis_prefix if settings.redis_url else None,
+        redis_password_omitted=omitted,
+    )
+    try:
+        return announcement.write(told)
+    except OSError as exc:
+        console.print(f"[yellow]note:[/] could not announce the data directory: {exc}")
+        return None
 
 
 DEV_TENANT = "default"

@@ -20,6 +20,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from adapters.mail_events import MailRecord
+from bootstrap import announcement
 from bootstrap.codec import data_converter
 from bootstrap.devserver import free_port
 from bootstrap.settings import Settings
@@ -209,8 +210,29 @@ async def test_dev_shows_launched_campaigns_and_a_second_run_continues(tmp_path:
         assert "closed" in breakers.out and "open " not in breakers.out
         dead = await recoup("dlq", "list", env=dev.env)
         assert dead.code == 0 and "0 dead letter(s)" in dead.out, dead.err
+
+        # It announced its state: from another directory, told neither the data
+        # directory, Temporal nor Redis, commands find the same stack.
+        assert "Breakers   shared in Redis at redis://127.0.0.1:6379/0" in printed
+        told = announcement.read()
+        assert told is not None and dev.process is not None and told.pid == dev.process.pid
+        assert told.data_dir == str(dev.data_dir.absolute())
+        unset = ("RECOUP_DATA_DIR", "RECOUP_TEMPORAL_ADDRESS", "RECOUP_TEMPORAL_UI_PORT",
+                 "RECOUP_REDIS_URL", "RECOUP_REDIS_PREFIX")  # fmt: skip
+        elsewhere = {k: v for k, v in dev.env.items() if k not in unset}
+        where = await recoup("where", "--json", env=elsewhere, cwd=tmp_path)
+        assert where.code == 0, where.err
+        found = json.loads(where.out)
+        assert found["data_dir"] == told.data_dir
+        assert found["temporal"]["address"] == f"127.0.0.1:{dev.port}"
+        assert found["codec"]["key_ids"] == told.codec_key_ids != []
+        assert found["breakers"]["url"] == "redis://127.0.0.1:6379/0"
+        shared = await recoup("breakers", "--json", env=elsewhere, cwd=tmp_path)
+        assert shared.code == 0, shared.err
+        assert {b["name"] for b in json.loads(shared.out)} >= {"email", "sms", "phone"}
     finally:
         assert await dev.stop() == 0
+    assert announcement.read() is None  # taken back when it stopped
 
     again = DevProcess(tmp_path / "state")
     again.port, again.ui_port = dev.port, dev.ui_port
