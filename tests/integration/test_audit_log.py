@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -153,6 +154,8 @@ async def test_recoup_audit_verify_exits_4_on_tampering(tmp_path: Path) -> None:
         "COLUMNS": "200",
         "NO_COLOR": "1",
         "PATH": "/usr/bin:/bin",
+        # The run's own state directory (tests/conftest.py), never a real `recoup dev`'s.
+        "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"],
     }
     clean = await recoup("audit", "verify", env=env)
     assert clean.code == 0 and "intact" in clean.out, clean.err
@@ -198,7 +201,12 @@ async def test_every_contact_a_campaign_makes_is_in_the_verified_audit_log(
 
 
 async def test_operator_commands_in_a_fresh_directory_find_empty_stores(tmp_path: Path) -> None:
-    env = {"RECOUP_DATA_DIR": str(tmp_path / "never-used"), "COLUMNS": "200", "NO_COLOR": "1"}
+    env = {
+        "RECOUP_DATA_DIR": str(tmp_path / "never-used"),
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+        "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"],  # never a real `recoup dev`'s
+    }
     listed = await recoup("dlq", "list", env=env)
     assert listed.code == 0 and "0 dead letter(s)" in listed.out, listed.err
     missing = await recoup("dlq", "show", "dlq_nope", env=env)
