@@ -29,6 +29,10 @@ from sqlmodel import Field, Session, SQLModel
 from domain.events import EventType, ExportRecord, RecordKind
 
 REACHED = {"sent", "delivered", "voicemail", "conversation"}
+# Rows of ``rm_contact_attempts`` that are not contact attempts (docs/metrics.md): a step
+# skipped, and a reply handed to a person ("needs_operator", no message sent).
+SKIPPED = "skipped"
+HANDED_OFF = "needs_operator"
 
 
 def _at() -> Any:
@@ -222,16 +226,28 @@ def _event(rows: _Rows, record: ExportRecord) -> None:
     elif type in OUTCOME_KIND:
         _outcome(rows, record, OUTCOME_KIND[type], status, meta)
         if type is EventType.PROMISE:
-            field = {"made": "promises_made", "kept": "promises_kept", "broken": "promises_broken"}
-            if status in field:
-                setattr(account, field[status], getattr(account, field[status]) + 1)
-            if status == "made":
-                account.right_party = True
+            _promise(account, status)
         elif type is EventType.DISPUTE:
             account.disputed = status == "opened" or account.disputed
             account.right_party = True
         else:
             account.opted_out = True
+
+
+def _promise(account: RmAccount, status: str) -> None:
+    """Each promise made ends once, kept or broken (docs/metrics.md): a campaign reports
+    "kept" on every payment while a promise is open, and "broken" when its day passes
+    with the status still promised (after a payment in part, too); only the first end of
+    each promise counts."""
+    if status == "made":
+        account.promises_made += 1
+        account.right_party = True
+    elif account.promises_kept + account.promises_broken >= account.promises_made:
+        return  # this promise has ended already
+    elif status == "kept":
+        account.promises_kept += 1
+    elif status == "broken":
+        account.promises_broken += 1
 
 
 def _progress(account: RmAccount, record: ExportRecord, status: str, meta: dict[str, Any]) -> None:

@@ -24,21 +24,22 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, case, func
 from sqlmodel import Session, col, select
 
-from adapters.read_model import REACHED, RmAccount, RmContactAttempt, RmPayment
+from adapters.read_model import HANDED_OFF, REACHED, SKIPPED, RmAccount, RmContactAttempt, RmPayment
 from domain.portfolio import Census
 
 
 class Breakdown(BaseModel):
-    attempts: int = 0
+    """One channel's or step's contacts (docs/metrics.md)."""
+
+    attempts: int = Field(default=0, description="Contact attempts; a skipped step is none.")
     reached: int = 0
     failed: int = 0
-    skipped: int = 0
+    skipped: int = Field(default=0, description="Steps skipped (held by a rule, no address).")
     collected: Decimal = Decimal("0")
 
     @property
     def reach_rate(self) -> float | None:
-        tried = self.attempts - self.skipped
-        return self.reached / tried if tried else None
+        return self.reached / self.attempts if self.attempts else None
 
 
 class CampaignReport(BaseModel):
@@ -90,11 +91,14 @@ def campaign_report(
     by_channel: dict[str, Breakdown] = defaultdict(Breakdown)
     by_step: dict[str, Breakdown] = defaultdict(Breakdown)
     for attempt in attempts:
+        if attempt.outcome == HANDED_OFF:
+            continue  # a reply given to a person: no message went out
         for bucket in (by_channel[attempt.channel], by_step[attempt.step_id or "?"]):
-            bucket.attempts += 1
+            skipped = attempt.outcome == SKIPPED
+            bucket.attempts += not skipped
             bucket.reached += attempt.outcome in REACHED
             bucket.failed += attempt.outcome == "failed"
-            bucket.skipped += attempt.outcome == "skipped"
+            bucket.skipped += skipped
     _credit(attempts, payments, by_channel, by_step)
     return CampaignReport(
         tenant_id=tenant_id,
@@ -125,7 +129,7 @@ def campaign_census(engine: Engine, tenant_id: str, campaign_id: str) -> Census:
     """
     account = (col(RmAccount.tenant_id) == tenant_id) & (col(RmAccount.campaign_id) == campaign_id)
     finished = func.sum(case((col(RmAccount.finished_at).is_not(None), 1), else_=0))
-    promised = func.sum(case((col(RmAccount.promises_made) > 0, 1), else_=0))
+    promised = func.sum(col(RmAccount.promises_made))
     with Session(engine) as session:
         statuses = session.execute(
             sql.select(
@@ -142,7 +146,7 @@ def campaign_census(engine: Engine, tenant_id: str, campaign_id: str) -> Census:
             sql.select(col(RmContactAttempt.channel), func.count())
             .where(col(RmContactAttempt.tenant_id) == tenant_id)
             .where(col(RmContactAttempt.campaign_id) == campaign_id)
-            .where(col(RmContactAttempt.outcome) != "skipped")
+            .where(col(RmContactAttempt.outcome).not_in((SKIPPED, HANDED_OFF)))
             .group_by(RmContactAttempt.channel)
         ).all()
         payments = session.execute(

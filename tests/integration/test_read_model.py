@@ -181,3 +181,39 @@ def test_a_batch_leaves_what_one_record_at_a_time_leaves(log: EventLog) -> None:
     finally:
         remove(log, whole)
         remove(log, single)
+
+
+def test_each_promise_ends_once_kept_or_broken(log: EventLog) -> None:
+    """A campaign reports "kept" on every payment while a promise is open, and "broken"
+    when its day passes still promised: two payments in part and then the day passing
+    are one promise kept, not two kept and one broken (docs/metrics.md)."""
+    tenant = f"rm-{uuid.uuid4().hex[:8]}"
+    origin = Origin(
+        tenant_id=tenant,
+        campaign_id="c-promises",
+        customer_id="A-1",
+        workflow_id=f"account/{tenant}/A-1",
+        agent_id="campaign-workflow",
+    )
+    said = ["made", "kept", "kept", "broken", "made", "broken", "kept", "made"]
+    batch = [
+        event_record(
+            origin,
+            message_id(tenant, "A-1", str(n)),
+            EventType.PROMISE,
+            status,
+            T0 + timedelta(minutes=n),
+            {},
+        )
+        for n, status in enumerate(said)
+    ]
+    try:
+        with Session(log.engine) as session:
+            project(session, batch)
+            session.commit()
+        with Session(log.engine) as session:
+            [account] = session.exec(select(RmAccount).where(RmAccount.tenant_id == tenant)).all()
+        # Three made: the first kept, the second broken, the third still open.
+        assert (account.promises_made, account.promises_kept, account.promises_broken) == (3, 1, 1)
+    finally:
+        remove(log, tenant)
