@@ -14,10 +14,9 @@ from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.campaign_count import count_campaign
 from adapters.portfolio_store import PortfolioStore
-from adapters.report import campaign_census
 from adapters.task_queue_backlog import BacklogGate
 from domain import names
 from domain.account import Account
@@ -166,27 +165,15 @@ class PortfolioLauncher:
     @activity.defn(name=names.COUNT_CAMPAIGN)
     async def count_campaign(self, request: CensusRequest) -> Census:
         """Open and indexed account campaigns from visibility; the rest from the read model."""
-        census = await asyncio.to_thread(
-            campaign_census, self._read_model, request.tenant_id, request.campaign_id
+        tenant, campaign = request.tenant_id, request.campaign_id
+        return await count_campaign(
+            self._client,
+            self._read_model,
+            request,
+            running=sa.campaign_accounts_query(tenant, campaign, running=True),
+            every=sa.campaign_accounts_query(tenant, campaign, running=False),
+            projected=self._projected,
         )
-        census.read_model = self._projected
-        running = sa.campaign_accounts_query(request.tenant_id, request.campaign_id, running=True)
-        every = sa.campaign_accounts_query(request.tenant_id, request.campaign_id, running=False)
-        try:
-            open_, indexed = await asyncio.gather(
-                self._client.count_workflows(running), self._client.count_workflows(every)
-            )
-        except RPCError as exc:
-            if exc.status is not RPCStatusCode.UNIMPLEMENTED:
-                raise
-            # The time-skipping test server (recoup simulate) has no visibility store.
-            return census.model_copy(
-                update={
-                    "open": max(request.started - census.finished, 0),
-                    "indexed": census.accounts,
-                }
-            )
-        return census.model_copy(update={"open": open_.count, "indexed": indexed.count})
 
 
 def _held(backlog: int) -> None:

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from temporalio.client import Client
 
+from bootstrap.root import Root
 from bootstrap.settings import Settings
 from cli.common import (
     EXIT_INPUT,
@@ -32,7 +33,7 @@ from domain.compliance.content import validation_notice_problems
 from domain.errors import FieldProblem
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
-from service.campaigns import campaign_id_for, portfolio_progress, start_portfolio
+from service.campaigns import campaign_id_for, campaign_progress, start_portfolio
 from service.errors import PlaybookError, PortfolioFileError, PortfolioStoreError
 from service.models import CampaignSteered, CancelIn, PauseIn, ResumeIn
 from service.playbooks import load_playbook
@@ -179,6 +180,7 @@ def launch(
 
 
 def progress_table(status: PortfolioStatus) -> Table:
+    """The figures of docs/metrics.md, as every surface shows them."""
     table = Table(title=f"campaign {status.campaign_id} ({status.playbook})", show_header=False)
     table.add_row("accounts", str(status.total))
     table.add_row("started", f"{status.started} (+{status.attached} attached)")
@@ -186,14 +188,16 @@ def progress_table(status: PortfolioStatus) -> Table:
     table.add_row("finished", str(status.finished))
     for state, count in sorted(status.by_status.items()):
         table.add_row(f"  {state.value}", str(count))
-    table.add_row("promised", f"{status.promised} ({status.promises_kept} kept)")
+    table.add_row("promises", f"{status.promised} made, {status.promises_kept} kept")
     table.add_row("collected", money(status.collected))
     contacts = ", ".join(f"{c.value} {n}" for c, n in sorted(status.contacts.items()))
-    table.add_row("contacts", contacts or "none yet")
+    table.add_row("contacts attempted", contacts or "none yet")
     if status.cancelled:
         table.add_row("launcher", "cancelled")
     elif status.paused is not None:
         table.add_row("launcher", f"paused ({status.paused.reason})")
+    if status.counted_at is not None:
+        table.add_row("counted", f"{status.counted_at:%Y-%m-%d %H:%M:%S} UTC")
     return table
 
 
@@ -203,9 +207,18 @@ def status(
     tenant: TenantOption = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Progress of a campaign: accounts started, active, paid, amount collected."""
+    """Progress of a campaign: accounts started, open, by status, promises, collected.
+
+    Counted when asked, from the read model and Temporal's visibility: the same figures
+    as `recoup report`, the API and the console (docs/metrics.md).
+    """
     settings = load_settings()
-    result = run(with_client(settings, lambda c: portfolio_progress(c, tenant, campaign_id)))
+
+    async def counted(client: Client) -> PortfolioStatus:
+        with Root(settings, client=client) as root:
+            return await campaign_progress(client, root, tenant, campaign_id)
+
+    result = run(with_client(settings, counted))
     if as_json:
         print_json(result)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
@@ -113,7 +114,9 @@ class Census(BaseModel):
     accounts: int = 0
     finished: int = 0
     by_status: dict[str, int] = Field(default_factory=dict)
-    promised: int = Field(default=0, description="Accounts that made at least one promise.")
+    promised: int = Field(
+        default=0, description="Promises to pay made (an account may make several)."
+    )
     promises_kept: int = 0
     collected: dict[str, Decimal] = Field(default_factory=dict)
     contacts: dict[str, int] = Field(
@@ -240,7 +243,8 @@ class PageStarted(BaseModel):
 
 
 class PortfolioStatus(BaseModel):
-    """The ``progress`` query result."""
+    """A campaign's progress: the ``progress`` query's launch counters, and figures counted
+    where counting scales (``Census``), each defined once in docs/metrics.md."""
 
     campaign_id: str
     tenant_id: str
@@ -251,10 +255,36 @@ class PortfolioStatus(BaseModel):
     active: int
     finished: int
     by_status: dict[CollectionStatus, int]
-    promised: int
+    promised: int = Field(description="Promises to pay made (an account may make several).")
     promises_kept: int
     collected: dict[str, Decimal]
-    contacts: dict[Channel, int]
+    contacts: dict[Channel, int] = Field(
+        description="Contact attempts by channel (a skipped step is not an attempt)."
+    )
     launching_done: bool
     paused: PauseRequest | None = None
     cancelled: bool = False
+    counted_at: datetime | None = Field(
+        default=None, description="When the counted figures were read (None: unknown)."
+    )
+
+    def counted(self, census: Census, at: datetime | None = None) -> PortfolioStatus:
+        """This status with every counted figure from ``census`` (launch counters kept)."""
+        return self.model_copy(
+            update={
+                "active": census.open,
+                "finished": census.finished,
+                "by_status": {
+                    CollectionStatus(k): v for k, v in census.by_status.items() if k in _STATUSES
+                },
+                "promised": census.promised,
+                "promises_kept": census.promises_kept,
+                "collected": dict(census.collected),
+                "contacts": {Channel(k): v for k, v in census.contacts.items() if k in _CHANNELS},
+                "counted_at": at,
+            }
+        )
+
+
+_STATUSES = {s.value for s in CollectionStatus}
+_CHANNELS = {c.value for c in Channel}

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from opentelemetry import trace
@@ -18,10 +19,12 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.campaign_count import count_campaign
+from adapters.event_log import EventLog
 from adapters.inbound import InboundStore
 from adapters.portfolio_store import PortfolioStore
 from bootstrap.root import Root, scoped
-from bootstrap.settings import Settings
+from bootstrap.settings import SQL_SINK, Settings
 from bootstrap.tracing import current_trace_id
 from domain import names
 from domain.account import Account, Tenant
@@ -36,7 +39,7 @@ from domain.campaign import (
 )
 from domain.compliance.facts import LegalEvent
 from domain.playbook import Playbook
-from domain.portfolio import PortfolioInput, PortfolioStatus, campaign_summary
+from domain.portfolio import CensusRequest, PortfolioInput, PortfolioStatus, campaign_summary
 from service.errors import AccountCampaignEnded, NoAccountCampaign, NoSuchCampaign
 from service.revocations import Revocations
 from workflows import search_attributes as sa
@@ -289,6 +292,38 @@ async def portfolio_progress(client: Client, tenant_id: str, campaign_id: str) -
             raise NoSuchCampaign(f"no campaign {campaign_id!r} in tenant {tenant_id!r}") from exc
         raise
     return status
+
+
+async def campaign_progress(
+    client: Client, root: Root, tenant_id: str, campaign_id: str
+) -> PortfolioStatus:
+    """The campaign's progress as every surface shows it (docs/metrics.md).
+
+    ``NoSuchCampaign`` when the tenant launched none of that id.
+    """
+    status = await portfolio_progress(client, tenant_id, campaign_id)
+    return await counted_now(client, root.settings, root.events, status)
+
+
+async def counted_now(
+    client: Client, settings: Settings, events: EventLog, status: PortfolioStatus
+) -> PortfolioStatus:
+    """``status`` (the portfolio's launch counters: started, attached, paused) with every
+    other figure counted now where counting scales (``count_campaign``: visibility and the
+    read model), rather than as of the portfolio's last periodic count."""
+    if SQL_SINK not in settings.all_sinks:
+        return status  # no read model to count from: the workflow's own figures
+    await asyncio.to_thread(events.create_tables)
+    tenant, campaign = status.tenant_id, status.campaign_id
+    census = await count_campaign(
+        client,
+        events.engine,
+        CensusRequest(tenant_id=tenant, campaign_id=campaign, started=status.started),
+        running=sa.campaign_accounts_query(tenant, campaign, running=True),
+        every=sa.campaign_accounts_query(tenant, campaign, running=False),
+        projected=True,
+    )
+    return status.counted(census, datetime.now(UTC))
 
 
 async def account_status(client: Client, tenant_id: str, account_id: str) -> CampaignSnapshot:

@@ -66,7 +66,7 @@ from domain.operator import (
 from domain.playbook import Playbook
 from domain.portfolio import PortfolioStatus
 from service import models as m
-from service.campaigns import launch_portfolio, start_account_campaign
+from service.campaigns import counted_now, launch_portfolio, start_account_campaign
 from service.errors import AccountCampaignEnded, NoAccountCampaign, NoSuchCampaign
 from service.revocations import Revocations
 from service.steering import BatchFailed, steer_campaign
@@ -295,6 +295,8 @@ class RecoupService:
         report = await asyncio.to_thread(
             campaign_report, self.events.engine, campaign_id, tenant.tenant_id
         )
+        if progress is not None:
+            progress = await counted_now(self.client, self.settings, self.events, progress)
         if progress is None and report.accounts == 0:
             raise NotFound(f"no campaign {campaign_id!r}", field="campaign_id")
         return m.CampaignView(

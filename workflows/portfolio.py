@@ -19,7 +19,7 @@ reporting its end by signal; that code stays so that their histories replay.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -31,11 +31,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.account import Account
     from domain.campaign import (
         AccountOutcome,
-        CollectionStatus,
         WatchRequest,
         account_workflow_id,
     )
-    from domain.channels import Channel
     from domain.contact import format_amount
     from domain.operator import (
         LaunchAction,
@@ -82,6 +80,7 @@ class Portfolio:
         self._loading_done = inp.offset >= inp.total_accounts
         self._paused: PauseRequest | None = inp.paused
         self._census: Census | None = inp.census
+        self._counted_at: datetime | None = None
         self._cancelled = inp.cancelled
         self._launcher = False
         self._launcher_queue = inp.queues.campaigns
@@ -214,7 +213,7 @@ class Portfolio:
 
     def _counted_progress(self) -> PortfolioStatus:
         """Launch counters of this workflow, the rest as last counted (``count_campaign``)."""
-        p, census = self._progress, self._census or Census()
+        p = self._progress
         return PortfolioStatus(
             campaign_id=self._inp.campaign_id,
             tenant_id=self._inp.tenant.tenant_id,
@@ -222,19 +221,17 @@ class Portfolio:
             total=p.total,
             started=p.started,
             attached=p.attached,
-            active=census.open,
-            finished=census.finished,
-            by_status={
-                CollectionStatus(k): v for k, v in census.by_status.items() if k in _STATUSES
-            },
-            promised=census.promised,
-            promises_kept=census.promises_kept,
-            collected=dict(census.collected),
-            contacts={Channel(k): v for k, v in census.contacts.items() if k in _CHANNELS},
+            active=0,
+            finished=0,
+            by_status={},
+            promised=0,
+            promises_kept=0,
+            collected={},
+            contacts={},
             launching_done=self._loading_done,
             paused=self._paused,
             cancelled=self._cancelled,
-        )
+        ).counted(self._census or Census(), self._counted_at)
 
     async def _launch(self, inp: PortfolioInput) -> None:
         """Start every account, one page per activity, one page at a time.
@@ -309,6 +306,7 @@ class Portfolio:
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
                 summary="count the campaign's accounts",
             )
+            self._counted_at = workflow.now()
             self._describe()
             if launching:
                 continue  # counted again at once if the launch ended meanwhile
@@ -487,8 +485,8 @@ class Portfolio:
             line += (
                 f" · {census.open} open · {census.finished} finished · collected {collected or '0'}"
             )
+            if self._counted_at is not None:
+                # Counted every few minutes, not live: say when (`recoup campaign status`
+                # counts afresh each time it is asked).
+                line += f" · counted {self._counted_at:%Y-%m-%d %H:%M:%S} UTC"
         workflow.set_current_details(line)
-
-
-_STATUSES = {s.value for s in CollectionStatus}
-_CHANNELS = {c.value for c in Channel}
