@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.gate import BLOCKED, send_time
 from adapters.suppressions import SuppressionStore
@@ -82,6 +82,9 @@ class SendGate:
                 {"revocations": [r.model_dump(mode="json") for r in barred_by]},
                 type=BLOCKED,
                 non_retryable=True,
+                # The gate doing its job (the workflow records the block), not a fault:
+                # logged at DEBUG, not as a traceback in the worker's output.
+                category=ApplicationErrorCategory.BENIGN,
             )
         return SendCheck(decision=decision, revocations=revocations)
 
