@@ -16,7 +16,6 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -26,9 +25,10 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api.server import running_apis
 from bootstrap.devserver import free_port
 from bootstrap.root import Root
-from bootstrap.settings import SQL_SINK, Settings
+from bootstrap.settings import SQL_SINK
 from cli.common import EXIT_DIFFERENCES, console, fail, load_settings, money
 from cli.reconcile import print_reconciliation
 from cli.report import print_report
@@ -44,12 +44,13 @@ from domain.campaign import (
 )
 from domain.channels import Channel
 from domain.portfolio import PortfolioStatus
-from service.campaigns import launch_portfolio, portfolio_progress
+from service.campaigns import campaign_progress, launch_portfolio
 from service.errors import NoSuchCampaign
+from service.operations import RecoupService
 from service.playbooks import load_playbook
 from service.portfolios import parse_portfolio
 from service.reconcile import reconcile
-from service.reports import campaign_report
+from service.reports import CampaignReport, campaign_report
 from service.revocations import Revocations
 from simulators.debtors import (
     DebtorSimulator,
@@ -153,43 +154,46 @@ class Debtors:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def summary_table(
-    status: PortfolioStatus,
-    due: dict[str, Decimal],
-    sims: Counter[str],
-    contacts: dict[Channel, int],
-) -> Table:
-    """``contacts``: every campaign's contacts by channel, from the histories (the
-    reconciliation's count), finished or not."""
+# Every status an account can be in, in the words of the summary (docs/metrics.md).
+STATUS_LABELS = {
+    CollectionStatus.PAID: "paid in full",
+    CollectionStatus.SETTLED: "settled",
+    CollectionStatus.PROMISED: "ended on an open promise",
+    CollectionStatus.ARRANGED: "on a payment plan",
+    CollectionStatus.OPTED_OUT: "opted out of every channel",
+    CollectionStatus.RESPONDED: "replied (handed to an agent)",
+    CollectionStatus.DISPUTED: "disputed",
+    CollectionStatus.CEASED: "ceased (no further contact)",
+    CollectionStatus.EXHAUSTED: "playbook done, balance left",
+    CollectionStatus.CANCELLED: "cancelled",
+    CollectionStatus.SCHEDULED: "still running: first touch due",
+    CollectionStatus.ACTIVE: "still running",
+}
+
+
+def summary_table(status: PortfolioStatus, report: CampaignReport, sims: Counter[str]) -> Table:
+    """The demo's outcome, in the figures every surface shows (docs/metrics.md): the
+    campaign's progress and its report, both from the read model once the exporter has
+    caught up. ``sims``: what the simulated providers received, beside Recoup's count."""
     table = Table(title=f"Demo campaign {status.campaign_id} · {status.playbook} playbook")
     table.add_column("outcome")
     table.add_column("accounts", justify="right")
-    rows = [
-        ("paid in full", CollectionStatus.PAID),
-        ("ended on an open promise", CollectionStatus.PROMISED),
-        ("opted out of every channel", CollectionStatus.OPTED_OUT),
-        ("replied (handed to an agent)", CollectionStatus.RESPONDED),
-        ("still open", CollectionStatus.EXHAUSTED),
-    ]
-    for label, state in rows:
+    for state, label in STATUS_LABELS.items():
         count = status.by_status.get(state, 0)
         if count or state in {CollectionStatus.PAID, CollectionStatus.EXHAUSTED}:
             table.add_row(label, str(count))
-    table.add_row("promised to pay", f"{status.promised} ({status.promises_kept} paid in the end)")
-    still_running = status.total - status.finished
-    if still_running:
-        table.add_row("still running", str(still_running))
     table.add_section()
-    table.add_row("accounts", str(status.total))
+    table.add_row("accounts", f"{status.total} ({status.finished} finished)")
+    table.add_row("promises to pay", f"{status.promised} made, {status.promises_kept} kept")
     table.add_row("amount collected", money(status.collected))
-    table.add_row("amount due at launch", money(due))
-    collected, owed = sum(status.collected.values()), sum(due.values())
-    table.add_row("recovery rate", f"{collected / owed:.1%}" if owed else "n/a")
+    table.add_row("amount due at launch", money(report.opening_balance))
+    recovery = ", ".join(f"{v:.1%} ({c})" for c, v in sorted(report.recovery_rate.items()))
+    table.add_row("recovery rate", recovery or "n/a")
     table.add_section()
     for channel in Channel:
         table.add_row(
-            f"{channel.value} contacts",
-            f"{contacts.get(channel, 0)} (simulator saw {sims[channel.value]})",
+            f"{channel.value} contacts attempted",
+            f"{status.contacts.get(channel, 0)} (provider received {sims[channel.value]})",
         )
     return table
 
@@ -233,6 +237,9 @@ def demo(
                 "ledger_base_url": f"http://127.0.0.1:{free_port()}",
                 "lob_base_url": f"http://127.0.0.1:{free_port()}",
                 "call_poll_seconds": 0.1,
+                "api_host": "127.0.0.1",
+                "api_port": free_port(),
+                "api_public_url": None,
             }
         )
         today = date.today()
@@ -249,9 +256,6 @@ def demo(
             fail("; ".join(str(p) for p in parsed.problems[:5]))
         portfolio = parsed.accounts
         tenant = settings.tenant("demo")
-        due: dict[str, Decimal] = {}
-        for account in portfolio:
-            due[account.currency] = due.get(account.currency, Decimal(0)) + account.amount_due
 
         async def main() -> int:
             twilio = TwilioSimulator(
@@ -265,12 +269,23 @@ def demo(
             lob = LobSimulator(
                 settings.lob_api_key.get_secret_value(), seed=seed, day_seconds=day_seconds
             )
-            async with embedded_stack(
-                settings, db_file=work / "temporal.db", twilio=twilio, lob=lob
-            ) as stack:
+            async with (
+                embedded_stack(
+                    settings, db_file=work / "temporal.db", twilio=twilio, lob=lob
+                ) as stack,
+                running_apis(settings, stack.client, grpc_enabled=False) as apis,
+            ):
+                service: RecoupService = apis.app.state.service
+                # The console shows this run as it goes: its tenant and a key for it, both
+                # gone with the run's temporary data directory.
+                service.tenants.create_tenant(tenant)
+                key = service.tenants.create_key(tenant.tenant_id, "console (recoup demo)")
                 console.print(
                     f"[bold]recoup demo[/]: {len(portfolio)} accounts, playbook "
                     f"{book.name}, one day = {day_seconds:g} s · web UI: {settings.ui_url}"
+                )
+                console.print(
+                    f"console: {apis.http_url}/console (API key {key.token}, this run only)"
                 )
                 console.print(
                     "debtors placed where it is daytime now (calling hours are real): "
@@ -302,24 +317,32 @@ def demo(
                 )
                 campaign_id = f"demo-{seed}"
                 status, waiting = await follow(
-                    stack.client, tenant.tenant_id, campaign_id, day_seconds
+                    stack.client, stores, tenant.tenant_id, campaign_id, day_seconds
                 )
                 if not waiting:
                     await handle.result()
-                status = await portfolio_progress(stack.client, tenant.tenant_id, campaign_id)
                 elapsed = time.monotonic() - started
                 await debtors.drain()
+                # The summary, the report and the console read the read model: once the
+                # exporter has projected every event, they all show the same figures.
+                exported_events = await exported(stores)
+                status = await campaign_progress(
+                    stack.client, stores, tenant.tenant_id, campaign_id
+                )
+                report = await asyncio.to_thread(
+                    campaign_report, stores, campaign_id, tenant.tenant_id
+                )
                 stores.close()
                 seen: Counter[str] = Counter(
                     email=len(stack.smtp.messages),
                     sms=len(stack.twilio.messages),
-                    phone=sum(1 for c in stack.twilio.calls if c.status == "completed"),
+                    phone=len(stack.twilio.calls),
                     # A debtor's answer to a letter would come by post: not simulated.
                     letter=len(stack.lob.letters),
                 )
                 # Every record of what went out, against each other and the providers.
                 found = await reconcile(stack.client, settings, tenant.tenant_id, campaign_id)
-                console.print(summary_table(status, due, seen, found.contacts))
+                console.print(summary_table(status, report, seen))
                 console.print(f"finished in {elapsed:.1f} s")
                 if waiting:
                     console.print(
@@ -332,10 +355,16 @@ def demo(
                             f"  {snap.account_id}: {snap.next_action} at "
                             f"{snap.next_action_at:%Y-%m-%d %H:%M} UTC"
                         )
-                await show_report(settings, tenant.tenant_id, f"demo-{seed}")
+                print_report(report)
+                console.print(
+                    f"{exported_events} events in the event log (`recoup events tail` follows them)"
+                )
                 print_reconciliation(found)
                 if keep:
-                    console.print(f"web UI still up at {settings.ui_url} — Ctrl-C to stop")
+                    console.print(
+                        f"web UI still up at {settings.ui_url}, console at "
+                        f"{apis.http_url}/console — Ctrl-C to stop"
+                    )
                     await stop_event().wait()
                 return len(found.differences)
 
@@ -345,7 +374,7 @@ def demo(
 
 
 async def follow(
-    client: Client, tenant_id: str, campaign_id: str, day_seconds: float
+    client: Client, root: Root, tenant_id: str, campaign_id: str, day_seconds: float
 ) -> tuple[PortfolioStatus, list[CampaignSnapshot]]:
     """A live progress bar until every account campaign has finished, or until every one
     still running waits for the compliance gate beyond the demo's horizon (those
@@ -364,7 +393,7 @@ async def follow(
         task = bar.add_task("campaigns", total=None, detail="launching")
         while True:
             try:
-                status = await portfolio_progress(client, tenant_id, campaign_id)
+                status = await campaign_progress(client, root, tenant_id, campaign_id)
             except (RPCError, NoSuchCampaign):
                 await asyncio.sleep(0.2)  # between two runs of a continue-as-new
                 continue
@@ -415,19 +444,16 @@ async def waiting_on_the_law(
     return waiting
 
 
-async def show_report(settings: Settings, tenant_id: str, campaign_id: str) -> None:
-    """The campaign's KPIs from the read model, once the exporter has caught up."""
-    with Root(settings) as root:
-        events = root.events
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            head, done = await asyncio.to_thread(
-                lambda: (events.last_position(), events.cursor(SQL_SINK))
-            )
-            if done >= head:
-                break
-            await asyncio.sleep(0.2)
-        found = await asyncio.to_thread(campaign_report, root, campaign_id, tenant_id)
-        exported = sum((await asyncio.to_thread(events.counts_by_kind)).values())
-    print_report(found)
-    console.print(f"{exported} events in the event log (`recoup events tail` follows them)")
+async def exported(root: Root) -> int:
+    """Wait (up to half a minute) until the exporter has projected the whole event log into
+    the read model; the number of events in the log."""
+    events = root.events
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        head, done = await asyncio.to_thread(
+            lambda: (events.last_position(), events.cursor(SQL_SINK))
+        )
+        if done >= head:
+            break
+        await asyncio.sleep(0.2)
+    return sum((await asyncio.to_thread(events.counts_by_kind)).values())

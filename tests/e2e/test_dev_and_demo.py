@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,7 @@ from bootstrap import announcement
 from bootstrap.codec import data_converter
 from bootstrap.devserver import free_port
 from bootstrap.settings import Settings
-from tests.cli_support import HEADER, ROOT, recoup
+from tests.cli_support import HEADER, ROOT, Result, recoup
 from tests.conftest import DAYTIME_ZONE
 
 ACCOUNTS = [
@@ -314,13 +315,91 @@ async def test_dev_still_refuses_a_port_that_is_in_use(tmp_path: Path) -> None:
     assert dev.process is not None and await dev.process.wait() == 1
 
 
-async def test_demo_finishes_with_its_summary(tmp_path: Path) -> None:
+async def demo_kept_up(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    """``recoup demo --keep``, read until it says it stays up: the process and its output."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli.main", "demo", "--accounts", "40", "--day-seconds", "0.5",
+        "--keep",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    output: list[str] = []
+    deadline = time.monotonic() + 240
+    while not output or "Ctrl-C to stop" not in output[-1]:
+        line = await asyncio.wait_for(process.stdout.readline(), deadline - time.monotonic())
+        if not line:
+            await process.wait()
+            raise AssertionError(f"recoup demo exited {process.returncode}:\n" + "".join(output))
+        output.append(line.decode())
+    return process, "".join(output)
+
+
+async def console_figures(url: str, key: str, campaign_id: str) -> dict[str, str]:
+    """Sign in to the console as a browser would; the campaign page's figures."""
+    async with httpx.AsyncClient(base_url=url.removesuffix("/console")) as http:
+        form = await http.get("/console/login")
+        nonce = re.search(r'name="nonce" value="([^"]+)"', form.text)
+        assert nonce is not None, form.text
+        await http.post("/console/login", data={"api_key": key, "nonce": nonce.group(1)})
+        page = await http.get(f"/console/campaigns/{campaign_id}")
+        assert page.status_code == 200, page.text[:1000]
+    return dict(re.findall(r'data-figure="([^"]+)" data-value="([^"]*)"', page.text))
+
+
+async def test_demo_finishes_with_its_summary_and_its_console_agrees(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
     env.update(COLUMNS="200", NO_COLOR="1")
-    result = await recoup("demo", "--accounts", "40", "--day-seconds", "0.5", env=env, within=240)
+    process, out = await demo_kept_up(env)
+    try:
+        # The console is up for the run, with a key to sign in with.
+        console_line = re.search(
+            r"console: (http://127\.0\.0\.1:\d+/console) \(API key (\S+),", out
+        )
+        assert console_line, out
+        figures = await console_figures(console_line.group(1), console_line.group(2), "demo-7")
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(process.wait(), 60)
+    result = Result(code, out, "")
     # On a difference, the reconciliation's table is at the end of the output.
     assert result.code == 0, result.err[-2000:] + result.out[-3000:]
-    assert result.out.rstrip().endswith("reconciled: 0 differences")
-    for label in ("paid in full", "promised to pay", "still open", "amount collected",
-                  "email contacts", "letter contacts", "finished in"):  # fmt: skip
+    assert "reconciled: 0 differences\nweb UI still up at" in result.out
+    for label in ("paid in full", "playbook done, balance left", "amount collected",
+                  "email contacts attempted", "finished in"):  # fmt: skip
         assert label in result.out
+    # The summary and the report that follows it are the same figures (docs/metrics.md),
+    # and every contact attempted is one the simulated provider received.
+    summary_promises = re.search(r"promises to pay\s*│\s*(\d+) made, (\d+) kept", result.out)
+    report_promises = re.search(r"promises\s*│\s*(\d+) made, (\d+) kept, \d+ broken", result.out)
+    assert summary_promises and report_promises
+    assert summary_promises.groups() == report_promises.groups()
+    summary_collected = re.search(r"amount collected\s*│\s*([\d,.]+ USD)", result.out)
+    report_collected = re.search(r"collected\s*│\s*([\d,.]+ USD) in \d+ payment", result.out)
+    assert summary_collected and report_collected
+    assert summary_collected.group(1) == report_collected.group(1)
+    attempted = dict(
+        (channel, (int(ours), int(theirs)))
+        for channel, ours, theirs in re.findall(
+            r"(\w+) contacts attempted\s*│\s*(\d+) \(provider received (\d+)\)", result.out
+        )
+    )
+    assert set(attempted) == {"email", "sms", "phone", "letter"}
+    assert {c: ours for c, (ours, _) in attempted.items()} == {
+        c: theirs for c, (_, theirs) in attempted.items()
+    }
+    report_attempts = dict(
+        (channel, int(n)) for channel, n in re.findall(r"│ (\w+)\s*│ (\d+)\s*│ \d+\s*│", result.out)
+    )
+    for channel, (ours, _) in attempted.items():
+        assert report_attempts.get(channel, 0) == ours, (channel, report_attempts)
+    # The console shows the demo's campaign with the summary's figures.
+    assert figures["progress.promised"] == summary_promises.group(1)
+    assert figures["progress.promises_kept"] == summary_promises.group(2)
+    assert f"{Decimal(figures['progress.collected.USD']):,.2f} USD" == summary_collected.group(1)
+    shown = {c: int(figures.get(f"progress.contacts.{c}", "0")) for c in attempted}
+    assert shown == {c: ours for c, (ours, _) in attempted.items()}
+    finished = re.search(r"│ accounts\s*│\s*(\d+) \((\d+) finished\)", result.out)
+    assert (
+        finished and (figures["progress.total"], figures["progress.finished"]) == finished.groups()
+    )
