@@ -11,7 +11,7 @@ from api.app import create_app
 from api.server import running_apis
 from bootstrap.client import connect
 from bootstrap.tracing import setup_tracing
-from cli.common import console, fail, load_settings, run
+from cli.common import console, fail, load_settings, refuse_foreign_keys, run, whereabouts
 from cli.stack import PortInUse, ensure_free, stop_event
 
 
@@ -39,8 +39,13 @@ def api(
 
     async def main() -> None:
         setup_tracing(settings)
+        # Beside a running `recoup dev`, the API sends to its workers: it refuses keys
+        # they lack, as every such command does. Alone, it may make the key ring.
+        beside_dev = whereabouts(settings).dev is not None
+        if beside_dev:
+            refuse_foreign_keys(settings)
         try:
-            client = await connect(settings)
+            client = await connect(settings, create_keys=not beside_dev)
         except RuntimeError as exc:  # TemporalConnectError names the address and TLS mode
             fail(str(exc))
         if openapi:

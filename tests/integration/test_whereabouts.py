@@ -149,6 +149,10 @@ async def test_keys_the_announced_workers_lack_are_refused_naming_both(
     assert f"would encrypt with codec key {CODEC_KEY_ID!r} (RECOUP_CODEC_KEYS)" in refused.err
     assert "hold only dev-key-1" in refused.err
     assert "Traceback" not in refused.err
+    # `recoup api` sends to the same workers: it refuses too, before it serves anything.
+    api = await recoup("api", "--port", str(free_port()), "--no-grpc", env=env)
+    assert api.code == 2, api.err
+    assert "hold only dev-key-1" in api.err
 
 
 async def test_recoup_breakers_reads_the_announced_redis_or_says_they_live_in_dev(
