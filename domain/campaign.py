@@ -237,6 +237,12 @@ class AccountCampaignInput(BaseModel):
     llm_agents: bool = Field(
         default=False, description="A language model is configured (supervisor rulings)."
     )
+    web_ui_columns: bool = Field(
+        default=False,
+        description="Upsert the web UI list's columns (balance band, next action, approval "
+        "deadline), never the amount due. Every starter sets it; inputs of runs that began "
+        "before it existed lack it, and those runs ask workflow.patched instead.",
+    )
 
 
 class CampaignSnapshot(BaseModel):

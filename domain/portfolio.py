@@ -207,6 +207,7 @@ def account_campaign_input(
         exploration=inp.exploration,
         research=inp.research,
         llm_agents=inp.llm_agents,
+        web_ui_columns=True,
     )
 
 

@@ -270,6 +270,7 @@ async def _start_account(
             exploration=settings.nba_exploration,
             research=settings.research_enabled,
             llm_agents=bool((settings.llm_base_url or "").strip()),
+            web_ui_columns=True,
         ),
         id=account_workflow_id(tenant.tenant_id, account.account_id),
         task_queue=settings.queues.campaigns,

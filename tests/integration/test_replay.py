@@ -4,9 +4,11 @@
 promise, a portfolio, a send cancelled in flight, an approval): ``<name>.json`` with the
 code of 2026-12-03, ``<name>.after-issue-15.json`` with the code that waits for a cancelled
 send's answer, ``letter.json`` with the code that added the letter channel,
-``approval.json`` with the code that upserts the web UI's columns (balance band, next
-action, approval deadline). A change to a workflow that would make one of these histories
-take a different path fails here: such a change needs ``workflow.patched`` (or a new
+``approval.patched.json`` with the code that upserts the web UI's columns (balance band,
+next action, approval deadline) behind ``workflow.patched``, ``approval.json`` with the
+code that takes that path from its input (``web_ui_columns``: no patch marker). A
+change to a workflow that would make one of these histories take a different path
+fails here: such a change needs ``workflow.patched`` (or a new
 workflow type) so that campaigns already running keep their old path.
 """
 

@@ -105,3 +105,14 @@ async def test_an_approval_near_its_deadline_is_found_and_gone_once_decided(
     assert [columns(w) for w in after] == [
         {"status": "active", "band": "100-500", "next": "sms", "deadline": None, "amount": None}
     ]
+    # A new campaign takes this path from its input: no patch marker, and so no
+    # TemporalChangeVersion upsert (a billable action in every campaign).
+    history = await handle.fetch_history()
+    assert not [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    upserted = {
+        name
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+        for name in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields  # noqa: E501
+    }
+    assert "TemporalChangeVersion" not in upserted and sa.NEXT_ACTION.name in upserted

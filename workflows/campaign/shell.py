@@ -20,7 +20,9 @@ _KEYS: dict[str, SearchAttributeKey[Any]] = {key.name: key for key in sa.ALL}
 
 # Campaigns upsert the web UI list's columns (balance band, next action, approval
 # deadline) and no longer the exact amount due; runs that began before keep upserting
-# the amount, so that their histories replay (workflow.patched, asked once per run).
+# the amount, so that their histories replay. New starts say so in their input
+# (``web_ui_columns``); only runs without it ask workflow.patched, once per run: a patch
+# marker costs a TemporalChangeVersion upsert, a billable action, in every new run.
 VIEW_ATTRIBUTES = "web-ui-view-attributes"
 
 
@@ -65,7 +67,7 @@ class Shell:
 
     def __init__(self, inp: AccountCampaignInput, state: CampaignState) -> None:
         self.core = Campaign(inp, state, WorkflowHost(), carry_out)
-        self.core.view_attributes = workflow.patched(VIEW_ATTRIBUTES)
+        self.core.view_attributes = inp.web_ui_columns or workflow.patched(VIEW_ATTRIBUTES)
         # What this run started with (set by its starter, or carried over from the run
         # before) needs no upsert.
         started = workflow.info().typed_search_attributes
