@@ -1,0 +1,83 @@
+"""The people's reply set (``tests/fixtures/replies-people/``) is what issue 19 asks of it.
+
+At least 1,000 labelled replies across all ten labels, SMS and email, English and
+Spanish, each well formed: a known label, a received time with its offset, a promised
+date and amount only on a promise; ids unique; a third held out by a salted hash of the
+id (``tests.reply_eval.people_part``), the same third on every machine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date, datetime
+from decimal import Decimal
+
+from domain.channels import Channel
+from domain.replies.reader import ReplyIntent
+from tests.reply_eval import PEOPLE, load_people, people_part
+
+ROWS = load_people()
+KEYS = [
+    "id",
+    "channel",
+    "text",
+    "received_at",
+    "intent",
+    "promise_date",
+    "promise_amount",
+    "language",
+]
+
+
+def test_the_set_is_large_and_covers_every_label_channel_and_language() -> None:
+    assert len(ROWS) >= 1000, f"{len(ROWS)} replies in {PEOPLE}"
+    labels = Counter(r["intent"] for r in ROWS)
+    assert set(labels) == {i.value for i in ReplyIntent}
+    assert min(labels.values()) >= 60, labels
+    languages = Counter(r["language"] for r in ROWS)
+    assert set(languages) == {"en", "es"} and languages["es"] >= 150, languages
+    channels = Counter(r["channel"] for r in ROWS)
+    assert set(channels) == {"sms", "email"} and channels["email"] >= 150, channels
+    dated = [r for r in ROWS if r["promise_date"]]
+    assert len(dated) >= 80
+
+
+def test_every_reply_is_well_formed() -> None:
+    problems: list[str] = []
+    for row in ROWS:
+        where = row.get("id", "?")
+        if list(row) != KEYS:
+            problems.append(f"{where}: keys {list(row)}")
+            continue
+        if row["channel"] not in {c.value for c in (Channel.SMS, Channel.EMAIL)}:
+            problems.append(f"{where}: channel {row['channel']!r}")
+        if row["intent"] not in {i.value for i in ReplyIntent}:
+            problems.append(f"{where}: intent {row['intent']!r}")
+        if row["language"] not in {"en", "es"}:
+            problems.append(f"{where}: language {row['language']!r}")
+        if not row["text"].strip():
+            problems.append(f"{where}: empty text")
+        if datetime.fromisoformat(row["received_at"]).utcoffset() is None:
+            problems.append(f"{where}: received_at without an offset")
+        promise = row["intent"] == ReplyIntent.PROMISE_TO_PAY.value
+        if not promise and (row["promise_date"] or row["promise_amount"]):
+            problems.append(f"{where}: a promised date or amount on {row['intent']}")
+        if row["promise_date"]:
+            local = datetime.fromisoformat(row["received_at"]).date()
+            if date.fromisoformat(row["promise_date"]) < local:
+                problems.append(f"{where}: promised date before the reply")
+        amount = row["promise_amount"]
+        if amount is not None and not (re.fullmatch(r"\d+\.\d\d", amount) and Decimal(amount)):
+            problems.append(f"{where}: promise_amount {amount!r}")
+    assert problems == []
+
+
+def test_ids_are_unique_and_a_third_is_held_out() -> None:
+    ids = [r["id"] for r in ROWS]
+    assert len(ids) == len(set(ids))
+    held = sum(people_part(i) == "people-holdout" for i in ids)
+    assert 0.28 <= held / len(ids) <= 0.38
+    # Every label is in the held-out part, so its figures say something per label.
+    labels = {r["intent"] for r in ROWS if people_part(r["id"]) == "people-holdout"}
+    assert labels == {i.value for i in ReplyIntent}
