@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from adapters.campaign_count import count_campaign
+from adapters.campaign_count import VisibilityCount, count_campaign
 from adapters.portfolio_store import PortfolioStore
 from adapters.task_queue_backlog import BacklogGate
 from domain import names
@@ -80,16 +80,19 @@ class PortfolioLauncher:
         client: Client,
         loader: PortfolioLoader,
         read_model: Engine,
+        visible: VisibilityCount,
         *,
         projected: bool,
         max_backlog: int | None = None,
     ) -> None:
-        """``projected``: whether the exporter fills the read model (the ``sql`` sink).
+        """``visible``: Temporal visibility's count of a query (``count_campaign``).
+        ``projected``: whether the exporter fills the read model (the ``sql`` sink).
         ``max_backlog``: hold starts while the campaigns' workflow task queue has more
         tasks waiting than this (``adapters.task_queue_backlog``; None: never hold)."""
         self._client = client
         self._loader = loader
         self._read_model = read_model
+        self._visible = visible
         self._projected = projected
         self._max_backlog = max_backlog
         self._gates: dict[str, BacklogGate] = {}
@@ -167,7 +170,7 @@ class PortfolioLauncher:
         """Open and indexed account campaigns from visibility; the rest from the read model."""
         tenant, campaign = request.tenant_id, request.campaign_id
         return await count_campaign(
-            self._client,
+            self._visible,
             self._read_model,
             request,
             running=sa.campaign_accounts_query(tenant, campaign, running=True),

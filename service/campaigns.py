@@ -23,6 +23,7 @@ from adapters.campaign_count import count_campaign
 from adapters.event_log import EventLog
 from adapters.inbound import InboundStore
 from adapters.portfolio_store import PortfolioStore
+from bootstrap.client import visibility_count
 from bootstrap.root import Root, scoped
 from bootstrap.settings import SQL_SINK, Settings
 from bootstrap.tracing import current_trace_id
@@ -317,7 +318,7 @@ async def counted_now(
     await asyncio.to_thread(events.create_tables)
     tenant, campaign = status.tenant_id, status.campaign_id
     census = await count_campaign(
-        client,
+        visibility_count(client),
         events.engine,
         CensusRequest(tenant_id=tenant, campaign_id=campaign, started=status.started),
         running=sa.campaign_accounts_query(tenant, campaign, running=True),

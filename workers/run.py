@@ -39,6 +39,7 @@ from activities.supervisor import Supervisor
 from adapters.breakers import BreakerStore, BreakerStoreUnavailable
 from adapters.sql import DatabaseUnavailable, check_database
 from adapters.suppressions import SuppressionStore
+from bootstrap.client import visibility_count
 from bootstrap.metrics import breaker_metrics
 from bootstrap.root import Root
 from bootstrap.settings import SQL_SINK, Settings
@@ -216,6 +217,7 @@ async def workers(
                 client,
                 loader,
                 events.engine,
+                visibility_count(client),
                 projected=SQL_SINK in settings.all_sinks,
                 max_backlog=settings.launch_max_backlog or None,
             )
