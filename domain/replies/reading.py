@@ -23,6 +23,10 @@ from domain.replies.reader import ReplyIntent, ReplyReading, classify
 
 class ReadBy(StrEnum):
     LLM = "llm"
+    # The shipped model beside the rules (``domain.replies.combined``), in the reader activity.
+    MODEL = "model"
+    # The in-workflow rules (``domain.replies.classify``): runs that began before the reader
+    # activity, and the fallback when the reader keeps failing.
     OFFLINE = "offline"
 
 
@@ -43,6 +47,11 @@ class ReadReply(BaseModel):
     reading: ReplyReading
     read_by: ReadBy
     fallback: str | None = None
+    runner_up: ReplyIntent | None = Field(
+        default=None,
+        description="The reader's second choice, when it has one: what a person reviewing a "
+        "low-confidence reading may choose instead.",
+    )
 
 
 SCHEMA_NAME = "reply_reading"
@@ -85,27 +94,32 @@ When a reply carries several intents: attorney outranks everything, then stop; d
 promise_to_pay; otherwise the strongest intent wins. A promise for the very day it was
 received, worded as "now" or "today", is pay_now.
 
-Give promise_date and promise_amount for promise_to_pay only, otherwise null. Resolve dates
-against the sender's local date given with the reply ("today" below means that date):
+Give promise_date and promise_amount for promise_to_pay only, otherwise null. Two amounts on
+two dates, or instalments, are payment_plan (no date or amount). Resolve dates against the
+sender's local date given with the reply ("today" below means that date):
 - today, tonight, this evening, hoy, esta noche: the same day.
 - tomorrow, manana: +1 day; the day after tomorrow, pasado manana: +2.
-- A weekday name, with or without next/this/el/el proximo/este: the first such day strictly
-  after today (so Friday said on a Friday is a week later).
+- A weekday name alone or with this/el/este (Friday, this Friday, el viernes): the first
+  such day strictly after today (so Friday said on a Friday is a week later).
+- next <weekday>, el proximo viernes, el viernes que viene: that weekday in the following
+  Monday-to-Sunday week.
 - next week, la proxima semana, la semana que viene: the Monday of next week.
-- this weekend, el fin de semana: the Saturday on or after today (today when it is a Sunday).
-  end of the week: the Friday on or after today (next Friday on a weekend).
-- in N days/weeks/months (en N dias/semanas/meses, dentro de): +N days, +7N days, or the same
-  day N months on (clamped to the month's last day).
+- this weekend: the Saturday on or after today (today when it is a Sunday); end of the week:
+  the Friday on or after today.
+- in N days (give me N days, N days from now, en N dias, dentro de N dias): +N days; a
+  couple of days: +2; a few days: null. In two weeks, two weeks from today, a fortnight,
+  en dos semanas, en quince dias: +14; in a week, en ocho dias: +7. N business days: N
+  weekdays on. In N months: the same day N months on (clamped to the month's last day).
 - end of the month, eom, fin de mes: this month's last day; end of next month: next month's.
-  next month, el mes que viene: the 1st of next month; mid-month, mediados de mes: the 15th
-  (this month, or next when past).
-- A day of the month alone (the 15th, el 15): this month if that day is today or later,
-  otherwise the next month that has that day.
-- A calendar date (Dec 20, 20 de diciembre, 12/20 as US month/day; a year when given): this
-  year, or next year when it is already past (today itself is not past).
-- payday, when I get paid, cuando cobre: no date (null).
-When a reply holds several date phrases, the first calendar date wins; failing that, the first
-day of the month; failing that, the first of the others in reading order.
+  next month, el mes que viene: the 1st of next month; mid-month, mediados de mes: the next
+  15th.
+- A day of the month alone (the 15th, the first, el 15, el 1ro, el primero): the next such
+  day strictly after today; on the month's last day, naming today's day means today.
+- A calendar date (Dec 20, 20 de diciembre; numeric dates are US month/day written with /,
+  - or ., e.g. 12/20, 12-20, 12.20; a year when given): this year, or next year when it is
+  already past (today itself is not past).
+- payday, when I get paid, cuando cobre, quincena: no date (null).
+When a reply holds several date phrases, the first in reading order wins.
 promise_amount is the first amount stated, as a plain decimal string without a currency sign
 ("120.00"), or null. confidence is how sure you are, from 0 to 1.
 

@@ -15,7 +15,7 @@ from cli.classify import classify as classify_command
 from cli.common import EXIT_PARTIAL
 from domain.replies import ReplyIntent, classify, is_stop_keyword, read_reply
 from domain.replies.dates import find_amount, find_date
-from tests.reply_eval import FRESH, LABELLED, part_of, rows_of, score
+from tests.reply_eval import FRESH, LABELLED, part_of, read_combined, rows_of, score
 
 # 2026-03-04 is a Wednesday.
 WED = datetime.fromisoformat("2026-03-04T10:00:00-05:00")
@@ -366,6 +366,7 @@ def test_cli_one_text() -> None:
         "promise_date": "2026-03-13",
         "promise_amount": "90.00",
         "confidence": pytest.approx(json.loads(result.stdout)["confidence"]),
+        "runner_up": json.loads(result.stdout)["runner_up"],
     }
     assert 0 < json.loads(result.stdout)["confidence"] <= 1
     channel = ["--channel", "email", "--text", "STOP", "--received-at", "2026-03-06"]
@@ -375,7 +376,10 @@ def test_cli_one_text() -> None:
         "promise_date": None,
         "promise_amount": None,
         "confidence": 0.99,
+        "runner_up": stop["runner_up"],
     }
+    rules = runner.invoke(app, [*channel, "--reader", "rules"])
+    assert json.loads(rules.stdout)["runner_up"] is None  # the rules give no second choice
 
 
 def test_cli_needs_text_or_file() -> None:
@@ -411,9 +415,11 @@ def test_cli_file_with_a_bad_line(tmp_path: Path) -> None:
     written = [json.loads(line) for line in out.read_text().splitlines()]
     assert written == [
         {"id": "a", "intent": "promise_to_pay", "promise_date": "2026-12-28",
-         "promise_amount": None, "confidence": written[0]["confidence"]},
+         "promise_amount": None, "confidence": written[0]["confidence"],
+         "runner_up": written[0]["runner_up"]},
         {"id": "d", "intent": "wrong_person", "promise_date": None,
-         "promise_amount": None, "confidence": written[1]["confidence"]},
+         "promise_amount": None, "confidence": written[1]["confidence"],
+         "runner_up": written[1]["runner_up"]},
     ]  # fmt: skip
 
 
@@ -425,7 +431,7 @@ def test_cli_evaluate(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--in", str(source), "--out", str(out), "--evaluate"])
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 21
-    s = score(rows)
+    s = score(rows, read_combined)  # --reader combined is the default
     dated = sum(1 for r in rows if r.get("promise_date"))
     assert f"intent accuracy: {s.intent_ok}/21" in result.stdout
     assert f"promise_date accuracy: {s.date_ok}/{dated}" in result.stdout

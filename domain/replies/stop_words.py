@@ -1,0 +1,155 @@
+"""Requests to stop contact, in the spellings people really use: where the rules keep the last word.
+
+The FCC lets a consumer revoke consent "by any reasonable means", and a written refusal or
+request to cease under the FDCPA (15 U.S.C. 1692c(c)) ends contact too. A reply read as
+anything else would be a message sent after consent was withdrawn, so the combined reader
+(``domain.replies.combined``) never lets its model lower what this module finds; the model
+may still raise a reply to ``stop``.
+
+Found here:
+
+- a short reply that is a STOP-family word however written: ``S T O P``, ``s.t.o.p``,
+  ``STOPPP!!!``, ``sotp``, ``stp``, ``Baja``, ``alto``, ``paren``; or only stop-sign emoji;
+- a STOP-family keyword standing on its own anywhere, as people shout it: ``STOP``,
+  ``S T O P``, ``BAJA``, ``UNSUBSCRIBE``, ``sotp``, a stop sign (``not mine STOP``);
+- a request to stop messages or calls, in English or Spanish ("stop texting me", "do not
+  text or call me again", "opt me out", "I revoke any consent", "dejen de mandarme
+  mensajes", "ya no me manden", "no quiero recibir más", "baja por favor");
+- a written request to cease communication ("cease all communication", "cesen toda
+  comunicación", "1692c(c)").
+
+Not a stop: asking to be reached another way ("stop calling my work, call my cell after 6"):
+that is a callback, by the labelled sets' convention.
+
+Pure: text in, a yes or no out. Changing it changes readings, and so is a reader change,
+never a workflow change: the reader runs in an activity (``activities.replies``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from domain.replies.text import normalize
+
+# The STOP family (CTIA's keywords, their Spanish counterparts) and the misspellings seen
+# when someone types it in anger on a phone.
+_STOP_WORDS = frozenset(
+    {
+        "stop",
+        "stp",
+        "sotp",
+        "stpo",
+        "sop",
+        "stopall",
+        "stopit",
+        "quit",
+        "end",
+        "cancel",
+        "unsubscribe",
+        "unsub",
+        "optout",
+        "revoke",
+        "baja",
+        "bajas",
+        "alto",
+        "parar",
+        "paren",
+        "basta",
+        "cancelar",
+    }
+)
+# "por favor" and "please" ride along a one-word request without changing it.
+_COURTESY = re.compile(r"\b(?:por\s*favor|porfa(?:vor)?|plz|pls|please|ya|now|ahora)\b")
+_REPEATS = re.compile(r"(.)\1{2,}")
+_STOP_EMOJI = frozenset("\U0001f6d1\U0001f6ab\u270b\u26d4")
+_ME = r"(?:me|us|her|him|them|my phone|this (?:number|#|phone|email))"
+_MEDIUM = (
+    r"(?:text(?:ing|s)?|txt(?:ing)?|call(?:ing|s)?|email(?:ing|s)?|e-?mail(?:ing|s)?|"
+    r"messag(?:e|es|ing)|msg(?:s|ing)?|contact(?:ing)?|writ(?:e|ing)|letters?|sms|"
+    r"reminders?|sending)"
+)
+_REQUESTS = re.compile(
+    "|".join(
+        [
+            rf"\b(?:stop|quit|cease|stp|sotp)\s+(?:all\s+)?{_MEDIUM}",
+            rf"\b(?:stop|quit)\s+(?:blowing up|bothering|harass(?:ing)?)\s+{_ME}",
+            rf"\b(?:do not|don'?t|dont|never)\s+(?:ever\s+)?(?:{_MEDIUM}|send)"
+            rf"(?:\s+(?:or|and|,)\s+{_MEDIUM})*\s+(?:{_ME}|any|again|anymore|further)",
+            r"\b(?:do not|don'?t|dont)\s+send\s+(?:any\s+)?(?:more|further)\b",
+            rf"\b(?:cancel|no more)\s+(?:these\s+|the\s+|your\s+)?{_MEDIUM}",
+            r"\b(?:i|we) asked you to stop\b",
+            r"\basked (?:that )?(?:we|us|you) (?:to )?not (?:call|text|email|contact)",
+            r"\bleave me alone\b",
+            r"\b(?:take|remove) (?:me|my (?:number|email)|this (?:number|email(?: address)?))"
+            r"\b.{0,30}\b(?:list|texts?|calls?|contact)",
+            r"^(?:take|remove) (?:me|my (?:number|email)|this (?:number|email))\b",
+            r"^stop\b[.!]",
+            r"\bopt\s*-?\s*(?:me\s+)?out\b",
+            r"\bunsubscribe\b",
+            r"\brevoke\b.{0,30}\bconsent\b",
+            r"\bwithdraw\b.{0,30}\bconsent\b",
+            r"\bcease\b.{0,40}\bcommunicat",
+            r"\bcease and desist\b",
+            r"1692\s*c\s*\(\s*c\s*\)",
+            # Spanish
+            r"\bdejen? de\s+(?:mandar|enviar|escribir|llamar|molestar|textear)",
+            r"\bya no (?:me\s+)?(?:esten\s+|sigan\s+)?(?:manden|mande|envien|escriban|llamen|"
+            r"mandando|enviando|escribiendo|llamando)",
+            r"\bno (?:me|nos|la|lo)\s+(?:vuelvan a\s+)?(?:manden|envien|escriban|llamen|"
+            r"contacten|escribir|llamar|contactar)\b",
+            r"\bno (?:mas|quiero mas) (?:mensajes|sms|correos|llamadas)\b",
+            r"\bpare de (?:enviar|mandar|escribir|llamar)",
+            r"\b(?:quitenme|sacenme|borren(?:me)?)\b.{0,20}\b(?:lista|numero|correo)",
+            r"\bdejenme en paz\b",
+            r"\bno quiero (?:recibir|que me)\b.{0,40}\b(?:mensajes|sms|correos|llamadas|nada|"
+            r"manden|escriban|llamen|contacten)",
+            r"\bparen\b.{0,20}\b(?:mensajes|llamadas|correos)",
+            r"\bces(?:en|ar)\b.{0,30}\bcomunicaci",
+            r"\bno quiero (?:mas )?(?:mensajes|sms|correos|llamadas)\b",
+            r"\b(?:dar(?:me)?|den(?:me)?) de baja\b",
+            r"\bbaja\b.{0,20}\b(?:por favor|porfavor|de (?:la|su) lista|del sistema|ya no)",
+            r"\brevoco\b.{0,40}\bconsentimiento\b",
+        ]
+    )
+)
+# A STOP-family keyword standing as a word of its own anywhere in the reply, written the way
+# people shout it: in capitals (``STOP``, ``STOPPP``, ``S T O P``, ``BAJA``), spelt out with
+# dots or spaces, a typo no other word has (``sotp``), or a stop sign. Matched on the text as
+# written: a lowercase "stop" inside a sentence ("can't stop worrying") is not a keyword.
+_KEYWORD_ANYWHERE = re.compile(
+    r"(?<![A-Za-z])(?:S[\s.]*T[\s.]*O[\s.]*P+|STOPALL|UNSUBSCRIBE|OPT[\s-]?OUT|BAJA)(?![A-Za-z])"
+    r"|(?i:(?<![a-z])s[ .]t[ .]o[ .]p(?![a-z])|\b(?:sotp|stpo)\b)"
+    r"|[\U0001f6d1\u26d4]"
+)
+# Asking to be reached another way: a callback (or a change of number), not an opt-out.
+_ELSEWHERE = re.compile(
+    r"\b(?:call|text|email|llam[ae]n?|marquen|escrib[ae]n?)\s+(?:me\s+)?(?:on|at|to|al|a)?\s*"
+    r"(?:my|mi)\s+(?:cell|mobile|home|work|other|celular|casa|trabajo|otro)\b|\binstead\b|"
+    r"\ben (?:su|mi) lugar\b"
+)
+
+
+def _compact(norm: str) -> str:
+    """A short reply as one word: courtesy dropped, letters only, runs of a letter made one."""
+    bare = _COURTESY.sub(" ", norm)
+    letters = re.sub(r"[^a-z]", "", bare)
+    return _REPEATS.sub(r"\1", letters)
+
+
+def is_stop_request(text: str) -> bool:
+    """Does the reply ask to stop contact (see the module's list)? ``text``: the sender's own
+    words (``domain.replies.text.main_text``)."""
+    norm = normalize(text)
+    stripped = "".join(ch for ch in text if not ch.isspace())
+    if stripped and all(ch in _STOP_EMOJI or ch in "!.\ufe0f" for ch in stripped):
+        return True
+    if len(norm) <= 30:
+        word = _compact(norm)
+        for stop_word in ("stop", "baja", "quit"):  # "STOP STOP STOP"
+            if word and word == stop_word * (len(word) // len(stop_word)):
+                return True
+        if word in _STOP_WORDS or _REPEATS.sub(r"\1", word.replace("pp", "p")) in _STOP_WORDS:
+            return True
+    if not (_REQUESTS.search(norm) or _KEYWORD_ANYWHERE.search(text)):
+        return False
+    return not _ELSEWHERE.search(norm)
