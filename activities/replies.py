@@ -1,6 +1,8 @@
 """The reply reader: a language model reads what a debtor wrote, the offline reader when it can't.
 
-- no model configured: the offline reading (``domain.replies.classify``);
+- no model configured: the offline reader the worker was given (``offline``: the shipped
+  model beside the rules, ``Root.reply_reader`` passed in ``workers/run.py``), or the rules
+  (``domain.replies.classify``) when it was given none;
 - the model refused, or answered something that is not a valid reading (not JSON, a label
   that is not one of the ten, a bad date or amount): the offline reading, with the reason;
   no retry, the same question would get the same answer;
@@ -15,6 +17,8 @@ never the debtor's name or the account.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import activity
@@ -36,14 +40,21 @@ from domain.replies.reading import (
     user_message,
 )
 
+# Reads one reply without a language model (no I/O, but a model's inference is CPU work:
+# it runs in a thread, so the worker's event loop keeps heartbeating other activities).
+OfflineReader = Callable[[ReplyToRead], ReadReply]
+
 
 class ReplyReader:
-    def __init__(self, llm: LlmClient | None) -> None:
+    def __init__(self, llm: LlmClient | None, offline: OfflineReader | None = None) -> None:
         self._llm = llm
+        self._offline = offline
 
     @activity.defn(name=names.READ_REPLY)
     async def read_reply(self, request: ReplyToRead) -> ReadReply:
         if self._llm is None:
+            if self._offline is not None:
+                return await asyncio.to_thread(self._offline, request)
             return read_offline(request, "no model configured")
         try:
             answer = await self._llm.complete_json(

@@ -44,6 +44,8 @@ from adapters.tenants import TenantStore
 from adapters.twilio import TwilioClient
 from bootstrap.client import connect
 from bootstrap.settings import SQL_SINK, Settings
+from domain.replies.combined import Reader
+from domain.replies.reading import ReadReply, ReplyToRead
 
 T = TypeVar("T")
 Closer = Callable[[], object]
@@ -198,6 +200,17 @@ class Root:
             ),
             _aclose_optional,
         )
+
+    @property
+    def reply_reader(self) -> Callable[[ReplyToRead], ReadReply] | None:
+        """How the reader activity reads a reply when no language model is configured: the
+        combined reader (the shipped model under the rules' precedence, ``ReadBy.MODEL``),
+        or None for the rules alone (``domain.replies.classify``), by ``RECOUP_REPLY_READER``."""
+        if self.settings.reply_reader is Reader.RULES:
+            return None
+        from adapters.reply_reader import read_reply  # loads the model on first use
+
+        return read_reply
 
     @property
     def crm(self) -> CrmRecords:

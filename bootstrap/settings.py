@@ -33,6 +33,7 @@ from adapters.sql import database_url_problem
 from domain.account import CompanyName, PostalAddress, Tenant
 from domain.channels import Channel, TaskQueues
 from domain.policy import ContactPolicy
+from domain.replies.combined import Reader
 from domain.resilience import RetryOverrides, RetryRules
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -253,6 +254,12 @@ class Settings(BaseSettings):
     approval_days: float = Field(
         default=2, gt=0, description="Days a person has to decide before the safe default."
     )
+    # Which offline reader the reader activity uses when no language model is configured:
+    # combined (the shipped model under the rules' precedence) or rules (the first edition).
+    reply_reader: Reader = Reader.COMBINED
+    # A reply the shipped model (in the reader activity) read with less confidence than
+    # this waits for a person (a review_reply approval); 0: never (RECOUP_REPLY_REVIEW_BELOW).
+    reply_review_below: float = Field(default=0.5, ge=0, le=1)
     # fixed: each touch on the playbook's channel and day (the baseline); adaptive: the
     # next-best-action agent picks channel and local time of day per account segment.
     contact_policy: ContactPolicy = ContactPolicy.FIXED

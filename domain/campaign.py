@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -21,6 +21,7 @@ from domain.next_action import ActionOutcome, Arm, OutcomeKind
 from domain.operator import Approval, PauseRequest
 from domain.playbook import Playbook
 from domain.policy import ContactPolicy
+from domain.replies import ReplyIntent
 from domain.research import Exchange, ResearchFacts
 from domain.resilience import RetryRules
 from domain.supervision import Disagreement
@@ -125,6 +126,25 @@ class WatchedContact(BaseModel):
     best: OutcomeKind = "none"
 
 
+class ReplyUnderReview(BaseModel):
+    """A reply the reader was unsure of, waiting for a person (a ``review_reply`` approval).
+
+    What acting on it later needs, never the reply's text: the person decides from the
+    text where the reply is stored, the campaign acts on the label they chose.
+    """
+
+    approval_id: str
+    reply_id: str
+    channel: Channel
+    from_address: str | None = None
+    received_at: datetime
+    intent: ReplyIntent = Field(description="The reader's reading (approving acts on it).")
+    runner_up: ReplyIntent = Field(description="Its second choice (rejecting acts on it).")
+    confidence: float = Field(ge=0, le=1)
+    promise_date: date | None = Field(default=None, description="Of the reading only.")
+    promise_amount: Decimal | None = Field(default=None, description="Of the reading only.")
+
+
 class CampaignState(BaseModel):
     """Everything a campaign must remember across continue-as-new."""
 
@@ -165,7 +185,12 @@ class CampaignState(BaseModel):
     )
     approvals: list[Approval] = Field(default_factory=list)
     unread: list[InboundReply] = Field(
-        default_factory=list, description="Replies waiting for the language model, oldest first."
+        default_factory=list, description="Replies waiting for the reader activity, oldest first."
+    )
+    reviews: list[ReplyUnderReview] = Field(
+        default_factory=list,
+        description="Replies read with low confidence, until a person (or "
+        "the deadline) decides what they said; oldest first.",
     )
     # The research agent's latest brief and facts; stale once something new happened.
     brief: str | None = None
@@ -220,6 +245,20 @@ class AccountCampaignInput(BaseModel):
     )
     llm_replies: bool = Field(
         default=False, description="Replies are read by the language model (an activity)."
+    )
+    reader_activity: bool = Field(
+        default=False,
+        description="Replies are read in the reader activity (its result is recorded, so a new "
+        "model or new rules never change a running campaign's replay). Every starter sets it; "
+        "inputs of runs that began before it lack it and keep reading in the workflow with the "
+        "rules of that time, so that their histories replay.",
+    )
+    review_below: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="A reading by the shipped model less confident than this waits for a "
+        "person (a review_reply approval); 0: never (RECOUP_REPLY_REVIEW_BELOW).",
     )
     llm_timeout_seconds: float = Field(
         default=20, gt=0, description="The model's own deadline for one call (settings)."

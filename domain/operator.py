@@ -67,6 +67,9 @@ class ApprovalKind(StrEnum):
     # Agents disagreed, their peers could not settle it, the supervisor ruled: a person
     # approves the ruling (``proposal``) or rejects it (``alternative`` applies).
     AGENT_DISAGREEMENT = "agent_disagreement"
+    # The shipped reply model read a reply with low confidence: a person approves its
+    # reading (``proposal``) or rejects it for the runner-up (``alternative``).
+    REVIEW_REPLY = "review_reply"
 
 
 class ApprovalStatus(StrEnum):

@@ -156,6 +156,7 @@ class PortfolioInput(BaseModel):
     approval_days: float = Field(default=2, gt=0)
     llm_replies: bool = False
     llm_timeout_seconds: float = Field(default=20, gt=0)
+    review_below: float = Field(default=0.0, ge=0, le=1)
     policy: ContactPolicy = ContactPolicy.FIXED
     exploration: float = Field(default=0.1, ge=0, le=1)
     research: bool = True
@@ -208,6 +209,8 @@ def account_campaign_input(
         research=inp.research,
         llm_agents=inp.llm_agents,
         web_ui_columns=True,
+        reader_activity=True,
+        review_below=inp.review_below,
     )
 
 

@@ -90,6 +90,21 @@ async def eventually(check: Callable[[], bool], within: float = 20.0) -> None:
         await asyncio.sleep(0.05)
 
 
+async def replies_read(
+    handle: WorkflowHandle[object, AccountOutcome], replies: int = 1, within: float = 20.0
+) -> CampaignSnapshot:
+    """The snapshot once ``replies`` replies have reached the campaign and none is left
+    unread (replies are read in the reader activity, after their signal; a query may also
+    run before the signal's workflow task, when the reply is not even queued yet)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        snapshot = await status(handle)
+        done = snapshot.replies >= replies and snapshot.unread_replies == 0
+        if done or asyncio.get_running_loop().time() > deadline:
+            return snapshot
+        await asyncio.sleep(0.05)
+
+
 def mails_to(sim: SmtpSimulator, address: str) -> list[str]:
     return [m.text for m in sim.messages if address in m.to]
 

@@ -10,18 +10,19 @@ pure function of the id, so the figures in the report reproduce:
 rules may be tuned on. ``people`` and ``people-holdout`` are ``tests/fixtures/replies-people/``,
 1,000 replies written by hands that never saw the rules (issue 19), split by a salted hash
 of the id: a third held out, never trained or tuned on. ``more`` and ``more-holdout`` are
-``tests/fixtures/replies-more/``: 1,200 more by three other hands, split the same way. ``-v`` lists the misclassified
-replies, except for the held-out sets: their texts and per-item results are never
-printed, only the summary.
+``tests/fixtures/replies-more/``: 1,200 more by three other hands, split the same way.
+``-v`` lists the misclassified replies, except for the held-out sets: their texts and
+per-item results are never printed, only the summary.
 
     .venv/bin/python -m tests.reply_eval SET [--rules] [--json] [-v]
 
-reads SET (dev|holdout|fresh|train|people|people-holdout|more|more-holdout|all) with the combined reader
-(``adapters.reply_reader``: the shipped model under the rules' precedence), or with the
-rules alone (``--rules``: ``domain.replies.classify``, what runs that began before the
-reader activity still use). It prints accuracy per label, promised-date and amount accuracy,
-the confusion matrix, a reliability table (is a confidence of 0.8 right 80 % of the time?)
-and what a review threshold would send to a person.
+reads SET (dev|holdout|fresh|train|people|people-holdout|more|more-holdout|all) with the
+combined reader (``adapters.reply_reader``: the shipped model under the rules'
+precedence), or with the rules alone (``--rules``: ``domain.replies.classify``, what
+runs that began before the reader activity still use). It prints accuracy per label,
+promised-date and amount accuracy, the confusion matrix, a reliability table (is a
+confidence of 0.8 right 80 % of the time?) and what a review threshold would send to a
+person.
 """
 
 from __future__ import annotations

@@ -65,7 +65,10 @@ async def reply(
             received_at=received_at,
         ),
     )
-    return await eventually(lambda: status(handle), lambda s: s.replies == 1)
+    # Read and acted on: replies are read in the reader activity, after the signal.
+    return await eventually(
+        lambda: status(handle), lambda s: s.replies == 1 and s.unread_replies == 0
+    )
 
 
 def exported(settings: Settings, account_id: str) -> list[dict[str, Any]]:

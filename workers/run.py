@@ -234,7 +234,9 @@ async def workers(
                     launcher.count_campaign,
                     HistoryLoader(ledger).load_contact_history,
                     DeadLetterRecorder(dead_letters).record_dead_letter,
-                    ReplyReader(llm).read_reply,
+                    # Without a model the root's offline reader reads (the shipped model
+                    # beside the rules, wired in bootstrap/root.py); None: the rules.
+                    ReplyReader(llm, root.reply_reader).read_reply,
                     ResearchAgent(crm, history, llm).research,
                     Supervisor(llm).supervise,
                     next_action.choose,

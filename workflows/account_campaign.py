@@ -82,7 +82,9 @@ class AccountCampaign:
     @workflow.run
     async def run(self, inp: AccountCampaignInput) -> AccountOutcome:
         sh, c, st = self._sh, self._core, self._sh.state
-        if inp.llm_replies:
+        if inp.llm_replies or inp.reader_activity:
+            # Replies are read in an activity beside the main loop (runs from before
+            # ``reader_activity`` read them in their handler, and replay so).
             sh.reader = asyncio.create_task(asking.read_replies(sh))
         if st.started_at is None:
             st.started_at = workflow.now()

@@ -1,4 +1,4 @@
-"""What operators decide: approvals (settlements, rulings), redrives, pauses.
+"""What operators decide: approvals (settlements, rulings, replies to review), redrives, pauses.
 
 Approvals are decided by the ``decide_approval`` update (idempotent) or, when nobody
 answers in time, take their safe default at their deadline (protocol seed).
@@ -12,6 +12,8 @@ from domain.arrangements import ArrangementStatus
 from domain.campaign import CollectionStatus
 from domain.campaign_core.campaign import Campaign
 from domain.campaign_core.outbox import emit
+from domain.campaign_core.replies import on_reviewed
+from domain.campaign_core.review import TIMEOUT
 from domain.campaign_core.status import publish_approvals, publish_view, set_status
 from domain.campaign_core.supervision import ruled
 from domain.dead_letters import RedriveRequest
@@ -64,16 +66,17 @@ def settle(c: Campaign, approval: Approval, decision: ApprovalDecision) -> None:
                 f": {decision.note}" if decision.note else ""
             )
     ruled(c, approval)
-    emit(
-        c,
-        EventType.CAMPAIGN_PROGRESS,
-        f"approval_{approval.status.value}",
-        {
-            "approvalId": approval.approval_id,
-            "kind": approval.kind.value,
-            "operator": decision.operator,
-        },
-    )
+    meta = {
+        "approvalId": approval.approval_id,
+        "kind": approval.kind.value,
+        "operator": decision.operator,
+    }
+    applied = approval.proposal if decision.approve else approval.alternative
+    if applied is not None:
+        meta["applied"] = applied
+    emit(c, EventType.CAMPAIGN_PROGRESS, f"approval_{approval.status.value}", meta)
+    # After the decision's own event: what acting on the reply emits follows it.
+    on_reviewed(c, approval)
     publish_approvals(c)
     c.changed = True
 
@@ -90,7 +93,7 @@ def expire(c: Campaign) -> None:
                 ApprovalDecision(
                     approval_id=approval.approval_id,
                     approve=approval.safe_default is ApprovalStatus.APPROVED,
-                    operator="timeout",
+                    operator=TIMEOUT,
                     note=f"nobody decided by {due:%Y-%m-%d %H:%M} UTC: safe default",
                 ),
             )

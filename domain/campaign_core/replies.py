@@ -16,9 +16,23 @@
 - hardship: an operator is told; outreach goes on unless a person pauses it.
 
 Those that end or pause contact act on every playbook; otherwise a playbook that
-stops on any reply hands the account to a person (``responded``). The offline reader
-is pure and runs right here, in the handler: a STOP takes effect before anything else
-is sent. With a language model, replies wait in ``unread`` for the shell's reader.
+stops on any reply hands the account to a person (``responded``).
+
+How a reply is read: a bare STOP keyword is acted on at once, right here in the handler,
+before anything else is sent. Any other reply of a run started with ``reader_activity``
+(every run started now) or ``llm_replies`` waits in ``unread`` for the shell's reader,
+which reads it in the ``read_reply`` activity (the language model when one is configured,
+otherwise the offline reader the worker was given): the reading is recorded in the
+history, so a new model or new rules never change how a running campaign replays. Runs
+that began before ``reader_activity`` read here with the rules of ``domain.replies``.
+While a reply is unread no channel contacts the debtor (``steps.READ_FIRST``).
+
+A reading by the shipped model (``ReadBy.MODEL``) less confident than the campaign's
+``review_below`` (``RECOUP_REPLY_REVIEW_BELOW``) is put to a person as a
+``review_reply`` approval (``review``): approving acts on the reading, rejecting on the
+model's runner-up; contact waits until it is decided, and the deadline applies the more
+protective label (attorney, stop, dispute, wrong person, then the reading). A stop is
+never held.
 """
 
 from __future__ import annotations
@@ -36,11 +50,13 @@ from domain.campaign_core.learning import credit
 from domain.campaign_core.legal import opt_out_address, revoke_consent
 from domain.campaign_core.outbox import emit, emit_agent_message, emit_escalation
 from domain.campaign_core.research import exchange
+from domain.campaign_core.review import needs_review, open_review, take_review
 from domain.campaign_core.status import set_status
 from domain.campaign_core.steps import address_for
 from domain.campaign_core.supervision import check_promise_against_research
 from domain.channels import Channel
 from domain.events import EventType
+from domain.operator import Approval
 from domain.playbook import StopCondition
 from domain.replies import ReplyIntent, ReplyReading, classify, is_stop_keyword
 from domain.replies.reading import ReadBy, ReadReply, ReplyToRead
@@ -61,8 +77,9 @@ def on_reply(c: Campaign, reply: InboundReply) -> None:
         return
     st.reply_ids.append(reply.reply_id)
     st.replies += 1
-    if c.inp.llm_replies and not is_stop_keyword(reply.text):
-        # The language model reads it, in the shell's reader (an activity).
+    if (c.inp.llm_replies or c.inp.reader_activity) and not is_stop_keyword(reply.text):
+        # Read in the shell's reader (an activity, recorded in the history); a bare STOP
+        # needs no reader and takes effect before anything else is sent.
         if reply.received_at is None:
             reply = reply.model_copy(update={"received_at": c.now()})
         st.unread.append(reply)
@@ -86,17 +103,22 @@ def to_read(c: Campaign, reply: InboundReply) -> ReplyToRead:
 
 
 def read_offline(c: Campaign, reply: InboundReply, kind: str | None) -> ReadReply:
-    """The model kept failing or rejected the reply: the offline reader's reading."""
+    """The reader activity kept failing (or the model rejected the request): the rules'
+    reading, in the workflow."""
     reading = classify(reply.text, reply.received_at or c.now(), reply.channel)
-    why = "model rejected the request" if kind == "LlmRejected" else "model unavailable"
+    if kind == "LlmRejected":
+        why = "model rejected the request"
+    elif c.inp.llm_replies:
+        why = "model unavailable"
+    else:
+        why = "reader unavailable"
     return ReadReply(reading=reading, read_by=ReadBy.OFFLINE, fallback=why)
 
 
 def take_reading(c: Campaign, reply: InboundReply, read: ReadReply) -> None:
-    """Record a reply's reading (and how it was read), then act on it."""
-    st = c.state
+    """Record a reply's reading (and how it was read), then act on it, or hold it for a
+    person when the model was unsure (``review``)."""
     reading = read.reading
-    st.last_reply_intent = reading.intent.value
     meta: dict[str, Any] = {
         "replyId": reply.reply_id,
         "channel": reply.channel.value,
@@ -107,7 +129,28 @@ def take_reading(c: Campaign, reply: InboundReply, read: ReadReply) -> None:
     }
     if read.fallback is not None:
         meta["fallback"] = read.fallback
+    if read.runner_up is not None:  # the model's second choice (only the model gives one)
+        meta["runnerUp"] = read.runner_up.value
+    if needs_review(c, read) and not c.state.status.terminal:
+        approval = open_review(c, reply, read)
+        meta |= {"review": True, "approvalId": approval.approval_id}
+        emit(c, EventType.CUSTOMER_INTERACTION, "replied", meta)
+        exchange(c, "in", reply.channel, "reply: unclear, a person reviews it")
+        return
     emit(c, EventType.CUSTOMER_INTERACTION, "replied", meta)
+    _act(c, reply, reading)
+
+
+def on_reviewed(c: Campaign, approval: Approval) -> None:
+    """A person (or the deadline) decided what a held reply said: act on that reading."""
+    taken = take_review(c, approval)
+    if taken is not None:
+        _act(c, *taken)
+
+
+def _act(c: Campaign, reply: InboundReply, reading: ReplyReading) -> None:
+    st = c.state
+    st.last_reply_intent = reading.intent.value
     what = f"reply: {reading.intent.value}"
     if reading.promise_date is not None:
         what += f" {reading.promise_date.isoformat()}"

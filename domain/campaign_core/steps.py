@@ -15,6 +15,7 @@ from domain.agent_messages import AgentIdentity, MessageMode
 from domain.campaign import CollectionStatus
 from domain.campaign_core.campaign import Campaign
 from domain.campaign_core.outbox import emit, emit_agent_message
+from domain.campaign_core.review import awaiting_review
 from domain.campaign_core.status import set_status
 from domain.channels import Channel, spec
 from domain.compliance.engine import decide
@@ -197,7 +198,7 @@ class Barred:
 @dataclass(frozen=True)
 class NotNow:
     """No contact: the campaign ended, a promise pauses outreach, or a reply waits to be
-    read first (``why``)."""
+    read, or for a person to say what it said, first (``why``)."""
 
     why: str
 
@@ -219,7 +220,7 @@ def next_contact(c: Campaign, step: Step, channel: Channel, to: str) -> ContactM
         return NotNow(ENDED)
     if st.status is CollectionStatus.PROMISED:
         return NotNow(PROMISED)
-    if st.unread:
+    if st.unread or awaiting_review(c):
         # The debtor just wrote: know what they said before contacting them again.
         return NotNow(READ_FIRST)
     decision, facts, history = ask_gate(c, step, channel, to, "plan")

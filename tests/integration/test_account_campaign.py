@@ -32,6 +32,7 @@ from tests.campaign_support import (
     calls_to,
     eventually,
     mails_to,
+    replies_read,
     start,
     status,
     texts_to,
@@ -266,7 +267,8 @@ async def test_promise_pauses_outreach_until_it_is_broken(
         names.SIGNAL_REPLY,
         InboundReply(reply_id="r-1", channel=Channel.EMAIL, text="I will pay on Friday"),
     )
-    snapshot = await status(handle)
+    # Read in the reader activity, then acted on.
+    snapshot = await replies_read(handle)
     assert snapshot.status is CollectionStatus.PROMISED
     assert snapshot.promise_until is not None
     # Day 1 comes and goes inside the promise: no second email yet.

@@ -37,6 +37,7 @@ from domain.resilience import Backoff, RetryOverrides, RetryRule
 from service.campaigns import start_account_campaign
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
+from tests.campaign_support import replies_read
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
 from workflows import ALL_WORKFLOWS
@@ -339,6 +340,9 @@ async def test_replies_promises_disputes_and_opt_outs_reach_the_report(
         names.SIGNAL_REPLY,
         InboundReply(reply_id="r-1", channel=Channel.SMS, text="I will pay on Friday"),
     )
+    # Read (in the reader activity) before the payment: a payment first ends the campaign
+    # and the promise would be recorded only.
+    await replies_read(handles[0])
     await handles[1].signal(names.SIGNAL_LEGAL, LegalEvent(kind=LegalEventKind.DISPUTE))
     await handles[2].signal(
         names.SIGNAL_OPT_OUT, OptOutRequest(channel=Channel.EMAIL, reason="asked by phone")

@@ -26,6 +26,9 @@ RESEARCH_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seco
 NBA_RETRY = RetryPolicy(maximum_attempts=3)
 # The reply reader's errors that another try cannot fix (see activities.replies).
 LLM_PERMANENT_ERRORS = ["LlmRejected", "LlmRefused", "LlmMalformed"]
+# Without a language model the reader is local (rules and the shipped model): a read
+# that takes longer than this is stuck, and another try (or the rules here) is better.
+OFFLINE_READ_TIMEOUT = timedelta(seconds=30)
 
 
 async def brief(sh: Shell, for_channel: Channel | None) -> None:
@@ -136,7 +139,8 @@ async def _rule(sh: Shell, d: Disagreement) -> Ruling:
 
 
 async def read_replies(sh: Shell) -> None:
-    """Read unread replies with the model, oldest first, until told to stop and none is left.
+    """Read unread replies in the reader activity, oldest first, until told to stop and none
+    is left.
 
     It runs beside the main loop, so a reply is read at once whatever the campaign is
     waiting for; its reading then acts like a signal.
@@ -148,22 +152,27 @@ async def read_replies(sh: Shell) -> None:
             return
         sh.reading = True
         reply = st.unread[0]
-        read = await _read_with_model(sh, reply)
+        read = await _read_in_activity(sh, reply)
         st.unread.pop(0)
         sh.reading = False
         take_reading(c, reply, read)
         c.changed = True
 
 
-async def _read_with_model(sh: Shell, reply: InboundReply) -> ReadReply:
-    """The reply reader's reading; offline when the model keeps failing or is rejected."""
+async def _read_in_activity(sh: Shell, reply: InboundReply) -> ReadReply:
+    """The reply reader's reading; the rules' (here) when it keeps failing or is rejected."""
+    timeout = (
+        timedelta(seconds=sh.inp.llm_timeout_seconds + 10)
+        if sh.inp.llm_replies
+        else OFFLINE_READ_TIMEOUT
+    )
     try:
         read: ReadReply = await workflow.execute_activity(
             names.READ_REPLY,
             to_read(sh.core, reply),
             result_type=ReadReply,
             task_queue=sh.inp.queues.campaigns,
-            start_to_close_timeout=timedelta(seconds=sh.inp.llm_timeout_seconds + 10),
+            start_to_close_timeout=timeout,
             retry_policy=RetryPolicy(
                 initial_interval=timedelta(seconds=1),
                 backoff_coefficient=2,

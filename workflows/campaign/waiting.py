@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.campaign import CollectionStatus
     from domain.campaign_core import approvals, status
     from domain.campaign_core.outbox import exported, take_pending
+    from domain.campaign_core.review import awaiting_review
     from domain.campaign_core.supervision import held_for_ruling
     from domain.events import EventBatch
     from workflows.campaign.shell import Shell
@@ -151,8 +152,34 @@ async def wait_for_payment(sh: Shell, until: datetime, what: str) -> None:
 
 
 async def replies_read(sh: Shell) -> None:
-    """Wait until every reply received so far is read (and acted on)."""
-    st = sh.state
-    if st.unread:
-        status.describe(sh.core, "reading the debtor's reply", None)
-        await workflow.wait_condition(lambda: not st.unread)
+    """Wait until every reply received so far is read and acted on: read by the reader,
+    and decided by a person (or the deadline) when it was held for review."""
+    c, st = sh.core, sh.state
+    while True:
+        if st.unread:
+            status.describe(c, "reading the debtor's reply", None)
+            await workflow.wait_condition(lambda: not st.unread)
+            continue  # its reading may have opened a review
+        if not awaiting_review(c) or st.status.terminal:
+            return
+        approvals.expire(c)  # only here: runs from before reviews never get this far
+        if not awaiting_review(c):
+            continue
+        # Days, perhaps: a person decides. Export first so that operators see the request;
+        # wake for a signal (a decision, a payment) or for the review's deadline.
+        status.plan(c, "waiting for a person to review what the debtor's reply said", None)
+        if st.outbox:
+            await export_pending(sh)
+            await continue_as_new_if_needed(sh)
+            continue  # a signal may have arrived meanwhile: look again
+        c.changed = False
+        deadline = approvals.deadline(c)
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: c.changed or bool(st.unread),
+                timeout=None
+                if deadline is None
+                else approvals.bounded(c, deadline - workflow.now()),
+                timeout_summary="reply under review",
+            )
+        await continue_as_new_if_needed(sh)
