@@ -219,6 +219,29 @@ async def test_record_promise(client: Client, settings: Settings, running: objec
     assert outcome.status is CollectionStatus.PAID
 
 
+async def test_record_reply_reader(client: Client, settings: Settings, running: object) -> None:
+    """A reply read in the reader activity (``reader_activity``, the shipped model): a
+    promise for tomorrow, broken, then paid in full."""
+    handle = await start_account_campaign(
+        client,
+        settings,
+        tenant=TENANT,
+        campaign_id="history-reply-reader",
+        playbook=SLOW,
+        account=make_account(),
+        seconds_per_day=1.0,
+    )
+    await eventually(lambda: _status(handle), lambda s: len(s.attempts) == 1)
+    await _reply(handle, "r-promise", "ok ok i'll pay it all tomorrow, promise")
+    await eventually(lambda: _status(handle), lambda s: s.status is CollectionStatus.PROMISED)
+    snapshot = await eventually(
+        lambda: _status(handle), lambda s: s.status is CollectionStatus.ACTIVE, within=30
+    )
+    await pay(client, snapshot.account_id, "p-late", str(snapshot.balance))
+    outcome = await _save("reply-reader", handle)
+    assert outcome.status is CollectionStatus.PAID
+
+
 async def test_record_portfolio(client: Client, settings: Settings, running: object) -> None:
     """A portfolio of 24 accounts, 3 starts in flight, pages of 1, with continue-as-new.
 

@@ -6,7 +6,9 @@ code of 2026-12-03, ``<name>.after-issue-15.json`` with the code that waits for 
 send's answer, ``letter.json`` with the code that added the letter channel,
 ``approval.patched.json`` with the code that upserts the web UI's columns (balance band,
 next action, approval deadline) behind ``workflow.patched``, ``approval.json`` with the
-code that takes that path from its input (``web_ui_columns``: no patch marker). A
+code that takes that path from its input (``web_ui_columns``: no patch marker),
+``reply-reader.json`` with a reply read in the reader activity (``reader_activity``: the
+shipped model's reading is in the history, so a new model never changes a replay). A
 change to a workflow that would make one of these histories take a different path
 fails here: such a change needs ``workflow.patched`` (or a new
 workflow type) so that campaigns already running keep their old path.
