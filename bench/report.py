@@ -391,6 +391,27 @@ def policy(r: Record) -> list[Row]:
     return rows
 
 
+def replies(r: Record) -> list[Row]:
+    combined, rules = r["combined"], r["rules"]
+    return [
+        (
+            "recoup classify --in, replies/s on one core (combined reader)",
+            _n(combined["replies_per_s"], 0),
+            f"{_n(rules['replies_per_s'], 0)} (rules alone)",
+            _n(r["ratio"], 2),
+            f"≥ {_n(r['goal_replies_per_s'])}",
+        ),
+        (
+            "reply reader: peak RSS MiB / start-up s / install added MB",
+            f"{_n(combined['peak_rss_mib'], 0)} / {combined['startup_s']:.1f} / "
+            f"{_n(r['install_added_mib'], 0)}",
+            f"{_n(rules['peak_rss_mib'], 0)} / {rules['startup_s']:.1f} (rules alone)",
+            "",
+            "",
+        ),
+    ]
+
+
 def send_gap(r: Record) -> list[Row]:
     gap, window, wire = r["check_to_call_ms"], r["scheduled_to_call_ms"], r["call_to_provider_ms"]
     return [
@@ -426,6 +447,7 @@ ROWS: dict[str, Callable[[Record], list[Row]]] = {
     "chaos": chaos,
     "policy": policy,
     "send_gap": send_gap,
+    "replies": replies,
 }
 
 

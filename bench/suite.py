@@ -65,6 +65,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               (), ("--accounts", "30")),
     Benchmark("chaos", "SIGKILLed workers: exactly-once contacts, throughput kept", (),
               ("--accounts", "100", "--kills", "2")),
+    Benchmark("replies", "recoup classify --in on one core: combined reader vs rules, RSS, size",
+              (), ("--replies", "2000", "--rounds", "1")),
     Benchmark("policy", "adaptive vs fixed cadence, recovered per contact",
               ("--accounts", "400", "--seed", "2"), ("--accounts", "100", "--seed", "2")),
 )  # fmt: skip
