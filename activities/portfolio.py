@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from adapters.campaign_count import VisibilityCount, count_campaign
 from adapters.portfolio_store import PortfolioStore
-from adapters.task_queue_backlog import BacklogGate
+from adapters.task_queue_backlog import BacklogGate, QueueBacklog
 from domain import names
 from domain.account import Account
 from domain.campaign import account_workflow_id
@@ -81,18 +81,21 @@ class PortfolioLauncher:
         loader: PortfolioLoader,
         read_model: Engine,
         visible: VisibilityCount,
+        backlog_of: QueueBacklog,
         *,
         projected: bool,
         max_backlog: int | None = None,
     ) -> None:
         """``visible``: Temporal visibility's count of a query (``count_campaign``).
         ``projected``: whether the exporter fills the read model (the ``sql`` sink).
+        ``backlog_of``: a queue's workflow task backlog (``bootstrap.client.queue_backlog``).
         ``max_backlog``: hold starts while the campaigns' workflow task queue has more
         tasks waiting than this (``adapters.task_queue_backlog``; None: never hold)."""
         self._client = client
         self._loader = loader
         self._read_model = read_model
         self._visible = visible
+        self._backlog_of = backlog_of
         self._projected = projected
         self._max_backlog = max_backlog
         self._gates: dict[str, BacklogGate] = {}
@@ -104,7 +107,7 @@ class PortfolioLauncher:
         gate = self._gates.get(queue)
         if gate is None:
             gate = self._gates[queue] = BacklogGate(
-                self._client, queue, self._max_backlog, on_hold=_held
+                self._backlog_of, queue, self._max_backlog, on_hold=_held
             )
         return gate
 

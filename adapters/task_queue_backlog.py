@@ -8,21 +8,21 @@ queued, each task then replays its campaign's whole history, and throughput coll
 queued, served at 5 a second instead of about 35). ``BacklogGate.wait`` holds a start
 while Temporal's approximate backlog of that queue is above a limit, so the launch
 goes as fast as the campaigns are served and no faster. It reads the backlog from the
-server (``DescribeTaskQueue`` with stats), so every worker process sees the same queue,
-at most once per ``every`` seconds however many starts wait.
+server through ``backlog_of`` (``bootstrap.client.queue_backlog``: ``DescribeTaskQueue``
+with stats), so every worker process sees the same queue, at most once per ``every``
+seconds however many starts wait. No Temporal import here: the adapters layer talks to
+Temporal only through what the composition root gives it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+# A workflow task queue's approximate backlog, or None where the server keeps no queue
+# stats (the time-skipping test server of ``recoup simulate``).
+QueueBacklog = Callable[[str], Awaitable[int | None]]
 
 
 class BacklogGate:
@@ -30,7 +30,7 @@ class BacklogGate:
 
     def __init__(
         self,
-        client: Client,
+        backlog_of: QueueBacklog,
         queue: str,
         limit: int,
         *,
@@ -39,7 +39,7 @@ class BacklogGate:
     ) -> None:
         """``on_hold(backlog)`` is called each time a check finds the queue too long
         (the launch heartbeats there)."""
-        self._client = client
+        self._backlog_of = backlog_of
         self._queue = queue
         self._limit = limit
         self._every = every
@@ -65,21 +65,8 @@ class BacklogGate:
             await asyncio.sleep(self._every)
 
     async def _read(self) -> int:
-        try:
-            described = await self._client.workflow_service.describe_task_queue(
-                DescribeTaskQueueRequest(
-                    namespace=self._client.namespace,
-                    task_queue=TaskQueue(
-                        name=self._queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
-                    ),
-                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-                    report_stats=True,
-                )
-            )
-        except RPCError as exc:
-            if exc.status is not RPCStatusCode.UNIMPLEMENTED:
-                raise
-            # The time-skipping test server (recoup simulate) keeps no queue stats.
+        backlog = await self._backlog_of(self._queue)
+        if backlog is None:  # no queue stats on this server: never hold
             self._supported = False
             return 0
-        return int(described.stats.approximate_backlog_count)
+        return backlog

@@ -39,7 +39,7 @@ from activities.supervisor import Supervisor
 from adapters.breakers import BreakerStore, BreakerStoreUnavailable
 from adapters.sql import DatabaseUnavailable, check_database
 from adapters.suppressions import SuppressionStore
-from bootstrap.client import visibility_count
+from bootstrap.client import queue_backlog, visibility_count
 from bootstrap.metrics import breaker_metrics
 from bootstrap.root import Root
 from bootstrap.settings import SQL_SINK, Settings
@@ -127,6 +127,7 @@ async def workers(
     workflow_task_executor: concurrent.futures.ThreadPoolExecutor | None = None,
     suppressions: SuppressionStore | None = None,
     root: Root | None = None,
+    nba_daily: bool = False,
 ) -> AsyncIterator[list[Worker]]:
     """Build the workers for ``roles`` and the adapters they need; close them on exit.
 
@@ -137,6 +138,8 @@ async def workers(
     (default: the SDK's own pool); ``bench.engine --profile`` passes a one-thread pool
     it can profile. ``suppressions``: the store the channel agents check before each
     send (default: the settings' database); ``bench.send_gap`` passes one it times.
+    ``nba_daily``: the next-best-action agent learns day by day (``recoup simulate``:
+    the same result for the same seed; see ``activities.next_action``).
     """
     roles = set(roles)
     queues = settings.queues
@@ -210,7 +213,7 @@ async def workers(
             # The next-best-action agent's statistics, per tenant and segment.
             action_stats = root.action_stats
             await asyncio.to_thread(action_stats.create_tables)
-            next_action = NextActionAgent(action_stats)
+            next_action = NextActionAgent(action_stats, daily=nba_daily)
             loader = PortfolioLoader(portfolios, redact(settings.sql_url))
             # Starts through this very client, so that they are dispatched eagerly here.
             launcher = PortfolioLauncher(
@@ -218,6 +221,7 @@ async def workers(
                 loader,
                 events.engine,
                 visibility_count(client),
+                queue_backlog(client),
                 projected=SQL_SINK in settings.all_sinks,
                 max_backlog=settings.launch_max_backlog or None,
             )

@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from adapters.task_queue_backlog import BacklogGate
+from bootstrap.client import queue_backlog
 from tests.api_support import eventually
 
 QUEUED = 6
@@ -33,7 +34,7 @@ async def test_starts_are_held_while_the_queue_is_backed_up_and_go_once_it_drain
 ) -> None:
     queue = f"backlog-{uuid.uuid4().hex[:10]}"
     held: list[int] = []
-    gate = BacklogGate(client, queue, limit=2, every=0.1, on_hold=held.append)
+    gate = BacklogGate(queue_backlog(client), queue, limit=2, every=0.1, on_hold=held.append)
     for i in range(QUEUED):
         await client.start_workflow(BacklogProbe.run, id=f"{queue}-{i}", task_queue=queue)
 
@@ -55,6 +56,6 @@ async def test_starts_are_held_while_the_queue_is_backed_up_and_go_once_it_drain
 
 
 async def test_a_queue_with_nothing_waiting_never_holds(client: Client) -> None:
-    gate = BacklogGate(client, f"empty-{uuid.uuid4().hex[:10]}", limit=0, every=0.1)
+    gate = BacklogGate(queue_backlog(client), f"empty-{uuid.uuid4().hex[:10]}", limit=0, every=0.1)
     await asyncio.wait_for(gate.wait(), timeout=5.0)
     assert await gate.backlog() == 0

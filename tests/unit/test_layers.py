@@ -190,3 +190,25 @@ def test_the_scan_sees_imports_under_type_checking_and_in_functions() -> None:
     cli = RULES["cli"]
     refused = sorted(module for _, module in imported(source) if not cli.permits(module))
     assert refused == ["adapters.event_log.EventLog", "workers.export"]
+
+
+def test_adapters_and_domain_never_import_temporal() -> None:
+    """The adapters and the domain talk to Temporal only through what the composition root
+    (``bootstrap``) hands them, e.g. ``bootstrap.client.visibility_count`` and
+    ``queue_backlog``: a storage or provider adapter never depends on the SDK."""
+    found = []
+    for layer in ("domain", "adapters"):
+        for path in _files(layer):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                found += [
+                    f"{path.relative_to(ROOT)}:{node.lineno}: {name}"
+                    for name in names
+                    if name.split(".")[0] == "temporalio"
+                ]
+    assert not found, "\n".join(found)
