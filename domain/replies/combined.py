@@ -27,7 +27,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from domain.channels import Channel
-from domain.replies.cues import cue_scores
+from domain.replies.cue_index import cue_scores_fast as cue_scores
 from domain.replies.promised import find_amounts, find_dates
 from domain.replies.reader import _PRECEDENCE_FLOOR as PRECEDENCE_FLOOR
 from domain.replies.reader import ReplyIntent, ReplyReading, is_stop_keyword
