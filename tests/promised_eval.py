@@ -28,8 +28,8 @@ from domain.replies import dates, promised
 from domain.replies.text import main_text
 from tests.reply_eval import HELD_OUT, rows_of
 
-OPEN_SETS = ("dev", "train", "fresh", "people")
-SETS = (*OPEN_SETS, "holdout", "people-holdout")
+OPEN_SETS = ("dev", "train", "fresh", "people", "more")
+SETS = (*OPEN_SETS, "holdout", "people-holdout", "more-holdout")
 
 DateReader = Callable[[str, date], date | None]
 AmountReader = Callable[[str], Decimal | None]

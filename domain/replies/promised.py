@@ -287,7 +287,8 @@ _RANKED = (
 )
 _THIS_MONTH = r"(?:\s+(?:of\s+(?:this|the)\s+month|de\s+este\s+mes|del\s+mes))"
 _NEXT_MONTH = (
-    r"(?:\s+(?:of\s+next\s+month|del\s+(?:proximo|siguiente)\s+mes|del\s+mes\s+que\s+viene))"
+    r"(?:\s+(?:of\s+next\s+month|del\s+(?:proximo|siguiente)\s+mes|"
+    r"del\s+mes\s+que\s+(?:viene|entra)))"
 )
 _P_DOM = re.compile(
     r"(?:\b(?:(?:on|by|until|til|till|before|after)\s+)?(?:the\s+)?(?P<day>\d{1,2})"
@@ -298,8 +299,8 @@ _P_DOM = re.compile(
     r"\bel\s+(?:dia\s+)?(?P<day3>\d{1,2})(?:ro|ero|o|°)?\b(?!\s*(?:[.,/:-]?\d|%|dolares|dlls?|"
     r"dls|pesos|dias|semanas|meses|por\s+ciento|de\s+(?:cada|todos)))"
     r"|\bel\s+(?:dia\s+)?(?P<dayw2>primero)\b" + _AFTER_ORDINAL_WORD + "|"
-    r"\b(?:dia|day)\s+(?P<day4>\d{1,2})\b(?!\s*(?:[.,]\d|%|of\s+(?:the|my|our)))"
-    r")(?P<which>" + _THIS_MONTH + "|" + _NEXT_MONTH + ")?"
+    r"\b(?:dia|day)\s+(?P<day4>\d{1,2})\b(?!\s*(?:[.,/-]\d|%|of\s+(?:the|my|our)))"
+    r")(?P<which>" + _NEXT_MONTH + "|" + _THIS_MONTH + ")?"
 )
 _P_TODAY = re.compile(
     r"\b(?:today|2day|tonight|tonite|2nite|2night|this\s+(?:evening|afternoon)|later\s+today|"
@@ -386,7 +387,8 @@ _RELEASE = re.compile(
     r"solo|nomas|problem|worries|worry|doubt|fail|falta|later|earlier)\b"
 )
 _NEGATED_AFTER = re.compile(
-    r"\s*(?:no\s+(?:puedo|podre|podemos|voy|alcanzo|me\s+alcanza|tengo)|is\s+not|isn'?t|"
+    r"\s*(?:no(?=\s*(?:[,.!]|$))|no\s+(?:puedo|podre|podemos|voy|alcanzo|me\s+alcanza|tengo|joven|"
+    r"senor|senora|senorita|mijo|mija|amigo|amiga|compa)|is\s+not|isn'?t|"
     r"won'?t\s+work|doesn'?t\s+work|no\s+(?:va|se\s+puede)|not\s+possible)\b"
 )
 _CLAUSE_END = re.compile(r"[.!?;\n,]|\b(?:but|pero|so|then|asi\s+que|entonces)\b")
@@ -431,13 +433,14 @@ def end_of_month(today: date) -> date:
 def day_of_month(today: date, day: int) -> date | None:
     """``the 15th``: the next such day strictly after ``today``, in the first month that has it.
 
-    On the month's last day, the day that is today (``the 31st`` on May 31) is today: read
-    strictly it would skip a whole month (or two, when the next month lacks the day), and
-    ``end of the month`` said that day is today too.
+    On the month's last day, a 29th, 30th or 31st that is today (``the 31st`` on May 31) is
+    today: read strictly it would skip a whole month or two (the next month may lack the
+    day), and ``end of the month`` said that day is today too. ``the 28th`` on February 28
+    is March 28, as the labelled sets have it.
     """
     if not 1 <= day <= 31:
         return None
-    if day == today.day and today == end_of_month(today):
+    if day == today.day and day >= 29 and today == end_of_month(today):
         return today
     first = today.replace(day=1)
     for ahead in range(13):
@@ -546,7 +549,7 @@ def _hits(text: str, today: date) -> Iterator[_Hit]:
         digits = m["day"] or m["day2"] or m["day3"] or m["day4"]
         day = int(digits) if digits else _ORDINAL_WORDS[m["dayw"] or m["dayw2"]]
         which = m["which"] or ""
-        if "next" in which or "proximo" in which or "siguiente" in which or "viene" in which:
+        if any(word in which for word in ("next", "proximo", "siguiente", "viene", "entra")):
             found = _day_in_month(_next_month_first(today), day)
         elif which:
             found = _day_in_month(today.replace(day=1), day)

@@ -196,6 +196,13 @@ def d(month: int, day: int, year: int = 2026) -> date:
         ("INV-3668", WED, None),
         ("I can do $45", WED, None),
         ("in 2-3 weeks", WED, None),
+        # The 28th on February 28 is a month on; the 31st on May 31 is today.
+        ("I can pay $45 on the 28th", date(2027, 2, 28), date(2027, 3, 28)),
+        ("paying on the 31st", date(2027, 5, 31), date(2027, 5, 31)),
+        ("el 1ro del mes que entra pago todo", date(2026, 7, 5), date(2026, 8, 1)),
+        ("hoy no joven, el lunes que viene le pago", date(2026, 7, 9), date(2026, 7, 13)),
+        ("hoy no, el viernes", date(2026, 7, 9), date(2026, 7, 10)),
+        ("realizare el pago el dia 10/16", date(2026, 10, 2), date(2026, 10, 16)),
     ],
 )
 def test_find_date(text: str, today: date, expected: date | None) -> None:
@@ -311,7 +318,7 @@ def test_the_nth_is_the_next_such_day(today: date, day: int) -> None:
     found = find_date(f"on the {day}th" if day > 3 else f"on the {day}", today)
     assert found is not None and found.day == day
     month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    if today == month_end and day == today.day:
+    if today == month_end and day == today.day and day >= 29:
         assert found == today  # said on the month's last day, naming it
     else:
         assert today < found <= today + timedelta(days=62)
