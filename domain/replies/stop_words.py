@@ -36,6 +36,7 @@ from domain.replies.text import normalize
 _STOP_WORDS = frozenset(
     {
         "stop",
+        "stahp",
         "stp",
         "sotp",
         "stpo",
@@ -59,7 +60,9 @@ _STOP_WORDS = frozenset(
     }
 )
 # "por favor" and "please" ride along a one-word request without changing it.
-_COURTESY = re.compile(r"\b(?:por\s*favor|porfa(?:vor)?|plz|pls|please|ya|now|ahora)\b")
+_COURTESY = re.compile(
+    r"\b(?:por\s*favor|porfa(?:vor)?|porfis|x\s*fa|xfa|plz|pls|please|ya|now|ahora)\b"
+)
 _REPEATS = re.compile(r"(.)\1{2,}")
 _STOP_EMOJI = frozenset("\U0001f6d1\U0001f6ab\u270b\u26d4")
 _ME = r"(?:me|us|her|him|them|my phone|this (?:number|#|phone|email))"
@@ -83,20 +86,32 @@ _REQUESTS = re.compile(
             r"\b(?:take|remove) (?:me|my (?:number|email)|this (?:number|email(?: address)?))"
             r"\b.{0,30}\b(?:list|texts?|calls?|contact)",
             r"^(?:take|remove) (?:me|my (?:number|email)|this (?:number|email))\b",
+            r"\b(?:take|remove) (?:me|my (?:number|email)|this (?:number|email(?: address)?))\b"
+            r".{0,30}\b(?:system|records|database)",
             r"^stop\b[.!]",
+            r"\bstop\s*(?:x\s*fa|xfa|pls|plz|please|por\s*favor|porfa|porfis)\b",
+            r"\b(?:please|pls|plz|por\s*favor|porfa)\s+stop\b(?!\s+\w+ing\s+(?:my|me\s+at))",
             r"\bopt\s*-?\s*(?:me\s+)?out\b",
             r"\bunsubscribe\b",
-            r"\brevoke\b.{0,30}\bconsent\b",
-            r"\bwithdraw\b.{0,30}\bconsent\b",
+            r"\brevok\w*\b.{0,30}\bconsent",
+            r"\bwithdraw\w*\b.{0,30}\bconsent",
+            r"\bno longer (?:consent|authori[sz]e|wish to (?:be contacted|receive))",
             r"\bcease\b.{0,40}\bcommunicat",
+            r"\bcommunicat\w*\b.{0,30}\bcease\b",
+            r"\b(?:stop\W+){2,}",
             r"\bcease and desist\b",
             r"1692\s*c\s*\(\s*c\s*\)",
             # Spanish
-            r"\bdejen? de\s+(?:mandar|enviar|escribir|llamar|molestar|textear)",
+            r"\bdejen? de?\s+(?:mandar|enviar|escribir|llamar|molestar|textear|contactar|comunicar|"
+            r"marcar)",
+            r"\bno\s+(?:contactarme|llamarme|escribirme|molestarme|mandarme|enviarme)\b",
+            r"\bcancel(?:ar|en)?\s+(?:los\s+|las\s+)?(?:mensajes|msjs|correos|llamadas)",
+            r"\bbaj(?:ame|enme)\b",
+            r"\brevoc\w*\b.{0,40}\b(?:consentimiento|autorizacion)",
             r"\bya no (?:me\s+)?(?:esten\s+|sigan\s+)?(?:manden|mande|envien|escriban|llamen|"
             r"mandando|enviando|escribiendo|llamando)",
             r"\bno (?:me|nos|la|lo)\s+(?:vuelvan a\s+)?(?:manden|envien|escriban|llamen|"
-            r"contacten|escribir|llamar|contactar)\b",
+            r"contacten|escribir|llamar|contactar|mandar|enviar)\b",
             r"\bno (?:mas|quiero mas) (?:mensajes|sms|correos|llamadas)\b",
             r"\bpare de (?:enviar|mandar|escribir|llamar)",
             r"\b(?:quitenme|sacenme|borren(?:me)?)\b.{0,20}\b(?:lista|numero|correo)",
@@ -105,7 +120,7 @@ _REQUESTS = re.compile(
             r"manden|escriban|llamen|contacten)",
             r"\bparen\b.{0,20}\b(?:mensajes|llamadas|correos)",
             r"\bces(?:en|ar)\b.{0,30}\bcomunicaci",
-            r"\bno quiero (?:mas )?(?:mensajes|sms|correos|llamadas)\b",
+            r"\bno quiero (?:mas )?(?:mensajes|msjs|sms|correos|llamadas)\b",
             r"\b(?:dar(?:me)?|den(?:me)?) de baja\b",
             r"\bbaja\b.{0,20}\b(?:por favor|porfavor|de (?:la|su) lista|del sistema|ya no)",
             r"\brevoco\b.{0,40}\bconsentimiento\b",
@@ -118,15 +133,25 @@ _REQUESTS = re.compile(
 # written: a lowercase "stop" inside a sentence ("can't stop worrying") is not a keyword.
 _KEYWORD_ANYWHERE = re.compile(
     r"(?<![A-Za-z])(?:S[\s.]*T[\s.]*O[\s.]*P+|STOPALL|UNSUBSCRIBE|OPT[\s-]?OUT|BAJA)(?![A-Za-z])"
-    r"|(?i:(?<![a-z])s[ .]t[ .]o[ .]p(?![a-z])|\b(?:sotp|stpo)\b)"
+    r"|(?i:(?<![a-z])s[ .]t[ .]o[ .]p(?![a-z])|\b(?:sotp|stpo|stahp)\b)"
     r"|[\U0001f6d1\u26d4]"
 )
 # Asking to be reached another way: a callback (or a change of number), not an opt-out.
-_ELSEWHERE = re.compile(
-    r"\b(?:call|text|email|llam[ae]n?|marquen|escrib[ae]n?)\s+(?:me\s+)?(?:on|at|to|al|a)?\s*"
-    r"(?:my|mi)\s+(?:cell|mobile|home|work|other|celular|casa|trabajo|otro)\b|\binstead\b|"
-    r"\ben (?:su|mi) lugar\b"
-)
+_ELSEWHERE = [
+    re.compile(p)
+    for p in (
+        r"\b(?:call|text|email|llam[ae]n?|marquen|escrib[ae]n?)\s+(?:me\s+)?(?:on|at|to|al|a)?\s*"
+        r"(?:my|mi)\s+(?:cell|mobile|home|work|other|celular|casa|trabajo|otro)\b",
+        r"\b(?:call|text|email|write|phone)\b[^.\n]{0,40}\binstead\b",
+        r"\bjust\s+call\s+me\b",
+        r"\bmejor\s+(?:llam|marq|habl)\w*",
+        r"\ben (?:su|mi) lugar\b",
+    )
+]
+
+
+# "Do not call my cell" is no other way to reach them.
+_NEGATED_BEFORE = re.compile(r"\b(?:not|don'?t|dont|never|no)\s+$")
 
 
 def _compact(norm: str) -> str:
@@ -152,4 +177,8 @@ def is_stop_request(text: str) -> bool:
             return True
     if not (_REQUESTS.search(norm) or _KEYWORD_ANYWHERE.search(text)):
         return False
-    return not _ELSEWHERE.search(norm)
+    return not any(
+        not _NEGATED_BEFORE.search(norm[max(0, m.start() - 12) : m.start()])
+        for pattern in _ELSEWHERE
+        for m in pattern.finditer(norm)
+    )
