@@ -4,7 +4,10 @@ The next-best-action agent (``domain.next_action``) learns across campaigns, so
 its statistics live here, keyed by tenant and segment, never by campaign:
 
 - ``nba_arm_stats``: one row per tenant, segment, channel and time window: the
-  contacts counted (``trials``) and the sum of their rewards;
+  contacts counted (``trials``), the sum of their positive rewards (``reward``), and
+  the harm done: contacts that led to an opt-out, a dispute or a complaint
+  (``harmed``) and the sum of their negative rewards as a positive number
+  (``penalty``);
 - ``nba_outcomes``: every outcome applied, by id, so that recording one twice
   (an activity retry, two workers) counts it once.
 
@@ -24,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, Engine, Table, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -44,6 +48,9 @@ class NbaArmStat(SQLModel, table=True):
     trials: float = 0.0
     reward: float = 0.0
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Last, where the migration that added them put them (0008: rows from before count 0).
+    harmed: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    penalty: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
 
 
 class NbaOutcome(SQLModel, table=True):
@@ -73,8 +80,9 @@ class ActionStats:
             return 0
         now = datetime.now(UTC)
         dialect = self._engine.dialect.name
-        # Per arm: (contacts, reward) to add, from the outcomes whose id was new.
-        added: dict[tuple[str, str, str, str], tuple[float, float]] = {}
+        # Per arm: (contacts, reward, harmed, penalty) to add, from the outcomes whose
+        # id was new.
+        added: dict[tuple[str, str, str, str], tuple[float, float, float, float]] = {}
         with self._engine.begin() as connection:
             for outcome_id in sorted(unique):
                 outcome = unique[outcome_id]
@@ -92,9 +100,15 @@ class ActionStats:
                     outcome.arm.channel.value,
                     outcome.arm.window.value,
                 )
-                trials, reward = added.get(key, (0.0, 0.0))
-                added[key] = (trials + 1.0, reward + outcome.reward)
-            for (tenant_id, segment, channel, window), (trials, reward) in sorted(added.items()):
+                trials, reward, harmed, penalty = added.get(key, (0.0, 0.0, 0.0, 0.0))
+                added[key] = (
+                    trials + 1.0,
+                    reward + max(0.0, outcome.reward),
+                    harmed + (1.0 if outcome.reward < 0 else 0.0),
+                    penalty + max(0.0, -outcome.reward),
+                )
+            for (tenant_id, segment, channel, window), sums in sorted(added.items()):
+                trials, reward, harmed, penalty = sums
                 statement = _insert(dialect, _ARMS).values(
                     tenant_id=tenant_id,
                     segment=segment,
@@ -102,6 +116,8 @@ class ActionStats:
                     time_window=window,
                     trials=trials,
                     reward=reward,
+                    harmed=harmed,
+                    penalty=penalty,
                     updated_at=now,
                 )
                 connection.execute(
@@ -110,11 +126,13 @@ class ActionStats:
                         set_={
                             "trials": _ARMS.c.trials + statement.excluded.trials,
                             "reward": _ARMS.c.reward + statement.excluded.reward,
+                            "harmed": _ARMS.c.harmed + statement.excluded.harmed,
+                            "penalty": _ARMS.c.penalty + statement.excluded.penalty,
                             "updated_at": statement.excluded.updated_at,
                         },
                     )
                 )
-        return sum(int(trials) for trials, _ in added.values())
+        return sum(int(sums[0]) for sums in added.values())
 
     def stats(self, tenant_id: str, segment: str) -> list[ArmStats]:
         """The segment's arms that have been tried, by channel then window."""
@@ -130,32 +148,39 @@ class ActionStats:
                 arm=Arm(channel=Channel(row.channel), window=TimeWindow(row.time_window)),
                 trials=row.trials,
                 reward=row.reward,
+                harmed=row.harmed,
+                penalty=row.penalty,
             )
             for row in rows
         ]
 
     def pooled(self, tenant_id: str) -> list[ArmStats]:
         """Every segment's arms of the tenant added up: the prior for a segment's arms."""
+        # SQLAlchemy's select: sqlmodel's is typed for up to four columns.
         query = (
-            select(
-                NbaArmStat.channel,
-                NbaArmStat.time_window,
-                func.sum(NbaArmStat.trials),
-                func.sum(NbaArmStat.reward),
+            sa_select(
+                _ARMS.c.channel,
+                _ARMS.c.time_window,
+                func.sum(_ARMS.c.trials),
+                func.sum(_ARMS.c.reward),
+                func.sum(_ARMS.c.harmed),
+                func.sum(_ARMS.c.penalty),
             )
-            .where(NbaArmStat.tenant_id == tenant_id)
-            .group_by(col(NbaArmStat.channel), col(NbaArmStat.time_window))
-            .order_by(col(NbaArmStat.channel), col(NbaArmStat.time_window))
+            .where(_ARMS.c.tenant_id == tenant_id)
+            .group_by(_ARMS.c.channel, _ARMS.c.time_window)
+            .order_by(_ARMS.c.channel, _ARMS.c.time_window)
         )
-        with Session(self._engine) as session:
-            rows = session.exec(query).all()
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).all()
         return [
             ArmStats(
                 arm=Arm(channel=Channel(channel), window=TimeWindow(window)),
                 trials=float(trials or 0),
                 reward=float(reward or 0),
+                harmed=float(harmed or 0),
+                penalty=float(penalty or 0),
             )
-            for channel, window, trials, reward in rows
+            for channel, window, trials, reward, harmed, penalty in rows
         ]
 
     def dispose(self) -> None:

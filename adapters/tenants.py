@@ -37,6 +37,10 @@ class TenantRow(SQLModel, table=True):
     # Whom its debts are owed to, when a portfolio row does not say; NULL: first-party.
     # Last, where the migration that added it put it (the schema tests compare the order).
     creditor: str | None = Field(default=None, max_length=200)
+    # What harm after a contact is worth to the adaptive policy (Tenant); NULL: the default.
+    opt_out_penalty: float | None = None
+    dispute_penalty: float | None = None
+    complaint_penalty: float | None = None
 
 
 class ApiKeyRow(SQLModel, table=True):
@@ -124,6 +128,7 @@ class TenantStore:
                     name=tenant.name,
                     creditor=tenant.creditor,
                     created_at=datetime.now(UTC),
+                    **_penalties(tenant),
                 )
             )
             try:
@@ -144,6 +149,8 @@ class TenantStore:
                 return False
             row.name = tenant.name
             row.creditor = tenant.creditor
+            for field, value in _penalties(tenant).items():
+                setattr(row, field, value)
             session.add(row)
             session.commit()
         return True
@@ -218,5 +225,18 @@ class TenantStore:
         return None if tenant is None else _tenant(tenant)
 
 
+_PENALTIES = ("opt_out_penalty", "dispute_penalty", "complaint_penalty")
+
+
+def _penalties(tenant: Tenant) -> dict[str, float | None]:
+    """The tenant's penalties to store: NULL where it has the default (which may change)."""
+    defaults = Tenant.model_fields
+    return {
+        field: None if getattr(tenant, field) == defaults[field].default else getattr(tenant, field)
+        for field in _PENALTIES
+    }
+
+
 def _tenant(row: TenantRow) -> Tenant:
-    return Tenant(tenant_id=row.tenant_id, name=row.name, creditor=row.creditor)
+    set_ = {field: getattr(row, field) for field in _PENALTIES if getattr(row, field) is not None}
+    return Tenant(tenant_id=row.tenant_id, name=row.name, creditor=row.creditor, **set_)

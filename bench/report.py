@@ -385,9 +385,33 @@ def policy(r: Record) -> list[Row]:
                 _n(per_contact.get("adaptive"), 2),
                 f"{_n(per_contact.get('fixed'), 2)} (fixed cadence)",
                 _n(p.get("ratio"), 2),
-                "> 1",
+                "≥ 1.3",
             )
         )
+        ratios = p.get("ratio_spread")
+        if ratios:
+            rows.append(
+                (
+                    f"{name}: adaptive / fixed per seed, min / median / max",
+                    f"{_n(ratios['min'], 2)} / {_n(ratios['median'], 2)} / {_n(ratios['max'], 2)}",
+                    "",
+                    "",
+                    "≥ 1.3 at every seed",
+                )
+            )
+        for key, label in (("opt_out_rate", "opt-outs"), ("dispute_rate", "disputes")):
+            rate = p.get(key, {})
+            adaptive, fixed = rate.get("adaptive"), rate.get("fixed")
+            if adaptive and fixed:
+                rows.append(
+                    (
+                        f"{name}: {label} per account, adaptive (median over seeds)",
+                        _n(adaptive["median"], 3),
+                        f"{_n(fixed['median'], 3)} (fixed cadence)",
+                        "",
+                        "≤ fixed",
+                    )
+                )
     return rows
 
 

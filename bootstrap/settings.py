@@ -259,12 +259,16 @@ class Settings(BaseSettings):
     reply_reader: Reader = Reader.COMBINED
     # A reply the shipped model (in the reader activity) read with less confidence than
     # this waits for a person (a review_reply approval); 0: never (RECOUP_REPLY_REVIEW_BELOW).
-    reply_review_below: float = Field(default=0.5, ge=0, le=1)
+    # 0.6: readings below it are right about half the time on held-out replies (docs/agents.md).
+    reply_review_below: float = Field(default=0.6, ge=0, le=1)
     # fixed: each touch on the playbook's channel and day (the baseline); adaptive: the
     # next-best-action agent picks channel and local time of day per account segment.
     contact_policy: ContactPolicy = ContactPolicy.FIXED
     # The largest share of adaptive choices made at random, to keep trying every arm.
     nba_exploration: float = Field(default=0.1, ge=0, le=1)
+    # Seeds the adaptive choices with this, the workflow id and the step instead of the
+    # run id, so that a run can be repeated (``recoup simulate`` sets it); unset: not.
+    nba_seed: str | None = Field(default=None, max_length=100)
     # The research agent builds each account's context (CRM record, history) before a
     # touch, and again whenever something new happened; off: agents go without a brief.
     research_enabled: bool = True

@@ -146,6 +146,7 @@ async def simulate(
                                 "ledger_base_url": crm.base_url,
                                 "call_poll_seconds": 0.05,
                                 "contact_policy": policy,
+                                "nba_seed": f"sim-{seed}",
                                 "redis_url": None,
                                 "sinks": ["sql"],
                                 "tenant_sinks": {},
@@ -212,7 +213,8 @@ async def _run(
         queue = f"simulated-debtors{settings.task_queue_suffix}"
         tenant = settings.tenant(TENANT_ID)
         campaign_id = f"sim-{population.name}-{seed}"
-        async with workers(client, settings) as built:
+        # The agent learns day by day, seeded by the run's seed: the same run twice.
+        async with workers(client, settings, nba_daily=True) as built:
             built.append(
                 Worker(
                     client,
@@ -310,6 +312,9 @@ async def _run(
         "accounts_paid_in_full": sum(1 for o in outcomes if o.balance <= 0),
         "opt_outs": sim.reactions[ReactionKind.OPT_OUT],
         "disputes": sim.reactions[ReactionKind.DISPUTE],
+        # Per account: what the policy cost the debtor relationship, beside what it won.
+        "opt_out_rate": round(sim.reactions[ReactionKind.OPT_OUT] / len(account_list), 4),
+        "dispute_rate": round(sim.reactions[ReactionKind.DISPUTE] / len(account_list), 4),
         "promises": sum(o.promises for o in outcomes),
         "compliance_violations": len(violations),
         "simulated_days": round((end - start) / timedelta(days=1), 2),

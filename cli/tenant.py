@@ -63,6 +63,11 @@ _CREDITOR_HELP = (
     "debts (first-party)."
 )
 
+_PENALTY_HELP = (
+    "Reward the adaptive policy gives a contact followed within its attribution window by "
+    "this harm, relative to a payment's 1 (0 to -10; 0: not counted)."
+)
+
 
 def _tenant(tenant_id: str, name: str, creditor: str | None) -> Tenant:
     try:
@@ -119,23 +124,58 @@ def set_names(
         bool,
         typer.Option("--first-party", help="The tenant collects its own debts: no creditor."),
     ] = False,
+    opt_out_penalty: Annotated[
+        float | None, typer.Option("--opt-out-penalty", min=-10, max=0, help=_PENALTY_HELP)
+    ] = None,
+    dispute_penalty: Annotated[
+        float | None, typer.Option("--dispute-penalty", min=-10, max=0, help=_PENALTY_HELP)
+    ] = None,
+    complaint_penalty: Annotated[
+        float | None, typer.Option("--complaint-penalty", min=-10, max=0, help=_PENALTY_HELP)
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change the names debtors read: campaigns started from now on use them."""
+    """Change the names debtors read, or what harm costs the adaptive policy: campaigns
+    started from now on use them."""
+    penalties = {
+        field: value
+        for field, value in (
+            ("opt_out_penalty", opt_out_penalty),
+            ("dispute_penalty", dispute_penalty),
+            ("complaint_penalty", complaint_penalty),
+        )
+        if value is not None
+    }
     if creditor is not None and first_party:
         fail("--creditor and --first-party contradict each other: give one", EXIT_INPUT)
-    if name is None and creditor is None and not first_party:
-        fail("nothing to change: give --name, --creditor or --first-party", EXIT_INPUT)
+    if name is None and creditor is None and not first_party and not penalties:
+        fail(
+            "nothing to change: give --name, --creditor, --first-party or a --*-penalty",
+            EXIT_INPUT,
+        )
     with Root(load_settings()) as root:
         store = tenant_store(root)
         current = _stored(store, tenant_id)
         kept = None if first_party else (creditor if creditor is not None else current.creditor)
         tenant = _tenant(tenant_id, name if name is not None else current.name, kept)
+        tenant = tenant.model_copy(
+            update={
+                field: getattr(current, field)
+                for field in ("opt_out_penalty", "dispute_penalty", "complaint_penalty")
+            }
+            | penalties
+        )
         store.update_tenant(tenant)
     if as_json:
         print_json(_tenant_json(tenant))
         return
     console.print(f"tenant {tenant_id}: {_describe(tenant)}")
+    if penalties:
+        console.print(
+            f"harm after a contact (adaptive policy): opt-out {tenant.opt_out_penalty:g}, "
+            f"dispute {tenant.dispute_penalty:g}, complaint {tenant.complaint_penalty:g} "
+            "(a payment: 1)"
+        )
 
 
 @app.command("list")

@@ -59,6 +59,28 @@ class Tenant(BaseModel):
         description="Whom the debts are owed to, unless an account names its own creditor; "
         "None: the tenant collects its own debts (first-party).",
     )
+    # What a contact that led to harm is worth to the adaptive policy (domain.next_action),
+    # relative to a payment's 1.0: negative, or 0 not to count that harm.
+    opt_out_penalty: float = Field(
+        default=-1.0,
+        ge=-10,
+        le=0,
+        description="Reward of a contact followed by an opt-out (STOP, unsubscribe, revoked "
+        "consent, cease) within the attribution window; -1: it loses what a payment earns.",
+    )
+    dispute_penalty: float = Field(
+        default=-0.5,
+        ge=-10,
+        le=0,
+        description="Reward of a contact followed by a dispute within the attribution window.",
+    )
+    complaint_penalty: float = Field(
+        default=-2.0,
+        ge=-10,
+        le=0,
+        description="Reward of a contact followed by a complaint (a spam report, a complaint "
+        "opt-out) within the attribution window: a complaint costs more than a payment earns.",
+    )
 
     @property
     def first_party(self) -> bool:

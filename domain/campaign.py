@@ -282,6 +282,19 @@ class AccountCampaignInput(BaseModel):
         "deadline), never the amount due. Every starter sets it; inputs of runs that began "
         "before it existed lack it, and those runs ask workflow.patched instead.",
     )
+    negative_outcomes: bool = Field(
+        default=False,
+        description="Under the adaptive policy, an opt-out, a dispute or a complaint after a "
+        "contact is that contact's outcome, with the tenant's negative reward. Every starter "
+        "sets it; inputs of runs that began before it lack it and learn from payments, "
+        "promises and replies only, so that their histories replay.",
+    )
+    nba_seed: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Seed of the next-best-action draws with the workflow id and step, instead "
+        "of the run id: the same choices when run again (simulations; RECOUP_NBA_SEED).",
+    )
 
 
 class CampaignSnapshot(BaseModel):

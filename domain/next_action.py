@@ -1,11 +1,15 @@
 """The next-best-action agent's decision: which channel, at which local time of day.
 
 An arm is a channel and a debtor-local time window; each account segment has its
-own statistics per arm (contacts made, reward earned), learnt from what contacts
-led to (a payment, a promise, a reply, or nothing within N days). ``choose`` draws
-an arm by Thompson sampling over the arms the campaign may use now, with a bounded
-share of purely exploratory choices. ``next_window_start`` turns the chosen window
-into the instant to send, in the debtor's time zone.
+own statistics per arm (contacts made, reward earned, harm done), learnt from what
+contacts led to within N days: a payment (1), a promise (0.5), a reply (0.2) or
+nothing (0); or harm that costs the debtor relationship, an opt-out, a dispute or a
+complaint, whose reward is negative and set per tenant (``reward_of``; by default
+-1, -0.5 and -2: an opt-out loses what a payment earns). ``choose`` draws an arm by
+Thompson sampling over the arms the campaign may use now (what an arm earns, less
+what it costs), with a bounded share of purely exploratory choices.
+``next_window_start`` turns the chosen window into the instant to send, in the
+debtor's time zone.
 
 Pure and deterministic (workflows import it): no I/O, no clock, and randomness only
 from a generator seeded by the caller's seed, so a retried activity or a replayed
@@ -25,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.account import Account
+from domain.account import Account, Tenant
 from domain.channels import Channel
 
 
@@ -154,19 +158,59 @@ def _change_between(before: datetime, after: datetime, tz: ZoneInfo) -> datetime
 
 
 class ArmStats(BaseModel):
-    """What an arm has done in one segment: contacts made and the sum of their rewards."""
+    """What an arm has done in one segment: contacts made, the sum of their positive
+    rewards, and the harm done: how many contacts led to an opt-out, a dispute or a
+    complaint (``harmed``) and the sum of their negative rewards, as a positive number
+    (``penalty``)."""
 
     arm: Arm
     trials: float = Field(ge=0)
-    reward: float = Field(ge=0)  # the sum of rewards, each in [0, 1]
+    reward: float = Field(ge=0)  # the sum of positive rewards, each in [0, 1]
+    harmed: float = Field(default=0, ge=0)
+    penalty: float = Field(default=0, ge=0)
 
 
-OutcomeKind = Literal["payment", "promise", "reply", "none"]
+OutcomeKind = Literal["payment", "promise", "reply", "none", "opt_out", "dispute", "complaint"]
+# What costs the debtor relationship: a channel closed for good, a dispute, a complaint.
+HARMS: frozenset[str] = frozenset({"opt_out", "dispute", "complaint"})
 
 # What a contact led to within N days, worth most when money came in. A promise is
 # worth half (many are kept, not all); a reply shows the channel and hour reached
-# the debtor, a weak signal but a frequent one.
+# the debtor, a weak signal but a frequent one. Harms are the tenant's (``reward_of``).
 REWARDS: dict[str, float] = {"payment": 1.0, "promise": 0.5, "reply": 0.2, "none": 0.0}
+# The most a harm may cost, in payments: a Tenant's penalties are bounded by it.
+MAX_PENALTY = 10.0
+
+
+def reward_of(kind: OutcomeKind, tenant: Tenant) -> float:
+    """A contact's reward for what it led to: ``REWARDS``, or the tenant's (negative)
+    reward for an opt-out, a dispute or a complaint."""
+    if kind == "opt_out":
+        return tenant.opt_out_penalty
+    if kind == "dispute":
+        return tenant.dispute_penalty
+    if kind == "complaint":
+        return tenant.complaint_penalty
+    return REWARDS[kind]
+
+
+def worse(kind: OutcomeKind, than: OutcomeKind, tenant: Tenant) -> bool:
+    """Whether ``kind`` is what a contact that led to both should count as.
+
+    A payment wins over everything (money came in); below it, harm wins over a promise
+    or a reply (an opt-out after a reply is an opt-out), the costlier harm over the
+    other; then promise > reply > nothing. A harm the tenant prices at 0 is not counted.
+    """
+    return _rank(kind, tenant) > _rank(than, tenant)
+
+
+def _rank(kind: OutcomeKind, tenant: Tenant) -> float:
+    if kind == "payment":
+        return MAX_PENALTY + 10
+    if kind in HARMS:
+        cost = -reward_of(kind, tenant)
+        return 3 + cost if cost > 0 else -1
+    return {"none": 0, "reply": 1, "promise": 2}[kind]
 
 
 class ActionOutcome(BaseModel):
@@ -176,7 +220,8 @@ class ActionOutcome(BaseModel):
     tenant_id: str
     segment: str = Field(min_length=1, max_length=128)
     arm: Arm
-    reward: float = Field(ge=0, le=1)  # REWARDS[kind], unless the caller weighs otherwise
+    # reward_of(kind), unless the caller weighs otherwise; negative for a harm.
+    reward: float = Field(ge=-MAX_PENALTY, le=1)
     kind: OutcomeKind
 
 
@@ -221,10 +266,17 @@ def choose(
 
     With probability ``exploration``, an arm uniformly at random (``explored``);
     otherwise Thompson sampling: one draw from each arm's Beta(1 + reward,
-    3 + trials - reward) posterior, the highest wins. Thompson sampling explores on
-    its own while arms are uncertain, and less as they are learnt; the uniform share
-    keeps every allowed arm tried now and then (a channel's results can change), and
-    is never more than ``exploration``. ``segment`` only goes into the reason.
+    3 + trials - reward) posterior, less what the arm costs, the highest wins. Thompson
+    sampling explores on its own while arms are uncertain, and less as they are learnt;
+    the uniform share keeps every allowed arm tried now and then (a channel's results
+    can change), and is never more than ``exploration``. ``segment`` only goes into the
+    reason.
+
+    An arm that has done harm (``harmed`` contacts led to an opt-out, a dispute or a
+    complaint) costs a second draw, from the Beta(1 + harmed, 3 + trials - harmed)
+    posterior of its harm rate, times its mean penalty per harm: so an arm's score is,
+    on average, what a contact by it earns less what it costs, and an arm that buys
+    payments with opt-outs loses to one that gets fewer payments without them.
 
     ``prior`` (the tenant's arms over every segment) shrinks a segment's arms toward
     what the arm does elsewhere, worth at most ``PRIOR_WEIGHT`` contacts: a new
@@ -237,37 +289,56 @@ def choose(
         raise ValueError(f"exploration must be in [0, 1], got {exploration}")
     allowed = list(dict.fromkeys(channels))  # deduplicated, in the caller's order
     arms = [Arm(channel=channel, window=window) for channel in allowed for window in TimeWindow]
-    known: dict[Arm, tuple[float, float]] = {}
-    for stat in stats:
-        trials, reward = known.get(stat.arm, (0.0, 0.0))
-        known[stat.arm] = (trials + stat.trials, reward + stat.reward)
+    known = _add_up(stats)
+    pooled = _add_up(prior or [])
 
-    pooled: dict[Arm, tuple[float, float]] = {}
-    for stat in prior or []:
-        trials, reward = pooled.get(stat.arm, (0.0, 0.0))
-        pooled[stat.arm] = (trials + stat.trials, reward + stat.reward)
-
-    def posterior(arm: Arm) -> tuple[float, float]:
-        alpha, beta = _posterior(*known.get(arm, (0.0, 0.0)))
-        trials, reward = pooled.get(arm, (0.0, 0.0))
+    def shrunk(alpha: float, beta: float, trials: float, successes: float) -> tuple[float, float]:
         if trials > 0:
             weight = min(trials, PRIOR_WEIGHT)
-            mean = max(0.0, min(1.0, reward / trials))
+            mean = max(0.0, min(1.0, successes / trials))
             alpha, beta = alpha + weight * mean, beta + weight * (1 - mean)
         return alpha, beta
+
+    def posterior(arm: Arm) -> tuple[float, float]:
+        own, elsewhere = known.get(arm, _NONE), pooled.get(arm, _NONE)
+        return shrunk(*_posterior(own.trials, own.reward), elsewhere.trials, elsewhere.reward)
+
+    def harm(arm: Arm) -> tuple[float, float, float] | None:
+        """The harm rate's posterior and the mean penalty of a harm; None: none seen."""
+        own, elsewhere = known.get(arm, _NONE), pooled.get(arm, _NONE)
+        # The tenant's arms hold the segment's: the mean penalty of the larger sample.
+        seen = elsewhere if elsewhere.harmed > own.harmed else own
+        if seen.harmed <= 0 or seen.penalty <= 0:
+            return None
+        alpha, beta = shrunk(
+            *_posterior(own.trials, own.harmed), elsewhere.trials, elsewhere.harmed
+        )
+        return alpha, beta, seen.penalty / seen.harmed
+
+    def score(arm: Arm, rng: random.Random) -> float:
+        value = rng.betavariate(*posterior(arm))
+        cost = harm(arm)
+        if cost is not None:
+            value -= rng.betavariate(cost[0], cost[1]) * cost[2]
+        return value
 
     rng = random.Random(_seed_of(seed))
     explored = rng.random() < exploration
     if explored:
         arm = rng.choice(arms)
     else:
-        draws = [rng.betavariate(*posterior(a)) for a in arms]
+        draws = [score(a, rng) for a in arms]
         arm = arms[max(range(len(arms)), key=draws.__getitem__)]  # first of equals
 
-    trials, _reward = known.get(arm, (0.0, 0.0))
+    mine = known.get(arm, _NONE)
     alpha, beta = posterior(arm)
     expected = alpha / (alpha + beta)
-    over = f"{expected:.2f} expected reward over {trials:g} contacts"
+    cost = harm(arm)
+    if cost is not None:
+        expected -= cost[0] / (cost[0] + cost[1]) * cost[2]
+    over = f"{expected:.2f} expected reward over {mine.trials:g} contacts"
+    if mine.harmed:
+        over += f" ({mine.harmed:g} harmful)"
     if segment is not None:
         over += f" in segment {segment}"
     if explored:
@@ -278,6 +349,29 @@ def choose(
     else:
         reason = f"{arm.key}: {over}"
     return ActionChoice(arm=arm, explored=explored, expected=expected, reason=reason)
+
+
+class _Sums(BaseModel):
+    trials: float = 0.0
+    reward: float = 0.0
+    harmed: float = 0.0
+    penalty: float = 0.0
+
+
+_NONE = _Sums()
+
+
+def _add_up(stats: list[ArmStats]) -> dict[Arm, _Sums]:
+    sums: dict[Arm, _Sums] = {}
+    for stat in stats:
+        was = sums.get(stat.arm, _NONE)
+        sums[stat.arm] = _Sums(
+            trials=was.trials + stat.trials,
+            reward=was.reward + stat.reward,
+            harmed=was.harmed + stat.harmed,
+            penalty=was.penalty + stat.penalty,
+        )
+    return sums
 
 
 # How many contacts' worth the tenant-wide prior weighs at most in a segment's arm.

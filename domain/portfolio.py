@@ -159,6 +159,7 @@ class PortfolioInput(BaseModel):
     review_below: float = Field(default=0.0, ge=0, le=1)
     policy: ContactPolicy = ContactPolicy.FIXED
     exploration: float = Field(default=0.1, ge=0, le=1)
+    nba_seed: str | None = Field(default=None, max_length=100)
     research: bool = True
     llm_agents: bool = False
     # carried across continue-as-new
@@ -210,6 +211,8 @@ def account_campaign_input(
         llm_agents=inp.llm_agents,
         web_ui_columns=True,
         reader_activity=True,
+        negative_outcomes=True,
+        nba_seed=inp.nba_seed,
         review_below=inp.review_below,
     )
 

@@ -3,9 +3,15 @@
 Under ``policy: adaptive`` a step keeps its day, but the next-best-action agent chooses
 its channel and the debtor-local time of day among the channels that may be used now;
 the gate still has the last word on every send. Each contact of an adaptive campaign is
-watched for ``ATTRIBUTION_DAYS`` playbook days; the best thing it led to (payment >
-promise > reply > nothing) becomes its reward, recorded with the next choice or at the
-end. The validation notice stays where the playbook puts it (12 CFR 1006.34).
+watched for ``ATTRIBUTION_DAYS`` playbook days; what it led to becomes its reward,
+recorded with the next choice or at the end: a payment (1.0) wins over everything; then
+harm to the debtor relationship, an opt-out, a dispute or a complaint, whose reward is
+negative and the tenant's (``Tenant.opt_out_penalty``, ``dispute_penalty``,
+``complaint_penalty``; by default -1, -0.5, -2), the costlier harm first, so an opt-out
+after a reply is an opt-out; then a promise (0.5), a reply (0.2), nothing (0). Runs
+started before harms counted (``AccountCampaignInput.negative_outcomes`` unset) keep
+payment > promise > reply > nothing, so that their histories replay. The validation
+notice stays where the playbook puts it (12 CFR 1006.34).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from domain.campaign_core.steps import address_for
 from domain.channels import Channel, spec
 from domain.compliance.content import VALIDATION_NOTICE_TEMPLATE
 from domain.next_action import (
+    HARMS,
     REWARDS,
     ActionChoice,
     ActionChoiceRequest,
@@ -28,8 +35,10 @@ from domain.next_action import (
     Arm,
     OutcomeKind,
     next_window_start,
+    reward_of,
     segment_of,
     window_of,
+    worse,
 )
 from domain.playbook import Step
 from domain.policy import ContactPolicy
@@ -61,12 +70,19 @@ def choice_request(c: Campaign, step: Step) -> ActionChoiceRequest | None:
     channels = [ch for ch in Channel if spec(ch).adaptive and address_for(c, ch) is not None]
     if not channels:
         return None
+    # A run started with ``nba_seed`` (a simulation) draws the same arms when run again;
+    # any other run's draws differ from its earlier runs' (the run id).
+    seed = (
+        f"{c.inp.nba_seed}/{c.host.workflow_id}/{step.id}"
+        if c.inp.nba_seed is not None
+        else f"{c.host.workflow_id}/{c.host.first_execution_run_id}/{step.id}"
+    )
     return ActionChoiceRequest(
         tenant_id=c.inp.tenant.tenant_id,
         account_id=st.account.account_id,
         segment=segment_of(st.account),
         channels=channels,
-        seed=f"{c.host.workflow_id}/{c.host.first_execution_run_id}/{step.id}",
+        seed=seed,
         settled=take_settled(c),
         exploration=c.inp.exploration,
     )
@@ -132,13 +148,22 @@ def _watch(c: Campaign, outcome_id: str, arm: Arm) -> None:
 
 
 def credit(c: Campaign, kind: OutcomeKind) -> None:
-    """What the debtor just did counts for the latest contact still watched."""
+    """What the debtor just did counts for the latest contact still watched (see the
+    module's docstring for which of two outcomes a contact keeps)."""
+    if kind in HARMS and not c.inp.negative_outcomes:
+        return  # a run from before harms counted
     horizon = c.now() - c.days(ATTRIBUTION_DAYS)
     for watched in reversed(c.state.watched):
         if watched.at >= horizon:
-            if _RANK[kind] > _RANK[watched.best]:
+            if _worse(c, kind, watched.best):
                 watched.best = kind
             return
+
+
+def _worse(c: Campaign, kind: OutcomeKind, than: OutcomeKind) -> bool:
+    if c.inp.negative_outcomes:
+        return worse(kind, than, c.inp.tenant)
+    return _RANK[kind] > _RANK[than]
 
 
 def settle_watched(c: Campaign, everything: bool = False) -> None:
@@ -154,7 +179,9 @@ def settle_watched(c: Campaign, everything: bool = False) -> None:
                     tenant_id=c.inp.tenant.tenant_id,
                     segment=watched.segment,
                     arm=watched.arm,
-                    reward=REWARDS[watched.best],
+                    reward=reward_of(watched.best, c.inp.tenant)
+                    if c.inp.negative_outcomes
+                    else REWARDS[watched.best],
                     kind=watched.best,
                 )
             )

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from domain.campaign import CollectionStatus, OptOutRequest
 from domain.campaign_core.campaign import Campaign
+from domain.campaign_core.learning import credit
 from domain.campaign_core.outbox import emit
 from domain.campaign_core.status import set_status
 from domain.campaign_core.steps import MAX_DECISIONS_CARRIED, any_channel_usable
 from domain.channels import Channel
 from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.events import EventType
+from domain.next_action import OutcomeKind
 from domain.playbook import StopCondition
 from domain.revocations import Revocation, RevocationKind
 
@@ -79,6 +81,7 @@ def on_opt_out(c: Campaign, request: OptOutRequest) -> None:
     if not first_time(c, request.revocation_id):
         return  # a channel agent's refusal already applied it from the store
     opt_out_address(c, request.channel, request.address)
+    credit(c, _harm_of(request.reason))
     emit(
         c,
         EventType.OPT_OUT,
@@ -112,6 +115,10 @@ def on_legal_event(c: Campaign, event: LegalEvent) -> None:
         emit(c, EventType.DISPUTE, "verified", meta)
     elif kind in {LegalEventKind.CONSENT_REVOKED, LegalEventKind.MEDIUM_OPT_OUT}:
         emit(c, EventType.OPT_OUT, "opted_out", {**meta, "reason": kind.value})
+    if kind is LegalEventKind.DISPUTE:
+        credit(c, "dispute")
+    elif kind in _OPTING_OUT:
+        credit(c, "opt_out")
     if kind is LegalEventKind.CEASE:
         holds.cease = True
         set_status(c, CollectionStatus.CEASED)
@@ -134,6 +141,23 @@ def on_legal_event(c: Campaign, event: LegalEvent) -> None:
         after_opt_out(c)
     c.legal_epoch += 1
     c.changed = True
+
+
+# Legal events by which the debtor stops contact (a contact before them counts as harm).
+_OPTING_OUT = frozenset(
+    {LegalEventKind.CEASE, LegalEventKind.CONSENT_REVOKED, LegalEventKind.MEDIUM_OPT_OUT}
+)
+
+
+def _harm_of(reason: str) -> OutcomeKind:
+    """An opt-out request's harm: a complaint (a spam report) costs more than an opt-out;
+    a bounce is no debtor's doing."""
+    lowered = reason.casefold()
+    if "complain" in lowered or "spam" in lowered:
+        return "complaint"
+    if "bounce" in lowered:
+        return "none"
+    return "opt_out"
 
 
 def apply_stored(c: Campaign, revocations: list[Revocation]) -> bool:

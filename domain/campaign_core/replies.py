@@ -155,7 +155,12 @@ def _act(c: Campaign, reply: InboundReply, reading: ReplyReading) -> None:
     if reading.promise_date is not None:
         what += f" {reading.promise_date.isoformat()}"
     exchange(c, "in", reply.channel, what)
-    if reading.intent is not ReplyIntent.STOP:
+    if reading.intent is ReplyIntent.STOP:
+        credit(c, "opt_out")  # counts only in runs that count harms (negative_outcomes)
+    elif reading.intent is ReplyIntent.DISPUTE:
+        credit(c, "reply")
+        credit(c, "dispute")
+    else:
         credit(c, "promise" if reading.intent in PROMISING else "reply")
     if not st.status.terminal:  # read after the campaign ended: recorded only
         act_on_reply(c, reply, reading)

@@ -363,6 +363,31 @@ async def test_the_same_seed_gives_the_same_run() -> None:
     assert runs[0] == runs[1]
 
 
+async def test_the_same_seed_gives_the_same_adaptive_run() -> None:
+    """The agent's statistics start empty in every run, its draws are seeded by the run's
+    seed, and it learns day by day: which account records first changes nothing."""
+    base = Settings(**codec_settings())
+    population = Population.load(CARDS)
+    book = load_playbook("standard", search_dir=base.playbook_dir)
+    runs = [
+        await simulate(
+            population,
+            playbook=book,
+            policy=ContactPolicy.ADAPTIVE,
+            accounts=10,
+            seed=5,
+            base=base,
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        del run["wall_seconds"]
+    assert runs[0] == runs[1]
+    assert runs[0]["policy"] == "adaptive"
+    assert {"opt_out_rate", "dispute_rate"} <= set(runs[0])
+    assert runs[0]["opt_out_rate"] == round(runs[0]["opt_outs"] / 10, 4)
+
+
 async def test_recoup_simulate_prints_one_json_object() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
     env.update({"NO_COLOR": "1", "COLUMNS": "200"})

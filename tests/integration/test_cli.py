@@ -406,6 +406,9 @@ async def test_recoup_tenant_create_set_and_list(settings: Settings) -> None:
             "tenant_id": "agency",
             "name": "Acme Recovery",
             "creditor": "Northwind Health",
+            "opt_out_penalty": -1.0,
+            "dispute_penalty": -0.5,
+            "complaint_penalty": -2.0,
             "first_party": False,
         }
     ]
@@ -424,6 +427,22 @@ async def test_recoup_tenant_create_set_and_list(settings: Settings) -> None:
     assert "Fairview Bank (first-party: collects its own debts)" in changed.out
     table = await recoup("tenant", "list", env=env)
     assert re.search(r"agency\s+│\s+Fairview Bank\s+│\s+Fairview Bank\s+│\s+first", table.out)
+    # What harm costs the adaptive policy: set per tenant, kept when the names change.
+    priced = await recoup(
+        "tenant", "set", "agency", "--opt-out-penalty", "-1.5", "--complaint-penalty", "-3",
+        "--json", env=env,
+    )  # fmt: skip
+    assert priced.code == 0, priced.err
+    assert json.loads(priced.out)["opt_out_penalty"] == -1.5
+    renamed = await recoup("tenant", "set", "agency", "--name", "Fairview", "--json", env=env)
+    kept = json.loads(renamed.out)
+    assert (kept["opt_out_penalty"], kept["dispute_penalty"], kept["complaint_penalty"]) == (
+        -1.5,
+        -0.5,
+        -3.0,
+    )
+    too_much = await recoup("tenant", "set", "agency", "--dispute-penalty", "-11", env=env)
+    assert too_much.code == 2
 
 
 async def test_launched_campaigns_name_the_creditor_and_the_collector(

@@ -200,6 +200,8 @@ async def test_tenant_commands_print_json(tmp_path: Path) -> None:
     assert renamed.code == 0, renamed.err
     assert json.loads(renamed.out) == {
         "tenant_id": "acme", "name": "Acme Two", "creditor": None, "first_party": True,
+        # What the adaptive policy counts against a contact (the defaults, docs/populations.md).
+        "opt_out_penalty": -1.0, "dispute_penalty": -0.5, "complaint_penalty": -2.0,
     }  # fmt: skip
     keys = await recoup("tenant", "keys", "acme", "--json", env=env)
     assert [k["key_id"] for k in json.loads(keys.out)] == [key["key_id"]]

@@ -62,6 +62,8 @@ CALLBACKS = [
 
 def test_asking_to_be_reached_another_way_is_no_stop_word() -> None:
     assert not any(is_stop_request(text) for text in CALLBACKS)
+
+
 FILLERS = st.sampled_from(
     [
         "",
