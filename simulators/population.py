@@ -72,7 +72,8 @@ from domain.channels import Channel
 from domain.compliance.engine import decide
 from domain.compliance.facts import LegalEvent, LegalEventKind, LegalHolds, facts_for
 from domain.compliance.model import PastContact, ProposedContact
-from domain.replies import classify
+from domain.replies.combined import own_words
+from domain.replies.promised import find_date
 from simulators.debtors import sample_portfolio_rows
 from simulators.smtp import ReceivedMail
 from simulators.twilio import SimulatedCall, SimulatedMessage
@@ -454,7 +455,7 @@ _QUESTIONS = {
     "en": (
         "Who was the original creditor for this account?",
         "Can you send me the details of this debt?",
-        "What is this about?",
+        "What is this debt for?",
     ),
     "es": ("¿Quién era el acreedor original de esta cuenta?",),
 }
@@ -655,7 +656,8 @@ class PopulationDebtors:
     def _promised_moment(account: Account, text: str, replied: datetime) -> datetime:
         """Mid-day (debtor's time) of the date the reply reader reads in the promise."""
         zone = _zone(account)
-        promised = classify(text, replied.astimezone(zone)).promise_date
+        # The date as campaigns read it (the combined reader's dates, ``domain.replies.promised``).
+        promised = find_date(own_words(text), replied.astimezone(zone).date())
         if promised is None:  # the texts all carry a date; be safe anyway
             return replied + timedelta(days=2)
         noon = datetime.combine(promised, time(12), zone)

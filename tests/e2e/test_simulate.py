@@ -17,13 +17,15 @@ import pytest
 import yaml
 
 from adapters.playbook_files import load_playbook
+from adapters.reply_reader import read_texts
 from bootstrap.settings import Settings
 from cli.simulate import simulate, simulation_start
 from domain.account import Account, EmailContact, PhoneContact
 from domain.channels import Channel
 from domain.compliance.model import PastContact
 from domain.policy import ContactPolicy
-from domain.replies import ReplyIntent, classify
+from domain.replies import ReplyIntent
+from domain.replies.combined import ReplyText
 from simulators import population as pop
 from simulators.population import (
     BarredSince,
@@ -218,8 +220,11 @@ def test_debtor_texts_are_read_as_intended() -> None:
         for language, variants in texts.items():
             for text in variants:
                 for channel in Channel:
-                    reading = classify(text, received, channel)
+                    # As campaigns read them: the combined reader, in the reader activity.
+                    read = read_texts([ReplyText(text, received, channel)])[0]
+                    reading = read.reading
                     assert reading.intent is intent, (language, text, channel, reading)
+                    assert reading.confidence >= Settings().reply_review_below, (text, reading)
                     if intent is ReplyIntent.PROMISE_TO_PAY:
                         assert reading.promise_date is not None
                         assert reading.promise_date > received.date()
@@ -254,7 +259,7 @@ def test_kept_promises_pay_on_the_promised_day_and_disputes_get_verified() -> No
         if r.kind is ReactionKind.PROMISE:
             assert second.payment is not None
             assert second.payment.amount == d.account.amount_due
-            promised = classify(first.reply.text, first.at).promise_date
+            promised = read_texts([ReplyText(first.reply.text, first.at)])[0].reading.promise_date
             zone = ZoneInfo(d.account.timezones[0])
             assert second.at.astimezone(zone).date() == promised
         else:
