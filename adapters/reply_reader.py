@@ -23,7 +23,12 @@ def read_texts(replies: Sequence[ReplyText]) -> list[ReadReply]:
     for s, p in zip(signals, probabilities, strict=True):
         combined = combine(s, dict(zip(LABELS, (float(x) for x in p), strict=True)))
         read.append(
-            ReadReply(reading=combined.reading, read_by=ReadBy.MODEL, runner_up=combined.runner_up)
+            ReadReply(
+                reading=combined.reading,
+                read_by=ReadBy.MODEL,
+                runner_up=combined.runner_up,
+                cease=combined.cease,
+            )
         )
     return read
 

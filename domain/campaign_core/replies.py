@@ -1,7 +1,9 @@
 """What a campaign does with a reply, once it is read (``domain.replies``).
 
 - stop: that channel (the address it came from) is opted out at once; by SMS it also
-  revokes TCPA consent for that number.
+  revokes TCPA consent for that number. A stop the reader found written as a request to
+  cease all communication (15 U.S.C. 1692c(c), ``ReadReply.cease``) also sets the cease
+  hold: contact ends on every channel.
 - attorney: the debtor is represented: contact stops (12 CFR 1006.6(b)(2)) and an
   operator is told.
 - wrong person: contact stops and an operator is told (it may be a wrong number).
@@ -137,8 +139,26 @@ def take_reading(c: Campaign, reply: InboundReply, read: ReadReply) -> None:
         emit(c, EventType.CUSTOMER_INTERACTION, "replied", meta)
         exchange(c, "in", reply.channel, "reply: unclear, a person reviews it")
         return
+    if read.cease:
+        meta["cease"] = True
     emit(c, EventType.CUSTOMER_INTERACTION, "replied", meta)
     _act(c, reply, reading)
+    if read.cease and reading.intent is ReplyIntent.STOP:
+        cease_all(c, reply)
+
+
+def cease_all(c: Campaign, reply: InboundReply) -> None:
+    """A written request to cease all communication (15 U.S.C. 1692c(c)): beyond the
+    channel it came by, contact ends on every channel, as a cease legal event ends it."""
+    st = c.state
+    if st.holds.cease:
+        return
+    st.holds.cease = True
+    c.legal_epoch += 1
+    meta = {"kind": "cease", "source": "reply", "replyId": reply.reply_id}
+    emit(c, EventType.COMPLIANCE_AUDIT, "legal_event", meta)
+    if not st.status.terminal:
+        set_status(c, CollectionStatus.CEASED)
 
 
 def on_reviewed(c: Campaign, approval: Approval) -> None:

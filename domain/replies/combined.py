@@ -31,7 +31,7 @@ from domain.replies.cue_index import cue_scores_fast as cue_scores
 from domain.replies.promised import find_amounts, find_dates
 from domain.replies.reader import _PRECEDENCE_FLOOR as PRECEDENCE_FLOOR
 from domain.replies.reader import ReplyIntent, ReplyReading, is_stop_keyword
-from domain.replies.stop_words import is_stop_request
+from domain.replies.stop_words import is_cease_request, is_stop_request
 from domain.replies.text import _QUOTE_START as QUOTE_START
 from domain.replies.text import main_text, normalize
 
@@ -69,6 +69,7 @@ class Signals:
     cues: Mapping[str, float]  # the rules' cue scores, by intent value
     law: ReplyIntent | None  # attorney or stop, as the rules find them (``rules_law``)
     stop_words: bool  # the stop-family words are there
+    cease: bool  # a written request to cease all communication (``stop_words``)
     dates: tuple[date, ...]  # promised dates named, in order
     amounts: tuple[Decimal, ...]  # amounts named, in order
     today: date  # the sender's local date
@@ -112,6 +113,7 @@ def signals_of(text: str, received_at: datetime, channel: Channel | None) -> Sig
         cues=cues,
         law=rules_law(own, cues),
         stop_words=is_stop_request(own),
+        cease=is_cease_request(own),
         dates=tuple(find_dates(own, today)),
         amounts=tuple(find_amounts(own)),
         today=today,
@@ -124,6 +126,7 @@ class Combined:
     reading: ReplyReading
     runner_up: ReplyIntent | None
     by_rules: bool  # the rules kept the last word (precedence 1 or 2)
+    cease: bool = False  # a stop written as a request to cease all communication
 
 
 def combine(s: Signals, probabilities: Mapping[ReplyIntent, float]) -> Combined:
@@ -145,9 +148,11 @@ def combine(s: Signals, probabilities: Mapping[ReplyIntent, float]) -> Combined:
     if law is not None:
         runner = next((i for i, _ in ranked if i is not law), None)
         confidence = RULES_CONFIDENCE
-        return Combined(_reading(s, law, confidence), runner, by_rules=True)
+        cease = law is ReplyIntent.STOP and s.cease
+        return Combined(_reading(s, law, confidence), runner, by_rules=True, cease=cease)
     runner_up = ranked[1][0] if len(ranked) > 1 else None
-    return Combined(_reading(s, top, p_top), runner_up, by_rules=False)
+    cease = top is ReplyIntent.STOP and s.cease
+    return Combined(_reading(s, top, p_top), runner_up, by_rules=False, cease=cease)
 
 
 def _reading(s: Signals, intent: ReplyIntent, confidence: float) -> ReplyReading:

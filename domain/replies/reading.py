@@ -52,6 +52,11 @@ class ReadReply(BaseModel):
         description="The reader's second choice, when it has one: what a person reviewing a "
         "low-confidence reading may choose instead.",
     )
+    cease: bool = Field(
+        default=False,
+        description="A stop written as a request to cease all communication (15 U.S.C. "
+        "1692c(c)): it ends contact on every channel, not only the one it came by.",
+    )
 
 
 SCHEMA_NAME = "reply_reading"

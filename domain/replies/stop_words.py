@@ -154,6 +154,31 @@ _ELSEWHERE = [
 _NEGATED_BEFORE = re.compile(r"\b(?:not|don'?t|dont|never|no)\s+$")
 
 
+# A written request to cease all communication (or a refusal to pay) under 15 U.S.C.
+# 1692c(c): contact ends on every channel, as a cease does, not only on the one it came by.
+_CEASE = re.compile(
+    "|".join(
+        [
+            r"\bcease\b.{0,40}\bcommunicat",
+            r"\bcommunicat\w*\b.{0,30}\bcease\b",
+            r"\bcease and desist\b",
+            r"1692\s*c\s*\(\s*c\s*\)|\b805\s*\(\s*c\s*\)",
+            r"\brefuse\s+to\s+pay\b",
+            r"\b(?:all|any)\s+(?:further\s+)?(?:communications?|contact)\b.{0,30}\b(?:stop|cease|end)",
+            r"\bces(?:en|ar)\b.{0,30}\bcomunicaci",
+            r"\btoda\s+comunicacion\b",
+            r"\bpor\s+ningun\s+medio\b",
+            r"\bme\s+(?:niego|rehuso)\s+a\s+pagar\b",
+        ]
+    )
+)
+
+
+def is_cease_request(text: str) -> bool:
+    """Is the reply a written request to cease all communication (``_CEASE``)?"""
+    return _CEASE.search(normalize(text)) is not None
+
+
 def _compact(norm: str) -> str:
     """A short reply as one word: courtesy dropped, letters only, runs of a letter made one."""
     bare = _COURTESY.sub(" ", norm)

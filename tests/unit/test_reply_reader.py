@@ -172,3 +172,16 @@ def test_reading_is_deterministic_and_a_batch_reads_as_one_by_one() -> None:
         [signals_of(t.text, t.received_at, None) for t in texts]
     )
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_written_refusal_citing_the_fdcpa_is_read_as_a_cease() -> None:
+    letters = [
+        "Pursuant to 15 U.S.C. 1692c(c), I refuse to pay this debt. Cease all communication.",
+        "Por medio de la presente les exijo que cesen toda comunicación conmigo.",
+    ]
+    for text in letters:
+        [read] = read_texts([ReplyText(text, AT, Channel.EMAIL)])
+        assert read.reading.intent in {ReplyIntent.STOP, ReplyIntent.ATTORNEY}, text
+        assert read.cease or read.reading.intent is ReplyIntent.ATTORNEY, text
+    [plain] = read_texts([ReplyText("STOP", AT, Channel.SMS)])
+    assert plain.reading.intent is ReplyIntent.STOP and not plain.cease

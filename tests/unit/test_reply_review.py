@@ -353,3 +353,38 @@ def test_a_payment_in_full_during_a_review_leaves_nothing_to_act_on() -> None:
     assert c.state.status is CollectionStatus.PAID
     handle(c, ApprovalDecision(approval_id="review-1", approve=False, operator="ana"))
     assert c.state.status is CollectionStatus.PAID and not events(c, EventType.DISPUTE)
+
+
+# --- a written request to cease all communication ends contact on every channel -----------
+
+
+def test_a_written_cease_request_ends_contact_on_every_channel() -> None:
+    h = Harness()
+    c = h.campaign()
+    reply = received(c, "I refuse to pay and request that you cease all communication.")
+    c.state.unread.pop(0)
+    take_reading(
+        c,
+        reply,
+        ReadReply(
+            reading=ReplyReading(intent=ReplyIntent.STOP, confidence=0.99),
+            read_by=ReadBy.MODEL,
+            cease=True,
+        ),
+    )
+    assert c.state.holds.cease
+    assert c.state.status is CollectionStatus.CEASED
+    [audit] = events(c, EventType.COMPLIANCE_AUDIT, "legal_event")
+    assert audit.metadata == {"kind": "cease", "source": "reply", "replyId": reply.reply_id}
+    [replied] = events(c, EventType.CUSTOMER_INTERACTION, "replied")
+    assert replied.metadata["cease"] is True
+
+
+def test_a_plain_stop_ends_only_its_channel() -> None:
+    h = Harness()
+    c = h.campaign()
+    received(c, "STOP texting me")
+    read(c, ReplyIntent.STOP, 0.99)
+    assert not c.state.holds.cease
+    assert c.state.status is not CollectionStatus.CEASED
+    assert not events(c, EventType.COMPLIANCE_AUDIT, "legal_event")
