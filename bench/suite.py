@@ -68,7 +68,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("replies", "recoup classify --in on one core: combined reader vs rules, RSS, size",
               (), ("--replies", "2000", "--rounds", "1")),
     Benchmark("policy", "adaptive vs fixed cadence, recovered per contact",
-              ("--accounts", "400", "--seed", "2"), ("--accounts", "100", "--seed", "2")),
+              ("--accounts", "100", "--seeds", "1,2,3"), ("--accounts", "100", "--seed", "2")),
 )  # fmt: skip
 NAMES = tuple(b.name for b in BENCHMARKS)
 
