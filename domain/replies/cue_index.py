@@ -1,6 +1,6 @@
 """The rules' cue scores, computed faster: each cue is tried only when a word it needs is there.
 
-``domain.replies.cues.cue_scores`` tries all of its 75 regular expressions on every reply;
+``domain.replies.cues.cue_scores`` tries all of its 74 regular expressions on every reply;
 most cannot match, and finding that out is most of the combined reader's time. Here each
 cue gets, once, a set of literal strings of which every match must contain one (read from
 the compiled pattern's parse tree: a literal run it cannot match without, or one per branch
