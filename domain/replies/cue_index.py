@@ -12,14 +12,18 @@ generated ones); a cue whose pattern yields no such set is always tried.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from re import _constants as _sre_constants  # type: ignore[attr-defined]
-from re import _parser as _sre_parse  # type: ignore[attr-defined]  # the stdlib regex parser
 from typing import Any
 
 from domain.replies.cues import CUES, Cue, negated
+
+# The standard library's own regex parser (``sre_parse`` is its deprecated alias). Loaded by
+# name: typeshed versions disagree on whether ``re`` exposes it.
+_sre_parse: Any = importlib.import_module("re._parser")
+_sre_constants: Any = importlib.import_module("re._constants")
 
 _LITERAL = _sre_constants.LITERAL
 _SUBPATTERN = _sre_constants.SUBPATTERN
