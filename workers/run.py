@@ -45,10 +45,25 @@ from bootstrap.root import Root
 from bootstrap.settings import SQL_SINK, Settings
 from bootstrap.undecodable import quiet_undecodable_logs
 from domain.channels import Channel
+from domain.replies.reading import ReadReply, ReplyToRead
 from workers.export import both, breaker_events, exporter_for, report_status
 from workflows import ALL_WORKFLOWS, Portfolio
 
 SEND_HEARTBEAT_THROTTLE = timedelta(seconds=1)
+
+
+async def _loaded(
+    reader: Callable[[ReplyToRead], ReadReply] | None,
+) -> Callable[[ReplyToRead], ReadReply] | None:
+    """The offline reply reader with its model loaded now, not on the first reply: a reply
+    is then read in milliseconds (a slow first read would hold that campaign's contact, and
+    on a time-skipping server may outlast the activity's timeout), and a model that cannot
+    load stops the worker at start instead of failing replies."""
+    if reader is not None:
+        from adapters.reply_model import shipped
+
+        await asyncio.to_thread(shipped)
+    return reader
 
 
 def workflow_runner(settings: Settings) -> SandboxedWorkflowRunner:
@@ -240,7 +255,7 @@ async def workers(
                     DeadLetterRecorder(dead_letters).record_dead_letter,
                     # Without a model the root's offline reader reads (the shipped model
                     # beside the rules, wired in bootstrap/root.py); None: the rules.
-                    ReplyReader(llm, root.reply_reader).read_reply,
+                    ReplyReader(llm, await _loaded(root.reply_reader)).read_reply,
                     ResearchAgent(crm, history, llm).research,
                     Supervisor(llm).supervise,
                     next_action.choose,
