@@ -31,7 +31,6 @@ import typer
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -66,6 +65,7 @@ from simulators.population import (
     generate_debtors,
     replay_compliance,
 )
+from simulators.refusals import RefusalWatch, WorkflowTaskRefused
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
 from workers.run import workers
@@ -78,6 +78,8 @@ ANSWER_RATE = 0.8
 MACHINE_RATE = 0.2
 
 Log = Callable[[str], None]
+# Runs of one simulation before a test-server refusal (``simulators.refusals``) is an error.
+ATTEMPTS = 3
 
 
 class PolicyName(StrEnum):
@@ -105,10 +107,47 @@ async def simulate(
     base: Settings | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
-    """Run one simulation and return the JSON-ready summary (see ``docs/populations.md``)."""
+    """Run one simulation and return the JSON-ready summary (see ``docs/populations.md``).
+
+    A run that the test server wedges (``simulators.refusals``) is run again from the
+    start, on a fresh server and fresh simulators: a run is the same for a seed, so the
+    summary is the one an unhindered run gives.
+    """
     say: Log = log or (lambda _: None)
     began = time.monotonic()
     base = base or Settings()
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await _attempt(
+                population,
+                playbook=playbook,
+                policy=policy,
+                accounts=accounts,
+                seed=seed,
+                window=window,
+                base=base,
+                say=say,
+                began=began,
+            )
+        except WorkflowTaskRefused as exc:
+            if attempt == ATTEMPTS:
+                raise
+            say(f"{exc}; running the simulation again from the start ({attempt + 1}/{ATTEMPTS})")
+    raise AssertionError("unreachable")
+
+
+async def _attempt(
+    population: Population,
+    *,
+    playbook: Playbook,
+    policy: ContactPolicy,
+    accounts: int,
+    seed: int,
+    window: int,
+    base: Settings,
+    say: Log,
+    began: float,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="recoup-simulate-") as tmp:
         work = Path(tmp)
         smtp = SmtpSimulator()
@@ -190,11 +229,12 @@ async def _run(
     say: Log,
     began: float,
 ) -> dict[str, Any]:
+    watch = RefusalWatch()
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(time_skipping_server_binary()),
         data_converter=data_converter(settings),
         interceptors=client_interceptors(settings),
-        runtime=_quiet_runtime(),
+        runtime=watch.runtime(),
     )
     async with env:
         client = env.client
@@ -233,7 +273,7 @@ async def _run(
                     id="sim-clock",
                     task_queue=queue,
                 )
-                await clock.result()
+                await watch.guard(clock.result())
                 start = await env.get_current_time()
                 say(f"simulated clock at {start.isoformat(timespec='seconds')}")
                 debtors = generate_debtors(population, accounts, seed=seed, as_of=start.date())
@@ -264,12 +304,12 @@ async def _run(
                 )
                 reporter = asyncio.create_task(_report_progress(client, campaign_id, say))
                 try:
-                    await handle.result()
+                    await watch.guard(handle.result())
                 finally:
                     reporter.cancel()
                     await asyncio.gather(reporter, return_exceptions=True)
-                ended = await asyncio.gather(
-                    *(_outcome(client, a.account_id) for a in account_list)
+                ended = await watch.guard(
+                    asyncio.gather(*(_outcome(client, a.account_id) for a in account_list))
                 )
                 outcomes = [outcome for outcome, _ in ended]
                 # The last account's end, not the portfolio's: the portfolio closes at its
@@ -320,16 +360,6 @@ async def _run(
         "simulated_days": round((end - start) / timedelta(days=1), 2),
         "wall_seconds": round(time.monotonic() - began, 1),
     }
-
-
-def _quiet_runtime() -> Runtime:
-    """A Temporal runtime that logs errors only: the test server lacks features the SDK
-    warns about on every worker (heartbeat details on failure), which is noise here."""
-    return Runtime(
-        telemetry=TelemetryConfig(
-            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
-        )
-    )
 
 
 async def _report_progress(client: Client, campaign_id: str, say: Log) -> None:
@@ -412,4 +442,6 @@ def simulate_command(
         fail(str(exc))
     except WorkflowFailureError as exc:
         fail(f"the simulated portfolio failed: {exc.cause or exc}")
+    except WorkflowTaskRefused as exc:
+        fail(f"{exc} ({ATTEMPTS} runs in a row)")
     print(json.dumps(result), flush=True)
