@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from domain.channels import Channel
 from domain.replies.cue_index import cue_scores_fast as cue_scores
-from domain.replies.promised import find_amounts, find_dates
+from domain.replies.promised import amounts_in, dates_in
 from domain.replies.reader import _PRECEDENCE_FLOOR as PRECEDENCE_FLOOR
 from domain.replies.reader import ReplyIntent, ReplyReading, is_stop_keyword
 from domain.replies.stop_words import is_cease_request, is_stop_request
@@ -112,10 +112,11 @@ def signals_of(text: str, received_at: datetime, channel: Channel | None) -> Sig
         norm=norm,
         cues=cues,
         law=rules_law(own, cues),
-        stop_words=is_stop_request(own),
-        cease=is_cease_request(own),
-        dates=tuple(find_dates(own, today)),
-        amounts=tuple(find_amounts(own)),
+        # Each reader below is given the text normalized once (it was a third of the time).
+        stop_words=is_stop_request(own, norm),
+        cease=is_cease_request(own, norm),
+        dates=tuple(dates_in(norm, today)),
+        amounts=tuple(amounts_in(norm)),
         today=today,
         channel=channel,
     )

@@ -75,34 +75,74 @@ class IndexedCue:
     needs: frozenset[str] | None  # None: always tried
 
 
+def literal_needs(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Strings one of which every match of ``pattern`` contains; None if unknown."""
+    if pattern.flags & re.IGNORECASE or "(?i" in pattern.pattern:
+        return None  # a literal may then match in another case
+    return _needs(_sre_parse.parse(pattern.pattern, pattern.flags))
+
+
+def could_match(needs: frozenset[str] | None, text: str) -> bool:
+    """False when ``text`` holds none of ``needs`` (``literal_needs`` of a pattern), so that
+    the pattern cannot match it; True when it may."""
+    return needs is None or any(s in text for s in needs)
+
+
 def _index(cue: Cue) -> IndexedCue:
-    if cue.pattern.flags & re.IGNORECASE or "(?i" in cue.pattern.pattern:
-        return IndexedCue(cue, None)  # a literal may then match in another case
-    return IndexedCue(cue, _needs(_sre_parse.parse(cue.pattern.pattern)))
+    return IndexedCue(cue, literal_needs(cue.pattern))
 
 
 INDEX: dict[str, list[IndexedCue]] = {
     intent: [_index(cue) for cue in cues] for intent, cues in CUES.items()
 }
-# Every string some cue needs, looked for once per text (a few hundred ``in`` checks).
+# Every string some cue needs, looked for once per text: those of three letters or more
+# by their first three (a text's three-letter runs are fewer than the 538 strings, so a
+# string whose first three are not among them is never searched for), the rest directly.
 _ALL_NEEDED = tuple(sorted({s for cues in INDEX.values() for c in cues for s in c.needs or ()}))
+_GRAM = 3
+_SHORT_NEEDED = tuple(s for s in _ALL_NEEDED if len(s) < _GRAM)
+_NEEDED_BY_START: dict[str, tuple[str, ...]] = {}
+for _s in _ALL_NEEDED:
+    if len(_s) >= _GRAM:
+        _NEEDED_BY_START[_s[:_GRAM]] = (*_NEEDED_BY_START.get(_s[:_GRAM], ()), _s)
+
+
+def trigrams(text: str) -> set[str]:
+    """Every run of three characters in ``text``."""
+    return {text[i : i + _GRAM] for i in range(len(text) - _GRAM + 1)}
+
+
+def _present(text: str) -> set[str]:
+    """The needed strings that are in ``text``."""
+    present = {s for s in _SHORT_NEEDED if s in text}
+    for start in trigrams(text).intersection(_NEEDED_BY_START):
+        present.update(s for s in _NEEDED_BY_START[start] if s in text)
+    return present
+
+
+# Every cue in the order ``cue_scores`` tries them, and which of them each string admits.
+_FLAT: tuple[tuple[str, IndexedCue], ...] = tuple(
+    (intent, indexed) for intent, cues in INDEX.items() for indexed in cues
+)
+_ALWAYS = frozenset(i for i, (_, indexed) in enumerate(_FLAT) if indexed.needs is None)
+_CUES_NEEDING: dict[str, frozenset[int]] = {
+    s: frozenset(i for i, (_, c) in enumerate(_FLAT) if c.needs is not None and s in c.needs)
+    for s in _ALL_NEEDED
+}
 
 
 def cue_scores_fast(text: str) -> dict[str, float]:
     """``domain.replies.cues.cue_scores(text)``, skipping cues that cannot match."""
-    scores: dict[str, float] = {}
-    present = {s for s in _ALL_NEEDED if s in text}
-    for intent, cues in INDEX.items():
-        total = 0.0
-        for indexed in cues:
-            if indexed.needs is not None and indexed.needs.isdisjoint(present):
+    tried = set(_ALWAYS)
+    for s in _present(text):
+        tried.update(_CUES_NEEDING[s])
+    totals: dict[str, float] = {}
+    for i in sorted(tried):  # the order cue_scores adds them in: the same float sums
+        intent, indexed = _FLAT[i]
+        cue = indexed.cue
+        for m in cue.pattern.finditer(text):
+            if cue.negatable and negated(text, m.start()):
                 continue
-            cue = indexed.cue
-            for m in cue.pattern.finditer(text):
-                if cue.negatable and negated(text, m.start()):
-                    continue
-                total += cue.weight
-                break
-        if total:
-            scores[intent] = total
-    return scores
+            totals[intent] = totals.get(intent, 0.0) + cue.weight
+            break
+    return {intent: totals[intent] for intent in INDEX if totals.get(intent)}

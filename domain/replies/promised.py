@@ -694,8 +694,13 @@ def _dated(text: str, today: date) -> list[_Hit]:
 
 def find_dates(text: str, today: date) -> list[date]:
     """Every promised date the reply names, in reading order, without repeats."""
+    return dates_in(normalize(text), today)
+
+
+def dates_in(norm: str, today: date) -> list[date]:
+    """:func:`find_dates` of text already normalized (``domain.replies.text.normalize``)."""
     out: list[date] = []
-    for hit in _dated(normalize(text), today):
+    for hit in _dated(norm, today):
         if hit.when not in out:
             out.append(hit.when)
     return out
@@ -814,8 +819,13 @@ _ANY_DAY = date(2000, 1, 3)
 
 def find_amounts(text: str) -> list[Decimal]:
     """Every amount the reply names, in reading order (repeats kept), to the cent."""
+    return amounts_in(normalize(text))
+
+
+def amounts_in(norm: str) -> list[Decimal]:
+    """:func:`find_amounts` of text already normalized (``domain.replies.text.normalize``)."""
     quantum = Decimal("0.01")
-    return [v.quantize(quantum) for _s, _e, v in _amount_hits(normalize(text), _ANY_DAY)]
+    return [v.quantize(quantum) for _s, _e, v in _amount_hits(norm, _ANY_DAY)]
 
 
 def find_amount(text: str) -> Decimal | None:

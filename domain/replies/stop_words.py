@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 
+from domain.replies.cue_index import could_match, literal_needs
 from domain.replies.text import normalize
 
 # The STOP family (CTIA's keywords, their Spanish counterparts) and the misspellings seen
@@ -174,9 +175,17 @@ _CEASE = re.compile(
 )
 
 
-def is_cease_request(text: str) -> bool:
-    """Is the reply a written request to cease all communication (``_CEASE``)?"""
-    return _CEASE.search(normalize(text)) is not None
+# Strings one of which each pattern's every match holds: most replies hold none of them,
+# and are then not scanned (``domain.replies.cue_index``).
+_CEASE_NEEDS = literal_needs(_CEASE)
+_REQUESTS_NEEDS = literal_needs(_REQUESTS)
+
+
+def is_cease_request(text: str, norm: str | None = None) -> bool:
+    """Is the reply a written request to cease all communication (``_CEASE``)? ``norm``:
+    ``normalize(text)`` when the caller has it already."""
+    norm = normalize(text) if norm is None else norm
+    return could_match(_CEASE_NEEDS, norm) and _CEASE.search(norm) is not None
 
 
 def _compact(norm: str) -> str:
@@ -186,11 +195,12 @@ def _compact(norm: str) -> str:
     return _REPEATS.sub(r"\1", letters)
 
 
-def is_stop_request(text: str) -> bool:
+def is_stop_request(text: str, norm: str | None = None) -> bool:
     """Does the reply ask to stop contact (see the module's list)? ``text``: the sender's own
-    words (``domain.replies.text.main_text``)."""
-    norm = normalize(text)
-    stripped = "".join(ch for ch in text if not ch.isspace())
+    words (``domain.replies.text.main_text``); ``norm``: ``normalize(text)`` when the caller
+    has it already."""
+    norm = normalize(text) if norm is None else norm
+    stripped = "".join(text.split())
     if stripped and all(ch in _STOP_EMOJI or ch in "!.\ufe0f" for ch in stripped):
         return True
     if len(norm) <= 30:
@@ -200,7 +210,8 @@ def is_stop_request(text: str) -> bool:
                 return True
         if word in _STOP_WORDS or _REPEATS.sub(r"\1", word.replace("pp", "p")) in _STOP_WORDS:
             return True
-    if not (_REQUESTS.search(norm) or _KEYWORD_ANYWHERE.search(text)):
+    requested = could_match(_REQUESTS_NEEDS, norm) and _REQUESTS.search(norm)
+    if not (requested or _KEYWORD_ANYWHERE.search(text)):
         return False
     return not any(
         not _NEGATED_BEFORE.search(norm[max(0, m.start() - 12) : m.start()])

@@ -61,7 +61,10 @@ def main_text(text: str) -> str:
 
 def fold(text: str) -> str:
     """Lowercase without accents: ``Pagaré MAÑANA`` → ``pagare manana``."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered  # nothing to decompose: most replies, and a third of reading time
+    decomposed = unicodedata.normalize("NFKD", lowered)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
