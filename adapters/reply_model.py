@@ -26,7 +26,8 @@ import re
 import zlib
 from functools import cache
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -47,11 +48,34 @@ _CUE_CAP = 6.0
 Floats = npt.NDArray[np.float32]
 
 
-def _char_ngram_buckets(padded: str) -> npt.NDArray[np.uint64]:
-    """Buckets of every character 2–5-gram: a polynomial hash over the code points, in
-    numpy's wrapping 64-bit integers (the same on every machine), then mixed and folded."""
-    codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    found = []
+class Sparse(NamedTuple):
+    """A batch's distinct hashed n-grams: reply ``rows[i]`` has bucket ``buckets[i]``
+    (sorted by row, then bucket); ``sizes[r]``: how many reply ``r`` has."""
+
+    rows: npt.NDArray[np.int64]
+    buckets: npt.NDArray[np.int64]
+    sizes: npt.NDArray[np.int64]
+
+    def of(self, row: int) -> npt.NDArray[np.int64]:
+        """Reply ``row``'s buckets."""
+        mine: npt.NDArray[np.int64] = self.buckets[self.rows == row]
+        return mine
+
+
+def _char_ngram_buckets(
+    padded: Sequence[str],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    """(row, bucket) of every character 2–5-gram of each text: a polynomial hash over the
+    code points, in numpy's wrapping 64-bit integers (the same on every machine), then mixed
+    and folded. The batch is hashed at once, as one string, and the n-grams that would
+    span two texts are dropped: per text, numpy's per-call cost was most of the time."""
+    joined = "".join(padded)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    lengths = np.fromiter((len(t) for t in padded), dtype=np.int64, count=len(padded))
+    row_of = np.repeat(np.arange(len(padded), dtype=np.int64), lengths)
+    ends = np.cumsum(lengths)
+    end_of = np.repeat(ends, lengths)  # each position's text's end
+    rows, found = [], []
     for n in _NGRAMS:
         count = len(codes) - n + 1
         if count <= 0:
@@ -62,18 +86,39 @@ def _char_ngram_buckets(padded: str) -> npt.NDArray[np.uint64]:
         h ^= h >> np.uint64(29)
         h *= np.uint64(0xBF58476D1CE4E5B9)
         h ^= h >> np.uint64(32)
-        found.append(h % np.uint64(HASH_BUCKETS))
-    return np.concatenate(found) if found else np.zeros(0, dtype=np.uint64)
+        inside = np.arange(count) + n <= end_of[:count]
+        rows.append(row_of[:count][inside])
+        found.append(h[inside] % np.uint64(HASH_BUCKETS))
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    return np.concatenate(rows), np.concatenate(found)
+
+
+def sparse_features(norms: Sequence[str]) -> Sparse:
+    """The distinct hashed n-grams of each reply: characters 2–5 and words 1–2."""
+    char_rows, chars = _char_ngram_buckets([f" {_SPACES.sub(' ', norm)} " for norm in norms])
+    word_rows: list[int] = []
+    hashed: list[int] = []
+    for row, norm in enumerate(norms):
+        words = _WORD.findall(norm)
+        before = len(hashed)
+        hashed += [zlib.crc32(b"w" + word.encode()) for word in words]
+        hashed += [zlib.crc32(f"b{a} {b}".encode()) for a, b in itertools.pairwise(words)]
+        word_rows += [row] * (len(hashed) - before)
+    tokens = np.asarray(hashed, dtype=np.uint64) % np.uint64(HASH_BUCKETS)
+    rows = np.concatenate([char_rows, np.asarray(word_rows, dtype=np.int64)])
+    buckets = np.concatenate([chars, tokens]).astype(np.int64)
+    # One sort of (row, bucket) keys for the batch: each reply's n-grams counted once.
+    # (A sort, not np.unique: numpy 2's hashing unique was slower than all else together.)
+    keys = np.sort(rows * HASH_BUCKETS + buckets)
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
+    rows, buckets = keys // HASH_BUCKETS, keys % HASH_BUCKETS
+    return Sparse(rows, buckets, np.bincount(rows, minlength=len(norms)).astype(np.int64))
 
 
 def sparse_buckets(norm: str) -> npt.NDArray[np.int64]:
-    """The distinct hashed n-grams of a reply: characters 2–5 and words 1–2."""
-    chars = _char_ngram_buckets(f" {_SPACES.sub(' ', norm)} ")
-    words = _WORD.findall(norm)
-    hashed = [zlib.crc32(b"w" + word.encode()) for word in words]
-    hashed += [zlib.crc32(f"b{a} {b}".encode()) for a, b in itertools.pairwise(words)]
-    tokens = np.asarray(hashed, dtype=np.uint64) % np.uint64(HASH_BUCKETS)
-    return np.unique(np.concatenate([chars, tokens])).astype(np.int64)
+    """The distinct hashed n-grams of one reply (``sparse_features`` of a batch of one)."""
+    return sparse_features([norm]).buckets
 
 
 def shape_features(s: Signals) -> list[float]:
@@ -130,9 +175,7 @@ class Embedder:
 EMBED_SIZE = 256
 
 
-def design(
-    signals: list[Signals], embedder: Embedder
-) -> tuple[Floats, list[npt.NDArray[np.int64]]]:
+def design(signals: list[Signals], embedder: Embedder) -> tuple[Floats, Sparse]:
     """The dense part (embedding + shape) and the sparse part of a batch's features."""
     dense = np.hstack(
         [
@@ -142,7 +185,7 @@ def design(
             ),
         ]
     )
-    return dense, [sparse_buckets(s.norm) for s in signals]
+    return dense, sparse_features([s.norm for s in signals])
 
 
 class ReplyModel:
@@ -169,10 +212,14 @@ class ReplyModel:
     def logits(self, signals: list[Signals]) -> Floats:
         dense, sparse = design(signals, self._embedder)
         out = dense @ self.dense + self.bias
-        for row, buckets in enumerate(sparse):
-            if len(buckets):
-                # Each n-gram present counts 1, the row scaled to unit length.
-                out[row] += self.sparse[buckets].sum(axis=0) / np.sqrt(len(buckets))
+        if len(sparse.rows):
+            # Each n-gram present counts 1, each reply's row scaled to unit length.
+            # Rows are sorted, so each reply's n-grams are one run: summed run by run.
+            present = sparse.sizes > 0
+            starts = (np.cumsum(sparse.sizes) - sparse.sizes)[present]
+            summed = np.add.reduceat(self.sparse[sparse.buckets], starts, axis=0)
+            scale = (1.0 / np.sqrt(sparse.sizes[present])).astype(np.float32)
+            out[present] += summed * scale[:, None]
         return out
 
     def probabilities(self, signals: list[Signals]) -> Floats:

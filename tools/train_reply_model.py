@@ -53,14 +53,9 @@ def matrix(rows: list[dict[str, Any]], embedder: Embedder) -> Any:
         for row in rows
     ]
     dense, sparse = design(signals, embedder)
-    indptr = [0]
-    indices: list[int] = []
-    data: list[float] = []
-    for buckets in sparse:
-        indices.extend(int(b) for b in buckets)
-        data.extend([1.0 / max(1, len(buckets)) ** 0.5] * len(buckets))
-        indptr.append(len(indices))
-    hashed = csr_matrix((data, indices, indptr), shape=(len(rows), HASH_BUCKETS))
+    # Each n-gram present counts 1, each reply's row scaled to unit length (as ``logits``).
+    data = 1.0 / np.sqrt(np.maximum(sparse.sizes, 1))[sparse.rows]
+    hashed = csr_matrix((data, (sparse.rows, sparse.buckets)), shape=(len(rows), HASH_BUCKETS))
     return hstack([hashed, csr_matrix(dense)]).tocsr()
 
 
