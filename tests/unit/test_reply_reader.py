@@ -19,7 +19,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.reply_model import LABELS, shipped
+from adapters.reply_model import LABELS, shipped, sparse_buckets, sparse_features
 from adapters.reply_reader import read_texts
 from bootstrap.settings import Settings
 from domain.channels import Channel
@@ -172,6 +172,17 @@ def test_reading_is_deterministic_and_a_batch_reads_as_one_by_one() -> None:
         [signals_of(t.text, t.received_at, None) for t in texts]
     )
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=12), max_size=8))
+def test_a_batch_has_the_n_grams_of_each_reply_alone(norms: list[str]) -> None:
+    """Hashed at once, no n-gram spans two replies, and none is lost or counted twice."""
+    batch = sparse_features(norms)
+    for row, norm in enumerate(norms):
+        alone = sparse_buckets(norm)
+        assert np.array_equal(batch.of(row), alone)
+        assert batch.sizes[row] == len(alone) == len(np.unique(alone))
 
 
 def test_a_written_refusal_citing_the_fdcpa_is_read_as_a_cease() -> None:
