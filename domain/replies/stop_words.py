@@ -76,7 +76,8 @@ _REQUESTS = re.compile(
     "|".join(
         [
             rf"\b(?:stop|quit|cease|stp|sotp)\s+(?:all\s+)?{_MEDIUM}",
-            rf"\b(?:stop|quit)\s+(?:blowing up|bothering|harass(?:ing)?)\s+{_ME}",
+            rf"\b(?:stop|quit)\s+(?:blow(?:ing|in'?)? up|bother(?:ing|in'?)?|harass(?:ing|in'?)?)"
+            rf"\s+{_ME}",
             rf"\b(?:do not|don'?t|dont|never)\s+(?:ever\s+)?(?:{_MEDIUM}|send)"
             rf"(?:\s+(?:or|and|,)\s+{_MEDIUM})*\s+(?:{_ME}|any|again|anymore|further)",
             r"\b(?:do not|don'?t|dont)\s+send\s+(?:any\s+)?(?:more|further)\b",
@@ -91,7 +92,10 @@ _REQUESTS = re.compile(
             r".{0,30}\b(?:system|records|database)",
             r"^stop\b[.!]",
             r"\bstop\s*(?:x\s*fa|xfa|pls|plz|please|por\s*favor|porfa|porfis)\b",
-            r"\b(?:please|pls|plz|por\s*favor|porfa)\s+stop\b(?!\s+\w+ing\s+(?:my|me\s+at))",
+            r"\b(?:please|pls|plz|por\s*favor|porfa)\s+stop\b(?!\s+\w+ing\s+(?:my|me\s+at))"
+            # ...not "please stop the late fees", "please stop reporting this": not contact.
+            r"(?!\s+(?:the\s+|these\s+|all\s+(?:the\s+)?)?(?:late\s+)?(?:fees?|interest|charg\w*|"
+            r"report\w*|garnish\w*|penalt\w*|collection\s+fees?)\b)",
             r"\bopt\s*-?\s*(?:me\s+)?out\b",
             r"\bunsubscribe\b",
             r"\brevok\w*\b.{0,30}\bconsent",
@@ -103,7 +107,8 @@ _REQUESTS = re.compile(
             r"\bcease and desist\b",
             r"1692\s*c\s*\(\s*c\s*\)",
             # Spanish
-            r"\bdejen? de?\s+(?:mandar|enviar|escribir|llamar|molestar|textear|contactar|comunicar|"
+            r"\bdej(?:a|ad|e|en) de?\s+(?:mandar|enviar|escribir|llamar|molestar|textear|contactar|"
+            r"comunicar|"
             r"marcar)",
             r"\bno\s+(?:contactarme|llamarme|escribirme|molestarme|mandarme|enviarme)\b",
             r"\bcancel(?:ar|en)?\s+(?:los\s+|las\s+)?(?:mensajes|msjs|correos|llamadas)",
