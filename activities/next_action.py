@@ -67,6 +67,7 @@ class NextActionAgent:
             request.exploration,
             segment=request.segment,
             prior=pooled,
+            playbook_arm=request.playbook_arm,
         )
 
     @activity.defn(name=names.RECORD_ACTION_OUTCOMES)

@@ -265,7 +265,7 @@ class Settings(BaseSettings):
     # next-best-action agent picks channel and local time of day per account segment.
     contact_policy: ContactPolicy = ContactPolicy.FIXED
     # The largest share of adaptive choices made at random, to keep trying every arm.
-    nba_exploration: float = Field(default=0.1, ge=0, le=1)
+    nba_exploration: float = Field(default=0.05, ge=0, le=1)
     # Seeds the adaptive choices with this, the workflow id and the step instead of the
     # run id, so that a run can be repeated (``recoup simulate`` sets it); unset: not.
     nba_seed: str | None = Field(default=None, max_length=100)

@@ -124,6 +124,11 @@ class WatchedContact(BaseModel):
     arm: Arm
     at: datetime
     best: OutcomeKind = "none"
+    # The balance when the contact was made, and what was paid while it was watched: a
+    # payment's reward is the share of the balance it brought in. None: watched before
+    # rewards counted the amount (a payment then earns 1).
+    owed: Decimal | None = None
+    paid: Decimal = Decimal(0)
 
 
 class ReplyUnderReview(BaseModel):

@@ -238,11 +238,16 @@ class ActionChoiceRequest(BaseModel):
     # Outcomes to record before choosing: saves the workflow an activity.
     settled: list[ActionOutcome] = Field(default_factory=list)
     exploration: float = Field(default=0.1, ge=0, le=1)
+    # What the fixed cadence would do now (the step's channel, the window it would go
+    # in): kept unless another arm is better with confidence (``choose``). None: no such
+    # arm among ``channels`` (and requests from before it).
+    playbook_arm: Arm | None = None
 
 
 class ActionChoice(BaseModel):
     arm: Arm
     explored: bool  # drawn uniformly at random, not from what has worked
+    kept_playbook: bool = False  # Thompson sampling preferred another arm, without confidence
     expected: float  # the chosen arm's posterior mean reward
     reason: str
 
@@ -261,6 +266,7 @@ def choose(
     *,
     segment: str | None = None,
     prior: list[ArmStats] | None = None,
+    playbook_arm: Arm | None = None,
 ) -> ActionChoice:
     """Draw an arm among ``channels`` × every window.
 
@@ -282,6 +288,14 @@ def choose(
     what the arm does elsewhere, worth at most ``PRIOR_WEIGHT`` contacts: a new
     segment starts from what works for everyone, not from a coin toss, and its own
     results take over as they accumulate (empirical Bayes).
+
+    ``playbook_arm`` (what the fixed cadence would do now) is the default: an arm that
+    Thompson sampling prefers replaces it only when it is the better of the two with
+    probability ``SWITCH_CONFIDENCE`` or more (``SWITCH_DRAWS`` paired draws of both
+    scores, from a generator of their own). Early on, when every arm is a guess, the
+    campaign therefore does what the playbook says rather than follow noise (and the
+    first payments, which arrive before the first contacts known to have led nowhere);
+    where the playbook is already right the agent costs only its uniform share.
     """
     if not channels:
         raise ValueError("no channel allowed: nothing to choose")
@@ -322,13 +336,26 @@ def choose(
             value -= rng.betavariate(cost[0], cost[1]) * cost[2]
         return value
 
+    def better(arm: Arm, than: Arm) -> float:
+        """How likely ``arm`` scores more than ``than`` (paired draws, seeded apart)."""
+        paired = random.Random(_seed_of(f"{seed}/switch"))
+        wins = sum(score(arm, paired) > score(than, paired) for _ in range(SWITCH_DRAWS))
+        return wins / SWITCH_DRAWS
+
     rng = random.Random(_seed_of(seed))
     explored = rng.random() < exploration
+    kept = False
+    preferred: Arm | None = None
+    confidence = 0.0
     if explored:
         arm = rng.choice(arms)
     else:
         draws = [score(a, rng) for a in arms]
         arm = arms[max(range(len(arms)), key=draws.__getitem__)]  # first of equals
+        if playbook_arm is not None and playbook_arm in arms and arm != playbook_arm:
+            confidence = better(arm, playbook_arm)
+            if confidence < SWITCH_CONFIDENCE:
+                preferred, arm, kept = arm, playbook_arm, True
 
     mine = known.get(arm, _NONE)
     alpha, beta = posterior(arm)
@@ -346,9 +373,16 @@ def choose(
             f"{arm.key}: explored (uniform among {len(arms)} allowed arms, "
             f"{exploration:.0%} of choices); {over}"
         )
+    elif kept and preferred is not None:
+        reason = (
+            f"{arm.key}: the playbook's, kept ({preferred.key} better with probability "
+            f"{confidence:.2f} only, under {SWITCH_CONFIDENCE:.2f}); {over}"
+        )
     else:
         reason = f"{arm.key}: {over}"
-    return ActionChoice(arm=arm, explored=explored, expected=expected, reason=reason)
+    return ActionChoice(
+        arm=arm, explored=explored, kept_playbook=kept, expected=expected, reason=reason
+    )
 
 
 class _Sums(BaseModel):
@@ -376,6 +410,10 @@ def _add_up(stats: list[ArmStats]) -> dict[Arm, _Sums]:
 
 # How many contacts' worth the tenant-wide prior weighs at most in a segment's arm.
 PRIOR_WEIGHT = 4.0
+# How sure the agent must be that an arm beats the playbook's before it departs from the
+# playbook, and with how many paired draws it finds out (``choose``).
+SWITCH_CONFIDENCE = 0.8
+SWITCH_DRAWS = 200
 
 
 # The prior of an arm nobody tried: Beta(1, 3), a mean reward of 0.25. Contacts earn

@@ -4,7 +4,9 @@ Under ``policy: adaptive`` a step keeps its day, but the next-best-action agent 
 its channel and the debtor-local time of day among the channels that may be used now;
 the gate still has the last word on every send. Each contact of an adaptive campaign is
 watched for ``ATTRIBUTION_DAYS`` playbook days; what it led to becomes its reward,
-recorded with the next choice or at the end: a payment (1.0) wins over everything; then
+recorded with the next choice or at the end: a payment wins over everything, and earns
+the share of the balance it brought in (at least ``MIN_PAYMENT_REWARD``; 1.0 for a
+contact watched before rewards counted the amount); then
 harm to the debtor relationship, an opt-out, a dispute or a complaint, whose reward is
 negative and the tenant's (``Tenant.opt_out_penalty``, ``dispute_penalty``,
 ``complaint_penalty``; by default -1, -0.5, -2), the costlier harm first, so an opt-out
@@ -17,6 +19,7 @@ notice stays where the playbook puts it (12 CFR 1006.34).
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from domain.agent_messages import AgentIdentity, MessageMode
@@ -34,6 +37,7 @@ from domain.next_action import (
     ActionOutcome,
     Arm,
     OutcomeKind,
+    TimeWindow,
     next_window_start,
     reward_of,
     segment_of,
@@ -44,6 +48,9 @@ from domain.playbook import Step
 from domain.policy import ContactPolicy
 
 ATTRIBUTION_DAYS = 3
+# A payment of any size shows that the contact reached someone who pays: it earns at
+# least this, more than a reply (0.2).
+MIN_PAYMENT_REWARD = 0.25
 _RANK: dict[OutcomeKind, int] = {"none": 0, "reply": 1, "promise": 2, "payment": 3}
 
 
@@ -85,7 +92,19 @@ def choice_request(c: Campaign, step: Step) -> ActionChoiceRequest | None:
         seed=seed,
         settled=take_settled(c),
         exploration=c.inp.exploration,
+        playbook_arm=playbook_arm(c, step, channels),
     )
+
+
+def playbook_arm(c: Campaign, step: Step, channels: list[Channel]) -> Arm | None:
+    """What the fixed cadence would do now: the step's channel, in the window of the
+    debtor's local time (the morning, when it is outside the convenient hours: the gate
+    would hold the contact until then). None when the step's channel may not be chosen."""
+    if step.channel not in channels:
+        return None
+    zone = c.state.account.timezones[0] if c.state.account.timezones else "UTC"
+    window = window_of(c.now().astimezone(ZoneInfo(zone)).hour) or TimeWindow.MORNING
+    return Arm(channel=step.channel, window=window)
 
 
 def choice_unavailable(c: Campaign, request: ActionChoiceRequest) -> None:
@@ -143,13 +162,20 @@ def unwatch(c: Campaign, outcome_id: str) -> None:
 def _watch(c: Campaign, outcome_id: str, arm: Arm) -> None:
     st = c.state
     st.watched.append(
-        WatchedContact(outcome_id=outcome_id, segment=segment_of(st.account), arm=arm, at=c.now())
+        WatchedContact(
+            outcome_id=outcome_id,
+            segment=segment_of(st.account),
+            arm=arm,
+            at=c.now(),
+            owed=st.balance,
+        )
     )
 
 
-def credit(c: Campaign, kind: OutcomeKind) -> None:
+def credit(c: Campaign, kind: OutcomeKind, paid: Decimal = Decimal(0)) -> None:
     """What the debtor just did counts for the latest contact still watched (see the
-    module's docstring for which of two outcomes a contact keeps)."""
+    module's docstring for which of two outcomes a contact keeps); ``paid``: how much,
+    for a payment."""
     if kind in HARMS and not c.inp.negative_outcomes:
         return  # a run from before harms counted
     horizon = c.now() - c.days(ATTRIBUTION_DAYS)
@@ -157,7 +183,19 @@ def credit(c: Campaign, kind: OutcomeKind) -> None:
         if watched.at >= horizon:
             if _worse(c, kind, watched.best):
                 watched.best = kind
+            watched.paid += paid
             return
+
+
+def _reward(c: Campaign, watched: WatchedContact) -> float:
+    """A payment earns the share of the balance it brought in (what the contact was
+    worth), never less than ``MIN_PAYMENT_REWARD``; the rest, ``reward_of``."""
+    if watched.best == "payment" and watched.owed is not None and watched.owed > 0:
+        share = float(min(Decimal(1), watched.paid / watched.owed))
+        return max(MIN_PAYMENT_REWARD, share)
+    if c.inp.negative_outcomes:
+        return reward_of(watched.best, c.inp.tenant)
+    return REWARDS[watched.best]
 
 
 def _worse(c: Campaign, kind: OutcomeKind, than: OutcomeKind) -> bool:
@@ -179,9 +217,7 @@ def settle_watched(c: Campaign, everything: bool = False) -> None:
                     tenant_id=c.inp.tenant.tenant_id,
                     segment=watched.segment,
                     arm=watched.arm,
-                    reward=reward_of(watched.best, c.inp.tenant)
-                    if c.inp.negative_outcomes
-                    else REWARDS[watched.best],
+                    reward=_reward(c, watched),
                     kind=watched.best,
                 )
             )

@@ -46,7 +46,7 @@ def on_payment(c: Campaign, payment: PaymentReceived) -> None:
     )
     if st.status is CollectionStatus.PROMISED:
         emit(c, EventType.PROMISE, "kept", {"paymentId": payment.payment_id})
-    credit(c, "payment")
+    credit(c, "payment", payment.amount)
     decided(c, f"payment of {amount(payment.amount)} {payment.currency} received")
     if st.balance == 0:
         set_status(c, CollectionStatus.PAID)

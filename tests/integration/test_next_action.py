@@ -277,6 +277,45 @@ def test_without_data_every_allowed_arm_gets_a_chance() -> None:
     assert "over 0 contacts" in fresh.reason
 
 
+SMS_MORNING = Arm(channel=Channel.SMS, window=TimeWindow.MORNING)
+
+
+def test_the_playbooks_arm_is_kept_until_another_is_better_with_confidence() -> None:
+    # Nothing learnt: every arm is a guess, and the playbook's is what the campaign does.
+    fresh = [choose([], ALL, f"p{i}", 0.0, playbook_arm=SMS_MORNING) for i in range(300)]
+    assert {c.arm for c in fresh} == {SMS_MORNING}
+    kept = next(c for c in fresh if c.kept_playbook)
+    assert "the playbook's, kept" in kept.reason and "probability" in kept.reason
+    # A little evidence for the evening is not enough...
+    weak = [learnt(SMS_EVENING, 6, 2), learnt(SMS_MORNING, 6, 1)]
+    chosen = [choose(weak, ALL, f"w{i}", 0.0, playbook_arm=SMS_MORNING).arm for i in range(300)]
+    assert chosen.count(SMS_MORNING) > 0.9 * len(chosen)
+    # ...much is: the agent departs from the playbook where the playbook is wrong.
+    every = [Arm(channel=ch, window=w) for ch in ALL for w in TimeWindow]
+    strong = [learnt(a, 200, 60 if a == SMS_EVENING else 8) for a in every]
+    chosen = [choose(strong, ALL, f"s{i}", 0.0, playbook_arm=SMS_MORNING).arm for i in range(300)]
+    assert chosen.count(SMS_EVENING) > 0.9 * len(chosen)
+    # Where the playbook is right, only the uniform share goes elsewhere.
+    right = [learnt(SMS_MORNING, 200, 60), learnt(SMS_EVENING, 200, 8)]
+    n = 2000
+    elsewhere = sum(
+        choose(right, ALL, f"r{i}", 0.05, playbook_arm=SMS_MORNING).arm != SMS_MORNING
+        for i in range(n)
+    )
+    assert elsewhere / n < 0.06
+
+
+def test_the_playbooks_arm_binds_only_when_its_channel_is_allowed() -> None:
+    phone = Arm(channel=Channel.PHONE, window=TimeWindow.MORNING)
+    for i in range(100):
+        choice = choose([], [Channel.EMAIL, Channel.SMS], f"n{i}", 0.0, playbook_arm=phone)
+        assert choice.arm.channel in {Channel.EMAIL, Channel.SMS} and not choice.kept_playbook
+    # And the same seed still makes the same choice.
+    assert choose([], ALL, "same", 0.0, playbook_arm=phone) == choose(
+        [], ALL, "same", 0.0, playbook_arm=phone
+    )
+
+
 def test_bad_requests_are_refused() -> None:
     with pytest.raises(ValueError):
         choose([], [], "s", 0.1)

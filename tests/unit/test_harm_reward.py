@@ -26,7 +26,13 @@ from domain.campaign import (
 )
 from domain.campaign_core.campaign import Campaign, Effect
 from domain.campaign_core.decide import Event, handle
-from domain.campaign_core.learning import ATTRIBUTION_DAYS, choice_request, settle_watched
+from domain.campaign_core.learning import (
+    ATTRIBUTION_DAYS,
+    MIN_PAYMENT_REWARD,
+    choice_request,
+    settle_watched,
+    watch_contact,
+)
 from domain.channels import Channel
 from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.next_action import (
@@ -169,6 +175,49 @@ def test_a_payment_still_wins() -> None:
     h = Harness()
     got = outcome_after(h, h.campaign(), pay(), reply("I dispute this debt, it is not mine"))
     assert got.kind == "payment"
+
+
+def paid(amount: str, payment_id: str) -> PaymentReceived:
+    return PaymentReceived(payment_id=payment_id, amount=Decimal(amount), currency="USD")
+
+
+@pytest.mark.parametrize(
+    ("owed", "payments", "reward"),
+    [
+        ("200.00", ["150.00"], 0.75),  # three quarters of the balance
+        ("200.00", ["50.00", "50.00"], 0.5),  # two payments while it was watched
+        ("200.00", ["150.00", "150.00"], 1.0),  # never more than the balance
+        ("1000.00", ["10.00"], MIN_PAYMENT_REWARD),  # a token payment still beats a reply
+    ],
+)
+def test_a_payment_earns_the_share_of_the_balance_it_brought_in(
+    owed: str, payments: list[str], reward: float
+) -> None:
+    h = Harness()
+    c = h.campaign()
+    c.state.watched[0].owed = Decimal(owed)
+    got = outcome_after(h, c, *(paid(a, f"p-{i}") for i, a in enumerate(payments)))
+    assert (got.kind, got.reward) == ("payment", reward)
+
+
+def test_a_contact_is_watched_with_the_balance_it_was_made_against() -> None:
+    h = Harness()
+    c = h.campaign()
+    c.state.balance = Decimal("180.00")
+    watch_contact(c, "s-2", "o-2", Channel.EMAIL)
+    assert c.state.watched[-1].owed == Decimal("180.00")
+    h.clock.at += timedelta(hours=2)
+    handle(c, paid("90.00", "p-1"))  # credited to the latest contact
+    settle_watched(c, everything=True)
+    got = {o.outcome_id: (o.kind, o.reward) for o in c.state.settled}
+    assert got == {"o-1": ("none", 0.0), "o-2": ("payment", 0.5)}
+
+
+def test_a_contact_watched_before_amounts_counted_earns_1_for_a_payment() -> None:
+    h = Harness()
+    c = h.campaign()
+    assert c.state.watched[0].owed is None  # as restored from a run of before
+    assert outcome_after(h, c, paid("5.00", "p-1")).reward == 1.0
 
 
 def test_harm_after_the_window_is_not_the_contacts() -> None:
