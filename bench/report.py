@@ -375,17 +375,22 @@ def chaos(r: Record) -> list[Row]:
     ]
 
 
+# Populations where the playbook is already right: there adaptive should lose at most 5 %.
+CONTROLS = frozenset({"by-the-book"})
+
+
 def policy(r: Record) -> list[Row]:
     rows: list[Row] = []
     for name, p in r.get("populations", {}).items():
         per_contact = p.get("recovered_per_contact", {})
+        control = name in CONTROLS
         rows.append(
             (
                 f"{name}: recovered per contact, adaptive",
                 _n(per_contact.get("adaptive"), 2),
                 f"{_n(per_contact.get('fixed'), 2)} (fixed cadence)",
                 _n(p.get("ratio"), 2),
-                "≥ 1.3",
+                "≥ 0.95 (control)" if control else "≥ 1.3",
             )
         )
         ratios = p.get("ratio_spread")
@@ -396,7 +401,7 @@ def policy(r: Record) -> list[Row]:
                     f"{_n(ratios['min'], 2)} / {_n(ratios['median'], 2)} / {_n(ratios['max'], 2)}",
                     "",
                     "",
-                    "≥ 1.3 at every seed",
+                    "≥ 0.95 at every seed" if control else "≥ 1.3 at every seed",
                 )
             )
         for key, label in (("opt_out_rate", "opt-outs"), ("dispute_rate", "disputes")):
