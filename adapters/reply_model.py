@@ -24,9 +24,9 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
