@@ -102,8 +102,7 @@ def playbook_arm(c: Campaign, step: Step, channels: list[Channel]) -> Arm | None
     would hold the contact until then). None when the step's channel may not be chosen."""
     if step.channel not in channels:
         return None
-    zone = c.state.account.timezones[0] if c.state.account.timezones else "UTC"
-    window = window_of(c.now().astimezone(ZoneInfo(zone)).hour) or TimeWindow.MORNING
+    window = window_of(_local_hour(c)) or TimeWindow.MORNING
     return Arm(channel=step.channel, window=window)
 
 
@@ -132,8 +131,17 @@ def chose(c: Campaign, step: Step, choice: ActionChoice) -> ChosenAction:
 
 
 def window_start(c: Campaign, arm: Arm) -> datetime:
-    zone = c.state.account.timezones[0] if c.state.account.timezones else "UTC"
-    return next_window_start(arm.window, c.now(), zone)
+    return next_window_start(arm.window, c.now(), _zone(c))
+
+
+def _zone(c: Campaign) -> str:
+    """The debtor's time zone (the account's first; UTC when it gives none)."""
+    zones = c.state.account.timezones
+    return zones[0] if zones else "UTC"
+
+
+def _local_hour(c: Campaign) -> int:
+    return c.now().astimezone(ZoneInfo(_zone(c))).hour
 
 
 def watch_contact(c: Campaign, step_id: str, outcome_id: str, channel: Channel) -> None:
@@ -147,8 +155,7 @@ def watch_contact(c: Campaign, step_id: str, outcome_id: str, channel: Channel) 
     if chosen is not None and chosen.arm.channel is channel:
         _watch(c, outcome_id, chosen.arm)
         return
-    zone = st.account.timezones[0] if st.account.timezones else "UTC"
-    window = window_of(c.now().astimezone(ZoneInfo(zone)).hour)
+    window = window_of(_local_hour(c))
     if window is not None:
         _watch(c, outcome_id, Arm(channel=channel, window=window))
 

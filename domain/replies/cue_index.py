@@ -107,7 +107,7 @@ for _s in _ALL_NEEDED:
         _NEEDED_BY_START[_s[:_GRAM]] = (*_NEEDED_BY_START.get(_s[:_GRAM], ()), _s)
 
 
-def trigrams(text: str) -> set[str]:
+def _trigrams(text: str) -> set[str]:
     """Every run of three characters in ``text``."""
     return {text[i : i + _GRAM] for i in range(len(text) - _GRAM + 1)}
 
@@ -115,7 +115,7 @@ def trigrams(text: str) -> set[str]:
 def _present(text: str) -> set[str]:
     """The needed strings that are in ``text``."""
     present = {s for s in _SHORT_NEEDED if s in text}
-    for start in trigrams(text).intersection(_NEEDED_BY_START):
+    for start in _trigrams(text).intersection(_NEEDED_BY_START):
         present.update(s for s in _NEEDED_BY_START[start] if s in text)
     return present
 
