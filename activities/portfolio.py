@@ -99,6 +99,9 @@ class PortfolioLauncher:
         self._projected = projected
         self._max_backlog = max_backlog
         self._gates: dict[str, BacklogGate] = {}
+        # One pace per portfolio run, kept across its pages: a page of one account would
+        # otherwise start at once, whatever starts_per_second says.
+        self._paces: dict[tuple[str, float | None], _Pace] = {}
 
     def _gate(self, queue: str) -> BacklogGate | None:
         """One gate per campaigns queue, shared by every page this worker runs."""
@@ -110,6 +113,13 @@ class PortfolioLauncher:
                 self._backlog_of, queue, self._max_backlog, on_hold=_held
             )
         return gate
+
+    def _pace(self, portfolio: str | None, per_second: float | None) -> _Pace:
+        key = (portfolio or "", per_second)
+        pace = self._paces.get(key)
+        if pace is None:
+            pace = self._paces[key] = _Pace(per_second)
+        return pace
 
     @activity.defn(name=names.START_PORTFOLIO_PAGE)
     async def start_portfolio_page(self, request: StartPageRequest) -> PageStarted:
@@ -123,7 +133,7 @@ class PortfolioLauncher:
         accounts = await self._loader.page(
             tenant_id, inp.campaign_id, request.offset, request.limit
         )
-        pace = _Pace(inp.starts_per_second)
+        pace = self._pace(activity.info().workflow_id, inp.starts_per_second)
         gate = self._gate(inp.queues.campaigns)
         slots = asyncio.Semaphore(inp.starts_in_flight)
         attached = 0
