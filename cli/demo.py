@@ -225,17 +225,18 @@ def demo(
         settings = base.model_copy(
             update={
                 **PLAINTEXT_TEMPORAL,
+                # Simulators bind port 0 and the stack's settings say where they are.
                 "temporal_address": f"127.0.0.1:{free_port()}",
                 "temporal_ui_port": free_port(),
                 "data_dir": work,
                 "database_url": None,
                 "smtp_host": "127.0.0.1",
-                "smtp_port": free_port(),
-                "mail_events_url": f"http://127.0.0.1:{free_port()}",
-                "twilio_base_url": f"http://127.0.0.1:{free_port()}",
-                "payments_base_url": f"http://127.0.0.1:{free_port()}",
-                "ledger_base_url": f"http://127.0.0.1:{free_port()}",
-                "lob_base_url": f"http://127.0.0.1:{free_port()}",
+                "smtp_port": 0,
+                "mail_events_url": "http://127.0.0.1:0",
+                "twilio_base_url": "http://127.0.0.1:0",
+                "payments_base_url": "http://127.0.0.1:0",
+                "ledger_base_url": "http://127.0.0.1:0",
+                "lob_base_url": "http://127.0.0.1:0",
                 "call_poll_seconds": 0.1,
                 "api_host": "127.0.0.1",
                 "api_port": free_port(),
@@ -273,7 +274,7 @@ def demo(
                 embedded_stack(
                     settings, db_file=work / "temporal.db", twilio=twilio, lob=lob
                 ) as stack,
-                running_apis(settings, stack.client, grpc_enabled=False) as apis,
+                running_apis(stack.settings, stack.client, grpc_enabled=False) as apis,
             ):
                 service: RecoupService = apis.app.state.service
                 # The console shows this run as it goes: its tenant and a key for it, both
@@ -291,7 +292,7 @@ def demo(
                     "debtors placed where it is daytime now (calling hours are real): "
                     + ", ".join(zones)
                 )
-                stores = Root(settings)
+                stores = Root(stack.settings)
                 suppressions = stores.suppressions
                 debtors = Debtors(
                     stack.client,
@@ -307,7 +308,7 @@ def demo(
                 started = time.monotonic()
                 handle = await launch_portfolio(
                     stack.client,
-                    settings,
+                    stack.settings,
                     tenant=tenant,
                     campaign_id=f"demo-{seed}",
                     playbook=book,
@@ -341,7 +342,7 @@ def demo(
                     letter=len(stack.lob.letters),
                 )
                 # Every record of what went out, against each other and the providers.
-                found = await reconcile(stack.client, settings, tenant.tenant_id, campaign_id)
+                found = await reconcile(stack.client, stack.settings, tenant.tenant_id, campaign_id)
                 console.print(summary_table(status, report, seen))
                 console.print(f"finished in {elapsed:.1f} s")
                 if waiting:

@@ -111,16 +111,26 @@ async def embedded_stack(
     ensure_free(port, "Temporal gRPC")
     if ui:
         ensure_free(settings.temporal_ui_port, "Temporal web UI")
-    ensure_free(settings.smtp_port, "SMTP simulator")
+    # A simulator's port 0 means "any free one": it binds there and the stack's settings
+    # carry the bound address. (Choosing a free port first and binding it later races
+    # with everything else on the machine.)
+    smtp_port = settings.smtp_port
     # The mail provider's records: where settings say, else on any free port.
     events_port = port_of(settings.mail_events_url) if settings.mail_events_url else 0
-    if events_port:
-        ensure_free(events_port, "mail events API (SMTP simulator)")
     sms_port = port_of(settings.twilio_base_url)
-    ensure_free(sms_port, "SMS/voice simulator")
-    ensure_free(port_of(settings.payments_base_url), "payments simulator")
-    ensure_free(port_of(settings.ledger_base_url), "CRM/ledger simulator")
-    ensure_free(port_of(settings.lob_base_url), "letter (Lob) simulator")
+    payments_port = port_of(settings.payments_base_url)
+    ledger_port = port_of(settings.ledger_base_url)
+    letters_port = port_of(settings.lob_base_url)
+    for wanted, what in (
+        (smtp_port, "SMTP simulator"),
+        (events_port, "mail events API (SMTP simulator)"),
+        (sms_port, "SMS/voice simulator"),
+        (payments_port, "payments simulator"),
+        (ledger_port, "CRM/ledger simulator"),
+        (letters_port, "letter (Lob) simulator"),
+    ):
+        if wanted:
+            ensure_free(wanted, what)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     async with AsyncExitStack() as stack:
@@ -137,10 +147,8 @@ async def embedded_stack(
             api_key=settings.mail_events_key.get_secret_value(),
             domain=settings.mail_domain,
         )
-        await smtp.start(port=settings.smtp_port, api_port=events_port)
+        bound_smtp = await smtp.start(port=smtp_port, api_port=events_port)
         stack.push_async_callback(smtp.stop)
-        # Whoever is handed these settings can list what the simulator accepted.
-        settings = settings.model_copy(update={"mail_events_url": smtp.api_url})
         sms = twilio or TwilioSimulator(settings.twilio_account_sid, settings.twilio_auth_token)
         await sms.start(port=sms_port)
         stack.push_async_callback(sms.stop)
@@ -149,18 +157,30 @@ async def embedded_stack(
             webhook_url=payments_webhook_url,
             webhook_secret=settings.payments_webhook_secret.get_secret_value(),
         )
-        await payments.start(port=port_of(settings.payments_base_url))
+        await payments.start(port=payments_port)
         stack.push_async_callback(payments.stop)
         crm = CrmSimulator(settings.ledger_api_key)
-        await crm.start(port=port_of(settings.ledger_base_url))
+        await crm.start(port=ledger_port)
         stack.push_async_callback(crm.stop)
         letters = lob or LobSimulator(
             settings.lob_api_key.get_secret_value(),
             webhook_url=lob_webhook_url,
             webhook_secret=settings.lob_webhook_secret.get_secret_value(),
         )
-        await letters.start(port=port_of(settings.lob_base_url))
+        await letters.start(port=letters_port)
         stack.push_async_callback(letters.stop)
+        # Whoever is handed these settings reaches each simulator where it listens, and
+        # can list what the mail simulator accepted.
+        settings = settings.model_copy(
+            update={
+                "smtp_port": bound_smtp,
+                "mail_events_url": smtp.api_url,
+                "twilio_base_url": sms.base_url,
+                "payments_base_url": payments.base_url,
+                "ledger_base_url": crm.base_url,
+                "lob_base_url": letters.base_url,
+            }
+        )
         client = await connect(settings, runtime_for(settings.metrics_bind))
         built: list[Worker] = []
         if run_workers:
