@@ -51,6 +51,7 @@ test: lint typecheck unit integration e2e
 
 schemas: $(STAMP)
 	$(BIN)/recoup playbook schema > docs/playbook.schema.json
+	$(BIN)/python -c "from simulators.population import population_json_schema as s; print(s(), end='')" > docs/population.schema.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

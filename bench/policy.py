@@ -3,11 +3,12 @@
 Runs ``recoup simulate``'s core (real workflows, agents and compliance gate on the
 time-skipping server) once per population, policy and seed, in this process, and
 prints one JSON line: per population and seed the recovered amount per contact under
-each policy and their ratio (adaptive / fixed), with the opt-out and dispute rates
-(per account) beside them; then per population the ratio's spread over the seeds
-(min / median / max) and each rate's. Goals (issue 19): ratio ≥ 1.3 at every seed,
-opt-out and dispute rates no higher than fixed, compliance violations 0. An adaptive
-run repeats exactly for a seed (``recoup simulate``), so any figure can be checked.
+each policy and their ratio (adaptive / fixed), with the opt-out, dispute and
+complaint rates (per account) beside them; then per population the ratio's spread over
+the seeds (min / median / max) and each rate's. Goals (issue 19): ratio ≥ 1.3 at every
+seed, opt-out, dispute and complaint rates no higher than fixed, compliance violations 0.
+An adaptive run repeats exactly for a seed (``recoup simulate``), so any figure can be
+checked.
 
     .venv/bin/python -m bench.policy --accounts 200 --seeds 1,2,3
 """
@@ -61,8 +62,10 @@ def per_seed(fixed: dict[str, Any], adaptive: dict[str, Any]) -> dict[str, Any]:
                 "recovered_per_contact",
                 "opt_out_rate",
                 "dispute_rate",
+                "complaint_rate",
                 "opt_outs",
                 "disputes",
+                "complaints",
                 "recovered",
                 "contacts",
                 "wall_seconds",
@@ -89,9 +92,11 @@ def summary(seeds: dict[int, dict[str, Any]]) -> dict[str, Any]:
         "ratio_spread": spread(ratios),
         "opt_out_rate": {p: spread(of("opt_out_rate", p)) for p in POLICIES},
         "dispute_rate": {p: spread(of("dispute_rate", p)) for p in POLICIES},
-        # Seeds at which adaptive opted out or disputed more accounts than fixed.
+        "complaint_rate": {p: spread(of("complaint_rate", p)) for p in POLICIES},
+        # Seeds at which adaptive opted out, disputed or complained more than fixed.
         "seeds_more_opt_outs": [s for s, r in seeds.items() if _more(r, "opt_outs")],
         "seeds_more_disputes": [s for s, r in seeds.items() if _more(r, "disputes")],
+        "seeds_more_complaints": [s for s, r in seeds.items() if _more(r, "complaints")],
         "compliance_violations": sum(r["compliance_violations"] for r in runs),
         "seeds": {str(s): r for s, r in seeds.items()},
     }

@@ -404,7 +404,11 @@ def policy(r: Record) -> list[Row]:
                     "≥ 0.95 at every seed" if control else "≥ 1.3 at every seed",
                 )
             )
-        for key, label in (("opt_out_rate", "opt-outs"), ("dispute_rate", "disputes")):
+        for key, label in (
+            ("opt_out_rate", "opt-outs"),
+            ("dispute_rate", "disputes"),
+            ("complaint_rate", "complaints"),
+        ):
             rate = p.get(key, {})
             adaptive, fixed = rate.get("adaptive"), rate.get("fixed")
             if adaptive and fixed:

@@ -352,9 +352,11 @@ async def _run(
         "accounts_paid_in_full": sum(1 for o in outcomes if o.balance <= 0),
         "opt_outs": sim.reactions[ReactionKind.OPT_OUT],
         "disputes": sim.reactions[ReactionKind.DISPUTE],
+        "complaints": sim.reactions[ReactionKind.COMPLAINT],
         # Per account: what the policy cost the debtor relationship, beside what it won.
         "opt_out_rate": round(sim.reactions[ReactionKind.OPT_OUT] / len(account_list), 4),
         "dispute_rate": round(sim.reactions[ReactionKind.DISPUTE] / len(account_list), 4),
+        "complaint_rate": round(sim.reactions[ReactionKind.COMPLAINT] / len(account_list), 4),
         "promises": sum(o.promises for o in outcomes),
         "compliance_violations": len(violations),
         "simulated_days": round((end - start) / timedelta(days=1), 2),

@@ -47,8 +47,10 @@ simulated clock to the start of a run) are simulator-only and are registered by
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import random
+import re
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -67,7 +69,7 @@ from temporalio.exceptions import FailureError
 
 from domain import names
 from domain.account import Account, CurrencyCode, EmailContact, LanguageCode, PhoneContact
-from domain.campaign import InboundReply, PaymentReceived, account_workflow_id
+from domain.campaign import InboundReply, OptOutRequest, PaymentReceived, account_workflow_id
 from domain.channels import Channel
 from domain.compliance.engine import decide
 from domain.compliance.facts import LegalEvent, LegalEventKind, LegalHolds, facts_for
@@ -169,6 +171,48 @@ class Hours(_Strict):
         return value
 
 
+class Fatigue(_Strict):
+    """Contact fatigue: each contact that reached the debtor in the last ``days`` days
+    multiplies the chance of any reaction to the next one by ``1 - per_contact``."""
+
+    per_contact: Probability = 0.0
+    days: int = Field(default=7, ge=1, le=60)
+
+    def factor(self, recent: int) -> float:
+        return float((1.0 - self.per_contact) ** recent)
+
+
+class Pressure(_Strict):
+    """Opt-outs and complaints that being contacted too often or at bad times provokes,
+    whether or not the debtor would otherwise have reacted at all.
+
+    Before any other reaction, a contact makes the debtor opt out with probability
+    ``per_contact`` for each contact beyond ``tolerated`` in the last ``days`` days
+    (this one included), plus ``bad_timing`` times how much the debtor dislikes the
+    hour (``1 - hours`` multiplier, for windows below 1). ``complaint_share`` of every
+    opt-out, provoked or a reaction, is a complaint (a spam report) instead.
+    """
+
+    tolerated: int = Field(default=2, ge=0, le=50)
+    per_contact: Probability = 0.0
+    bad_timing: Probability = 0.0
+    days: int = Field(default=7, ge=1, le=60)
+    complaint_share: Probability = 0.0
+
+    def chance(self, recent: int, hours: float) -> float:
+        crowding = self.per_contact * max(0, recent - self.tolerated)
+        timing = self.bad_timing * max(0.0, 1.0 - hours)
+        return min(1.0, crowding + timing)
+
+
+class Content(_Strict):
+    """How what a message says changes the share of reactions that are payments
+    (multipliers of ``propensity_to_pay``; the extra comes from the questions)."""
+
+    payment_link: float = Field(default=1.0, ge=0, le=10)
+    settlement_offer: float = Field(default=1.0, ge=0, le=10)
+
+
 class Segment(_Strict):
     """One kind of debtor; see ``docs/populations.md`` for every field."""
 
@@ -194,6 +238,17 @@ class Segment(_Strict):
     )
     opt_out_rate: Probability = Field(description="Share of reactions that reply STOP.")
     dispute_rate: Probability = Field(description="Share of reactions that dispute the debt.")
+    # How debtors behave like people (docs/populations.md); the defaults change nothing.
+    fatigue: Fatigue = Field(default_factory=Fatigue)
+    pressure: Pressure = Field(default_factory=Pressure)
+    language_mismatch: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Multiplier of the chance of any reaction to a message not in the "
+        "debtor's language.",
+    )
+    content: Content = Field(default_factory=Content)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -209,10 +264,12 @@ class Segment(_Strict):
         return self
 
     def reaction_probability(self, channel: Channel, local: time) -> float:
+        return min(1.0, self.channels.of(channel) * self.hours_factor(local))
+
+    def hours_factor(self, local: time) -> float:
+        """The multiplier of the window ``local`` falls in; 0 outside calling hours."""
         window = window_of(local)
-        if window is None:
-            return 0.0
-        return min(1.0, self.channels.of(channel) * self.hours.of(window))
+        return 0.0 if window is None else self.hours.of(window)
 
 
 class Population(_Strict):
@@ -388,7 +445,56 @@ class ReactionKind(StrEnum):
     PROMISE = "promise"
     DISPUTE = "dispute"
     OPT_OUT = "opt_out"
+    COMPLAINT = "complaint"  # an opt-out that is also a complaint (a spam report)
     QUESTION = "question"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTraits:
+    """What a delivered message says, as far as a debtor's reaction depends on it."""
+
+    language: str | None = None  # "en" or "es"; None when the text does not tell
+    payment_link: bool = False
+    settlement_offer: bool = False
+
+
+# Words common in one language's collection messages and absent from the other's.
+# fmt: off
+_ES_WORDS = frozenset({
+    "su", "sus", "usted", "cuenta", "saldo", "pago", "pagos", "pagar", "deuda", "para",
+    "por", "con", "del", "que", "le", "la", "el", "los", "las", "es", "gracias",
+    "responda", "atentamente", "estimado", "estimada",
+})
+_EN_WORDS = frozenset({
+    "your", "you", "account", "balance", "payment", "pay", "debt", "the", "for", "with",
+    "reply", "thank", "dear", "sincerely", "is", "of", "to", "and",
+})
+# fmt: on
+_WORD = re.compile(r"[a-záéíóúñü]+")
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_PAY_URL = re.compile(r"pay|stripe|checkout", re.IGNORECASE)
+_OFFER = re.compile(
+    r"\b(?:in full settlement|settlement (?:offer|of)|settle (?:it |this |the balance |your "
+    r"account )?for|discount|reduced (?:amount|balance|payoff)|liquidaci[oó]n|descuento)\b"
+    r"|\d\s?% off",
+    re.IGNORECASE,
+)
+
+
+def traits_of(text: str, *, language: str | None = None) -> MessageTraits:
+    """Read what a message offers and, unless ``language`` says it, which language it is in.
+
+    The language is the one whose common words outnumber the other's; a link is a
+    payment link when its address names a payment page (``pay``, ``stripe``,
+    ``checkout``); an offer is a settlement or a discount, not "help you settle this".
+    """
+    if language is None:
+        words = _WORD.findall(text.lower())
+        es = sum(w in _ES_WORDS for w in words)
+        en = sum(w in _EN_WORDS for w in words)
+        language = "es" if es > en else "en" if en > es else None
+    link = any(_PAY_URL.search(url) for url in _URL.findall(text))
+    return MessageTraits(language, link, _OFFER.search(text) is not None)
 
 
 class DebtorAction(BaseModel):
@@ -402,11 +508,14 @@ class DebtorAction(BaseModel):
     payment: PaymentReceived | None = None
     reply: InboundReply | None = None
     legal: LegalEvent | None = None
+    # A complaint: the provider's spam report, which reaches a campaign as an opt-out.
+    opt_out: OptOutRequest | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Self:
-        if sum(x is not None for x in (self.payment, self.reply, self.legal)) != 1:
-            raise ValueError("an action is one payment, one reply or one legal event")
+        made = (self.payment, self.reply, self.legal, self.opt_out)
+        if sum(x is not None for x in made) != 1:
+            raise ValueError("an action is one payment, one reply, one legal event or one opt-out")
         return self
 
 
@@ -460,6 +569,13 @@ _QUESTIONS = {
     "es": ("¿Quién era el acreedor original de esta cuenta?",),
 }
 STOP_TEXT = "STOP"
+# What a provider reports for a complaint; "spam" makes the campaign count it as one.
+_COMPLAINTS = {
+    Channel.EMAIL: "spam complaint",
+    Channel.SMS: "spam report to the carrier",
+    Channel.PHONE: "complaint on the call: do not call",
+    Channel.LETTER: "complaint about the letter",
+}
 # A dispute holds collection until verification is mailed (12 CFR 1006.38(d)); the
 # simulated back office mails it this long after the dispute arrives.
 VERIFICATION_DELAY = timedelta(days=5)
@@ -468,6 +584,7 @@ VERIFICATION_DELAY = timedelta(days=5)
 @dataclass(slots=True)
 class _Ledger:
     contacts: int = 0
+    reached: list[datetime] = field(default_factory=list)  # when each contact reached it
     paid: Decimal = Decimal(0)  # paid, or promised and going to be paid
     opted_out: set[Channel] = field(default_factory=set)
     disputed: bool = False
@@ -520,28 +637,38 @@ class PopulationDebtors:
     def segment_of(self, account_id: str) -> Segment:
         return self._segments[account_id]
 
-    def react(self, account_id: str, channel: Channel, at: datetime) -> Reaction | None:
-        """The reaction to the next contact that reached ``account_id``, made at ``at``."""
+    def react(
+        self,
+        account_id: str,
+        channel: Channel,
+        at: datetime,
+        message: MessageTraits | None = None,
+    ) -> Reaction | None:
+        """The reaction to the next contact that reached ``account_id``, made at ``at``.
+
+        ``message`` is what the contact said (its language, a payment link, an offer);
+        without it the message is taken to be in the debtor's language and to offer
+        nothing.
+        """
         with self._lock:
             ledger = self._ledgers.setdefault(account_id, _Ledger())
             ledger.contacts += 1
+            ledger.reached.append(at)
             n = ledger.contacts
-            reaction = self._decide(account_id, channel, at, n, ledger)
+            reaction = self._decide(account_id, channel, at, n, ledger, message or MessageTraits())
             if reaction is not None:
                 self.reactions[reaction.kind] += 1
                 ledger.paid += reaction.amount
-                if reaction.kind is ReactionKind.OPT_OUT:
+                if reaction.kind in (ReactionKind.OPT_OUT, ReactionKind.COMPLAINT):
                     ledger.opted_out.add(reaction.channel)
-                    reply = reaction.actions[0]
-                    assert reply.reply is not None
+                    first = reaction.actions[0]
+                    if first.reply is not None:
+                        address, why = first.reply.from_address, "opted out (STOP)"
+                    else:
+                        assert first.opt_out is not None
+                        address, why = first.opt_out.address, "complained (spam report)"
                     self.barred.append(
-                        BarredSince(
-                            account_id,
-                            reaction.channel,
-                            reply.reply.from_address,
-                            reply.at,
-                            "opted out (STOP)",
-                        )
+                        BarredSince(account_id, reaction.channel, address, first.at, why)
                     )
                 elif reaction.kind is ReactionKind.DISPUTE:
                     ledger.disputed = True
@@ -552,24 +679,45 @@ class PopulationDebtors:
             return reaction
 
     def _decide(
-        self, account_id: str, channel: Channel, at: datetime, n: int, ledger: _Ledger
+        self,
+        account_id: str,
+        channel: Channel,
+        at: datetime,
+        n: int,
+        ledger: _Ledger,
+        message: MessageTraits,
     ) -> Reaction | None:
         account = self._accounts[account_id]
         segment = self._segments[account_id]
         remaining = account.amount_due - ledger.paid
         if remaining <= 0 or ledger.disputed or channel in ledger.opted_out:
             return None
+        local = at.astimezone(_zone(account)).time()
+        address = self._address(account, channel)
+        ref = f"sim-{account_id}-{n}"
+        # Pressure first, from a generator of its own: with none set, every draw below
+        # is the one a population without it makes.
+        pressured = segment.pressure.chance(
+            _recent(ledger.reached, at, segment.pressure.days), segment.hours_factor(local)
+        )
+        if pressured > 0 and _rng(self._seed, "pressure", account_id, n).random() < pressured:
+            at_once = at + timedelta(
+                minutes=_rng(self._seed, "pressed", account_id, n).randint(1, 30)
+            )
+            return self._opt_out(account, segment, channel, address, ref, n, at_once)
         rng = _rng(self._seed, "contact", account_id, n)
-        local = at.astimezone(_zone(account))
-        if rng.random() >= segment.reaction_probability(channel, local.time()):
+        chance = segment.reaction_probability(channel, local)
+        # Earlier contacts in the fatigue window (not this one) tire the debtor.
+        chance *= segment.fatigue.factor(_recent(ledger.reached, at, segment.fatigue.days) - 1)
+        if message.language is not None and message.language != account.language:
+            chance *= segment.language_mismatch
+        if rng.random() >= chance:
             return None
         lang = "es" if account.language == "es" else "en"
         # Replies come back on the channel that reached the debtor (for a call: what the
         # debtor said on it), a few minutes to a few hours later.
         reply_at = at + timedelta(minutes=rng.randint(3, 180))
-        address = self._address(account, channel)
-        kind = self._kind(segment, rng.random())
-        ref = f"sim-{account_id}-{n}"
+        kind = self._kind(segment, rng.random(), _pay_boost(segment.content, message))
 
         def reply(text: str, when: datetime = reply_at) -> DebtorAction:
             return DebtorAction(
@@ -631,18 +779,51 @@ class PopulationDebtors:
                 text = rng.choice(_DISPUTES[lang])
                 return Reaction(account_id, n, channel, kind, (reply(text), verification))
             case ReactionKind.OPT_OUT:
-                return Reaction(account_id, n, channel, kind, (reply(STOP_TEXT),))
+                return self._opt_out(account, segment, channel, address, ref, n, reply_at)
             case ReactionKind.QUESTION:
                 return Reaction(
                     account_id, n, channel, kind, (reply(rng.choice(_QUESTIONS[lang])),)
                 )
         raise AssertionError(kind)
 
+    def _opt_out(
+        self,
+        account: Account,
+        segment: Segment,
+        channel: Channel,
+        address: str | None,
+        ref: str,
+        n: int,
+        when: datetime,
+    ) -> Reaction:
+        """A ``STOP`` reply, or (``complaint_share`` of the time) the provider's spam report."""
+        account_id = account.account_id
+        share = segment.pressure.complaint_share
+        if share > 0 and _rng(self._seed, "complaint", account_id, n).random() < share:
+            request = OptOutRequest(channel=channel, address=address, reason=_COMPLAINTS[channel])
+            action = DebtorAction(at=when, opt_out=request)
+            return Reaction(account_id, n, channel, ReactionKind.COMPLAINT, (action,))
+        stop = DebtorAction(
+            at=when,
+            reply=InboundReply(
+                reply_id=f"{ref}-reply",
+                channel=channel,
+                text=STOP_TEXT,
+                from_address=address,
+                received_at=when,
+            ),
+        )
+        return Reaction(account_id, n, channel, ReactionKind.OPT_OUT, (stop,))
+
     @staticmethod
-    def _kind(segment: Segment, draw: float) -> ReactionKind:
+    def _kind(segment: Segment, draw: float, pay_boost: float = 1.0) -> ReactionKind:
+        others = segment.promise_rate + segment.dispute_rate + segment.opt_out_rate
+        # A boost takes from the questions (never from the other reactions); a cut
+        # leaves more questions.
+        pay = min(segment.propensity_to_pay * pay_boost, max(segment.propensity_to_pay, 1 - others))
         bound = 0.0
         for kind, share in (
-            (ReactionKind.PAY, segment.propensity_to_pay),
+            (ReactionKind.PAY, pay),
             (ReactionKind.PROMISE, segment.promise_rate),
             (ReactionKind.DISPUTE, segment.dispute_rate),
             (ReactionKind.OPT_OUT, segment.opt_out_rate),
@@ -706,12 +887,14 @@ class DeliveryHooks:
         for address in mail.to:
             account = self._debtors.account_for_email(address)
             if account is not None:
-                await self._contacted(account, Channel.EMAIL)
+                await self._contacted(
+                    account, Channel.EMAIL, traits_of(f"{mail.subject}\n{mail.text}")
+                )
 
     async def on_sms(self, message: SimulatedMessage) -> None:
         account = self._debtors.account_for_phone(message.to)
         if account is not None:
-            await self._contacted(account, Channel.SMS)
+            await self._contacted(account, Channel.SMS, traits_of(message.body))
 
     async def on_answer(self, call: SimulatedCall) -> None:
         # A voicemail greeting does not react; a person (or an undetected answer) may.
@@ -719,12 +902,12 @@ class DeliveryHooks:
             return
         account = self._debtors.account_for_phone(call.to)
         if account is not None:
-            await self._contacted(account, Channel.PHONE)
+            await self._contacted(account, Channel.PHONE, _spoken(call.twiml or ""))
 
-    async def _contacted(self, account: Account, channel: Channel) -> None:
+    async def _contacted(self, account: Account, channel: Channel, said: MessageTraits) -> None:
         at = await self._clock()
         self._debtors.delivered[channel] += 1
-        reaction = self._debtors.react(account.account_id, channel, at)
+        reaction = self._debtors.react(account.account_id, channel, at, said)
         if reaction is not None:
             await self._dispatch(
                 DebtorPlan(
@@ -763,6 +946,8 @@ class DebtorActionsWorkflow:
                     await handle.signal(names.SIGNAL_REPLY, action.reply)
                 elif action.legal is not None:
                     await handle.signal(names.SIGNAL_LEGAL, action.legal)
+                elif action.opt_out is not None:
+                    await handle.signal(names.SIGNAL_OPT_OUT, action.opt_out)
             except FailureError:
                 return done  # the campaign has finished: later actions change nothing
             done += 1
@@ -849,6 +1034,32 @@ def replay_compliance(
 
 
 # --- helpers -----------------------------------------------------------------------
+
+
+_SAY_LANGUAGE = re.compile(r'<Say[^>]*\blanguage="([a-z]{2})', re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _spoken(twiml: str) -> MessageTraits:
+    """What a call says: its ``<Say>`` text, in the language the ``<Say>`` names."""
+    named = _SAY_LANGUAGE.search(twiml)
+    text = html.unescape(_TAG.sub(" ", twiml))
+    return traits_of(text, language=named.group(1).lower() if named else None)
+
+
+def _recent(reached: Sequence[datetime], at: datetime, days: int) -> int:
+    """Contacts that reached the debtor in the ``days`` days up to ``at``, that one included."""
+    since = at - timedelta(days=days)
+    return sum(since < t <= at for t in reached)
+
+
+def _pay_boost(content: Content, message: MessageTraits) -> float:
+    boost = 1.0
+    if message.payment_link:
+        boost *= content.payment_link
+    if message.settlement_offer:
+        boost *= content.settlement_offer
+    return boost
 
 
 def _zone(account: Account) -> ZoneInfo:

@@ -81,7 +81,7 @@ def on_opt_out(c: Campaign, request: OptOutRequest) -> None:
     if not first_time(c, request.revocation_id):
         return  # a channel agent's refusal already applied it from the store
     opt_out_address(c, request.channel, request.address)
-    credit(c, _harm_of(request.reason))
+    credit(c, harm_of(request.reason))
     emit(
         c,
         EventType.OPT_OUT,
@@ -149,7 +149,7 @@ _OPTING_OUT = frozenset(
 )
 
 
-def _harm_of(reason: str) -> OutcomeKind:
+def harm_of(reason: str) -> OutcomeKind:
     """An opt-out request's harm: a complaint (a spam report) costs more than an opt-out;
     a bounce is no debtor's doing."""
     lowered = reason.casefold()

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -41,28 +42,12 @@ from simulators.population import (
 )
 from tests.cli_support import ROOT
 from tests.conftest import codec_settings
+from tests.population_support import AS_OF, local, segment
+
+HARMED = (ReactionKind.OPT_OUT, ReactionKind.COMPLAINT)
 
 CARDS = ROOT / "populations" / "consumer-cards.yaml"
 UTILITIES = ROOT / "populations" / "utilities.yaml"
-AS_OF = date(2026, 3, 2)
-
-
-def segment(**overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "name": "only",
-        "share": 1,
-        "balance": {"min": 100, "max": 500},
-        "consent": {"sms": 0.5, "voice": 0.5},
-        "channels": {"email": 0.2, "sms": 0.2, "phone": 0.2},
-        "hours": {"morning": 1, "midday": 1, "afternoon": 1, "evening": 1},
-        "propensity_to_pay": 0.5,
-        "promise_rate": 0.2,
-        "promise_keeping": 0.5,
-        "opt_out_rate": 0.1,
-        "dispute_rate": 0.05,
-    }
-    fields.update(overrides)
-    return fields
 
 
 # --- the file -----------------------------------------------------------------------
@@ -148,12 +133,6 @@ def test_generated_accounts_follow_their_segments() -> None:
 # --- behaviour ------------------------------------------------------------------------
 
 
-def local(account: Account, hour: int, day: int = 0) -> datetime:
-    zone = ZoneInfo(account.timezones[0])
-    moment = datetime.combine(AS_OF + timedelta(days=day), time(hour), zone)
-    return moment.astimezone(UTC)
-
-
 def test_reactions_are_deterministic_per_seed() -> None:
     population = Population.load(CARDS)
     debtors = generate_debtors(population, 60, seed=1, as_of=AS_OF)
@@ -187,16 +166,17 @@ def test_evening_sms_moves_young_card_holders_more_than_morning_email() -> None:
     ]
     assert len(young) > 150
 
-    def reactions(channel: Channel, hour: int) -> int:
+    def reactions(channel: Channel, hour: int) -> Counter[bool]:
+        """Reactions by whether they harmed (an opt-out or a complaint) or not."""
         sim = PopulationDebtors(population, young, seed=3)
-        return sum(
-            sim.react(d.account.account_id, channel, local(d.account, hour)) is not None
-            for d in young
-        )
+        reacted = (sim.react(d.account.account_id, channel, local(d.account, hour)) for d in young)
+        return Counter(r.kind in HARMED for r in reacted if r is not None)
 
     evening_sms, morning_email = reactions(Channel.SMS, 19), reactions(Channel.EMAIL, 9)
-    assert evening_sms > 5 * max(morning_email, 1)
-    assert reactions(Channel.SMS, 23) == 0  # outside 08-21: nobody was contacted
+    assert evening_sms.total() > 5 * max(morning_email.total(), 1)
+    # At 23:00 (outside 08-21) nobody answers, but a text then annoys some.
+    late = reactions(Channel.SMS, 23)
+    assert late[False] == 0 and late[True] > 0
 
 
 def test_hour_windows() -> None:
@@ -354,6 +334,30 @@ async def test_the_adaptive_policy_breaks_no_rule() -> None:
     )
     check_summary(result, 30)
     assert result["policy"] == "adaptive"
+
+
+async def test_a_complaint_closes_its_channel_in_the_real_campaign() -> None:
+    """Debtors who complain at every contact (the provider's spam report, not a reply):
+    each campaign closes the channel and never uses it again, and counts it as harm."""
+    base = Settings(**codec_settings())
+    hating = segment(
+        consent={"sms": 1, "voice": 0},
+        hours={"morning": 0, "midday": 0, "afternoon": 0, "evening": 0},
+        pressure={"bad_timing": 1, "complaint_share": 1},
+    )
+    result = await simulate(
+        Population.parse({"name": "complainers", "segments": [hating]}),
+        playbook=load_playbook("standard", search_dir=base.playbook_dir),
+        accounts=8,
+        seed=6,
+        base=base,
+    )
+    assert result["compliance_violations"] == 0
+    assert result["opt_outs"] == 0 and result["recovered"] == 0
+    # Every contact that reached a debtor was complained of: at most one per channel.
+    assert result["complaints"] == result["contacts"] > 8
+    assert result["contacts_by_channel"]["email"] <= 8 and result["contacts_by_channel"]["sms"] <= 8
+    assert result["complaint_rate"] == round(result["complaints"] / 8, 4)
 
 
 async def test_the_same_seed_gives_the_same_run() -> None:
