@@ -720,16 +720,7 @@ class PopulationDebtors:
         kind = self._kind(segment, rng.random(), _pay_boost(segment.content, message))
 
         def reply(text: str, when: datetime = reply_at) -> DebtorAction:
-            return DebtorAction(
-                at=when,
-                reply=InboundReply(
-                    reply_id=f"{ref}-reply",
-                    channel=channel,
-                    text=text,
-                    from_address=address,
-                    received_at=when,
-                ),
-            )
+            return _reply(ref, channel, address, text, when)
 
         def pay(amount: Decimal, when: datetime) -> DebtorAction:
             return DebtorAction(
@@ -803,16 +794,7 @@ class PopulationDebtors:
             request = OptOutRequest(channel=channel, address=address, reason=_COMPLAINTS[channel])
             action = DebtorAction(at=when, opt_out=request)
             return Reaction(account_id, n, channel, ReactionKind.COMPLAINT, (action,))
-        stop = DebtorAction(
-            at=when,
-            reply=InboundReply(
-                reply_id=f"{ref}-reply",
-                channel=channel,
-                text=STOP_TEXT,
-                from_address=address,
-                received_at=when,
-            ),
-        )
+        stop = _reply(ref, channel, address, STOP_TEXT, when)
         return Reaction(account_id, n, channel, ReactionKind.OPT_OUT, (stop,))
 
     @staticmethod
@@ -1034,6 +1016,22 @@ def replay_compliance(
 
 
 # --- helpers -----------------------------------------------------------------------
+
+
+def _reply(
+    ref: str, channel: Channel, address: str | None, text: str, when: datetime
+) -> DebtorAction:
+    """The debtor's reply on the channel of the contact (for a call: what they said on it)."""
+    return DebtorAction(
+        at=when,
+        reply=InboundReply(
+            reply_id=f"{ref}-reply",
+            channel=channel,
+            text=text,
+            from_address=address,
+            received_at=when,
+        ),
+    )
 
 
 _SAY_LANGUAGE = re.compile(r'<Say[^>]*\blanguage="([a-z]{2})', re.IGNORECASE)

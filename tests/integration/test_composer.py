@@ -37,23 +37,10 @@ from tests.api_support import eventually
 from tests.campaign_support import status
 from tests.conftest import DAYTIME_ZONE, TENANT, make_account, serving
 from tests.reply_support import exported
+from tests.template_support import message_context as context
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 LANGUAGES = ("en", "es")
-
-
-def context(**changes: object) -> MessageContext:
-    base = MessageContext(
-        debtor_name="Maria Garcia",
-        account_id="ACC-000123",
-        creditor="Acme Health",
-        collector="Recoup Collections",
-        balance=Decimal("1234.50"),
-        currency="USD",
-        due_date=date(2024, 3, 1),
-        days_past_due=120,
-    )
-    return base.model_copy(update=changes)
 
 
 PLAN = ArrangementTerms(

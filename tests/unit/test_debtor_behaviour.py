@@ -8,8 +8,6 @@ not, and the reactions are counted.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,6 @@ import pytest
 from adapters.templates import TemplateRenderer
 from domain.campaign_core.legal import harm_of
 from domain.channels import Channel
-from domain.contact import MessageContext
 from simulators.population import (
     MessageTraits,
     Population,
@@ -32,8 +29,8 @@ from simulators.population import (
 )
 from simulators.population import _spoken as spoken
 from tests.population_support import AS_OF, local, segment
+from tests.template_support import TEMPLATES, message_context
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 N = 300
 # Every reaction a question: a debtor who reacts stays in the campaign, so the next
 # contact's chance of a reaction is what is measured.
@@ -173,26 +170,13 @@ def test_a_payment_link_or_an_offer_turns_more_reactions_into_payments() -> None
     assert capped[ReactionKind.QUESTION] == 0
 
 
-def context() -> MessageContext:
-    return MessageContext(
-        debtor_name="Maria Garcia",
-        account_id="ACC-000123",
-        creditor="Acme Health",
-        collector="Recoup Collections",
-        balance=Decimal("1234.50"),
-        currency="USD",
-        due_date=date(2024, 3, 1),
-        days_past_due=120,
-    )
-
-
 @pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("channel", [Channel.EMAIL, Channel.SMS, Channel.PHONE])
 @pytest.mark.parametrize("name", ["first_notice", "reminder", "call_script", "final_notice"])
 def test_the_shipped_messages_are_read_in_their_language_and_offer_nothing(
     name: str, channel: Channel, language: str
 ) -> None:
-    message = TemplateRenderer(TEMPLATES).render(name, channel, language, context())
+    message = TemplateRenderer(TEMPLATES).render(name, channel, language, message_context())
     traits = traits_of(f"{message.subject or ''}\n{message.text}")
     assert traits == MessageTraits(language=language)
 

@@ -20,26 +20,13 @@ from domain.arrangements import ArrangementKind, ArrangementTerms, Instalment
 from domain.channels import Channel
 from domain.contact import MessageContext
 from domain.disclosures import DEBT_COLLECTOR, OPT_OUT, missing_disclosures
+from tests.template_support import message_context as context
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 NAMES = ("first_notice", "reminder", "call_script", "final_notice")
 LANGUAGES = ("en", "es")
 # The channels templates ship for (letters' come with their agent): at least these three.
 SHIPPED = [c for c in Channel if (TEMPLATES / "en" / f"first_notice.{c}.txt.j2").exists()]
-
-
-def context(**changes: object) -> MessageContext:
-    base = MessageContext(
-        debtor_name="Maria Garcia",
-        account_id="ACC-000123",
-        creditor="Acme Health",
-        collector="Recoup Collections",
-        balance=Decimal("1234.50"),
-        currency="USD",
-        due_date=date(2024, 3, 1),
-        days_past_due=120,
-    )
-    return base.model_copy(update=changes)
 
 
 @pytest.fixture(scope="module")
