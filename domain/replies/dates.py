@@ -41,6 +41,7 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from domain.replies.calendar_days import add_months, last_day, next_month_first, next_weekday
 from domain.replies.text import normalize
 
 _WEEKDAYS: dict[str, int] = {}
@@ -161,27 +162,13 @@ _P_MID_MONTH = re.compile(
 )
 
 
-def _last_day(year: int, month: int) -> date:
-    return date(year, month, calendar.monthrange(year, month)[1])
-
-
-def _add_months(d: date, n: int) -> date:
-    y, m = divmod(d.month - 1 + n, 12)
-    year, month = d.year + y, m + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def _next_month_first(d: date) -> date:
-    return _add_months(d.replace(day=1), 1)
-
-
 def day_of_month(today: date, day: int) -> date | None:
     """``the 15th``: this month when not yet past, else the next month that has the day."""
     if not 1 <= day <= 31:
         return None
     first = today.replace(day=1)
     for ahead in range(13):
-        month = _add_months(first, ahead)
+        month = add_months(first, ahead)
         if day <= calendar.monthrange(month.year, month.month)[1]:
             candidate = month.replace(day=day)
             if candidate >= today:
@@ -207,11 +194,6 @@ def month_day(today: date, month: int, day: int, year: int | None = None) -> dat
         except ValueError:
             return None
     return candidate
-
-
-def next_weekday(today: date, weekday: int) -> date:
-    """The first such weekday strictly after ``today``."""
-    return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
 
 
 def _number(word: str) -> int | None:
@@ -282,20 +264,20 @@ def _found(text: str, today: date) -> list[tuple[int, int, date]]:
         elif unit.startswith(("w", "s")):
             add(_RELATIVE, m.start(), today + timedelta(days=7 * n))
         else:
-            add(_RELATIVE, m.start(), _add_months(today, n))
+            add(_RELATIVE, m.start(), add_months(today, n))
     for m in _P_FORTNIGHT.finditer(text):
         add(_RELATIVE, m.start(), today + timedelta(days=14 if "fortnight" in m[0] else 15))
     for m in _P_EOM.finditer(text):
         if m["next"] or m["next2"] or m["next3"]:
-            nxt = _next_month_first(today)
-            add(_RELATIVE, m.start(), _last_day(nxt.year, nxt.month))
+            nxt = next_month_first(today)
+            add(_RELATIVE, m.start(), last_day(nxt.year, nxt.month))
         else:
-            add(_RELATIVE, m.start(), _last_day(today.year, today.month))
+            add(_RELATIVE, m.start(), last_day(today.year, today.month))
     eom_spans = [(m.start(), m.end()) for m in _P_EOM.finditer(text)]
     for m in _P_NEXT_MONTH.finditer(text):
         if any(s <= m.start() < e for s, e in eom_spans):
             continue
-        add(_RELATIVE, m.start(), _next_month_first(today))
+        add(_RELATIVE, m.start(), next_month_first(today))
     for m in _P_MID_MONTH.finditer(text):
         add(_RELATIVE, m.start(), day_of_month(today, 15))
     return out

@@ -80,6 +80,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from domain.replies.calendar_days import add_months, last_day, next_month_first, next_weekday
 from domain.replies.text import normalize
 
 # --- vocabulary -----------------------------------------------------------------------------
@@ -404,20 +405,6 @@ _PAST_BEFORE = re.compile(
 # --- calendar arithmetic --------------------------------------------------------------------
 
 
-def _last_day(year: int, month: int) -> date:
-    return date(year, month, calendar.monthrange(year, month)[1])
-
-
-def _add_months(d: date, n: int) -> date:
-    y, m = divmod(d.month - 1 + n, 12)
-    year, month = d.year + y, m + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def _next_month_first(d: date) -> date:
-    return _add_months(d.replace(day=1), 1)
-
-
 def _add_business_days(d: date, n: int) -> date:
     while n > 0:
         d += timedelta(days=1)
@@ -427,7 +414,7 @@ def _add_business_days(d: date, n: int) -> date:
 
 def end_of_month(today: date) -> date:
     """This month's last day (``today`` itself on the last day)."""
-    return _last_day(today.year, today.month)
+    return last_day(today.year, today.month)
 
 
 def day_of_month(today: date, day: int) -> date | None:
@@ -444,7 +431,7 @@ def day_of_month(today: date, day: int) -> date | None:
         return today
     first = today.replace(day=1)
     for ahead in range(13):
-        month = _add_months(first, ahead)
+        month = add_months(first, ahead)
         if day <= calendar.monthrange(month.year, month.month)[1]:
             candidate = month.replace(day=day)
             if candidate > today:
@@ -476,11 +463,6 @@ def month_day(today: date, month: int, day: int, year: int | None = None) -> dat
     except ValueError:
         return None
     return candidate if candidate >= today else candidate.replace(year=today.year + 1)
-
-
-def next_weekday(today: date, weekday: int) -> date:
-    """``friday``, ``this friday``: the first such weekday strictly after ``today``."""
-    return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
 
 
 def weekday_next_week(today: date, weekday: int) -> date:
@@ -550,7 +532,7 @@ def _hits(text: str, today: date) -> Iterator[_Hit]:
         day = int(digits) if digits else _ORDINAL_WORDS[m["dayw"] or m["dayw2"]]
         which = m["which"] or ""
         if any(word in which for word in ("next", "proximo", "siguiente", "viene", "entra")):
-            found = _day_in_month(_next_month_first(today), day)
+            found = _day_in_month(next_month_first(today), day)
         elif which:
             found = _day_in_month(today.replace(day=1), day)
         else:
@@ -609,7 +591,7 @@ def _hits(text: str, today: date) -> Iterator[_Hit]:
             elif unit.startswith(("w", "s")):
                 found = today + timedelta(days=7 * n)
             else:
-                found = _add_months(today, n)
+                found = add_months(today, n)
             yield _Hit(m.start(), m.end(), found, _REL)
     for m in _P_FORTNIGHT.finditer(text):
         yield _Hit(m.start(), m.end(), today + timedelta(days=14), _REL)
@@ -621,11 +603,11 @@ def _hits(text: str, today: date) -> Iterator[_Hit]:
         yield _Hit(m.start(), m.end(), found, _REL)
     for m in _P_EOM.finditer(text):
         if m["next"] or (m["next2"] or "").startswith("proximo") or m["next3"]:
-            yield _Hit(m.start(), m.end(), end_of_month(_next_month_first(today)), _REL)
+            yield _Hit(m.start(), m.end(), end_of_month(next_month_first(today)), _REL)
         else:
             yield _Hit(m.start(), m.end(), end_of_month(today), _REL)
     for m in _P_NEXT_MONTH.finditer(text):
-        yield _Hit(m.start(), m.end(), _next_month_first(today), _REL)
+        yield _Hit(m.start(), m.end(), next_month_first(today), _REL)
     for m in _P_MID_MONTH.finditer(text):
         found = day_of_month(today, 15)
         if found is not None:
