@@ -72,9 +72,17 @@ _MEDIUM = (
     r"messag(?:e|es|ing)|msg(?:s|ing)?|contact(?:ing)?|writ(?:e|ing)|letters?|sms|"
     r"reminders?|sending)"
 )
+# Asking that all communication cease: a stop request on any channel, and a cease letter.
+_CEASING = [
+    r"\bcease\b.{0,40}\bcommunicat",
+    r"\bcommunicat\w*\b.{0,30}\bcease\b",
+    r"\bcease and desist\b",
+    r"\bces(?:en|ar)\b.{0,30}\bcomunicaci",
+]
 _REQUESTS = re.compile(
     "|".join(
         [
+            *_CEASING,
             rf"\b(?:stop|quit|cease|stp|sotp)\s+(?:all\s+)?{_MEDIUM}",
             rf"\b(?:stop|quit)\s+(?:blow(?:ing|in'?)? up|bother(?:ing|in'?)?|harass(?:ing|in'?)?)"
             rf"\s+{_ME}",
@@ -101,10 +109,7 @@ _REQUESTS = re.compile(
             r"\brevok\w*\b.{0,30}\bconsent",
             r"\bwithdraw\w*\b.{0,30}\bconsent",
             r"\bno longer (?:consent|authori[sz]e|wish to (?:be contacted|receive))",
-            r"\bcease\b.{0,40}\bcommunicat",
-            r"\bcommunicat\w*\b.{0,30}\bcease\b",
             r"\b(?:stop\W+){2,}",
-            r"\bcease and desist\b",
             r"1692\s*c\s*\(\s*c\s*\)",
             # Spanish
             r"\bdej(?:a|ad|e|en) de?\s+(?:mandar|enviar|escribir|llamar|molestar|textear|contactar|"
@@ -125,7 +130,6 @@ _REQUESTS = re.compile(
             r"\bno quiero (?:recibir|que me)\b.{0,40}\b(?:mensajes|sms|correos|llamadas|nada|"
             r"manden|escriban|llamen|contacten)",
             r"\bparen\b.{0,20}\b(?:mensajes|llamadas|correos)",
-            r"\bces(?:en|ar)\b.{0,30}\bcomunicaci",
             r"\bno quiero (?:mas )?(?:mensajes|msjs|sms|correos|llamadas)\b",
             r"\b(?:dar(?:me)?|den(?:me)?) de baja\b",
             r"\bbaja\b.{0,20}\b(?:por favor|porfavor|de (?:la|su) lista|del sistema|ya no)",
@@ -165,13 +169,10 @@ _NEGATED_BEFORE = re.compile(r"\b(?:not|don'?t|dont|never|no)\s+$")
 _CEASE = re.compile(
     "|".join(
         [
-            r"\bcease\b.{0,40}\bcommunicat",
-            r"\bcommunicat\w*\b.{0,30}\bcease\b",
-            r"\bcease and desist\b",
+            *_CEASING,
             r"1692\s*c\s*\(\s*c\s*\)|\b805\s*\(\s*c\s*\)",
             r"\brefuse\s+to\s+pay\b",
             r"\b(?:all|any)\s+(?:further\s+)?(?:communications?|contact)\b.{0,30}\b(?:stop|cease|end)",
-            r"\bces(?:en|ar)\b.{0,30}\bcomunicaci",
             r"\btoda\s+comunicacion\b",
             r"\bpor\s+ningun\s+medio\b",
             r"\bme\s+(?:niego|rehuso)\s+a\s+pagar\b",
