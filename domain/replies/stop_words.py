@@ -58,6 +58,10 @@ _STOP_WORDS = frozenset(
         "paren",
         "basta",
         "cancelar",
+        "estop",  # STOP as Spanish speakers spell it
+        "parenle",
+        "remove",
+        "removeme",
     }
 )
 # "por favor" and "please" ride along a one-word request without changing it.
@@ -116,6 +120,10 @@ _REQUESTS = re.compile(
             r"comunicar|"
             r"marcar)",
             r"\bno\s+(?:contactarme|llamarme|escribirme|molestarme|mandarme|enviarme)\b",
+            # "dejen de joder con los mensajes", "ya parenle": slang for "stop it", about contact.
+            r"\bdej(?:a|ad|e|en) de\s+(?:joder|fregar|chingar)\b",
+            r"\bparenle\b.{0,40}\b(?:mensajes|msjs|llamadas|correos)|"
+            r"\b(?:mensajes|msjs|llamadas|correos)\b.{0,60}\bparenle\b",
             r"\bcancel(?:ar|en)?\s+(?:los\s+|las\s+)?(?:mensajes|msjs|correos|llamadas)",
             r"\bbaj(?:ame|enme)\b",
             r"\brevoc\w*\b.{0,40}\b(?:consentimiento|autorizacion)",

@@ -127,6 +127,8 @@ FLOORS = {
     "more-holdout": (0.93, 0.95),
     "holdout": (0.90, 0.90),
     "fresh": (0.93, 0.93),
+    # Never trained or tuned on (read at 0.905 and 34 of 34 dates when it was written).
+    "fourth": (0.88, 0.95),
 }
 
 
@@ -157,7 +159,7 @@ def test_the_shipped_weights_are_fitted_from_the_data_as_it_is() -> None:
         json.dumps([[r["id"], r["text"], r["intent"]] for r in rows]).encode()
     ).hexdigest()
     assert shipped().version.endswith(digest[:12]), "run: python -m tools.train_reply_model"
-    held_out = ("holdout", "people-holdout", "more-holdout", "fresh")
+    held_out = ("holdout", "people-holdout", "more-holdout", "fresh", "fourth")
     evaluated = {r["id"] for name in held_out for r in rows_of(name)}
     assert not evaluated & {r["id"] for r in rows}
 
