@@ -47,8 +47,8 @@ from domain.contact import ContactAttempt, ContactOutcome
 from domain.events import RecordKind
 from domain.operator import PauseRequest, ResumeRequest
 from domain.playbook import Playbook, Step
+from tests.core_support import T0, Clock
 
-T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)  # 11:00 in New York: inside calling hours
 PLAYBOOK = Playbook(
     name="core",
     steps=[
@@ -59,19 +59,6 @@ PLAYBOOK = Playbook(
     ],
     closing_days=1,
 )
-
-
-@dataclass
-class Clock:
-    """The host: a clock the test moves, and fixed run ids."""
-
-    at: datetime = T0
-    workflow_id: str = "account/t/A-1"
-    run_id: str = "run-1"
-    first_execution_run_id: str = "run-1"
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass

@@ -8,7 +8,7 @@ these columns upsert the exact amount as they always did (their histories replay
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from domain.account import Account, EmailContact, Tenant
@@ -20,9 +20,9 @@ from domain.campaign_core.decide import TimePassed, handle
 from domain.channels import Channel
 from domain.operator import ApprovalDecision, PauseRequest, ResumeRequest
 from domain.playbook import Playbook, Step
+from tests.core_support import T0, Clock
 from workflows import search_attributes as sa
 
-T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 PLAYBOOK = Playbook(
     name="view",
@@ -32,17 +32,6 @@ PLAYBOOK = Playbook(
     ],
     closing_days=1,
 )
-
-
-@dataclass
-class Clock:
-    at: datetime = T0
-    workflow_id: str = "account/t/A-1"
-    run_id: str = "run-1"
-    first_execution_run_id: str = "run-1"
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass

@@ -8,7 +8,7 @@ harms counted (``negative_outcomes`` unset) learn as they did.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,8 +47,8 @@ from domain.next_action import (
 )
 from domain.playbook import Playbook, Step
 from domain.policy import ContactPolicy
+from tests.core_support import T0, Clock
 
-T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 PLAYBOOK = Playbook(
     name="core",
     steps=[
@@ -60,17 +60,6 @@ PLAYBOOK = Playbook(
 SMS_EVENING = Arm(channel=Channel.SMS, window=TimeWindow.EVENING)
 EMAIL_MORNING = Arm(channel=Channel.EMAIL, window=TimeWindow.MORNING)
 ACME = Tenant(tenant_id="t", name="Acme Recovery")
-
-
-@dataclass
-class Clock:
-    at: datetime = T0
-    workflow_id: str = "account/t/A-1"
-    run_id: str = "run-1"
-    first_execution_run_id: str = "run-1"
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass

@@ -8,7 +8,7 @@ decisions and time passing through ``decide.handle``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -32,8 +32,8 @@ from domain.operator import Approval, ApprovalDecision, ApprovalKind, ApprovalSt
 from domain.playbook import Playbook, Step
 from domain.replies import ReplyIntent, ReplyReading
 from domain.replies.reading import ReadBy, ReadReply
+from tests.core_support import T0, Clock
 
-T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)  # 11:00 in New York: inside calling hours
 PLAYBOOK = Playbook(
     name="core",
     steps=[
@@ -46,17 +46,6 @@ PLAYBOOK = Playbook(
 TEXT = "ugh fine maybe friday, or is this even mine?"
 NUMBER = "+16175550100"
 STEP = PLAYBOOK.steps[1]
-
-
-@dataclass
-class Clock:
-    at: datetime = T0
-    workflow_id: str = "account/t/A-1"
-    run_id: str = "run-1"
-    first_execution_run_id: str = "run-1"
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass
