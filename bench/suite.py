@@ -106,6 +106,9 @@ def last_json_line(stdout: str) -> dict[str, Any] | None:
 def run_one(bench: Benchmark, args: Sequence[str], timeout: float) -> dict[str, Any]:
     command = [sys.executable, "-m", f"bench.{bench.name}", *args]
     started = datetime.now(UTC)
+    # What runs is the checkout as the benchmark starts: commits made while it runs (it
+    # can take half an hour) are not in its figures.
+    ran = commit()
     t0 = time.perf_counter()
     error: str | None = None
     try:
@@ -125,7 +128,7 @@ def run_one(bench: Benchmark, args: Sequence[str], timeout: float) -> dict[str, 
         "benchmark": bench.name,
         "started_at": started.isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - t0, 1),
-        "commit": commit(),
+        "commit": ran,
         "command": shlex.join(["python", *command[1:]]),
         "exit_code": exit_code,
         "ok": error is None,
