@@ -39,6 +39,10 @@ from domain.replies.reader import ReplyIntent
 WEIGHTS = Path(__file__).with_name("reply_model.npz")
 LABELS: tuple[ReplyIntent, ...] = tuple(ReplyIntent)
 HASH_BUCKETS = 2**16
+# The features' revision, part of the model's version: raise it when what ``design`` reads
+# of a reply changes (the signals, the n-grams), so that weights fitted to other features
+# never carry the same version into a reading's record. 2: bare amounts ("the 120").
+FEATURES = 2
 _NGRAMS = (2, 3, 4, 5)
 _WORD = re.compile(r"[a-z0-9$']+|[^\sa-z0-9]")
 _SPACES = re.compile(r"\s+")

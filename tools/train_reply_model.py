@@ -27,7 +27,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from adapters.reply_model import HASH_BUCKETS, LABELS, WEIGHTS, Embedder, design
+from adapters.reply_model import FEATURES, HASH_BUCKETS, LABELS, WEIGHTS, Embedder, design
 from domain.channels import Channel
 from domain.replies.combined import signals_of
 from tests.reply_eval import rows_of, when
@@ -90,7 +90,7 @@ def fit() -> tuple[dict[str, Any], dict[str, Any]]:
         "dense": coef[HASH_BUCKETS:],
         "bias": model.intercept_.astype(np.float32),
         "temperature": np.float32(temperature),
-        "version": np.str_(f"lr-C{C:g}-{data_hash[:12]}"),
+        "version": np.str_(f"lr-C{C:g}-f{FEATURES}-{data_hash[:12]}"),
     }
     report = {
         "rows": len(rows),

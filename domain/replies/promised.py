@@ -696,7 +696,7 @@ def find_date(text: str, today: date) -> date | None:
 
 # --- amounts --------------------------------------------------------------------------------
 
-_CURRENCY = r"(?:dollars?|bucks|usd|dls|dlls?|dolares|dolar|pesos|dolares\s+americanos)"
+_CURRENCY = r"(?:dollars?|bucks|usd|dls|dlls?|dolares|dolar|pesos|dolares\s+americanos|euros?|eur)"
 _FIGURE = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?"
 _ES_FIGURE = r"\d{1,3}(?:\.\d{3})+,\d{2}"  # "1.200,50": only Spanish style reads so
 # No amount runs into a longer number, a reference ("#7720", "INV-36688") or a time.
@@ -724,7 +724,10 @@ _ARTICLE = (
     r"full|all|todo|los|my|another|other|otros|an?\s+extra|extra|only|just|solo|nomas)\s+)*"
 )
 _ARTICLE_W = rf"(?:{_ARTICLE}(?:the\s+)?)"
-_P_AFTER_VERB = re.compile(rf"\b{_PAY_VERB}\s+{_ARTICLE}(?P<v>\d+(?:\.\d{{1,2}})?)\b{_NOT_MONEY}")
+_P_AFTER_VERB = re.compile(
+    rf"\b{_PAY_VERB}\s+{_ARTICLE}(?P<v>\d{{1,3}}(?:,\d{{3}})+(?:\.\d{{1,2}})?|\d+(?:\.\d{{1,2}})?)\b"
+    rf"{_NOT_MONEY}"
+)
 # "los 120" (Spanish: the 120 [dollars]) and "325 total" name an amount without a verb.
 _P_LOS = re.compile(rf"\blos\s+(?P<v>\d+(?:\.\d{{1,2}})?)\b{_NOT_MONEY}")
 _P_TOTAL = re.compile(
@@ -739,6 +742,21 @@ _P_BEFORE_DATE = re.compile(
     r"next\s+week|la\s+semana\s+que\s+viene|(?:this|next|el\s+proximo|este)\s+\w+day|"
     r"(?:el\s+)?(?:proximo\s+)?(?:lunes|martes|miercoles|jueves|viernes|sabado|domingo))\b)"
 )
+# A bare figure too large for a day of the month is money where a day would otherwise be
+# read: "the 120", "all 380", "el deposito de 450", or a clause of its own ("Friday. 200.",
+# "in 2 weeks, 250"). Years (1900-2100 without a thousands comma) are not.
+_BIG = 31
+_P_THE_FIGURE = re.compile(
+    r"\b(?:the(?:\s+(?:full|whole|remaining|last|other))?|all(?:\s+the)?|todo\s+el|toda\s+la|"
+    r"(?:el\s+)?total\s+de|(?:deposito|transferencia|pago|abono|cantidad(?:\s+pendiente)?|"
+    r"payment|amount)\s+(?:de|of)|(?:it'?ll|it\s+will|that'?ll)\s+be)\s+"
+    rf"(?P<v>{_FIGURE})\b{_NOT_MONEY}"
+)
+_P_CLAUSE_FIGURE = re.compile(
+    rf"(?:^|[,.;!?]\s*)(?P<v>{_FIGURE})(?=\s*(?:[.!,;]|$)){_NOT_MONEY}", re.MULTILINE
+)
+# "los 2 mil", "250 mil", "2k", "5 grand": thousands.
+_P_THOUSANDS = re.compile(rf"{_EDGE_BEFORE}(?P<v>\d{{1,3}}(?:\.\d)?)\s?(?:mil|k|grand)\b")
 # A figure with cents, but not a time ("at 12.30").
 _P_CENTS = re.compile(
     rf"(?<!\bat\s)(?<!\blas\s){_EDGE_BEFORE}(?P<v>\d{{1,5}}\.\d{{2}}){_EDGE_AFTER}"
@@ -780,6 +798,15 @@ def _amount_hits(text: str, today: date) -> list[tuple[int, int, Decimal]]:
     ):
         for m in pattern.finditer(text):
             add(m.start("v"), m.end("v"), m["v"].replace(",", ""))
+    for pattern in (_P_THE_FIGURE, _P_CLAUSE_FIGURE):
+        for m in pattern.finditer(text):
+            figure = m["v"].replace(",", "")
+            bare = Decimal(figure)
+            year = "," not in m["v"] and "." not in m["v"] and 1900 <= bare <= 2100
+            if bare > _BIG and not year:
+                add(m.start("v"), m.end("v"), figure)
+    for m in _P_THOUSANDS.finditer(text):
+        add(m.start("v"), m.end(), str(Decimal(m["v"]) * 1000))
     for pattern in (_P_WORDS, _P_VERB_WORDS):
         for m in pattern.finditer(text):
             words = re.sub(r"^an?\s+", "", m["w"])
