@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -772,8 +772,10 @@ _P_VERB_WORDS = re.compile(
 
 def _amount_hits(text: str, today: date) -> list[tuple[int, int, Decimal]]:
     """Every (start, end, amount), the figures of numeric dates excluded."""
-    date_spans = [(h.start, h.end) for h in _numeric(today, text)]
     found: list[tuple[int, int, Decimal]] = []
+    # Most replies hold no digit: only amounts in words can be in them.
+    figures = any(ch.isdigit() for ch in text)
+    date_spans = [(h.start, h.end) for h in _numeric(today, text)] if figures else []
 
     def add(start: int, end: int, figure: str) -> None:
         if any(s < end and start < e for s, e in date_spans):
@@ -785,6 +787,24 @@ def _amount_hits(text: str, today: date) -> list[tuple[int, int, Decimal]]:
         if value > 0:
             found.append((start, end, value))
 
+    if figures:
+        _figure_hits(text, add)
+    for pattern in (_P_WORDS, _P_VERB_WORDS):
+        for m in pattern.finditer(text):
+            words = re.sub(r"^an?\s+", "", m["w"])
+            value = words_value(words)
+            if value is not None and (value >= 5 or pattern is _P_WORDS):
+                add(m.start("w"), m.end("w"), str(value))
+    # One figure read by several patterns is one amount: keep the widest reading of each span.
+    kept: list[tuple[int, int, Decimal]] = []
+    for hit in sorted(found, key=lambda f: (-(f[1] - f[0]), f[0])):
+        if all(hit[1] <= k[0] or hit[0] >= k[1] for k in kept):
+            kept.append(hit)
+    return sorted(kept)
+
+
+def _figure_hits(text: str, add: Callable[[int, int, str], None]) -> None:
+    """The amounts written in digits, each handed to ``add`` (start, end, figure)."""
     for m in _P_ES_STYLE.finditer(text):
         add(m.start(), m.end(), m["es"].replace(".", "").replace(",", "."))
     for pattern in (
@@ -807,18 +827,6 @@ def _amount_hits(text: str, today: date) -> list[tuple[int, int, Decimal]]:
                 add(m.start("v"), m.end("v"), figure)
     for m in _P_THOUSANDS.finditer(text):
         add(m.start("v"), m.end(), str(Decimal(m["v"]) * 1000))
-    for pattern in (_P_WORDS, _P_VERB_WORDS):
-        for m in pattern.finditer(text):
-            words = re.sub(r"^an?\s+", "", m["w"])
-            value = words_value(words)
-            if value is not None and (value >= 5 or pattern is _P_WORDS):
-                add(m.start("w"), m.end("w"), str(value))
-    # One figure read by several patterns is one amount: keep the widest reading of each span.
-    kept: list[tuple[int, int, Decimal]] = []
-    for hit in sorted(found, key=lambda f: (-(f[1] - f[0]), f[0])):
-        if all(hit[1] <= k[0] or hit[0] >= k[1] for k in kept):
-            kept.append(hit)
-    return sorted(kept)
 
 
 # Amounts do not depend on the day, but which figures are dates does only through their
