@@ -344,8 +344,7 @@ def choose(
 
     rng = random.Random(_seed_of(seed))
     explored = rng.random() < exploration
-    kept = False
-    preferred: Arm | None = None
+    preferred: Arm | None = None  # what Thompson sampling chose, when the playbook's was kept
     confidence = 0.0
     if explored:
         arm = rng.choice(arms)
@@ -355,7 +354,7 @@ def choose(
         if playbook_arm is not None and playbook_arm in arms and arm != playbook_arm:
             confidence = better(arm, playbook_arm)
             if confidence < SWITCH_CONFIDENCE:
-                preferred, arm, kept = arm, playbook_arm, True
+                preferred, arm = arm, playbook_arm
 
     mine = known.get(arm, _NONE)
     alpha, beta = posterior(arm)
@@ -373,7 +372,7 @@ def choose(
             f"{arm.key}: explored (uniform among {len(arms)} allowed arms, "
             f"{exploration:.0%} of choices); {over}"
         )
-    elif kept and preferred is not None:
+    elif preferred is not None:
         reason = (
             f"{arm.key}: the playbook's, kept ({preferred.key} better with probability "
             f"{confidence:.2f} only, under {SWITCH_CONFIDENCE:.2f}); {over}"
@@ -381,7 +380,11 @@ def choose(
     else:
         reason = f"{arm.key}: {over}"
     return ActionChoice(
-        arm=arm, explored=explored, kept_playbook=kept, expected=expected, reason=reason
+        arm=arm,
+        explored=explored,
+        kept_playbook=preferred is not None,
+        expected=expected,
+        reason=reason,
     )
 
 

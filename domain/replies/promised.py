@@ -724,10 +724,7 @@ _ARTICLE = (
     r"full|all|todo|los|my|another|other|otros|an?\s+extra|extra|only|just|solo|nomas)\s+)*"
 )
 _ARTICLE_W = rf"(?:{_ARTICLE}(?:the\s+)?)"
-_P_AFTER_VERB = re.compile(
-    rf"\b{_PAY_VERB}\s+{_ARTICLE}(?P<v>\d{{1,3}}(?:,\d{{3}})+(?:\.\d{{1,2}})?|\d+(?:\.\d{{1,2}})?)\b"
-    rf"{_NOT_MONEY}"
-)
+_P_AFTER_VERB = re.compile(rf"\b{_PAY_VERB}\s+{_ARTICLE}(?P<v>{_FIGURE})\b{_NOT_MONEY}")
 # "los 120" (Spanish: the 120 [dollars]) and "325 total" name an amount without a verb.
 _P_LOS = re.compile(rf"\blos\s+(?P<v>\d+(?:\.\d{{1,2}})?)\b{_NOT_MONEY}")
 _P_TOTAL = re.compile(
