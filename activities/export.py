@@ -6,7 +6,8 @@ Two ways in, both idempotent by message id:
   (one activity for everything it decided since its last export);
 - ``ContactExport``: a channel agent writes the workflow's pending records and its
   own outcome in the same activity that made the contact, so a touch costs no
-  extra Temporal action.
+  extra Temporal action. A contact of an adaptive campaign (``ContactRequest.trial``)
+  also opens its trial in the next-best-action statistics there, when it went out.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
+from adapters.action_stats import ActionStats
 from adapters.event_log import EventLog
 from adapters.telemetry import count_exported
 from domain import names
-from domain.contact import ContactRequest, ContactResult
+from domain.contact import ContactOutcome, ContactRequest, ContactResult
 from domain.events import EventBatch, interaction_record
 
 
@@ -40,8 +42,9 @@ class EventExporter:
 class ContactExport:
     """What a channel agent exports when its contact ended with a result."""
 
-    def __init__(self, log: EventLog | None) -> None:
+    def __init__(self, log: EventLog | None, trials: ActionStats | None = None) -> None:
         self._log = log
+        self._trials = trials
 
     def started(self) -> float:
         return time.monotonic()
@@ -49,6 +52,17 @@ class ContactExport:
     async def finished(
         self, request: ContactRequest, result: ContactResult, started: float
     ) -> ContactResult:
+        trial = request.trial
+        # A failed contact is no trial: the campaign stops watching it.
+        if (
+            self._trials is not None
+            and trial is not None
+            and result.outcome is not ContactOutcome.FAILED
+        ):
+            # The server's clock, by which the agent's choices read the trials
+            # (simulated days under time skipping).
+            opened_at = activity.info().current_attempt_scheduled_time
+            await asyncio.to_thread(self._trials.open, trial, opened_at)
         context = request.export
         if self._log is None or context is None:
             return result

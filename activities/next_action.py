@@ -6,10 +6,14 @@ choice (one activity instead of two), then draws from the segment's statistics
 after the recording went through chooses the same arm, and the recording itself
 is idempotent by outcome id.
 
+Contacts count from the moment they are made: the channel agent opens each one's
+trial (``ActionStats.open``), a trial with no reward until its outcome is recorded.
+
 ``daily`` (simulations): outcomes count from the next (server-clock) day on, and a
-choice sees the statistics as they were when its day began. Many accounts choose at
-the same simulated moment, and which of them records first would otherwise change
-what the others see: with it, a simulation gives the same result when run again.
+choice sees the statistics as they were when its day began (and the trials opened
+before then). Many accounts choose at the same simulated moment, and which of them
+records first would otherwise change what the others see: with it, a simulation
+gives the same result when run again.
 The held outcomes live in this worker's memory, which is why a real deployment
 does not use it.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import activity
 
@@ -51,15 +55,17 @@ class NextActionAgent:
 
     @activity.defn(name=names.CHOOSE_NEXT_ACTION)
     async def choose(self, request: ActionChoiceRequest) -> ActionChoice:
+        # The server's clock, by which the channel agents open trials.
+        now = activity.info().current_attempt_scheduled_time
         if self._daily:
-            stats, pooled = await asyncio.to_thread(
-                self._as_the_day_began, request, day_of(activity.info().scheduled_time)
-            )
+            stats, pooled = await asyncio.to_thread(self._as_the_day_began, request, day_of(now))
         else:
             if request.settled:
                 await asyncio.to_thread(self._stats.record, request.settled)
-            stats = await asyncio.to_thread(self._stats.stats, request.tenant_id, request.segment)
-            pooled = await asyncio.to_thread(self._stats.pooled, request.tenant_id)
+            stats = await asyncio.to_thread(
+                self._stats.stats, request.tenant_id, request.segment, now
+            )
+            pooled = await asyncio.to_thread(self._stats.pooled, request.tenant_id, now)
         return choose(
             stats,
             request.channels,
@@ -96,7 +102,8 @@ class NextActionAgent:
             if due:
                 # The store applies an id once: a retry that holds one again adds nothing.
                 self._stats.record([self._held.pop(outcome_id)[1] for outcome_id in due])
+            began = datetime.combine(today, time(), UTC) + DAY_BEGINS
             return (
-                self._stats.stats(request.tenant_id, request.segment),
-                self._stats.pooled(request.tenant_id),
+                self._stats.stats(request.tenant_id, request.segment, began),
+                self._stats.pooled(request.tenant_id, began),
             )

@@ -9,7 +9,14 @@ its statistics live here, keyed by tenant and segment, never by campaign:
   (``harmed``) and the sum of their negative rewards as a positive number
   (``penalty``);
 - ``nba_outcomes``: every outcome applied, by id, so that recording one twice
-  (an activity retry, two workers) counts it once.
+  (an activity retry, two workers) counts it once;
+- ``nba_trials``: the contacts made whose outcome is not recorded yet (``open``,
+  by the channel agent that made the contact). ``stats`` and ``pooled`` count each
+  as a trial with no reward, so an arm's statistics hold its contacts from the
+  moment they are made; recording the outcome deletes the trial in the same
+  transaction that counts the outcome, so a contact is never counted twice. A trial
+  whose outcome never comes (a campaign terminated by hand) stops counting after
+  ``OPEN_TRIAL_DAYS`` and is deleted by the next trial of its tenant opened after that.
 
 ``record`` applies a batch in one transaction: an outcome's id is inserted first
 (``ON CONFLICT DO NOTHING``), and only an outcome whose id was new adds to its arm
@@ -23,18 +30,21 @@ The tables are made by the alembic migrations (``adapters.schema``);
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Engine, Table, func
-from sqlalchemy import select as sa_select
+from sqlalchemy import Column, DateTime, Engine, Index, Table, delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, SQLModel
 
 from adapters.schema import migrate
 from adapters.sql import make_engine
 from domain.channels import Channel
-from domain.next_action import ActionOutcome, Arm, ArmStats, TimeWindow
+from domain.next_action import ActionOutcome, ActionTrial, Arm, ArmStats, TimeWindow
+
+# How long a contact's outcome may stay unrecorded and still count: far longer than any
+# attribution window; what is older belongs to a campaign that will never record it.
+OPEN_TRIAL_DAYS = 30
 
 
 class NbaArmStat(SQLModel, table=True):
@@ -61,8 +71,25 @@ class NbaOutcome(SQLModel, table=True):
     recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class NbaTrial(SQLModel, table=True):
+    __tablename__ = "nba_trials"
+    # ``stats`` reads a segment's open trials, ``open`` prunes a tenant's stale ones.
+    __table_args__ = (
+        Index("ix_nba_trials_tenant_segment", "tenant_id", "segment"),
+        Index("ix_nba_trials_tenant_opened", "tenant_id", "opened_at"),
+    )
+
+    outcome_id: str = Field(primary_key=True, max_length=300)
+    tenant_id: str = Field(max_length=128)
+    segment: str = Field(max_length=128)
+    channel: str = Field(max_length=16)
+    time_window: str = Field(max_length=16)
+    opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 _ARMS: Table = NbaArmStat.__table__  # type: ignore[attr-defined]
 _OUTCOMES: Table = NbaOutcome.__table__  # type: ignore[attr-defined]
+_TRIALS: Table = NbaTrial.__table__  # type: ignore[attr-defined]
 
 
 class ActionStats:
@@ -72,6 +99,35 @@ class ActionStats:
     def create_tables(self) -> None:
         """Migrate the database to the latest schema (every store's tables, not only these)."""
         migrate(self._engine)
+
+    def open(self, trial: ActionTrial, opened_at: datetime) -> bool:
+        """Count a contact just made as a trial with no reward until its outcome is
+        recorded; False when it was opened or recorded before (an activity retry)."""
+        dialect = self._engine.dialect.name
+        recorded = exists().where(_OUTCOMES.c.outcome_id == trial.outcome_id)
+        with self._engine.begin() as connection:
+            connection.execute(
+                delete(_TRIALS).where(
+                    _TRIALS.c.tenant_id == trial.tenant_id,
+                    _TRIALS.c.opened_at < opened_at - timedelta(days=OPEN_TRIAL_DAYS),
+                )
+            )
+            if connection.execute(select(recorded)).scalar():
+                return False
+            inserted = connection.execute(
+                _insert(dialect, _TRIALS)
+                .values(
+                    outcome_id=trial.outcome_id,
+                    tenant_id=trial.tenant_id,
+                    segment=trial.segment,
+                    channel=trial.arm.channel.value,
+                    time_window=trial.arm.window.value,
+                    opened_at=opened_at,
+                )
+                .on_conflict_do_nothing(index_elements=["outcome_id"])
+                .returning(_TRIALS.c.outcome_id)
+            ).first()
+        return inserted is not None
 
     def record(self, outcomes: Iterable[ActionOutcome]) -> int:
         """Apply the outcomes not applied before, in one transaction; how many were new."""
@@ -94,6 +150,8 @@ class ActionStats:
                 ).first()
                 if inserted is None:
                     continue  # applied before (or by a concurrent batch that committed)
+                # Counted below as a recorded trial: no longer as an open one.
+                connection.execute(delete(_TRIALS).where(_TRIALS.c.outcome_id == outcome_id))
                 key = (
                     outcome.tenant_id,
                     outcome.segment,
@@ -134,31 +192,20 @@ class ActionStats:
                 )
         return sum(int(sums[0]) for sums in added.values())
 
-    def stats(self, tenant_id: str, segment: str) -> list[ArmStats]:
-        """The segment's arms that have been tried, by channel then window."""
-        query = (
-            select(NbaArmStat)
-            .where(NbaArmStat.tenant_id == tenant_id, NbaArmStat.segment == segment)
-            .order_by(col(NbaArmStat.channel), col(NbaArmStat.time_window))
-        )
-        with Session(self._engine) as session:
-            rows: Sequence[NbaArmStat] = session.exec(query).all()
-        return [
-            ArmStats(
-                arm=Arm(channel=Channel(row.channel), window=TimeWindow(row.time_window)),
-                trials=row.trials,
-                reward=row.reward,
-                harmed=row.harmed,
-                penalty=row.penalty,
-            )
-            for row in rows
-        ]
+    def stats(self, tenant_id: str, segment: str, as_of: datetime | None = None) -> list[ArmStats]:
+        """The segment's arms that have been tried, by channel then window: the outcomes
+        recorded, and the trials opened before ``as_of`` (default: now) and still open."""
+        return self._arms(tenant_id, segment, as_of)
 
-    def pooled(self, tenant_id: str) -> list[ArmStats]:
+    def pooled(self, tenant_id: str, as_of: datetime | None = None) -> list[ArmStats]:
         """Every segment's arms of the tenant added up: the prior for a segment's arms."""
+        return self._arms(tenant_id, None, as_of)
+
+    def _arms(self, tenant_id: str, segment: str | None, as_of: datetime | None) -> list[ArmStats]:
+        as_of = as_of or datetime.now(UTC)
         # SQLAlchemy's select: sqlmodel's is typed for up to four columns.
-        query = (
-            sa_select(
+        recorded = (
+            select(
                 _ARMS.c.channel,
                 _ARMS.c.time_window,
                 func.sum(_ARMS.c.trials),
@@ -168,19 +215,39 @@ class ActionStats:
             )
             .where(_ARMS.c.tenant_id == tenant_id)
             .group_by(_ARMS.c.channel, _ARMS.c.time_window)
-            .order_by(_ARMS.c.channel, _ARMS.c.time_window)
         )
+        opened = (
+            select(_TRIALS.c.channel, _TRIALS.c.time_window, func.count())
+            .where(
+                _TRIALS.c.tenant_id == tenant_id,
+                _TRIALS.c.opened_at < as_of,
+                _TRIALS.c.opened_at >= as_of - timedelta(days=OPEN_TRIAL_DAYS),
+            )
+            .group_by(_TRIALS.c.channel, _TRIALS.c.time_window)
+        )
+        if segment is not None:
+            recorded = recorded.where(_ARMS.c.segment == segment)
+            opened = opened.where(_TRIALS.c.segment == segment)
+        sums: dict[tuple[str, str], list[float]] = {}
         with self._engine.connect() as connection:
-            rows = connection.execute(query).all()
+            for channel, window, trials, reward, harmed, penalty in connection.execute(recorded):
+                sums[(channel, window)] = [
+                    float(trials or 0),
+                    float(reward or 0),
+                    float(harmed or 0),
+                    float(penalty or 0),
+                ]
+            for channel, window, count in connection.execute(opened):
+                sums.setdefault((channel, window), [0.0, 0.0, 0.0, 0.0])[0] += float(count)
         return [
             ArmStats(
                 arm=Arm(channel=Channel(channel), window=TimeWindow(window)),
-                trials=float(trials or 0),
-                reward=float(reward or 0),
-                harmed=float(harmed or 0),
-                penalty=float(penalty or 0),
+                trials=trials,
+                reward=reward,
+                harmed=harmed,
+                penalty=penalty,
             )
-            for channel, window, trials, reward, harmed, penalty in rows
+            for (channel, window), (trials, reward, harmed, penalty) in sorted(sums.items())
         ]
 
     def dispose(self) -> None:

@@ -13,6 +13,7 @@ from domain.arrangements import ArrangementTerms
 from domain.channels import Channel
 from domain.compliance.model import ComplianceFacts, PastContact
 from domain.events import ExportContext
+from domain.next_action import ActionTrial
 from domain.resilience import RetryRule
 from domain.revocations import Revocation
 
@@ -98,6 +99,11 @@ class ContactRequest(BaseModel):
     model_may_write: bool = Field(
         default=True,
         description="False once the supervisor ruled templates only for this account.",
+    )
+    trial: ActionTrial | None = Field(
+        default=None,
+        description="Under the adaptive policy: the trial the agent opens when the contact "
+        "goes out (it counts for the arm until its outcome is recorded).",
     )
 
 

@@ -225,6 +225,22 @@ class ActionOutcome(BaseModel):
     kind: OutcomeKind
 
 
+class ActionTrial(BaseModel):
+    """A contact just made, whose outcome is not known yet (``ActionOutcome`` later).
+
+    The channel agent opens it when the contact went out, and it counts as a trial
+    with no reward until its outcome is recorded (by the same id): so the statistics
+    hold every contact from the moment it is made, not only the early payers whose
+    outcome is known first, and a non-outcome counts from the start instead of only
+    once its attribution window has run out.
+    """
+
+    outcome_id: str = Field(min_length=1, max_length=300)
+    tenant_id: str
+    segment: str = Field(min_length=1, max_length=128)
+    arm: Arm
+
+
 class ActionChoiceRequest(BaseModel):
     """The input of the ``choose_next_action`` activity."""
 

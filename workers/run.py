@@ -178,7 +178,8 @@ async def workers(
         await asyncio.to_thread(ledger.create_tables)
         # Every decision goes into the event log, from which the exporter feeds the sinks.
         events = root.events
-        contact_export = ContactExport(events)
+        # ... and a contact of an adaptive campaign opens its trial in the statistics.
+        contact_export = ContactExport(events, trials=root.action_stats)
         # Every revocation, read by the channel agents right before each send.
         if suppressions is None:
             suppressions = root.suppressions

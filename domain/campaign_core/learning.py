@@ -4,7 +4,8 @@ Under ``policy: adaptive`` a step keeps its day, but the next-best-action agent 
 its channel and the debtor-local time of day among the channels that may be used now;
 the gate still has the last word on every send. Each contact of an adaptive campaign is
 watched for ``ATTRIBUTION_DAYS`` playbook days; what it led to becomes its reward,
-recorded with the next choice or at the end: a payment wins over everything, and earns
+recorded with the next choice or at the end (until then the contact counts as a trial
+with no reward, opened by the channel agent that makes it: ``trial_of``): a payment wins over everything, and earns
 the share of the balance it brought in (at least ``MIN_PAYMENT_REWARD``; 1.0 for a
 contact watched before rewards counted the amount); then
 harm to the debtor relationship, an opt-out, a dispute or a complaint, whose reward is
@@ -35,6 +36,7 @@ from domain.next_action import (
     ActionChoice,
     ActionChoiceRequest,
     ActionOutcome,
+    ActionTrial,
     Arm,
     OutcomeKind,
     TimeWindow,
@@ -158,6 +160,20 @@ def watch_contact(c: Campaign, step_id: str, outcome_id: str, channel: Channel) 
     window = window_of(_local_hour(c))
     if window is not None:
         _watch(c, outcome_id, Arm(channel=channel, window=window))
+
+
+def trial_of(c: Campaign, outcome_id: str) -> ActionTrial | None:
+    """What the channel agent opens in the statistics when the watched contact goes
+    out (so it counts before its outcome is known); None when it is not watched."""
+    for watched in c.state.watched:
+        if watched.outcome_id == outcome_id:
+            return ActionTrial(
+                outcome_id=outcome_id,
+                tenant_id=c.inp.tenant.tenant_id,
+                segment=watched.segment,
+                arm=watched.arm,
+            )
+    return None
 
 
 def unwatch(c: Campaign, outcome_id: str) -> None:

@@ -127,6 +127,14 @@ async def test_a_payment_after_an_adaptive_contact_is_its_reward(
             if len(snapshot.attempts) >= 2:
                 break
             await skipping_env.sleep(timedelta(hours=6))
+        # Both contacts count already, though neither's outcome is known: each agent
+        # opened its trial when it made the contact (reward 0 until recorded).
+        stats = ActionStats(settings.sql_url)
+        now = await skipping_env.get_current_time()
+        meanwhile = stats.stats(TENANT.tenant_id, segment, now + timedelta(seconds=1))
+        stats.dispose()
+        assert sum(s.trials for s in meanwhile) == 2
+        assert sum(s.reward for s in meanwhile) == 0
         await handle.signal(
             names.SIGNAL_PAYMENT,
             PaymentReceived(payment_id="p-1", amount=account.amount_due, currency="USD"),

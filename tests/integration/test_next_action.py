@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,12 +18,13 @@ from sqlalchemy import create_engine, text
 from temporalio.testing import ActivityEnvironment
 
 from activities.next_action import NextActionAgent
-from adapters.action_stats import ActionStats
+from adapters.action_stats import OPEN_TRIAL_DAYS, ActionStats
 from domain.channels import Channel
 from domain.next_action import (
     REWARDS,
     ActionChoiceRequest,
     ActionOutcome,
+    ActionTrial,
     Arm,
     ArmStats,
     OutcomesToRecord,
@@ -60,7 +62,7 @@ def tenant(database_url: str) -> Iterator[str]:
     if database_url.startswith("postgresql"):  # a SQLite file dies with tmp_path
         engine = create_engine(database_url)
         with engine.begin() as connection:
-            for table in ("nba_arm_stats", "nba_outcomes"):
+            for table in ("nba_arm_stats", "nba_outcomes", "nba_trials"):
                 connection.execute(
                     text(f"DELETE FROM {table} WHERE tenant_id LIKE :t"), {"t": f"{tenant_id}%"}
                 )
@@ -164,6 +166,69 @@ def test_concurrent_workers_recording_the_same_outcomes_count_each_once(
     }
 
 
+def trial_of(made: ActionOutcome) -> ActionTrial:
+    """The trial the channel agent opened when it made the contact ``made`` is the outcome of."""
+    return ActionTrial(
+        outcome_id=made.outcome_id, tenant_id=made.tenant_id, segment=made.segment, arm=made.arm
+    )
+
+
+NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
+
+
+def test_a_contact_counts_from_the_moment_it_is_made_and_once(
+    store: ActionStats, tenant: str
+) -> None:
+    paid = outcome(tenant, SMS_EVENING, "payment")
+    nothing = outcome(tenant, EMAIL_MORNING, "none")
+    assert store.open(trial_of(paid), NOW - timedelta(hours=2))
+    assert store.open(trial_of(nothing), NOW - timedelta(hours=1))
+    assert not store.open(trial_of(paid), NOW - timedelta(hours=1))  # an activity retry
+    # Open: a trial each, with no reward yet; in the segment and in the tenant's prior.
+    assert by_key(store.stats(tenant, SEGMENT, NOW)) == {
+        "email@morning": (1.0, 0.0),
+        "sms@evening": (1.0, 0.0),
+    }
+    assert by_key(store.pooled(tenant, NOW)) == by_key(store.stats(tenant, SEGMENT, NOW))
+    # Its outcome replaces the open trial: still one contact, now with its reward.
+    assert store.record([paid]) == 1
+    assert by_key(store.stats(tenant, SEGMENT, NOW)) == {
+        "email@morning": (1.0, 0.0),
+        "sms@evening": (1.0, 1.0),
+    }
+    # Recorded already: a late retry of the send does not open it again.
+    assert not store.open(trial_of(paid), NOW)
+    assert store.record([paid, nothing]) == 1
+    assert by_key(store.stats(tenant, SEGMENT, NOW)) == {
+        "email@morning": (1.0, 0.0),
+        "sms@evening": (1.0, 1.0),
+    }
+
+
+def test_open_trials_count_as_of_a_moment_and_not_for_ever(store: ActionStats, tenant: str) -> None:
+    made = [outcome(tenant, SMS_EVENING, "none") for _ in range(3)]
+    earlier = NOW - timedelta(days=OPEN_TRIAL_DAYS)
+    store.open(trial_of(made[0]), earlier - timedelta(hours=1))  # its campaign was terminated
+    assert by_key(store.stats(tenant, SEGMENT, earlier)) == {"sms@evening": (1.0, 0.0)}
+    assert store.stats(tenant, SEGMENT, NOW) == []  # too old to count any more
+    store.open(trial_of(made[1]), NOW - timedelta(hours=1))
+    store.open(trial_of(made[2]), NOW + timedelta(hours=1))  # after the moment asked about
+    assert by_key(store.stats(tenant, SEGMENT, NOW)) == {"sms@evening": (1.0, 0.0)}
+    assert by_key(store.stats(tenant, SEGMENT, NOW + timedelta(hours=2))) == {
+        "sms@evening": (2.0, 0.0)
+    }
+    # The tenant's next trial opened deleted the abandoned one.
+    assert store.stats(tenant, SEGMENT, earlier) == []
+    # Other tenants' and segments' trials are theirs.
+    other = outcome(f"{tenant}-b", SMS_EVENING, "none", segment="bal-3000-plus:es")
+    store.open(trial_of(other), NOW - timedelta(hours=1))
+    assert by_key(store.stats(tenant, SEGMENT, NOW)) == {"sms@evening": (1.0, 0.0)}
+    assert store.stats(tenant, "bal-3000-plus:es", NOW) == []
+    assert by_key(store.stats(f"{tenant}-b", "bal-3000-plus:es", NOW)) == {
+        "sms@evening": (1.0, 0.0)
+    }
+
+
 # --- the agent (activities, real database) -----------------------------------------
 
 
@@ -208,12 +273,9 @@ async def test_the_agent_learns_which_arm_pays(store: ActionStats, tenant: str) 
     assert SEGMENT in best.reason
 
 
-async def test_choose_records_the_settled_outcomes_first_and_once(
-    store: ActionStats, tenant: str
-) -> None:
-    agent = NextActionAgent(store)
-    settled = [outcome(tenant, EMAIL_MORNING, "payment") for _ in range(5)]
-    request = ActionChoiceRequest(
+def email_choice(tenant: str, settled: list[ActionOutcome]) -> ActionChoiceRequest:
+    """A greedy choice among email's windows that first records ``settled``."""
+    return ActionChoiceRequest(
         tenant_id=tenant,
         account_id="A-1",
         segment=SEGMENT,
@@ -222,11 +284,44 @@ async def test_choose_records_the_settled_outcomes_first_and_once(
         settled=settled,
         exploration=0.0,
     )
+
+
+async def test_choose_records_the_settled_outcomes_first_and_once(
+    store: ActionStats, tenant: str
+) -> None:
+    agent = NextActionAgent(store)
+    settled = [outcome(tenant, EMAIL_MORNING, "payment") for _ in range(5)]
+    request = email_choice(tenant, settled)
     first = await ActivityEnvironment().run(agent.choose, request)
     retried = await ActivityEnvironment().run(agent.choose, request)  # the same attempt again
     assert retried == first
     assert first.arm.channel is Channel.EMAIL
     assert by_key(store.stats(tenant, SEGMENT)) == {"email@morning": (5.0, 5.0)}
+
+
+async def test_a_choice_counts_the_trials_opened_before_it(store: ActionStats, tenant: str) -> None:
+    """Early payers are not all there is: the contacts still open weigh against them."""
+    agent = NextActionAgent(store)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, current_attempt_scheduled_time=NOW)
+    paid = [outcome(tenant, EMAIL_MORNING, "payment") for _ in range(2)]
+    pending = [outcome(tenant, EMAIL_MORNING, "none") for _ in range(38)]
+    for made in paid + pending:
+        store.open(trial_of(made), NOW - timedelta(days=1))
+    # The other windows were tried before and led nowhere.
+    store.record(
+        [
+            outcome(tenant, Arm(channel=Channel.EMAIL, window=window), "none")
+            for window in TimeWindow
+            if window is not TimeWindow.MORNING
+            for _ in range(40)
+        ]
+    )
+    choice = await env.run(agent.choose, email_choice(tenant, paid))
+    # Two payments over forty contacts, not over two.
+    assert choice.arm == EMAIL_MORNING
+    assert "over 40 contacts" in choice.reason
+    assert choice.expected < 0.15
 
 
 # --- the choice (pure) ---------------------------------------------------------------

@@ -233,6 +233,8 @@ async def send(
     attempted_at = workflow.now()  # when the contact was made, not when it returned
     # Watched from now: a debtor may pay while the agent is still on the line.
     learning.watch_contact(c, step.id, request.attempt_id, channel)
+    # ... and counted for its arm as soon as the agent has made it.
+    request.trial = learning.trial_of(c, request.attempt_id)
     row = spec(channel)
     handle = workflow.start_activity(
         row.activity,
