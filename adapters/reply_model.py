@@ -22,6 +22,7 @@ the time. Deterministic: the same text gives the same probabilities.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import zlib
 from collections.abc import Sequence
@@ -151,15 +152,34 @@ def shape_features(s: Signals) -> list[float]:
 SHAPE_SIZE = len(LABELS) + 2 + 11
 
 
+def _import_wordllama() -> tuple[Any, Any]:
+    """``wordllama`` and its inference class, leaving the process's logging as it was.
+
+    Importing it calls ``logging.basicConfig(level=INFO)``: in a process that had not
+    configured logging, every httpx request and SMTP line would then be printed
+    (``recoup simulate`` printed thousands).
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        import wordllama
+        from wordllama.inference import WordLlamaInference
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+    return wordllama, WordLlamaInference
+
+
 class Embedder:
     """WordLlama's static embeddings, loaded from the files inside its wheel (offline)."""
 
     def __init__(self) -> None:
-        import wordllama
         from safetensors import safe_open
         from tokenizers import Tokenizer
-        from wordllama.inference import WordLlamaInference
 
+        wordllama, WordLlamaInference = _import_wordllama()
         root = Path(wordllama.__file__).parent
         with safe_open(
             str(root / "weights" / "l2_supercat_256.safetensors"), framework="np", device="cpu"

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import numpy as np
@@ -198,3 +201,20 @@ def test_a_written_refusal_citing_the_fdcpa_is_read_as_a_cease() -> None:
         assert read.cease or read.reading.intent is ReplyIntent.ATTORNEY, text
     [plain] = read_texts([ReplyText("STOP", AT, Channel.SMS)])
     assert plain.reading.intent is ReplyIntent.STOP and not plain.cease
+
+
+def test_loading_the_model_leaves_the_process_logging_alone() -> None:
+    """wordllama configures root logging at INFO when imported; the reader undoes it, or
+    every command that reads a reply would print each HTTP request it makes."""
+    probe = (
+        "import logging\n"
+        "from adapters.reply_model import Embedder\n"
+        "Embedder().embed(['stop'])\n"
+        "root = logging.getLogger()\n"
+        "print(root.level, len(root.handlers))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == [str(logging.WARNING), "0"]
+    assert done.stderr == ""
