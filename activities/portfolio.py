@@ -101,7 +101,7 @@ class PortfolioLauncher:
         self._gates: dict[str, BacklogGate] = {}
         # One pace per portfolio run, kept across its pages: a page of one account would
         # otherwise start at once, whatever starts_per_second says.
-        self._paces: dict[tuple[str, float | None], _Pace] = {}
+        self._paces = Paces()
 
     def _gate(self, queue: str) -> BacklogGate | None:
         """One gate per campaigns queue, shared by every page this worker runs."""
@@ -113,13 +113,6 @@ class PortfolioLauncher:
                 self._backlog_of, queue, self._max_backlog, on_hold=_held
             )
         return gate
-
-    def _pace(self, portfolio: str | None, per_second: float | None) -> _Pace:
-        key = (portfolio or "", per_second)
-        pace = self._paces.get(key)
-        if pace is None:
-            pace = self._paces[key] = _Pace(per_second)
-        return pace
 
     @activity.defn(name=names.START_PORTFOLIO_PAGE)
     async def start_portfolio_page(self, request: StartPageRequest) -> PageStarted:
@@ -133,7 +126,7 @@ class PortfolioLauncher:
         accounts = await self._loader.page(
             tenant_id, inp.campaign_id, request.offset, request.limit
         )
-        pace = self._pace(activity.info().workflow_id, inp.starts_per_second)
+        pace = self._paces.of(activity.info().workflow_id or "", inp.starts_per_second)
         gate = self._gate(inp.queues.campaigns)
         slots = asyncio.Semaphore(inp.starts_in_flight)
         attached = 0
@@ -199,12 +192,42 @@ def _held(backlog: int) -> None:
     activity.logger.debug("starts held: %d campaign workflow tasks queued", backlog)
 
 
-class _Pace:
+class Paces:
+    """The pace of each portfolio run that is pacing its starts now.
+
+    A pace whose next start is already due behaves exactly as a new one, so it is
+    dropped: a worker that launches portfolios for months holds the paces of the runs
+    starting accounts at this moment, not one per run it ever served.
+    """
+
+    def __init__(self) -> None:
+        self._paces: dict[tuple[str, float], Pace] = {}
+
+    def of(self, portfolio: str, per_second: float | None) -> Pace:
+        if not per_second:
+            return Pace(None)
+        now = time.monotonic()
+        self._paces = {key: pace for key, pace in self._paces.items() if not pace.idle(now)}
+        key = (portfolio, per_second)
+        pace = self._paces.get(key)
+        if pace is None:
+            pace = self._paces[key] = Pace(per_second)
+        return pace
+
+    def __len__(self) -> int:
+        return len(self._paces)
+
+
+class Pace:
     """At most ``per_second`` calls of ``wait`` return a second (None: no limit)."""
 
     def __init__(self, per_second: float | None) -> None:
         self._gap = 1 / per_second if per_second else 0.0
         self._next = time.monotonic()
+
+    def idle(self, now: float) -> bool:
+        """Whether the next call would return at once, as a new pace's first would."""
+        return self._next <= now
 
     async def wait(self) -> None:
         if not self._gap:
