@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.worker import Replayer, Worker
 
 from bootstrap.settings import Settings
 from domain import names
-from domain.campaign import AccountOutcome, CampaignSnapshot, CollectionStatus, InboundReply
+from domain.campaign import CollectionStatus, InboundReply
 from domain.channels import Channel
 from domain.replies import ReplyIntent, classify
 from domain.replies.reading import SCHEMA_NAME
@@ -25,7 +25,7 @@ from simulators.twilio import TwilioSimulator
 from tests.api_support import eventually
 from tests.campaign_support import status
 from tests.conftest import serving
-from tests.reply_support import answers, exported, started
+from tests.reply_support import answers, exported, reply, started
 from workflows import ALL_WORKFLOWS
 
 
@@ -50,28 +50,6 @@ async def llm_running(client: Client, llm_settings: Settings) -> AsyncIterator[l
     """Every worker role, with the model configured, on this test's own task queues."""
     async with serving(client, llm_settings) as built:
         yield built
-
-
-async def read(
-    handle: WorkflowHandle[Any, AccountOutcome],
-    text: str,
-    received_at: datetime | None = None,
-    channel: Channel = Channel.SMS,
-) -> CampaignSnapshot:
-    """Send a reply and wait until it is read."""
-    await handle.signal(
-        names.SIGNAL_REPLY,
-        InboundReply(
-            reply_id=f"r-{abs(hash(text)) % 10**8}",
-            channel=channel,
-            text=text,
-            received_at=received_at,
-        ),
-    )
-    return await eventually(
-        lambda: status(handle),
-        lambda s: s.last_reply_intent is not None and s.unread_replies == 0,
-    )
 
 
 async def replied(settings: Settings, account_id: str) -> dict[str, Any]:
@@ -99,7 +77,7 @@ async def test_the_models_reading_is_acted_on(
     assert classify(text, datetime.now(UTC)).intent is ReplyIntent.OTHER
     sim.on_schema(SCHEMA_NAME, answers("callback"))
     handle = await started(client, llm_settings)
-    snapshot = await read(handle, text)
+    snapshot = await reply(handle, text)
     assert snapshot.last_reply_intent == "callback"
     # The campaign acts on the model's intent: it calls back.
     snapshot = await eventually(
@@ -130,7 +108,7 @@ async def test_a_malformed_answer_falls_back_to_the_offline_reading(
 ) -> None:
     handle = await started(client, llm_settings)
     sim.fail_next("malformed")
-    snapshot = await read(handle, "This is not my debt, I never had an account with you")
+    snapshot = await reply(handle, "This is not my debt, I never had an account with you")
     assert snapshot.status is CollectionStatus.DISPUTED  # the offline reading
     assert snapshot.last_reply_intent == "dispute"
     metadata = await replied(llm_settings, snapshot.account_id)
@@ -143,7 +121,7 @@ async def test_an_invalid_date_from_the_model_is_malformed(
 ) -> None:
     sim.on_schema(SCHEMA_NAME, answers("promise_to_pay", date="next friday", amount="120"))
     handle = await started(client, llm_settings)
-    snapshot = await read(handle, "I lost my job last month and can barely pay rent")
+    snapshot = await reply(handle, "I lost my job last month and can barely pay rent")
     assert snapshot.last_reply_intent == "hardship"  # offline, not the model's promise
     assert snapshot.status is CollectionStatus.ACTIVE
     metadata = await replied(llm_settings, snapshot.account_id)
@@ -157,7 +135,7 @@ async def test_a_refusal_falls_back_to_the_offline_reading(
     sim.on_schema(SCHEMA_NAME, answers("callback"))
     handle = await started(client, llm_settings)
     sim.fail_next("refusal")
-    snapshot = await read(handle, "I lost my job last month and can barely pay rent")
+    snapshot = await reply(handle, "I lost my job last month and can barely pay rent")
     assert snapshot.last_reply_intent == "hardship"
     metadata = await replied(llm_settings, snapshot.account_id)
     assert (metadata["readBy"], metadata["fallback"]) == ("offline", "model refused")
@@ -175,7 +153,7 @@ async def test_server_errors_are_retried_and_the_models_reading_used(
     # The offline reader finds no date here; the model does.
     text = "ok I'll sort it out soon, give me a few days"
     assert classify(text, received).promise_date is None
-    snapshot = await read(handle, text, received)
+    snapshot = await reply(handle, text, received)
     assert snapshot.status is CollectionStatus.PROMISED
     assert snapshot.promise_until == received + timedelta(seconds=4 * 2.0)  # 3 days + the day
     assert [r.outcome for r in sim.requests] == ["server_error", "server_error", "ok"]
@@ -198,7 +176,7 @@ async def test_a_model_that_keeps_failing_is_read_offline_by_the_workflow(
     sim.on_schema(SCHEMA_NAME, answers("callback"))
     handle = await started(client, llm_settings)
     sim.fail_next("overloaded", 3)
-    snapshot = await read(handle, "This is not my debt, I never had an account with you")
+    snapshot = await reply(handle, "This is not my debt, I never had an account with you")
     assert snapshot.status is CollectionStatus.DISPUTED
     metadata = await replied(llm_settings, snapshot.account_id)
     assert (metadata["readBy"], metadata["fallback"]) == ("offline", "model unavailable")
@@ -210,7 +188,7 @@ async def test_a_rejected_request_is_not_retried_and_read_offline(
 ) -> None:
     handle = await started(client, llm_settings)
     sim.fail_next("unauthorized")
-    snapshot = await read(handle, "This is not my debt, I never had an account with you")
+    snapshot = await reply(handle, "This is not my debt, I never had an account with you")
     assert snapshot.status is CollectionStatus.DISPUTED
     metadata = await replied(llm_settings, snapshot.account_id)
     assert (metadata["readBy"], metadata["fallback"]) == ("offline", "model rejected the request")
@@ -247,7 +225,7 @@ async def test_a_reply_during_a_promise_is_read_at_once(
     far = received.date() + timedelta(days=20)
     sim.on_schema(SCHEMA_NAME, answers("promise_to_pay", far.isoformat(), None))
     handle = await started(client, llm_settings)
-    snapshot = await read(handle, "will pay on the 20th or so", received)
+    snapshot = await reply(handle, "will pay on the 20th or so", received)
     assert snapshot.status is CollectionStatus.PROMISED
     # While outreach waits for the promised day, an attorney's reply is read and ends contact.
     sim.on_schema(SCHEMA_NAME, answers("attorney"))
