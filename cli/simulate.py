@@ -237,6 +237,7 @@ async def _run(
         runtime=watch.runtime(),
     )
     async with env:
+        watch.watch_clock(env.get_current_time)
         client = env.client
         settings = settings.model_copy(
             update={"temporal_address": client.service_client.config.target_host}

@@ -13,6 +13,14 @@ The SDK's core logs a warning when the server refuses a completion. ``RefusalWat
 takes the core's warnings (on a logger of its own: nothing is printed) and notices that
 one; ``RefusalWatch.guard`` then ends a wait at once with ``WorkflowTaskRefused`` instead
 of waiting forever, so that the simulation can be run again from the start.
+
+The server can also wedge without that warning: it stops skipping time (no task
+pending, no activity running, every workflow waiting on a timer days away; seen once in
+a ``bench.policy`` run, 15 minutes with no CPU used). Given the server's clock
+(``watch_clock``), a guarded wait during which the server has not skipped time for
+``STALL_AFTER_S`` seconds (its clock went no faster than the wall clock) ends with
+``ClockStalled``, a kind of ``WorkflowTaskRefused``: a simulation's activities all finish
+in seconds, and time skips whenever none runs.
 """
 
 from __future__ import annotations
@@ -20,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 from temporalio.runtime import (
@@ -38,19 +48,35 @@ REFUSED = "invalid history builder state for action"
 # How often a guarded wait looks whether a refusal was seen (core logs reach Python
 # from another thread, a few milliseconds late).
 _LOOK_EVERY_S = 0.5
+# How long simulated time may stand still while a guarded wait goes on, and how often
+# the server's clock is read meanwhile.
+STALL_AFTER_S = 600.0
+_CLOCK_EVERY_S = 10.0
+# More simulated than wall time between two reads of the clock: time was skipped.
+_SKIPPED_S = 1.0
 
 
 class WorkflowTaskRefused(RuntimeError):
     """The test server refused a workflow task; the workflow will never go on."""
 
 
+class ClockStalled(WorkflowTaskRefused):
+    """The test server's clock stopped: no workflow will go on."""
+
+
 class RefusalWatch(logging.Handler):
     """Takes the Temporal core's warnings and notices a refused workflow task."""
 
-    def __init__(self) -> None:
+    def __init__(self, stall_after_s: float = STALL_AFTER_S) -> None:
         super().__init__(logging.WARNING)
         self._refused = threading.Event()
         self.message = ""
+        self._stall_after_s = stall_after_s
+        self._clock: Callable[[], Awaitable[datetime]] | None = None
+
+    def watch_clock(self, clock: Callable[[], Awaitable[datetime]]) -> None:
+        """Read the server's simulated time during guarded waits (``ClockStalled``)."""
+        self._clock = clock
 
     @property
     def refused(self) -> bool:
@@ -81,6 +107,9 @@ class RefusalWatch(logging.Handler):
     async def guard(self, awaitable: Awaitable[T]) -> T:
         """``await awaitable``; ``WorkflowTaskRefused`` as soon as a refusal is seen."""
         task = asyncio.ensure_future(awaitable)
+        # The simulated time last read, when, and when it last skipped ahead.
+        simulated_then: datetime | None = None
+        since = looked = time.monotonic()
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=_LOOK_EVERY_S)
@@ -92,6 +121,22 @@ class RefusalWatch(logging.Handler):
                         "not run that workflow again (temporalio/sdk-java#3088): "
                         f"{self.message}"
                     )
+                now = time.monotonic()
+                if self._clock is None or now - looked < min(_CLOCK_EVERY_S, self._stall_after_s):
+                    continue
+                simulated = await self._clock()
+                # Not skipping, the server's clock goes at the wall clock's pace.
+                if simulated_then is None or (simulated - simulated_then).total_seconds() > (
+                    now - looked + _SKIPPED_S
+                ):
+                    since = now
+                elif now - since >= self._stall_after_s:
+                    raise ClockStalled(
+                        "Temporal's time-skipping test server has not skipped time for "
+                        f"{now - since:.0f} s (its clock at "
+                        f"{simulated.isoformat(timespec='seconds')}) while a workflow was awaited"
+                    )
+                simulated_then, looked = simulated, now
         finally:
             if not task.done():
                 task.cancel()

@@ -16,13 +16,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from temporalio import workflow
+from temporalio import activity, workflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import cli.simulate as simulate_module
 from bootstrap.devserver import time_skipping_server_binary
-from simulators.refusals import RefusalWatch, WorkflowTaskRefused
+from simulators.refusals import ClockStalled, RefusalWatch, WorkflowTaskRefused
 
 
 @workflow.defn(sandboxed=False)
@@ -86,6 +86,52 @@ async def test_a_refused_workflow_task_ends_the_wait_instead_of_hanging() -> Non
             described = await handle.describe()
             assert described.status is not None and described.status.name == "RUNNING"
             await handle.terminate("test over")
+
+
+@activity.defn
+async def stand_still() -> None:
+    # While an activity runs, the test server does not skip time.
+    await asyncio.sleep(60)
+
+
+@workflow.defn(sandboxed=False)
+class WaitsOnTheClock:
+    @workflow.run
+    async def run(self, hold: bool) -> None:
+        if hold:
+            await workflow.execute_activity(
+                stand_still, start_to_close_timeout=timedelta(minutes=5)
+            )
+        await workflow.sleep(timedelta(days=7))
+
+
+@pytest.mark.parametrize("hold", [True, False], ids=["clock held", "clock moving"])
+async def test_a_clock_that_stands_still_ends_the_wait(hold: bool) -> None:
+    watch = RefusalWatch(stall_after_s=2)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(time_skipping_server_binary()), runtime=watch.runtime()
+    )
+    async with env:
+        watch.watch_clock(env.get_current_time)
+        queue = f"stalls-{uuid.uuid4().hex}"
+        async with Worker(
+            env.client,
+            task_queue=queue,
+            workflows=[WaitsOnTheClock],
+            activities=[stand_still],
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        ):
+            handle = await env.client.start_workflow(
+                WaitsOnTheClock.run, hold, id=f"stalls-{uuid.uuid4().hex}", task_queue=queue
+            )
+            if hold:
+                with pytest.raises(ClockStalled, match="has not skipped time"):
+                    await asyncio.wait_for(watch.guard(handle.result()), 50)
+                await handle.terminate("test over")
+            else:
+                # Seven simulated days go by: the clock moves, the wait returns.
+                await asyncio.wait_for(watch.guard(handle.result()), 50)
+    assert not watch.refused
 
 
 async def test_a_guarded_wait_returns_what_it_awaited_when_nothing_is_refused() -> None:
