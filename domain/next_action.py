@@ -305,13 +305,17 @@ def choose(
     segment starts from what works for everyone, not from a coin toss, and its own
     results take over as they accumulate (empirical Bayes).
 
-    ``playbook_arm`` (what the fixed cadence would do now) is the default: an arm that
-    Thompson sampling prefers replaces it only when it is the better of the two with
-    probability ``SWITCH_CONFIDENCE`` or more (``SWITCH_DRAWS`` paired draws of both
-    scores, from a generator of their own). Early on, when every arm is a guess, the
-    campaign therefore does what the playbook says rather than follow noise (and the
-    first payments, which arrive before the first contacts known to have led nowhere);
-    where the playbook is already right the agent costs only its uniform share.
+    ``playbook_arm`` (what the fixed cadence would do now) is the default, and the
+    prior: every other arm starts from what the playbook's earns (worth as many
+    contacts as the default Beta(1, 3)), so an arm nobody tried is as good a guess as
+    the playbook's, not better. Only an arm that beats the playbook's with probability
+    ``SWITCH_CONFIDENCE`` or more (``SWITCH_DRAWS`` paired draws of both scores, from a
+    generator of their own) may replace it, and among those Thompson sampling chooses
+    (the arms drawn above the playbook's are judged, highest draw first). Early on, when
+    every arm is a guess, the campaign therefore does what the playbook says rather
+    than follow noise; where the playbook is already right the agent costs only its
+    uniform share; where another arm is clearly better, an arm little tried that
+    happens to draw higher does not hide it.
     """
     if not channels:
         raise ValueError("no channel allowed: nothing to choose")
@@ -329,9 +333,23 @@ def choose(
             alpha, beta = alpha + weight * mean, beta + weight * (1 - mean)
         return alpha, beta
 
-    def posterior(arm: Arm) -> tuple[float, float]:
+    def posterior_from(arm: Arm, prior: tuple[float, float]) -> tuple[float, float]:
         own, elsewhere = known.get(arm, _NONE), pooled.get(arm, _NONE)
-        return shrunk(*_posterior(own.trials, own.reward), elsewhere.trials, elsewhere.reward)
+        return shrunk(
+            *_posterior(own.trials, own.reward, prior), elsewhere.trials, elsewhere.reward
+        )
+
+    # Every other arm starts from what the playbook's earns, worth as many contacts as the
+    # default prior: an arm nobody tried is a guess as good as the playbook's, not better,
+    # so Thompson sampling leaves the playbook for evidence, not for hope.
+    default = (PRIOR_ALPHA, PRIOR_BETA)
+    start = default
+    if playbook_arm is not None and playbook_arm in arms:
+        a, b = posterior_from(playbook_arm, default)
+        start = (PRIOR_ALPHA + PRIOR_BETA) * a / (a + b), (PRIOR_ALPHA + PRIOR_BETA) * b / (a + b)
+
+    def posterior(arm: Arm) -> tuple[float, float]:
+        return posterior_from(arm, default if arm == playbook_arm else start)
 
     def harm(arm: Arm) -> tuple[float, float, float] | None:
         """The harm rate's posterior and the mean penalty of a harm; None: none seen."""
@@ -368,9 +386,23 @@ def choose(
         draws = [score(a, rng) for a in arms]
         arm = arms[max(range(len(arms)), key=draws.__getitem__)]  # first of equals
         if playbook_arm is not None and playbook_arm in arms and arm != playbook_arm:
-            confidence = better(arm, playbook_arm)
-            if confidence < SWITCH_CONFIDENCE:
-                preferred, arm = arm, playbook_arm
+            # Only an arm known to beat the playbook's may replace it; Thompson sampling
+            # chooses among those. Judging only the draw's winner would let an arm little
+            # tried (a wide posterior, often the highest draw) hide one clearly better.
+            # So the arms drawn above the playbook's are judged, highest draw first.
+            winner, winner_odds = arm, 0.0
+            arm = playbook_arm
+            for i in sorted(range(len(arms)), key=lambda i: (-draws[i], i)):
+                if arms[i] == playbook_arm:
+                    break
+                odds = better(arms[i], playbook_arm)
+                if arms[i] == winner:
+                    winner_odds = odds
+                if odds >= SWITCH_CONFIDENCE:
+                    arm, confidence = arms[i], odds
+                    break
+            if arm == playbook_arm:
+                preferred, confidence = winner, winner_odds
 
     mine = known.get(arm, _NONE)
     alpha, beta = posterior(arm)
@@ -442,10 +474,12 @@ SWITCH_DRAWS = 200
 PRIOR_ALPHA, PRIOR_BETA = 1.0, 3.0
 
 
-def _posterior(trials: float, reward: float) -> tuple[float, float]:
+def _posterior(
+    trials: float, reward: float, prior: tuple[float, float] = (PRIOR_ALPHA, PRIOR_BETA)
+) -> tuple[float, float]:
     # Rewards are in [0, 1], so reward <= trials; clamp anyway, a Beta needs both > 0.
     reward = max(0.0, reward)
-    return PRIOR_ALPHA + reward, PRIOR_BETA + max(0.0, trials - reward)
+    return prior[0] + reward, prior[1] + max(0.0, trials - reward)
 
 
 def _seed_of(seed: str) -> int:
