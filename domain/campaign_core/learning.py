@@ -5,10 +5,10 @@ its channel and the debtor-local time of day among the channels that may be used
 the gate still has the last word on every send. Each contact of an adaptive campaign is
 watched for ``ATTRIBUTION_DAYS`` playbook days; what it led to becomes its reward,
 recorded with the next choice or at the end (until then the contact counts as a trial
-with no reward, opened by the channel agent that makes it: ``trial_of``): a payment wins over everything, and earns
-the share of the balance it brought in (at least ``MIN_PAYMENT_REWARD``; 1.0 for a
-contact watched before rewards counted the amount); then
-harm to the debtor relationship, an opt-out, a dispute or a complaint, whose reward is
+with no reward, opened by the channel agent that makes it: ``trial_of``): a payment
+wins over everything, and earns the share of the balance it brought in (at least
+``MIN_PAYMENT_REWARD``; 1.0 for a contact watched before rewards counted the amount);
+then harm to the debtor relationship, an opt-out, a dispute or a complaint, whose reward is
 negative and the tenant's (``Tenant.opt_out_penalty``, ``dispute_penalty``,
 ``complaint_penalty``; by default -1, -0.5, -2), the costlier harm first, so an opt-out
 after a reply is an opt-out; then a promise (0.5), a reply (0.2), nothing (0). Runs
