@@ -12,8 +12,9 @@ its statistics live here, keyed by tenant and segment, never by campaign:
   (an activity retry, two workers) counts it once;
 - ``nba_trials``: the contacts made whose outcome is not recorded yet (``open``,
   by the channel agent that made the contact). ``stats`` and ``pooled`` count each
-  as a trial with no reward, so an arm's statistics hold its contacts from the
-  moment they are made; recording the outcome deletes the trial in the same
+  as a trial with no reward (one younger than the attribution window for the share of
+  it that has passed), so an arm's statistics hold its contacts from the moment they
+  are made; recording the outcome deletes the trial in the same
   transaction that counts the outcome, so a contact is never counted twice. A trial
   whose outcome never comes (a campaign terminated by hand) stops counting after
   ``OPEN_TRIAL_DAYS`` and is deleted by the next trial of its tenant opened after that.
@@ -33,18 +34,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Engine, Index, Table, delete, exists, func, select
+from sqlalchemy import Column, DateTime, Engine, Index, Table, case, delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 
 from adapters.schema import migrate
 from adapters.sql import make_engine
+from domain.campaign_core.learning import ATTRIBUTION_DAYS
 from domain.channels import Channel
 from domain.next_action import ActionOutcome, ActionTrial, Arm, ArmStats, TimeWindow
 
 # How long a contact's outcome may stay unrecorded and still count: far longer than any
 # attribution window; what is older belongs to a campaign that will never record it.
 OPEN_TRIAL_DAYS = 30
+# How long a contact's outcome is waited for (``domain.campaign_core.learning``), in
+# calendar days: campaigns run on days of 24 hours outside demos and tests.
+ATTRIBUTION = timedelta(days=ATTRIBUTION_DAYS)
 
 
 class NbaArmStat(SQLModel, table=True):
@@ -216,8 +221,18 @@ class ActionStats:
             .where(_ARMS.c.tenant_id == tenant_id)
             .group_by(_ARMS.c.channel, _ARMS.c.time_window)
         )
+        # A trial younger than the attribution window counts for the share of it that has
+        # passed (most of its outcome may be still to come); the sum of those shares is
+        # the young trials' count times as_of less their summed opening times.
+        young = _TRIALS.c.opened_at >= as_of - ATTRIBUTION
         opened = (
-            select(_TRIALS.c.channel, _TRIALS.c.time_window, func.count())
+            select(
+                _TRIALS.c.channel,
+                _TRIALS.c.time_window,
+                func.count(),
+                func.count(case((young, 1))),
+                func.sum(case((young, func.extract("epoch", _TRIALS.c.opened_at)))),
+            )
             .where(
                 _TRIALS.c.tenant_id == tenant_id,
                 _TRIALS.c.opened_at < as_of,
@@ -237,8 +252,10 @@ class ActionStats:
                     float(harmed or 0),
                     float(penalty or 0),
                 ]
-            for channel, window, count in connection.execute(opened):
-                sums.setdefault((channel, window), [0.0, 0.0, 0.0, 0.0])[0] += float(count)
+            for channel, window, count, young_count, young_opened in connection.execute(opened):
+                passed = float(young_count) * as_of.timestamp() - float(young_opened or 0)
+                weight = float(count - young_count) + passed / ATTRIBUTION.total_seconds()
+                sums.setdefault((channel, window), [0.0, 0.0, 0.0, 0.0])[0] += weight
         return [
             ArmStats(
                 arm=Arm(channel=Channel(channel), window=TimeWindow(window)),

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.action_stats import ActionStats
+from adapters.action_stats import ATTRIBUTION, ActionStats
 from domain import names
 from domain.campaign import CampaignSnapshot, CollectionStatus, PaymentReceived
 from domain.channels import Channel
@@ -128,10 +128,11 @@ async def test_a_payment_after_an_adaptive_contact_is_its_reward(
                 break
             await skipping_env.sleep(timedelta(hours=6))
         # Both contacts count already, though neither's outcome is known: each agent
-        # opened its trial when it made the contact (reward 0 until recorded).
+        # opened its trial when it made the contact (reward 0 until recorded), a whole
+        # trial once its attribution window has passed.
         stats = ActionStats(settings.sql_url)
         now = await skipping_env.get_current_time()
-        meanwhile = stats.stats(TENANT.tenant_id, segment, now + timedelta(seconds=1))
+        meanwhile = stats.stats(TENANT.tenant_id, segment, now + ATTRIBUTION)
         stats.dispose()
         assert sum(s.trials for s in meanwhile) == 2
         assert sum(s.reward for s in meanwhile) == 0

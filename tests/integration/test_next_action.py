@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from temporalio.testing import ActivityEnvironment
 
 from activities.next_action import NextActionAgent
-from adapters.action_stats import OPEN_TRIAL_DAYS, ActionStats
+from adapters.action_stats import ATTRIBUTION, OPEN_TRIAL_DAYS, ActionStats
 from domain.channels import Channel
 from domain.next_action import (
     REWARDS,
@@ -181,10 +181,11 @@ def test_a_contact_counts_from_the_moment_it_is_made_and_once(
 ) -> None:
     paid = outcome(tenant, SMS_EVENING, "payment")
     nothing = outcome(tenant, EMAIL_MORNING, "none")
-    assert store.open(trial_of(paid), NOW - timedelta(hours=2))
-    assert store.open(trial_of(nothing), NOW - timedelta(hours=1))
-    assert not store.open(trial_of(paid), NOW - timedelta(hours=1))  # an activity retry
-    # Open: a trial each, with no reward yet; in the segment and in the tenant's prior.
+    assert store.open(trial_of(paid), NOW - timedelta(days=4))
+    assert store.open(trial_of(nothing), NOW - timedelta(days=3))
+    assert not store.open(trial_of(paid), NOW - timedelta(days=3))  # an activity retry
+    # Open: a trial each (their attribution windows have passed), with no reward yet; in
+    # the segment and in the tenant's prior.
     assert by_key(store.stats(tenant, SEGMENT, NOW)) == {
         "email@morning": (1.0, 0.0),
         "sms@evening": (1.0, 0.0),
@@ -205,23 +206,44 @@ def test_a_contact_counts_from_the_moment_it_is_made_and_once(
     }
 
 
+def test_a_young_trial_counts_for_the_share_of_its_window_that_has_passed(
+    store: ActionStats, tenant: str
+) -> None:
+    """Most of a contact's outcome may be still to come a few hours after it was made:
+    counted as a whole trial that earned nothing, it would make the arm used last look
+    worse than it is."""
+    made = [outcome(tenant, SMS_EVENING, "none") for _ in range(3)]
+    store.open(trial_of(made[0]), NOW - ATTRIBUTION / 3)
+    store.open(trial_of(made[1]), NOW - ATTRIBUTION / 2)
+    store.open(trial_of(made[2]), NOW - 2 * ATTRIBUTION)
+    [arm] = store.stats(tenant, SEGMENT, NOW)
+    assert arm.trials == pytest.approx(1 / 3 + 1 / 2 + 1)
+    assert store.pooled(tenant, NOW)[0].trials == pytest.approx(arm.trials)
+    # Nothing has passed of a window that opens now.
+    assert store.stats(tenant, SEGMENT, NOW - 2 * ATTRIBUTION + timedelta(microseconds=1))[
+        0
+    ].trials == pytest.approx(0, abs=1e-3)
+
+
 def test_open_trials_count_as_of_a_moment_and_not_for_ever(store: ActionStats, tenant: str) -> None:
     made = [outcome(tenant, SMS_EVENING, "none") for _ in range(3)]
     earlier = NOW - timedelta(days=OPEN_TRIAL_DAYS)
-    store.open(trial_of(made[0]), earlier - timedelta(hours=1))  # its campaign was terminated
-    assert by_key(store.stats(tenant, SEGMENT, earlier)) == {"sms@evening": (1.0, 0.0)}
+    abandoned = earlier - timedelta(hours=1)  # its campaign was terminated
+    store.open(trial_of(made[0]), abandoned)
+    assert by_key(store.stats(tenant, SEGMENT, abandoned + ATTRIBUTION)) == {
+        "sms@evening": (1.0, 0.0)
+    }
     assert store.stats(tenant, SEGMENT, NOW) == []  # too old to count any more
-    store.open(trial_of(made[1]), NOW - timedelta(hours=1))
+    store.open(trial_of(made[1]), NOW - ATTRIBUTION)
     store.open(trial_of(made[2]), NOW + timedelta(hours=1))  # after the moment asked about
     assert by_key(store.stats(tenant, SEGMENT, NOW)) == {"sms@evening": (1.0, 0.0)}
-    assert by_key(store.stats(tenant, SEGMENT, NOW + timedelta(hours=2))) == {
-        "sms@evening": (2.0, 0.0)
-    }
+    later = NOW + timedelta(hours=1) + ATTRIBUTION
+    assert by_key(store.stats(tenant, SEGMENT, later)) == {"sms@evening": (2.0, 0.0)}
     # The tenant's next trial opened deleted the abandoned one.
-    assert store.stats(tenant, SEGMENT, earlier) == []
+    assert store.stats(tenant, SEGMENT, abandoned + ATTRIBUTION) == []
     # Other tenants' and segments' trials are theirs.
     other = outcome(f"{tenant}-b", SMS_EVENING, "none", segment="bal-3000-plus:es")
-    store.open(trial_of(other), NOW - timedelta(hours=1))
+    store.open(trial_of(other), NOW - ATTRIBUTION)
     assert by_key(store.stats(tenant, SEGMENT, NOW)) == {"sms@evening": (1.0, 0.0)}
     assert store.stats(tenant, "bal-3000-plus:es", NOW) == []
     assert by_key(store.stats(f"{tenant}-b", "bal-3000-plus:es", NOW)) == {
@@ -307,7 +329,7 @@ async def test_a_choice_counts_the_trials_opened_before_it(store: ActionStats, t
     paid = [outcome(tenant, EMAIL_MORNING, "payment") for _ in range(2)]
     pending = [outcome(tenant, EMAIL_MORNING, "none") for _ in range(38)]
     for made in paid + pending:
-        store.open(trial_of(made), NOW - timedelta(days=1))
+        store.open(trial_of(made), NOW - ATTRIBUTION)
     # The other windows were tried before and led nowhere.
     store.record(
         [
