@@ -30,27 +30,28 @@ PLAYBOOK = Playbook(
     instalment_grace_days=2,
 )
 
+# For a debtor who pays on time: the reminder goes out at once and the deadline is a
+# month after due, so a loaded machine (a day is 0.25 s here) cannot miss it.
+ON_TIME = PLAYBOOK.model_copy(update={"instalment_reminder_days": 30, "instalment_grace_days": 30})
+
 
 def in_days(n: int) -> date:
     return datetime.now(UTC).date() + timedelta(days=n)
 
 
-def settlement(arrangement_id: str, amount: str = "150.00") -> ArrangementRequest:
+def settlement(arrangement_id: str, amount: str = "150.00", due_in: int = 3) -> ArrangementRequest:
     return ArrangementRequest(
         arrangement_id=arrangement_id,
         kind=ArrangementKind.SETTLEMENT,
-        instalments=[Instalment(due=in_days(3), amount=Decimal(amount))],
+        instalments=[Instalment(due=in_days(due_in), amount=Decimal(amount))],
     )
 
 
-def plan(arrangement_id: str) -> ArrangementRequest:
+def plan(arrangement_id: str, due_in: tuple[int, int] = (2, 5)) -> ArrangementRequest:
     return ArrangementRequest(
         arrangement_id=arrangement_id,
         kind=ArrangementKind.PAYMENT_PLAN,
-        instalments=[
-            Instalment(due=in_days(2), amount=Decimal("125.00")),
-            Instalment(due=in_days(5), amount=Decimal("125.00")),
-        ],
+        instalments=[Instalment(due=in_days(d), amount=Decimal("125.00")) for d in due_in],
     )
 
 

@@ -33,7 +33,7 @@ from simulators.crm import CrmSimulator, SimulatedAdjustment
 from simulators.payments import PaymentsSimulator
 from simulators.smtp import SmtpSimulator
 from simulators.twilio import TwilioSimulator
-from tests.arrangement_support import PLAYBOOK, in_days, pay, plan, settlement
+from tests.arrangement_support import ON_TIME, PLAYBOOK, in_days, pay, plan, settlement
 from tests.campaign_support import eventually, mails_to, start, status
 from tests.cli_support import env_for, recoup
 from tests.conftest import TENANT, make_account
@@ -62,10 +62,10 @@ async def test_a_settlement_is_booked_confirmed_reminded_and_settled(
     payments_sim: PaymentsSimulator,
     crm_sim: CrmSimulator,
 ) -> None:
-    handle, account_id, address = await started(client, settings, smtp_sim)
+    handle, account_id, address = await started(client, settings, smtp_sim, ON_TIME)
     # The simulator serves the whole session: count only this test's links.
     links_before = payments_sim.executed["create_payment_link"]
-    request = settlement(f"set-{account_id}")
+    request = settlement(f"set-{account_id}", due_in=30)
     accepted = await arrange(client, TENANT.tenant_id, account_id, request)
     assert accepted.status is ArrangementStatus.SETTING_UP
     again = await arrange(client, TENANT.tenant_id, account_id, request)  # a retried call
@@ -227,8 +227,8 @@ async def test_a_plan_paid_in_full_ends_the_campaign_paid(
     smtp_sim: SmtpSimulator,
     payments_sim: PaymentsSimulator,
 ) -> None:
-    handle, account_id, address = await started(client, settings, smtp_sim)
-    request = plan(f"paid-{account_id}")
+    handle, account_id, address = await started(client, settings, smtp_sim, ON_TIME)
+    request = plan(f"paid-{account_id}", due_in=(30, 33))
     await arrange(client, TENANT.tenant_id, account_id, request)
     await eventually(
         lambda: any("confirms the payment plan" in t for t in mails_to(smtp_sim, address))
