@@ -145,6 +145,7 @@ _WINDOW_STARTS = (
     (time(17), HourWindow.EVENING),
 )
 _DAY_END = time(21)
+_DAY = timedelta(days=1)
 
 
 def window_of(local: time) -> HourWindow | None:
@@ -173,7 +174,8 @@ class Hours(_Strict):
 
 class Fatigue(_Strict):
     """Contact fatigue: each contact that reached the debtor in the last ``days`` days
-    multiplies the chance of any reaction to the next one by ``1 - per_contact``."""
+    (fewer than ``days`` whole days before) multiplies the chance of any reaction to the
+    next one by ``1 - per_contact``."""
 
     per_contact: Probability = 0.0
     days: int = Field(default=7, ge=1, le=60)
@@ -1046,9 +1048,13 @@ def _spoken(twiml: str) -> MessageTraits:
 
 
 def _recent(reached: Sequence[datetime], at: datetime, days: int) -> int:
-    """Contacts that reached the debtor in the ``days`` days up to ``at``, that one included."""
-    since = at - timedelta(days=days)
-    return sum(since < t <= at for t in reached)
+    """Contacts that reached the debtor in the ``days`` days up to ``at``, that one included.
+
+    Gaps count in whole days, rounded. A playbook schedules its steps whole days apart,
+    so a contact ``days`` days before sits exactly on the window's edge, where a second
+    of the machine's timing decided whether it counted: the same seed gave two runs.
+    """
+    return sum(t <= at and round((at - t) / _DAY) < days for t in reached)
 
 
 def _pay_boost(content: Content, message: MessageTraits) -> float:

@@ -8,6 +8,7 @@ not, and the reactions are counted.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,34 @@ def test_contacts_close_together_tire_the_debtor() -> None:
     # Without fatigue, crowding changes nothing on average.
     fresh = contacts({**tiring, "fatigue": {"per_contact": 0}}, [0, 1, 2, 3])
     assert fresh[3].total() > 0.8 * spaced[3].total()
+
+
+def test_the_machines_timing_on_a_window_edge_does_not_decide_a_reaction() -> None:
+    # A playbook's steps a week apart put the first exactly on the edge of a 7-day
+    # fatigue window; the seconds a loaded machine adds either side must not decide
+    # whether it counts, or one seed gives two different runs.
+    tiring = {**ASKING, "channels": {"email": 0.8, "sms": 0, "phone": 0}}
+    made, debtors = population(**tiring, fatigue={"per_contact": 0.9, "days": 7})
+
+    def reactions(first_late: int, second_late: int) -> list[ReactionKind | None]:
+        sim = PopulationDebtors(made, debtors, seed=11)
+        kinds: list[ReactionKind | None] = []
+        for d in debtors:
+            start = local(d.account, 10)
+            for at in (
+                start + timedelta(seconds=first_late),
+                start + timedelta(days=7, seconds=second_late),
+            ):
+                reaction = sim.react(d.account.account_id, Channel.EMAIL, at)
+                kinds.append(reaction.kind if reaction else None)
+        return kinds
+
+    on_time = reactions(0, 0)
+    assert reactions(3, 0) == on_time == reactions(0, 3)
+    # A week apart is not within the week: the second contact is not tired (0.8 against
+    # 0.08 if the first counted).
+    second = on_time[1::2]
+    assert sum(k is not None for k in second) > 0.6 * N
 
 
 def test_frequent_contact_provokes_opt_outs_without_any_reaction() -> None:
