@@ -346,7 +346,8 @@ def choose(
     start = default
     if playbook_arm is not None and playbook_arm in arms:
         a, b = posterior_from(playbook_arm, default)
-        start = (PRIOR_ALPHA + PRIOR_BETA) * a / (a + b), (PRIOR_ALPHA + PRIOR_BETA) * b / (a + b)
+        w = PLAYBOOK_PRIOR_WEIGHT / (a + b)
+        start = a * w, b * w
 
     def posterior(arm: Arm) -> tuple[float, float]:
         return posterior_from(arm, default if arm == playbook_arm else start)
@@ -465,6 +466,8 @@ PRIOR_WEIGHT = 4.0
 # playbook, and with how many paired draws it finds out (``choose``).
 SWITCH_CONFIDENCE = 0.8
 SWITCH_DRAWS = 200
+# How many contacts' worth the playbook's arm weighs as the prior of every other arm.
+PLAYBOOK_PRIOR_WEIGHT = 4.0
 
 
 # The prior of an arm nobody tried: Beta(1, 3), a mean reward of 0.25. Contacts earn

@@ -45,8 +45,9 @@ from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.compliance.model import Reason
 from domain.contact import ContactAttempt, ContactOutcome
 from domain.events import RecordKind
+from domain.next_action import Arm
 from domain.operator import PauseRequest, ResumeRequest
-from domain.playbook import Playbook, Step
+from domain.playbook import Playbook, Step, StepCondition
 from tests.core_support import T0, Clock
 
 PLAYBOOK = Playbook(
@@ -368,3 +369,33 @@ def test_the_phones_default_fallback_and_the_agents_channels_come_from_the_regis
     asked = choice_request(c, call)
     assert asked is not None and Channel.LETTER not in asked.channels
     assert set(asked.channels) == {Channel.EMAIL, Channel.PHONE}
+
+
+def test_the_agent_starts_from_the_channel_the_playbook_would_fall_back_to() -> None:
+    c = Harness().campaign()
+    text = Step(
+        id="text",
+        day=3,
+        channel=Channel.SMS,
+        template="reminder",
+        requires=[StepCondition.SMS_CONSENT],
+        fallback=Channel.EMAIL,
+    )
+    asked = choice_request(c, text)
+    assert asked is not None and asked.playbook_arm is not None
+    assert asked.playbook_arm.channel is Channel.SMS
+    # Without SMS consent the fixed cadence sends the reminder by email: that is the
+    # arm every other must beat, not no arm at all (any hour a guess).
+    c.state.account.phones[0].sms_consent = False
+    without = choice_request(c, text)
+    assert without is not None and Channel.SMS not in without.channels
+    assert without.playbook_arm is not None
+    assert without.playbook_arm.channel is Channel.EMAIL
+    assert without.playbook_arm.window is asked.playbook_arm.window
+    # Neither consent: the playbook would not call or text at all; the agent's default
+    # is still the playbook's hour, on the channel it may use.
+    c.state.account.phones[0].voice_consent = False
+    call = Step(id="call", day=7, channel=Channel.PHONE, template="call_script")
+    silent = choice_request(c, call)
+    assert silent is not None and silent.channels == [Channel.EMAIL]
+    assert silent.playbook_arm == Arm(channel=Channel.EMAIL, window=asked.playbook_arm.window)
