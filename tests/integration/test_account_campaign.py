@@ -265,7 +265,10 @@ async def test_promise_pauses_outreach_until_it_is_broken(
     await eventually(lambda: len(mails_to(smtp_sim, email)) == 1)
     await handle.signal(
         names.SIGNAL_REPLY,
-        InboundReply(reply_id="r-1", channel=Channel.EMAIL, text="I will pay on Friday"),
+        # A date ten days off (eleven playbook days with the day itself: 2.75 s), not a
+        # weekday: on a Thursday "Friday" is two days (0.5 s) off, less than the check
+        # below takes on a loaded machine.
+        InboundReply(reply_id="r-1", channel=Channel.EMAIL, text="I will pay in 10 days"),
     )
     # Read in the reader activity, then acted on.
     snapshot = await replies_read(handle)
