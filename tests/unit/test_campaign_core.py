@@ -45,7 +45,6 @@ from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.compliance.model import Reason
 from domain.contact import ContactAttempt, ContactOutcome
 from domain.events import RecordKind
-from domain.next_action import Arm
 from domain.operator import PauseRequest, ResumeRequest
 from domain.playbook import Playbook, Step, StepCondition
 from tests.core_support import T0, Clock
@@ -392,10 +391,10 @@ def test_the_agent_starts_from_the_channel_the_playbook_would_fall_back_to() -> 
     assert without.playbook_arm is not None
     assert without.playbook_arm.channel is Channel.EMAIL
     assert without.playbook_arm.window is asked.playbook_arm.window
-    # Neither consent: the playbook would not call or text at all; the agent's default
-    # is still the playbook's hour, on the channel it may use.
+    # Neither consent: the playbook would not call or text at all, so it has no choice
+    # to start from; the agent chooses among the email arms.
     c.state.account.phones[0].voice_consent = False
     call = Step(id="call", day=7, channel=Channel.PHONE, template="call_script")
     silent = choice_request(c, call)
     assert silent is not None and silent.channels == [Channel.EMAIL]
-    assert silent.playbook_arm == Arm(channel=Channel.EMAIL, window=asked.playbook_arm.window)
+    assert silent.playbook_arm is None
