@@ -102,17 +102,17 @@ def playbook_arm(c: Campaign, step: Step, channels: list[Channel]) -> Arm | None
     """What the fixed cadence would do now: the step's channel, or the fallback it would
     take (the first the agent may choose: a debtor without SMS consent gets the day-3
     reminder by email), in the window of the debtor's local time (the morning, when it
-    is outside the convenient hours: the gate would hold the contact until then). None
-    when the playbook would not contact at all (a call step for a debtor with neither
-    voice nor SMS consent): there is no choice of the playbook's to start from.
+    is outside the convenient hours: the gate would hold the contact until then). When
+    the playbook would not contact at all (a call step for a debtor with neither voice
+    nor SMS consent), the first channel the agent may use, at the playbook's hour.
 
-    Without the fallback every arm was a guess and Thompson sampling picked any hour: a
-    fifth of a control portfolio's choices (no consent for the text) went out in the
+    Without it every arm is a guess and Thompson sampling picks any hour: a fifth of a
+    control portfolio's choices (no consent for the text or the call) went out in the
     evening, where its debtors read least."""
-    usable = (ch for ch, _, ok in options(c, step) if ok and ch in channels)
-    channel = next(usable, None)
-    if channel is None:
+    if not channels:
         return None
+    usable = (ch for ch, _, ok in options(c, step) if ok and ch in channels)
+    channel = next(usable, channels[0])
     window = window_of(_local_hour(c)) or TimeWindow.MORNING
     return Arm(channel=channel, window=window)
 

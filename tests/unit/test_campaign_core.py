@@ -45,6 +45,7 @@ from domain.compliance.facts import LegalEvent, LegalEventKind
 from domain.compliance.model import Reason
 from domain.contact import ContactAttempt, ContactOutcome
 from domain.events import RecordKind
+from domain.next_action import Arm
 from domain.operator import PauseRequest, ResumeRequest
 from domain.playbook import Playbook, Step, StepCondition
 from tests.core_support import T0, Clock
@@ -391,21 +392,10 @@ def test_the_agent_starts_from_the_channel_the_playbook_would_fall_back_to() -> 
     assert without.playbook_arm is not None
     assert without.playbook_arm.channel is Channel.EMAIL
     assert without.playbook_arm.window is asked.playbook_arm.window
-    # Neither consent: the standard playbook's call (falling back to a text only) would
-    # not go out at all, so there is no choice of the playbook's to start from.
+    # Neither consent: the playbook would not call or text at all; the agent's default
+    # is still the playbook's hour, on the channel it may use.
     c.state.account.phones[0].voice_consent = False
-    call = Step(
-        id="call",
-        day=7,
-        channel=Channel.PHONE,
-        template="call_script",
-        requires=[StepCondition.VOICE_CONSENT],
-        fallback=Channel.SMS,
-    )
+    call = Step(id="call", day=7, channel=Channel.PHONE, template="call_script")
     silent = choice_request(c, call)
     assert silent is not None and silent.channels == [Channel.EMAIL]
-    assert silent.playbook_arm is None
-    # A call with no fallback of its own takes the registry's (a text, else email).
-    default = choice_request(c, call.model_copy(update={"fallback": None}))
-    assert default is not None and default.playbook_arm is not None
-    assert default.playbook_arm.channel is Channel.EMAIL
+    assert silent.playbook_arm == Arm(channel=Channel.EMAIL, window=asked.playbook_arm.window)
