@@ -205,6 +205,9 @@ class Samples:
     last: PortfolioStatus | None = None
     query_errors: int = 0
     worker_rss: list[tuple[float, float]] = field(default_factory=list)
+    # (seconds since launch, started, first emails received), one per progress line: a
+    # launch that stalls shows as a flat stretch, not only as a low average.
+    progress: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 async def sample(
@@ -468,9 +471,11 @@ async def run_scale(args: argparse.Namespace) -> dict[str, object]:
             await asyncio.wait({result}, timeout=1.0)
             if time.monotonic() > next_log and samples.last is not None:
                 s = samples.last
+                at = time.monotonic() - began
+                samples.progress.append((round(at), s.started, samples.touched))
                 log(
-                    f"{time.monotonic() - began:.0f} s: {s.started}/{s.total} started, "
-                    f"{s.active} open, {s.finished} finished, worker peak "
+                    f"{at:.0f} s: {s.started}/{s.total} started, {s.active} open, "
+                    f"{samples.touched} first emails, {s.finished} finished, worker peak "
                     f"{peak_rss_mib(worker.pid):.0f} MiB"
                 )
                 next_log = time.monotonic() + 15
@@ -528,6 +533,8 @@ async def run_scale(args: argparse.Namespace) -> dict[str, object]:
         "worker_peak_rss_mib": round(worker_peak, 1),
         "goal_worker_rss_mib_max": 1024,
         "worker_rss_timeline_mib": samples.worker_rss[-12:],
+        # At most 24 points, evenly spread: the launch's pace over its whole length.
+        "progress_s_started_touched": samples.progress[:: max(1, len(samples.progress) // 24)],
         "launch_command_peak_rss_mib": round(launch_rss, 1),
         "server_peak_rss_mib": round(server_peak, 1),
         "starts_in_flight": args.starts_in_flight,
