@@ -381,9 +381,11 @@ CONTROLS = frozenset({"by-the-book"})
 
 def policy(r: Record) -> list[Row]:
     rows: list[Row] = []
-    for name, p in r.get("populations", {}).items():
+    warm_up = r.get("warm_up")
+    for population, p in r.get("populations", {}).items():
         per_contact = p.get("recovered_per_contact", {})
-        control = name in CONTROLS
+        control = population in CONTROLS
+        name = f"{population} after a {warm_up}-account warm-up" if warm_up else population
         rows.append(
             (
                 f"{name}: recovered per contact, adaptive",
@@ -479,6 +481,7 @@ ROWS: dict[str, Callable[[Record], list[Row]]] = {
     "compliance_gate": compliance_gate,
     "chaos": chaos,
     "policy": policy,
+    "policy_warm": policy,
     "send_gap": send_gap,
     "replies": replies,
 }
@@ -490,7 +493,10 @@ class ResultsError(ValueError):
 
 def _variant(result: object) -> str:
     """A scale run cut short after the launch, and one with no touch during the launch
-    (``--first-touch-day``), sit beside a complete one."""
+    (``--first-touch-day``), sit beside a complete one; a policy run after a warm-up (a
+    tenant's second portfolio) beside a cold start."""
+    if isinstance(result, dict) and result.get("warm_up"):
+        return "_warm"
     if not isinstance(result, dict) or not result.get("launch_only"):
         return ""
     return "_launch_alone" if result.get("first_touch_day") else "_launch_only"

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowFailureError
@@ -54,10 +55,13 @@ from simulators.crm import CrmSimulator
 from simulators.payments import PaymentsSimulator
 from simulators.population import (
     ADVANCE_CLOCK,
+    CLOCK_HELD,
     DEBTOR_ACTIONS,
+    HOLD_CLOCK,
     AdvanceClockWorkflow,
     DebtorActionsWorkflow,
     DebtorPlan,
+    HoldClockWorkflow,
     Population,
     PopulationDebtors,
     PopulationError,
@@ -78,6 +82,9 @@ ANSWER_RATE = 0.8
 MACHINE_RATE = 0.2
 
 Log = Callable[[str], None]
+# How long before the measured portfolio a warm-up portfolio starts: the standard
+# playbook's 14 days, its closing week and a promise's grace fit in it.
+WARM_UP_WEEKS = 4
 # Runs of one simulation before a test-server refusal (``simulators.refusals``) is an error.
 ATTEMPTS = 3
 
@@ -104,10 +111,18 @@ async def simulate(
     accounts: int = 200,
     seed: int = 1,
     window: int = 64,
+    warm_up: int = 0,
     base: Settings | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
     """Run one simulation and return the JSON-ready summary (see ``docs/populations.md``).
+
+    ``warm_up`` accounts (more of the population, never the measured ones) are the
+    tenant's earlier portfolio: under the adaptive policy they are launched
+    ``WARM_UP_WEEKS`` before the measured portfolio, so the agent starts from what
+    they taught it, as a tenant's second portfolio does. The fixed cadence learns
+    nothing, so for it they are not run; either way the measured portfolio starts at the
+    same simulated instant, and the figures are the measured accounts' alone.
 
     A run that the test server wedges (``simulators.refusals``) is run again from the
     start, on a fresh server and fresh simulators: a run is the same for a seed, so the
@@ -125,6 +140,7 @@ async def simulate(
                 accounts=accounts,
                 seed=seed,
                 window=window,
+                warm_up=warm_up,
                 base=base,
                 say=say,
                 began=began,
@@ -144,6 +160,7 @@ async def _attempt(
     accounts: int,
     seed: int,
     window: int,
+    warm_up: int,
     base: Settings,
     say: Log,
     began: float,
@@ -201,6 +218,7 @@ async def _attempt(
                             accounts=accounts,
                             seed=seed,
                             window=window,
+                            warm_up=warm_up,
                             smtp=smtp,
                             twilio=twilio,
                             say=say,
@@ -224,6 +242,7 @@ async def _run(
     accounts: int,
     seed: int,
     window: int,
+    warm_up: int,
     smtp: SmtpSimulator,
     twilio: TwilioSimulator,
     say: Log,
@@ -254,13 +273,15 @@ async def _run(
         queue = f"simulated-debtors{settings.task_queue_suffix}"
         tenant = settings.tenant(TENANT_ID)
         campaign_id = f"sim-{population.name}-{seed}"
+        hold = _ClockHold()
         # The agent learns day by day, seeded by the run's seed: the same run twice.
         async with workers(client, settings, nba_daily=True) as built:
             built.append(
                 Worker(
                     client,
                     task_queue=queue,
-                    workflows=[DebtorActionsWorkflow, AdvanceClockWorkflow],
+                    workflows=[DebtorActionsWorkflow, AdvanceClockWorkflow, HoldClockWorkflow],
+                    activities=[hold.held],
                 )
             )
             for w in built:
@@ -275,10 +296,15 @@ async def _run(
                     task_queue=queue,
                 )
                 await watch.guard(clock.result())
-                start = await env.get_current_time()
+                start = first_start = await env.get_current_time()
                 say(f"simulated clock at {start.isoformat(timespec='seconds')}")
-                debtors = generate_debtors(population, accounts, seed=seed, as_of=start.date())
-                account_list = [d.account for d in debtors]
+                # The warm-up's debtors follow the measured ones in one generation, so the
+                # measured portfolio is the same with or without a warm-up.
+                debtors = generate_debtors(
+                    population, accounts + warm_up, seed=seed, as_of=start.date()
+                )
+                account_list = [d.account for d in debtors[:accounts]]
+                earlier = [d.account for d in debtors[accounts:]]
                 sim = PopulationDebtors(population, debtors, seed=seed, tenant_id=TENANT_ID)
 
                 async def dispatch(plan: DebtorPlan) -> None:
@@ -290,6 +316,32 @@ async def _run(
                 smtp.on_message(hooks.on_mail)
                 twilio.on_message(hooks.on_sms)
                 twilio.on_answer(hooks.on_answer)
+                warming = None
+                held: asyncio.Future[Any] | None = None
+                prior = 0
+                if earlier:
+                    until = start + timedelta(weeks=WARM_UP_WEEKS)
+                    clock = await client.start_workflow(
+                        HOLD_CLOCK, until.isoformat(), id="sim-clock-warm-up", task_queue=queue
+                    )
+                    if settings.contact_policy is ContactPolicy.ADAPTIVE:
+                        say(f"warm-up: {len(earlier)} accounts, {WARM_UP_WEEKS} weeks earlier")
+                        warming = await launch_portfolio(
+                            client,
+                            settings,
+                            tenant=tenant,
+                            campaign_id=f"{campaign_id}-warm-up",
+                            playbook=playbook,
+                            accounts=earlier,
+                            starts_in_flight=window,
+                        )
+                    # Time skips while the clock's result is awaited, up to ``until``, where
+                    # the hold stops it until the measured portfolio is launched.
+                    held = asyncio.ensure_future(clock.result())
+                    await watch.guard(hold.reached.wait())
+                    start = await env.get_current_time()
+                    prior = await asyncio.to_thread(_contacts_learnt, settings, start)
+                    say(f"the agent starts from {prior} contacts' outcomes")
                 say(
                     f"{len(account_list)} accounts from population {population.name}, playbook "
                     f"{playbook.name}, policy {settings.contact_policy.value}, seed {seed}"
@@ -303,9 +355,14 @@ async def _run(
                     accounts=account_list,
                     starts_in_flight=window,
                 )
+                if held is not None:
+                    hold.release.set()
+                    await watch.guard(held)
                 reporter = asyncio.create_task(_report_progress(client, campaign_id, say))
                 try:
                     await watch.guard(handle.result())
+                    if warming is not None:  # its last campaigns may outlast the start
+                        await watch.guard(warming.result())
                 finally:
                     reporter.cancel()
                     await asyncio.gather(reporter, return_exceptions=True)
@@ -323,11 +380,22 @@ async def _run(
                 for w in reversed(built):
                     await w.__aexit__(None, None, None)
         contacts = await asyncio.to_thread(_ledger_contacts, settings, account_list, start)
+        # The warm-up's contacts too, for the compliance check alone (bars are per account).
+        if warming is not None:
+            contacts |= await asyncio.to_thread(_ledger_contacts, settings, earlier, first_start)
 
-    violations = replay_compliance(account_list, contacts, sim.barred)
+    violations = replay_compliance(account_list + earlier, contacts, sim.barred)
     for violation in violations[:10]:
         say(f"compliance violation: {violation}")
-    outbound = [c for history in contacts.values() for c in history if c.direction == "outbound"]
+    measured = {a.account_id for a in account_list}
+    outbound = [
+        c
+        for account_id, history in contacts.items()
+        if account_id in measured
+        for c in history
+        if c.direction == "outbound"
+    ]
+    reactions = sim.reactions_of(measured)
     by_channel = Counter(c.channel.value for c in outbound)
     recovered = sum((o.amount_collected for o in outcomes), Decimal(0))
     due = sum((a.amount_due for a in account_list), Decimal(0))
@@ -351,15 +419,19 @@ async def _run(
         ),
         "accounts_recovered": recovered_accounts,
         "accounts_paid_in_full": sum(1 for o in outcomes if o.balance <= 0),
-        "opt_outs": sim.reactions[ReactionKind.OPT_OUT],
-        "disputes": sim.reactions[ReactionKind.DISPUTE],
-        "complaints": sim.reactions[ReactionKind.COMPLAINT],
+        "opt_outs": reactions[ReactionKind.OPT_OUT],
+        "disputes": reactions[ReactionKind.DISPUTE],
+        "complaints": reactions[ReactionKind.COMPLAINT],
         # Per account: what the policy cost the debtor relationship, beside what it won.
-        "opt_out_rate": round(sim.reactions[ReactionKind.OPT_OUT] / len(account_list), 4),
-        "dispute_rate": round(sim.reactions[ReactionKind.DISPUTE] / len(account_list), 4),
-        "complaint_rate": round(sim.reactions[ReactionKind.COMPLAINT] / len(account_list), 4),
+        "opt_out_rate": round(reactions[ReactionKind.OPT_OUT] / len(account_list), 4),
+        "dispute_rate": round(reactions[ReactionKind.DISPUTE] / len(account_list), 4),
+        "complaint_rate": round(reactions[ReactionKind.COMPLAINT] / len(account_list), 4),
         "promises": sum(o.promises for o in outcomes),
         "compliance_violations": len(violations),
+        # Accounts of the earlier portfolio the adaptive agent learnt from first (0: none).
+        "warm_up_accounts": len(earlier) if warming is not None else 0,
+        # Contacts in the agent's statistics when the measured portfolio started.
+        "learnt_from_contacts": prior,
         "simulated_days": round((end - start) / timedelta(days=1), 2),
         "wall_seconds": round(time.monotonic() - began, 1),
     }
@@ -382,6 +454,25 @@ async def _outcome(client: Client, account_id: str) -> tuple[AccountOutcome, dat
     )
     outcome: AccountOutcome = await handle.result()
     return outcome, (await handle.describe()).close_time
+
+
+class _ClockHold:
+    """``HoldClockWorkflow``'s activity: says the clock has come, returns when released."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    @activity.defn(name=CLOCK_HELD)
+    async def held(self) -> None:
+        self.reached.set()
+        await self.release.wait()
+
+
+def _contacts_learnt(settings: Settings, at: datetime) -> int:
+    """How many contacts the tenant's arm statistics hold at ``at``."""
+    with Root(settings) as root:
+        return round(sum(arm.trials for arm in root.action_stats.pooled(TENANT_ID, at)))
 
 
 def _ledger_contacts(
@@ -416,6 +507,17 @@ def simulate_command(
             help="Account campaign starts in flight at once (all accounts are started).",
         ),
     ] = 64,
+    warm_up: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help=(
+                "Accounts of an earlier portfolio the adaptive agent learns from first "
+                f"({WARM_UP_WEEKS} weeks before; not counted). The fixed cadence learns "
+                "nothing and skips them."
+            ),
+        ),
+    ] = 0,
 ) -> None:
     """Run a generated portfolio against a debtor population in simulated time; print JSON."""
     try:
@@ -437,6 +539,7 @@ def simulate_command(
                 accounts=accounts,
                 seed=seed,
                 window=window,
+                warm_up=warm_up,
                 base=base,
                 log=say,
             )

@@ -53,7 +53,7 @@ import random
 import re
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -590,6 +590,7 @@ class _Ledger:
     paid: Decimal = Decimal(0)  # paid, or promised and going to be paid
     opted_out: set[Channel] = field(default_factory=set)
     disputed: bool = False
+    reactions: Counter[ReactionKind] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -639,6 +640,16 @@ class PopulationDebtors:
     def segment_of(self, account_id: str) -> Segment:
         return self._segments[account_id]
 
+    def reactions_of(self, account_ids: Iterable[str]) -> Counter[ReactionKind]:
+        """The reactions of these debtors only (``reactions`` counts everyone's)."""
+        with self._lock:
+            total: Counter[ReactionKind] = Counter()
+            for account_id in account_ids:
+                ledger = self._ledgers.get(account_id)
+                if ledger is not None:
+                    total.update(ledger.reactions)
+            return total
+
     def react(
         self,
         account_id: str,
@@ -660,6 +671,7 @@ class PopulationDebtors:
             reaction = self._decide(account_id, channel, at, n, ledger, message or MessageTraits())
             if reaction is not None:
                 self.reactions[reaction.kind] += 1
+                ledger.reactions[reaction.kind] += 1
                 ledger.paid += reaction.amount
                 if reaction.kind in (ReactionKind.OPT_OUT, ReactionKind.COMPLAINT):
                     ledger.opted_out.add(reaction.channel)
@@ -954,6 +966,30 @@ class AdvanceClockWorkflow:
         wait = datetime.fromisoformat(until) - workflow.now()
         if wait > timedelta(0):
             await workflow.sleep(wait)
+
+
+HOLD_CLOCK = "SimulatedClockHold"
+# The activity the hold runs: it returns when the client releases the clock.
+CLOCK_HELD = "simulated_clock_held"
+
+
+@workflow.defn(name=HOLD_CLOCK, sandboxed=False)
+class HoldClockWorkflow:
+    """Sleeps until the instant ``until`` (ISO 8601), then holds the clock there.
+
+    The test server never skips time while an activity is outstanding, so the
+    ``CLOCK_HELD`` activity, which its worker ends when told, keeps the clock at
+    ``until`` while the client starts what must start then. Awaiting the end of an
+    ``AdvanceClockWorkflow`` leaves a race instead: the server may skip on to some
+    later timer before the client locks time skipping again.
+    """
+
+    @workflow.run
+    async def run(self, until: str) -> None:
+        wait = datetime.fromisoformat(until) - workflow.now()
+        if wait > timedelta(0):
+            await workflow.sleep(wait)
+        await workflow.execute_activity(CLOCK_HELD, start_to_close_timeout=timedelta(hours=1))
 
 
 # --- compliance, checked again ---------------------------------------------------------

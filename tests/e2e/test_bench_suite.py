@@ -88,3 +88,24 @@ def test_a_results_file_that_cannot_be_read_is_named_with_its_line(
     assert f"{broken}:2: not JSON" in capsys.readouterr().err
     assert report_main([str(tmp_path / "missing.jsonl")]) == 2
     assert "missing.jsonl: No such file or directory" in capsys.readouterr().err
+
+
+def test_a_policy_run_after_a_warm_up_sits_beside_a_cold_one(tmp_path: Path) -> None:
+    def policy_record(warm_up: int, adaptive: float) -> str:
+        population = {
+            "recovered_per_contact": {"fixed": 100.0, "adaptive": adaptive},
+            "ratio": adaptive / 100,
+        }
+        result = {"benchmark": "policy", "warm_up": warm_up, "populations": {"cards": population}}
+        record = {"benchmark": "policy", "ok": True, "command": "c", "started_at": "t"}
+        return json.dumps({**record, "result": result})
+
+    (tmp_path / "2026-12-07.jsonl").write_text(
+        "\n".join([policy_record(0, 90.0), policy_record(100, 140.0), policy_record(0, 95.0)])
+    )
+    found = latest(tmp_path.glob("*.jsonl"))
+    assert set(found) == {"policy", "policy_warm"}
+    rows = [line for line in table(found).splitlines() if "recovered per contact" in line]
+    assert any("| cards: recovered per contact, adaptive | 95.00 |" in row for row in rows)
+    warm = "| cards after a 100-account warm-up: recovered per contact, adaptive | 140.00 |"
+    assert any(warm in row for row in rows)

@@ -397,6 +397,36 @@ async def test_the_same_seed_gives_the_same_adaptive_run() -> None:
     assert runs[0]["opt_out_rate"] == round(runs[0]["opt_outs"] / 10, 4)
 
 
+async def test_a_warm_up_portfolio_teaches_the_agent_and_is_not_counted() -> None:
+    """A tenant's second portfolio: the adaptive agent starts from the statistics an
+    earlier portfolio left, and the figures are the measured accounts' alone; the fixed
+    cadence, which learns nothing, skips the warm-up. Debtors who complain of every
+    contact make the count exact: a complaint per contact, the measured ones only."""
+    base = Settings(**codec_settings())
+    hating = segment(
+        consent={"sms": 1, "voice": 0},
+        hours={"morning": 0, "midday": 0, "afternoon": 0, "evening": 0},
+        pressure={"bad_timing": 1, "complaint_share": 1},
+    )
+    population = Population.parse({"name": "complainers", "segments": [hating]})
+    book = load_playbook("standard", search_dir=base.playbook_dir)
+    runs = {
+        policy: await simulate(
+            population, playbook=book, policy=policy, accounts=6, warm_up=5, seed=3, base=base
+        )
+        for policy in (ContactPolicy.FIXED, ContactPolicy.ADAPTIVE)
+    }
+    fixed, adaptive = runs[ContactPolicy.FIXED], runs[ContactPolicy.ADAPTIVE]
+    assert fixed["warm_up_accounts"] == 0 and fixed["learnt_from_contacts"] == 0
+    assert adaptive["warm_up_accounts"] == 5
+    # Every warm-up account got its first notice at least, and the agent counted it.
+    assert adaptive["learnt_from_contacts"] >= 5
+    for run in runs.values():
+        assert run["accounts"] == 6 and run["compliance_violations"] == 0
+        assert run["complaints"] == run["contacts"] > 6
+        assert run["complaint_rate"] == round(run["complaints"] / 6, 4)
+
+
 async def test_recoup_simulate_prints_one_json_object() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
     env.update({"NO_COLOR": "1", "COLUMNS": "200"})
