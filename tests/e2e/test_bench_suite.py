@@ -10,7 +10,7 @@ import pytest
 
 from bench.report import latest, table
 from bench.report import main as report_main
-from bench.suite import ROOT, last_json_line
+from bench.suite import BUDGET_MARGIN_S, ROOT, last_json_line, timeout_for
 
 
 def run_suite(*args: str, results: Path) -> subprocess.CompletedProcess[str]:
@@ -109,3 +109,9 @@ def test_a_policy_run_after_a_warm_up_sits_beside_a_cold_one(tmp_path: Path) -> 
     assert any("| cards: recovered per contact, adaptive | 95.00 |" in row for row in rows)
     warm = "| cards after a 100-account warm-up: recovered per contact, adaptive | 140.00 |"
     assert any(warm in row for row in rows)
+
+
+def test_a_benchmark_with_a_longer_budget_is_given_the_time_for_it() -> None:
+    assert timeout_for(["--accounts", "10"], 2700) == 2700
+    assert timeout_for(["--budget", "4800"], 2700) == 4800 + BUDGET_MARGIN_S
+    assert timeout_for(["--budget=600"], 2700) == 2700
