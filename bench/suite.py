@@ -15,9 +15,12 @@ exit status is 1 when any failed. A summary table goes to stderr at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
+import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -117,6 +120,57 @@ def timeout_for(args: Sequence[str], timeout: float) -> float:
     return max([timeout, *(b + BUDGET_MARGIN_S for b in budgets)])
 
 
+# How long a benchmark stopped at its time limit has to clean up after itself (stop its
+# servers and workers, drop its database) before all its processes are killed.
+STOP_GRACE_S = 60.0
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def run_stopping_all(command: Sequence[str], timeout: float) -> tuple[int | None, str]:
+    """Run ``command``; its exit code (None: stopped at ``timeout``) and stdout.
+
+    The benchmark runs in a process group of its own, so that stopping it stops what it
+    started too: a dev server and a worker left running would load the machine under the
+    next benchmark. It is first interrupted (SIGINT: its own clean-up runs), and what is
+    left of the group is killed ``STOP_GRACE_S`` later. stderr is inherited: the
+    benchmark's progress shows as it runs.
+    """
+    with subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        # A suite started in the background inherits SIGINT ignored, and so would the
+        # benchmark, which could then not be interrupted to clean up.
+        preexec_fn=_interruptible,
+    ) as process:
+        try:
+            out, _ = process.communicate(timeout=timeout)
+            return process.returncode, out
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+            # The process, not its stdout: what it started may hold that open.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_GRACE_S)
+            _kill_group(process)
+            out, _ = process.communicate()  # with what was read before the limit
+            return None, out
+        except BaseException:  # Ctrl-C on the suite: the benchmark is not in its group
+            process.send_signal(signal.SIGINT)
+            raise
+        finally:
+            _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 def run_one(bench: Benchmark, args: Sequence[str], timeout: float) -> dict[str, Any]:
     command = [sys.executable, "-m", f"bench.{bench.name}", *args]
     started = datetime.now(UTC)
@@ -125,15 +179,10 @@ def run_one(bench: Benchmark, args: Sequence[str], timeout: float) -> dict[str, 
     ran = commit()
     t0 = time.perf_counter()
     error: str | None = None
-    try:
-        # stderr is inherited: the benchmark's progress shows as it runs.
-        done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=timeout)
-        exit_code: int | None = done.returncode
-        result = last_json_line(done.stdout)
-    except subprocess.TimeoutExpired as exc:
-        exit_code, error = None, f"stopped after {timeout:g} s"
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout
-        result = last_json_line(out or "")
+    exit_code, out = run_stopping_all(command, timeout)
+    if exit_code is None:
+        error = f"stopped after {timeout:g} s"
+    result = last_json_line(out)
     if error is None and exit_code != 0:
         error = f"exited with status {exit_code}"
     if error is None and result is None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bench.report import latest, table
 from bench.report import main as report_main
-from bench.suite import BUDGET_MARGIN_S, ROOT, last_json_line, timeout_for
+from bench.suite import BUDGET_MARGIN_S, ROOT, last_json_line, run_stopping_all, timeout_for
 
 
 def run_suite(*args: str, results: Path) -> subprocess.CompletedProcess[str]:
@@ -115,3 +117,31 @@ def test_a_benchmark_with_a_longer_budget_is_given_the_time_for_it() -> None:
     assert timeout_for(["--accounts", "10"], 2700) == 2700
     assert timeout_for(["--budget", "4800"], 2700) == 4800 + BUDGET_MARGIN_S
     assert timeout_for(["--budget=600"], 2700) == 2700
+
+
+def test_a_benchmark_stopped_at_its_limit_takes_what_it_started_with_it() -> None:
+    """A benchmark's dev server and worker must not outlive it and load the next one."""
+    spawns = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    began = time.monotonic()
+    exit_code, out = run_stopping_all([sys.executable, "-c", spawns], timeout=2)
+    assert exit_code is None
+    assert time.monotonic() - began < 30  # interrupted, not waited for
+    child = int(out.split()[0])
+    deadline = time.monotonic() + 10
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(child)
+
+
+def alive(pid: int) -> bool:
+    """Running: not gone and not a zombie waiting to be reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
