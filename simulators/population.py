@@ -631,7 +631,6 @@ class PopulationDebtors:
         self._by_phone = {p.number: d.account for d in debtors for p in d.account.phones}
         self._ledgers: dict[str, _Ledger] = {}
         self._lock = threading.Lock()
-        self.reactions: Counter[ReactionKind] = Counter()
         self.delivered: Counter[Channel] = Counter()
         self.barred: list[BarredSince] = []
 
@@ -641,7 +640,7 @@ class PopulationDebtors:
         return self._segments[account_id]
 
     def reactions_of(self, account_ids: Iterable[str]) -> Counter[ReactionKind]:
-        """The reactions of these debtors only (``reactions`` counts everyone's)."""
+        """The reactions of these debtors (a run's measured accounts, not its warm-up)."""
         with self._lock:
             total: Counter[ReactionKind] = Counter()
             for account_id in account_ids:
@@ -670,7 +669,6 @@ class PopulationDebtors:
             n = ledger.contacts
             reaction = self._decide(account_id, channel, at, n, ledger, message or MessageTraits())
             if reaction is not None:
-                self.reactions[reaction.kind] += 1
                 ledger.reactions[reaction.kind] += 1
                 ledger.paid += reaction.amount
                 if reaction.kind in (ReactionKind.OPT_OUT, ReactionKind.COMPLAINT):
