@@ -294,6 +294,14 @@ class AccountCampaignInput(BaseModel):
         "sets it; inputs of runs that began before it lack it and learn from payments, "
         "promises and replies only, so that their histories replay.",
     )
+    history_at_first_contact: bool = Field(
+        default=False,
+        description="Load the debt's recent contacts (the gate's history) right before the "
+        "first contact, beside the research brief, instead of at the start: a launch with "
+        "nothing due starts a campaign with one activity fewer, and the history is that "
+        "of the moment it is used. Every starter sets it; inputs of runs that began before "
+        "it lack it and load at their start, so that their histories replay.",
+    )
     nba_seed: str | None = Field(
         default=None,
         max_length=100,

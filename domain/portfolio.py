@@ -212,6 +212,7 @@ def account_campaign_input(
         web_ui_columns=True,
         reader_activity=True,
         negative_outcomes=True,
+        history_at_first_contact=True,
         nba_seed=inp.nba_seed,
         review_below=inp.review_below,
     )

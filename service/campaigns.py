@@ -276,6 +276,7 @@ async def _start_account(
             web_ui_columns=True,
             reader_activity=True,
             negative_outcomes=True,
+            history_at_first_contact=True,
             nba_seed=settings.nba_seed,
             review_below=settings.reply_review_below,
         ),

@@ -95,6 +95,18 @@ async def test_record_standard(client: Client, settings: Settings, running: obje
     assert outcome.amount_collected == Decimal("50.00")
 
 
+async def test_record_history_at_first_contact(
+    client: Client, settings: Settings, running: object
+) -> None:
+    """standard, started with ``history_at_first_contact``: the debt's history is loaded
+    beside the research brief at the first touch, not at the start; a part payment."""
+    handle = await _start(client, settings, "standard")
+    await eventually(lambda: _status(handle), lambda s: len(s.attempts) >= 2)
+    await pay(client, (await _status(handle)).account_id, "p-part", "50.00")
+    outcome = await _save("standard.history-at-first-contact", handle)
+    assert outcome.status is CollectionStatus.EXHAUSTED
+
+
 async def test_record_letter(client: Client, settings: Settings, running: object) -> None:
     """standard, for a debtor with no email: the validation notice by letter (Lob), then
     the texts and the call; no payment."""

@@ -12,7 +12,6 @@ large.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import FailureError
@@ -36,12 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.campaign_core.outbox import emit
     from domain.campaign_core.payments import on_payment
     from domain.campaign_core.supervision import held_for_ruling
-    from domain.compliance.facts import (
-        HISTORY_WINDOW,
-        ContactHistory,
-        ContactHistoryRequest,
-        LegalEvent,
-    )
+    from domain.compliance.facts import LegalEvent
     from domain.dead_letters import RedriveRequest
     from domain.events import EventType, amount
     from domain.operator import (
@@ -53,7 +47,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.arrangement_saga import run_arrangement
     from workflows.campaign import agents as asking
-    from workflows.campaign.contacting import execute_step, run_callbacks, run_redrives
+    from workflows.campaign.contacting import (
+        execute_step,
+        load_history,
+        run_callbacks,
+        run_redrives,
+    )
     from workflows.campaign.shell import Shell
     from workflows.campaign.waiting import (
         continue_as_new_if_needed,
@@ -100,21 +99,8 @@ class AccountCampaign:
                     "daysPastDue": st.account.days_past_due,
                 },
             )
-        if not st.history_loaded:
-            # A call yesterday in an earlier campaign of this debt counts today.
-            loaded: ContactHistory = await workflow.execute_activity(
-                names.LOAD_CONTACT_HISTORY,
-                ContactHistoryRequest(
-                    tenant_id=inp.tenant.tenant_id,
-                    account_id=st.account.account_id,
-                    since=workflow.now() - HISTORY_WINDOW,
-                ),
-                result_type=ContactHistory,
-                task_queue=inp.queues.campaigns,
-                start_to_close_timeout=timedelta(seconds=30),
-                summary="load this debt's recent contacts (compliance history)",
-            )
-            st.prior_contacts, st.history_loaded = loaded.contacts, True
+        if not st.history_loaded and not inp.history_at_first_contact:
+            await load_history(sh)  # a run from before the history waited for the first contact
         steps = inp.playbook.steps
         while st.next_step < len(steps) and not st.status.terminal:
             await wait_while_paused(sh)

@@ -27,7 +27,7 @@ from domain.campaign import CampaignSnapshot, CollectionStatus, PaymentReceived
 from domain.channels import Channel
 from domain.compliance.audit import verify_contact
 from domain.compliance.facts import LegalEvent, LegalEventKind
-from domain.compliance.model import ComplianceFacts, Reason
+from domain.compliance.model import ComplianceFacts, PastContact, Reason
 from domain.contact import ComplianceContext, ContactRequest, MessageContext
 from domain.playbook import Playbook, Step
 from domain.revocations import Revocation, RevocationKind
@@ -183,6 +183,65 @@ async def test_a_conversation_in_an_earlier_campaign_locks_calls_in_the_next(
         PaymentReceived(payment_id="p", amount=Decimal("250.00"), currency="USD"),
     )
     assert (await second.result()).status is CollectionStatus.PAID
+
+
+CALL_TOMORROW = Playbook(
+    name="call-tomorrow",
+    steps=[Step(id="call", day=1, channel=Channel.PHONE, template="call_script")],
+    closing_days=0,
+)
+
+
+async def test_the_gate_counts_the_contacts_of_the_moment_it_is_first_asked(
+    client: Client, settings: Settings, running: list[Worker]
+) -> None:
+    """The debt's history is loaded right before the first contact, not at the start: a
+    campaign started with nothing due does no work but sleep, and a contact the ledger
+    received meanwhile (here a conversation) counts at the first step."""
+    account = make_account()
+    handle = await start_account_campaign(
+        client, settings, tenant=TENANT, campaign_id="campaign-c", playbook=CALL_TOMORROW,
+        account=account, seconds_per_day=4,
+    )  # fmt: skip
+
+    async def asleep() -> bool:
+        return (await status(client, account.account_id)).next_action_at is not None
+
+    await until(asleep)
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        async for e in handle.fetch_history_events()
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert names.LOAD_CONTACT_HISTORY not in scheduled  # nothing due: not loaded yet
+    ledger = ContactLedger(settings.sql_url)
+    try:
+        ledger.record(
+            TENANT.tenant_id,
+            account.account_id,
+            f"elsewhere/{account.account_id}/call",
+            PastContact(
+                at=datetime.now(UTC),
+                channel=Channel.PHONE,
+                outcome="conversation",
+                to=account.phones[0].number,
+            ),
+        )
+    finally:
+        ledger.dispose()
+
+    async def gate_asked() -> bool:
+        return bool((await status(client, account.account_id)).decisions)
+
+    await until(gate_asked)
+    decision = (await status(client, account.account_id)).decisions[0]
+    assert decision.reasons == [Reason.POST_CONVERSATION_7DAY]
+    assert decision.history_size == 1  # the conversation recorded after the start
+    await handle.signal(
+        names.SIGNAL_PAYMENT,
+        PaymentReceived(payment_id="p", amount=Decimal("250.00"), currency="USD"),
+    )
+    assert (await handle.result()).status is CollectionStatus.PAID
 
 
 async def test_the_agent_refuses_a_send_the_rules_no_longer_allow(

@@ -8,7 +8,10 @@ send's answer, ``letter.json`` with the code that added the letter channel,
 next action, approval deadline) behind ``workflow.patched``, ``approval.json`` with the
 code that takes that path from its input (``web_ui_columns``: no patch marker),
 ``reply-reader.json`` with a reply read in the reader activity (``reader_activity``: the
-shipped model's reading is in the history, so a new model never changes a replay). A
+shipped model's reading is in the history, so a new model never changes a replay),
+``standard.history-at-first-contact.json`` with the debt's history loaded beside the
+research brief at the first touch (``history_at_first_contact``; the other files load it
+at the start and replay that way). A
 change to a workflow that would make one of these histories take a different path
 fails here: such a change needs ``workflow.patched`` (or a new
 workflow type) so that campaigns already running keep their old path.

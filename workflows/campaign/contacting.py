@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.campaign_core.legal import after_opt_out, opt_out_address
     from domain.campaign_core.supervision import held_for_ruling
     from domain.channels import ADDRESS_ERRORS, Channel, spec
+    from domain.compliance.facts import HISTORY_WINDOW, ContactHistory, ContactHistoryRequest
     from domain.compliance.model import ComplianceFacts, Decision, PastContact, Reason
     from domain.contact import ContactResult
     from domain.playbook import Step
@@ -56,6 +57,29 @@ def retry_policy(rule: RetryRule, channel: Channel) -> RetryPolicy:
     )
 
 
+async def load_history(sh: Shell) -> None:
+    """The debt's recent contacts, from the ledger: the gate counts them with this run's.
+
+    A call yesterday in an earlier campaign of this debt counts today. Loaded once per
+    campaign (continue-as-new carries it), right before the first contact in runs
+    started with ``history_at_first_contact``, at the start in runs from before.
+    """
+    st = sh.state
+    loaded: ContactHistory = await workflow.execute_activity(
+        names.LOAD_CONTACT_HISTORY,
+        ContactHistoryRequest(
+            tenant_id=sh.inp.tenant.tenant_id,
+            account_id=st.account.account_id,
+            since=workflow.now() - HISTORY_WINDOW,
+        ),
+        result_type=ContactHistory,
+        task_queue=sh.inp.queues.campaigns,
+        start_to_close_timeout=timedelta(seconds=30),
+        summary="load this debt's recent contacts (compliance history)",
+    )
+    st.prior_contacts, st.history_loaded = loaded.contacts, True
+
+
 async def execute_step(sh: Shell, step: Step, redrive: int = 0) -> bool:
     """Contact the debtor for ``step``; False when the step must be tried again later.
 
@@ -68,7 +92,12 @@ async def execute_step(sh: Shell, step: Step, redrive: int = 0) -> bool:
         return True
     options = steps.options(c, step)
     if not redrive:
-        await asking.brief(sh, step.channel)
+        if st.history_loaded:
+            await asking.brief(sh, step.channel)
+        else:
+            # Both are needed before the first contact: scheduled in one workflow task,
+            # their answers usually come back in one too.
+            await asyncio.gather(asking.brief(sh, step.channel), load_history(sh))
     if learning.adaptive(c, step, redrive) and steps.conditions_hold(c, step, consents=False):
         chosen = await asking.choose_action(sh, step)
         if chosen is not None:
@@ -137,6 +166,8 @@ async def contact(
 ) -> str | None:
     """Ask the gate, wait until it allows, send. None when sent; otherwise why not."""
     c = sh.core
+    if not sh.state.history_loaded:
+        await load_history(sh)  # a callback, an arrangement's or a redriven contact first
     while True:
         move = steps.next_contact(c, step, channel, to)
         if isinstance(move, steps.NotNow):
