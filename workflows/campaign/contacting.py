@@ -95,8 +95,8 @@ async def execute_step(sh: Shell, step: Step, redrive: int = 0) -> bool:
         if st.history_loaded:
             await asking.brief(sh, step.channel)
         else:
-            # Both are needed before the first contact: scheduled in one workflow task,
-            # their answers usually come back in one too.
+            # Both are needed before the first contact: scheduled in one workflow task
+            # and waited for side by side, not one after the other.
             await asyncio.gather(asking.brief(sh, step.channel), load_history(sh))
     if learning.adaptive(c, step, redrive) and steps.conditions_hold(c, step, consents=False):
         chosen = await asking.choose_action(sh, step)
