@@ -86,25 +86,17 @@ async def _reply(handle: WorkflowHandle[Any, AccountOutcome], reply_id: str, tex
 
 
 async def test_record_standard(client: Client, settings: Settings, running: object) -> None:
-    """The shipped standard playbook: email, SMS, call, final email; a part payment."""
-    handle = await _start(client, settings, "standard")
-    await eventually(lambda: _status(handle), lambda s: len(s.attempts) >= 2)
-    await pay(client, (await _status(handle)).account_id, "p-part", "50.00")
-    outcome = await _save("standard", handle)
-    assert outcome.status is CollectionStatus.EXHAUSTED
-    assert outcome.amount_collected == Decimal("50.00")
+    """The shipped standard playbook: email, SMS, call, final email; a part payment.
 
-
-async def test_record_history_at_first_contact(
-    client: Client, settings: Settings, running: object
-) -> None:
-    """standard, started with ``history_at_first_contact``: the debt's history is loaded
-    beside the research brief at the first touch, not at the start; a part payment."""
+    Written beside ``standard.json`` (the code that loaded the debt's history at the
+    start), not over it: today's campaigns load it at the first touch
+    (``history_at_first_contact``), and both paths must keep replaying."""
     handle = await _start(client, settings, "standard")
     await eventually(lambda: _status(handle), lambda s: len(s.attempts) >= 2)
     await pay(client, (await _status(handle)).account_id, "p-part", "50.00")
     outcome = await _save("standard.history-at-first-contact", handle)
     assert outcome.status is CollectionStatus.EXHAUSTED
+    assert outcome.amount_collected == Decimal("50.00")
 
 
 async def test_record_letter(client: Client, settings: Settings, running: object) -> None:
