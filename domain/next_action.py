@@ -294,16 +294,19 @@ def choose(
     can change), and is never more than ``exploration``. ``segment`` only goes into the
     reason.
 
-    An arm that has done harm (``harmed`` contacts led to an opt-out, a dispute or a
-    complaint) costs a second draw, from the Beta(1 + harmed, 3 + trials - harmed)
-    posterior of its harm rate, times its mean penalty per harm: so an arm's score is,
-    on average, what a contact by it earns less what it costs, and an arm that buys
-    payments with opt-outs loses to one that gets fewer payments without them.
+    Once any arm of the tenant has done harm (contacts that led to an opt-out, a dispute
+    or a complaint), every arm's score costs a second draw, from the posterior of its
+    harm rate (Beta(1 + harmed, 3 + trials - harmed) for the playbook's arm; the others
+    start from the playbook's, as for reward), times the mean penalty of a harm: so an
+    arm's score is, on average, what a contact by it earns less what it costs, and an
+    arm that buys payments with opt-outs loses to one that gets fewer payments without
+    them, while an arm nobody tried is not taken for harmless.
 
-    ``prior`` (the tenant's arms over every segment) shrinks a segment's arms toward
-    what the arm does elsewhere, worth at most ``PRIOR_WEIGHT`` contacts: a new
-    segment starts from what works for everyone, not from a coin toss, and its own
-    results take over as they accumulate (empirical Bayes).
+    ``prior`` (the tenant's arms over every segment, this one's included) shrinks a
+    segment's arms toward what the arm does in the other segments, worth at most
+    ``PRIOR_WEIGHT`` contacts: a new segment starts from what works for everyone, not
+    from a coin toss, and its own results take over as they accumulate (empirical
+    Bayes). The segment's own contacts are taken out of it, so none counts twice.
 
     ``playbook_arm`` (what the fixed cadence would do now) is the default, and the
     prior: every other arm starts from what the playbook's earns (worth as many
@@ -324,7 +327,11 @@ def choose(
     allowed = list(dict.fromkeys(channels))  # deduplicated, in the caller's order
     arms = [Arm(channel=channel, window=window) for channel in allowed for window in TimeWindow]
     known = _add_up(stats)
-    pooled = _add_up(prior or [])
+    # The tenant's arms hold the segment's own contacts: the prior is what the arm did in
+    # the other segments, or a segment's one lucky contact would count twice (as its own
+    # and again as the prior) and move its arm as far as two.
+    tenant = _add_up(prior or [])
+    pooled = {arm: _less(sums, known.get(arm, _NONE)) for arm, sums in tenant.items()}
 
     def shrunk(alpha: float, beta: float, trials: float, successes: float) -> tuple[float, float]:
         if trials > 0:
@@ -352,17 +359,39 @@ def choose(
     def posterior(arm: Arm) -> tuple[float, float]:
         return posterior_from(arm, default if arm == playbook_arm else start)
 
-    def harm(arm: Arm) -> tuple[float, float, float] | None:
-        """The harm rate's posterior and the mean penalty of a harm; None: none seen."""
+    # Harm is judged like reward: once any arm has done harm, every arm's harm rate has a
+    # posterior, and an arm nobody tried starts from the playbook's (worth as many
+    # contacts as the default prior), not from harmless. Judging only the arms that had
+    # done harm made one early opt-out on the playbook's arm (a harm in five contacts)
+    # send four choices in five to arms never tried, whose harm was simply not known yet.
+    harmful = [s for s in (tenant or known).values() if s.harmed > 0 and s.penalty > 0]
+    mean_penalty = (
+        sum(s.penalty for s in harmful) / sum(s.harmed for s in harmful) if harmful else None
+    )
+
+    def harm_from(arm: Arm, prior: tuple[float, float]) -> tuple[float, float]:
         own, elsewhere = known.get(arm, _NONE), pooled.get(arm, _NONE)
-        # The tenant's arms hold the segment's: the mean penalty of the larger sample.
-        seen = elsewhere if elsewhere.harmed > own.harmed else own
-        if seen.harmed <= 0 or seen.penalty <= 0:
-            return None
-        alpha, beta = shrunk(
-            *_posterior(own.trials, own.harmed), elsewhere.trials, elsewhere.harmed
+        return shrunk(
+            *_posterior(own.trials, own.harmed, prior), elsewhere.trials, elsewhere.harmed
         )
-        return alpha, beta, seen.penalty / seen.harmed
+
+    harm_start = default
+    if playbook_arm is not None and playbook_arm in arms:
+        a, b = harm_from(playbook_arm, default)
+        w = PLAYBOOK_PRIOR_WEIGHT / (a + b)
+        harm_start = a * w, b * w
+
+    def harm(arm: Arm) -> tuple[float, float, float] | None:
+        """The harm rate's posterior and the mean penalty of a harm; None: no arm has
+        done harm yet."""
+        if mean_penalty is None:
+            return None
+        # The arm's mean penalty over the tenant's segments where it has done harm, else
+        # the tenant's over every arm.
+        seen = tenant.get(arm, _NONE)
+        per_harm = seen.penalty / seen.harmed if seen.harmed > 0 and seen.penalty > 0 else None
+        alpha, beta = harm_from(arm, default if arm == playbook_arm else harm_start)
+        return alpha, beta, per_harm if per_harm is not None else mean_penalty
 
     def score(arm: Arm, rng: random.Random) -> float:
         value = rng.betavariate(*posterior(arm))
@@ -445,6 +474,16 @@ class _Sums(BaseModel):
 
 
 _NONE = _Sums()
+
+
+def _less(sums: _Sums, part: _Sums) -> _Sums:
+    """``sums`` without ``part`` (which it holds), never below zero."""
+    return _Sums(
+        trials=max(0.0, sums.trials - part.trials),
+        reward=max(0.0, sums.reward - part.reward),
+        harmed=max(0.0, sums.harmed - part.harmed),
+        penalty=max(0.0, sums.penalty - part.penalty),
+    )
 
 
 def _add_up(stats: list[ArmStats]) -> dict[Arm, _Sums]:

@@ -48,6 +48,7 @@ HARMED = (ReactionKind.OPT_OUT, ReactionKind.COMPLAINT)
 
 CARDS = ROOT / "populations" / "consumer-cards.yaml"
 UTILITIES = ROOT / "populations" / "utilities.yaml"
+BY_THE_BOOK = ROOT / "populations" / "by-the-book.yaml"
 
 
 # --- the file -----------------------------------------------------------------------
@@ -334,6 +335,25 @@ async def test_the_adaptive_policy_breaks_no_rule() -> None:
     )
     check_summary(result, 30)
     assert result["policy"] == "adaptive"
+
+
+async def test_where_the_playbook_is_right_the_agent_costs_at_most_5_percent() -> None:
+    """The control population (``by-the-book``): everyone reacts best when the fixed
+    cadence already writes, on the channel it uses. Adaptive recovers at least 0.95 of
+    fixed per contact, with no more opt-outs or disputes. Seed 2 is the one where, before
+    a segment's own contacts stopped counting twice and untried arms stopped passing for
+    harmless, one paid afternoon call moved a whole day's calls to the afternoon (0.946)."""
+    base = Settings(**codec_settings())
+    population = Population.load(BY_THE_BOOK)
+    book = load_playbook("standard", search_dir=base.playbook_dir)
+    fixed, adaptive = [
+        await simulate(population, playbook=book, policy=policy, accounts=100, seed=2, base=base)
+        for policy in (ContactPolicy.FIXED, ContactPolicy.ADAPTIVE)
+    ]
+    assert adaptive["compliance_violations"] == 0
+    assert adaptive["recovered_per_contact"] >= 0.95 * fixed["recovered_per_contact"]
+    assert adaptive["opt_outs"] <= fixed["opt_outs"]
+    assert adaptive["disputes"] <= fixed["disputes"]
 
 
 async def test_a_complaint_closes_its_channel_in_the_real_campaign() -> None:

@@ -288,10 +288,10 @@ async def test_the_agent_learns_which_arm_pays(store: ActionStats, tenant: str) 
     exploited = [c for c in choices if not c.explored]
     assert all(c.arm == SMS_EVENING for c in exploited)
     best = next(c for c in exploited)
-    # The segment's own results, plus the tenant-wide prior (here the same contacts)
-    # weighing four contacts at its mean of 0.75.
-    assert best.expected == pytest.approx((1 + 22.5 + 4 * 0.75) / (1 + 3 + 30 + 4))
-    assert best.reason.startswith("sms@evening: 0.70 expected reward over 30 contacts")
+    # The segment's own results alone: the tenant's other segments, the prior, have none
+    # (the tenant's arms hold the same contacts, which must not count twice).
+    assert best.expected == pytest.approx((1 + 22.5) / (1 + 3 + 30))
+    assert best.reason.startswith("sms@evening: 0.69 expected reward over 30 contacts")
     assert SEGMENT in best.reason
 
 
@@ -433,6 +433,53 @@ def test_an_arm_nobody_tried_is_as_good_as_the_playbooks_not_better() -> None:
     better = [*tried, learnt(SMS_EVENING, 40, 8)]
     chosen = [choose(better, ALL, f"b{i}", 0.0, playbook_arm=SMS_MORNING) for i in range(300)]
     assert sum(c.arm == SMS_EVENING for c in chosen) > 0.8 * len(chosen)
+
+
+PHONE_MORNING = Arm(channel=Channel.PHONE, window=TimeWindow.MORNING)
+PHONE_AFTERNOON = Arm(channel=Channel.PHONE, window=TimeWindow.AFTERNOON)
+
+
+def test_a_segments_one_lucky_contact_counts_once() -> None:
+    """The tenant's arms (the prior) hold the segment's own contacts. One call in the
+    afternoon that was paid, against one in the playbook's morning that was not, is one
+    contact's evidence: counted again as the prior, it moved every call of a control
+    portfolio's day to the afternoon, where its debtors answer a third as often."""
+    segment = [learnt(PHONE_AFTERNOON, 1, 1), learnt(PHONE_MORNING, 1, 0)]
+    chosen = [
+        choose(segment, ALL, f"l{i}", 0.0, prior=segment, playbook_arm=PHONE_MORNING).arm
+        for i in range(300)
+    ]
+    assert chosen.count(PHONE_MORNING) > 0.9 * len(chosen)
+    # The same contacts made in another segment are a prior worth what they are.
+    elsewhere = [learnt(PHONE_AFTERNOON, 40, 12), learnt(PHONE_MORNING, 40, 2)]
+    pooled = [*elsewhere, *segment]
+    chosen = [
+        choose(segment, ALL, f"e{i}", 0.0, prior=pooled, playbook_arm=PHONE_MORNING).arm
+        for i in range(300)
+    ]
+    assert chosen.count(PHONE_AFTERNOON) > 0.5 * len(chosen)
+
+
+def test_an_arm_nobody_tried_is_no_less_harmful_than_the_playbooks() -> None:
+    """One opt-out in the playbook's first five contacts says little about its harm rate,
+    and nothing about the other arms': they start from the playbook's (as for reward), not
+    from harmless, so the playbook's arm is kept. Judging only the arm that had done harm
+    sent four choices in five to arms nobody had tried."""
+    opted_out = [ArmStats(arm=PHONE_MORNING, trials=5, reward=0.5, harmed=1, penalty=1)]
+    chosen = [
+        choose(opted_out, ALL, f"h{i}", 0.0, playbook_arm=PHONE_MORNING).arm for i in range(300)
+    ]
+    assert chosen.count(PHONE_MORNING) > 0.9 * len(chosen)
+    # Harm that is known still decides: an arm that opts out one contact in ten loses.
+    harmful = [
+        ArmStats(arm=PHONE_MORNING, trials=200, reward=30, harmed=20, penalty=20),
+        learnt(PHONE_AFTERNOON, 200, 24),
+    ]
+    chosen = [
+        choose(harmful, [Channel.PHONE], f"k{i}", 0.0, playbook_arm=PHONE_MORNING).arm
+        for i in range(300)
+    ]
+    assert chosen.count(PHONE_AFTERNOON) > 0.9 * len(chosen)
 
 
 def test_the_playbooks_arm_binds_only_when_its_channel_is_allowed() -> None:
