@@ -68,9 +68,10 @@ class Sparse(NamedTuple):
 
 
 def _char_ngram_buckets(
-    padded: Sequence[str],
+    padded: Sequence[str], sizes: Sequence[int] = _NGRAMS
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
-    """(row, bucket) of every character 2–5-gram of each text: a polynomial hash over the
+    """(row, bucket) of every character n-gram of each text (``sizes``: 2–5, the model's;
+    the grouped cross-validation tries others): a polynomial hash over the
     code points, in numpy's wrapping 64-bit integers (the same on every machine), then mixed
     and folded. The batch is hashed at once, as one string, and the n-grams that would
     span two texts are dropped: per text, numpy's per-call cost was most of the time."""
@@ -81,7 +82,7 @@ def _char_ngram_buckets(
     ends = np.cumsum(lengths)
     end_of = np.repeat(ends, lengths)  # each position's text's end
     rows, found = [], []
-    for n in _NGRAMS:
+    for n in sizes:
         count = len(codes) - n + 1
         if count <= 0:
             continue

@@ -43,6 +43,7 @@ from adapters.reply_model import (
     HASH_BUCKETS,
     LABELS,
     Embedder,
+    _char_ngram_buckets,
     shape_features,
 )
 from domain.channels import Channel
@@ -82,27 +83,6 @@ def groups() -> list[tuple[str, list[dict[str, Any]]]]:
     return out
 
 
-def _char_buckets(padded: Sequence[str], sizes: Sequence[int]) -> tuple[Any, Any]:
-    joined = "".join(padded)
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    lengths = np.fromiter((len(t) for t in padded), dtype=np.int64, count=len(padded))
-    row_of = np.repeat(np.arange(len(padded), dtype=np.int64), lengths)
-    end_of = np.repeat(np.cumsum(lengths), lengths)
-    rows, found = [], []
-    for n in sizes:
-        count = len(codes) - n + 1
-        h = np.full(count, n, dtype=np.uint64)
-        for k in range(n):
-            h = h * np.uint64(0x100000001B3) + codes[k : k + count]
-        h ^= h >> np.uint64(29)
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(32)
-        inside = np.arange(count) + n <= end_of[:count]
-        rows.append(row_of[:count][inside])
-        found.append((h[inside] % np.uint64(HASH_BUCKETS)).astype(np.int64))
-    return np.concatenate(rows), np.concatenate(found)
-
-
 def _binary(rows: Any, buckets: Any, n: int) -> Any:
     """Distinct (row, bucket) as a 0/1 matrix, each row scaled to unit length."""
     m = csr_matrix((np.ones(len(rows)), (rows, buckets)), shape=(n, HASH_BUCKETS))
@@ -117,7 +97,9 @@ def _binary(rows: Any, buckets: Any, n: int) -> Any:
 
 def sparse_blocks(norms: Sequence[str], chars: Sequence[int], words: int) -> tuple[Any, Any]:
     """(char rows, char buckets), (word rows, word buckets) as the runtime hashes them."""
-    char_rows, char_b = _char_buckets([f" {_SPACES.sub(' ', n)} " for n in norms], chars)
+    padded = [f" {_SPACES.sub(' ', n)} " for n in norms]
+    char_rows, found = _char_ngram_buckets(padded, chars)
+    char_b = found.astype(np.int64)
     word_rows: list[int] = []
     hashed: list[int] = []
     for row, norm in enumerate(norms):
